@@ -1,0 +1,29 @@
+// Lint rules that catch real bugs, not taste (see ../shared/STYLE.md).
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'scripts/**', 'eslint.config.js'] },
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.base],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              // Modules talk to each other only through their index.ts.
+              regex: '^\\.\\./\\.\\./?[a-z]+/.+/',
+              message: 'Import another module through its index.ts, not its internals.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

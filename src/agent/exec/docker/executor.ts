@@ -1,0 +1,432 @@
+// The production executor: drives the node's Docker Engine through dockerode. Containers carry
+// swarm's names and com.docker.swarm.* labels, so `docker ps` on a node looks as Swarm users expect.
+// One engine event stream per node routes exits and health changes to waiting controllers.
+import Docker from 'dockerode';
+import { Readable } from 'node:stream';
+import type { Assignment, ContainerSpec, Mount, NodeDescription, Task } from '../../../api/index.js';
+import { containerName, type Controller, type Executor, type ExitInfo, type LogLine, type LogOptions, type Recovered } from '../executor.js';
+
+export const LABEL = {
+  node: 'com.docker.swarm.node.id',
+  service: 'com.docker.swarm.service.id',
+  serviceName: 'com.docker.swarm.service.name',
+  task: 'com.docker.swarm.task',
+  taskId: 'com.docker.swarm.task.id',
+  taskName: 'com.docker.swarm.task.name',
+} as const;
+
+type EngineEvent = { Type?: string; Action?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number; timeNano?: number };
+
+export interface DockerExecutorOptions {
+  engineHost: string;
+  nodeId: string;
+  hostname?: string;
+  log?: (msg: string) => void;
+  /** Receives every container event of this node (for /events). */
+  onEngineEvent?: (e: EngineEvent) => void;
+}
+
+export function dockerFromHost(host: string): Docker {
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const u = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: u.hostname, port: Number(u.port || 2375) });
+}
+
+const ns = (v: number | undefined): number | undefined => (v === undefined ? undefined : v);
+
+function mounts(ms: readonly Mount[] | undefined): Docker.MountSettings[] {
+  return (ms ?? []).map((m) => {
+    const out: Docker.MountSettings = { Type: m.Type as Docker.MountType, Target: m.Target, Source: m.Source ?? '', ReadOnly: m.ReadOnly ?? false };
+    if (m.BindOptions) (out as unknown as Record<string, unknown>).BindOptions = m.BindOptions;
+    if (m.VolumeOptions) (out as unknown as Record<string, unknown>).VolumeOptions = m.VolumeOptions;
+    if (m.TmpfsOptions) (out as unknown as Record<string, unknown>).TmpfsOptions = m.TmpfsOptions;
+    return out;
+  });
+}
+
+/** Engine create options for a task (image, command, env, mounts, limits, healthcheck, ...). */
+export function createOptions(a: Assignment, nodeId: string): Docker.ContainerCreateOptions {
+  const t = a.task;
+  const cs: ContainerSpec = t.Spec.ContainerSpec ?? { Image: '' };
+  const name = containerName(a);
+  const hc = cs.Healthcheck ?? cs.HealthCheck;
+  const limits = t.Spec.Resources?.Limits ?? {};
+  const labels: Record<string, string> = {
+    ...(cs.Labels ?? {}),
+    [LABEL.node]: nodeId,
+    [LABEL.service]: t.ServiceID,
+    [LABEL.serviceName]: a.serviceName,
+    [LABEL.task]: '',
+    [LABEL.taskId]: t.ID,
+    [LABEL.taskName]: name,
+  };
+  const opts: Docker.ContainerCreateOptions = {
+    name,
+    Image: cs.Image,
+    Labels: labels,
+    Env: cs.Env ?? [],
+    Tty: cs.TTY ?? false,
+    OpenStdin: cs.OpenStdin ?? false,
+    HostConfig: {
+      Mounts: mounts(cs.Mounts),
+      Init: cs.Init ?? false,
+      RestartPolicy: { Name: 'no' },
+      ReadonlyRootfs: cs.ReadOnly ?? false,
+      ...(limits.MemoryBytes ? { Memory: limits.MemoryBytes } : {}),
+      ...(limits.NanoCPUs ? { NanoCpus: limits.NanoCPUs } : {}),
+      ...(limits.Pids ? { PidsLimit: limits.Pids } : {}),
+      ...(cs.CapabilityAdd ? { CapAdd: cs.CapabilityAdd } : {}),
+      ...(cs.CapabilityDrop ? { CapDrop: cs.CapabilityDrop } : {}),
+      ...(cs.Sysctls ? { Sysctls: cs.Sysctls } : {}),
+      ...(cs.Ulimits ? { Ulimits: cs.Ulimits } : {}),
+      ...(cs.Groups ? { GroupAdd: cs.Groups } : {}),
+      ...(cs.Hosts ? { ExtraHosts: cs.Hosts.map((h) => { const [ip, ...names] = h.split(/\s+/); return `${names.join(' ')}:${ip}`; }) } : {}),
+      ...(cs.DNSConfig?.Nameservers ? { Dns: cs.DNSConfig.Nameservers } : {}),
+      ...(cs.DNSConfig?.Search ? { DnsSearch: cs.DNSConfig.Search } : {}),
+      ...(cs.DNSConfig?.Options ? { DnsOptions: cs.DNSConfig.Options } : {}),
+    },
+  };
+  if (cs.Command) opts.Entrypoint = cs.Command;
+  if (cs.Args) opts.Cmd = cs.Args;
+  if (cs.Dir) opts.WorkingDir = cs.Dir;
+  if (cs.User) opts.User = cs.User;
+  if (cs.Hostname) opts.Hostname = cs.Hostname;
+  if (cs.StopSignal) opts.StopSignal = cs.StopSignal;
+  opts.StopTimeout = Math.ceil((cs.StopGracePeriod ?? 10e9) / 1e9);
+  if (hc) {
+    opts.Healthcheck = {
+      ...(hc.Test ? { Test: hc.Test } : {}),
+      ...(ns(hc.Interval) !== undefined ? { Interval: hc.Interval! } : {}),
+      ...(ns(hc.Timeout) !== undefined ? { Timeout: hc.Timeout! } : {}),
+      ...(hc.Retries !== undefined ? { Retries: hc.Retries } : {}),
+      ...(ns(hc.StartPeriod) !== undefined ? { StartPeriod: hc.StartPeriod! } : {}),
+    };
+  }
+  return opts;
+}
+
+function hasHealthcheck(t: Task): boolean {
+  const hc = t.Spec.ContainerSpec?.Healthcheck ?? t.Spec.ContainerSpec?.HealthCheck;
+  return !!hc?.Test && hc.Test.length > 0 && hc.Test[0] !== 'NONE';
+}
+
+type Waiter = (e: { kind: 'die'; exitCode: number } | { kind: 'health'; status: string }) => void;
+
+function statusCode(e: unknown): number | undefined {
+  return (e as { statusCode?: number }).statusCode;
+}
+
+export class DockerExecutor implements Executor {
+  readonly docker: Docker;
+  #waiters = new Map<string, Set<Waiter>>();
+  #events: NodeJS.ReadableStream | undefined;
+  #stopped = false;
+  #opts: DockerExecutorOptions;
+
+  constructor(opts: DockerExecutorOptions) {
+    this.#opts = opts;
+    this.docker = dockerFromHost(opts.engineHost);
+  }
+
+  async start(): Promise<void> {
+    await this.docker.ping();
+    await this.#subscribe();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    (this.#events as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+  }
+
+  async #subscribe(): Promise<void> {
+    const stream = await this.docker.getEvents({
+      filters: { type: ['container'], label: [`${LABEL.node}=${this.#opts.nodeId}`] },
+    });
+    this.#events = stream;
+    let buf = '';
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          this.#route(JSON.parse(line) as EngineEvent);
+        } catch {
+          /* a malformed event line is skipped */
+        }
+      }
+    });
+    const resubscribe = (): void => {
+      if (this.#stopped) return;
+      setTimeout(() => {
+        this.#subscribe()
+          .then(() => this.#recheckWaiters())
+          .catch(() => resubscribe());
+      }, 500);
+    };
+    stream.on('error', resubscribe);
+    stream.on('end', resubscribe);
+  }
+
+  /** After the event stream was interrupted, exits may have been missed: ask the engine directly. */
+  async #recheckWaiters(): Promise<void> {
+    for (const id of this.#waiters.keys()) {
+      try {
+        const info = await this.docker.getContainer(id).inspect();
+        if (!info.State.Running) this.#notify(id, { kind: 'die', exitCode: info.State.ExitCode });
+      } catch (e) {
+        if (statusCode(e) === 404) this.#notify(id, { kind: 'die', exitCode: -1 });
+      }
+    }
+  }
+
+  #route(e: EngineEvent): void {
+    this.#opts.onEngineEvent?.(e);
+    const id = e.Actor?.ID ?? e.id;
+    if (!id || !e.Action) return;
+    if (e.Action === 'die') this.#notify(id, { kind: 'die', exitCode: Number(e.Actor?.Attributes?.exitCode ?? -1) });
+    else if (e.Action.startsWith('health_status')) this.#notify(id, { kind: 'health', status: e.Action.split(':')[1]?.trim() ?? '' });
+  }
+
+  #notify(id: string, ev: Parameters<Waiter>[0]): void {
+    for (const w of this.#waiters.get(id) ?? []) w(ev);
+  }
+
+  /** Registers a waiter before the caller inspects, so no event falls between the two. */
+  watch(id: string, w: Waiter): () => void {
+    let set = this.#waiters.get(id);
+    if (!set) this.#waiters.set(id, (set = new Set()));
+    set.add(w);
+    return () => {
+      set.delete(w);
+      if (set.size === 0) this.#waiters.delete(id);
+    };
+  }
+
+  async describe(): Promise<NodeDescription> {
+    const info = (await this.docker.info()) as Record<string, unknown>;
+    const version = (await this.docker.version()) as { Version?: string };
+    const labels: Record<string, string> = {};
+    for (const l of (info.Labels as string[] | undefined) ?? []) {
+      const i = l.indexOf('=');
+      if (i > 0) labels[l.slice(0, i)] = l.slice(i + 1);
+    }
+    const plugins = info.Plugins as Record<string, string[] | null> | undefined;
+    return {
+      Hostname: this.#opts.hostname ?? String(info.Name ?? 'localhost'),
+      Platform: { Architecture: String(info.Architecture ?? 'x86_64'), OS: String(info.OSType ?? 'linux') },
+      Resources: { NanoCPUs: Number(info.NCPU ?? 1) * 1e9, MemoryBytes: Number(info.MemTotal ?? 0) },
+      Engine: {
+        EngineVersion: version.Version ?? '',
+        ...(Object.keys(labels).length > 0 ? { Labels: labels } : {}),
+        Plugins: [
+          ...(plugins?.Log ?? []).map((Name) => ({ Type: 'Log', Name })),
+          ...(plugins?.Network ?? []).map((Name) => ({ Type: 'Network', Name })),
+          ...(plugins?.Volume ?? []).map((Name) => ({ Type: 'Volume', Name })),
+        ],
+      },
+    };
+  }
+
+  async managedTaskIds(): Promise<Map<string, string>> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL.node}=${this.#opts.nodeId}`] },
+    });
+    return new Map(list.map((c) => [c.Labels[LABEL.taskId] ?? '', c.Id]));
+  }
+
+  async removeContainer(containerId: string): Promise<void> {
+    try {
+      await this.docker.getContainer(containerId).remove({ force: true });
+    } catch (e) {
+      if (statusCode(e) !== 404 && statusCode(e) !== 409) throw e;
+    }
+  }
+
+  controller(a: Assignment): Controller {
+    return new DockerController(this, a, this.#opts.nodeId);
+  }
+
+  async *logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {
+    const ids = await this.managedTaskIds();
+    const cid = ids.get(taskId);
+    if (!cid) return;
+    const container = this.docker.getContainer(cid);
+    const info = await container.inspect();
+    const raw = (await container.logs({
+      follow: opts.follow as true,
+      stdout: true,
+      stderr: true,
+      timestamps: true,
+      ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
+      ...(opts.since !== undefined ? { since: opts.since } : {}),
+    })) as unknown;
+    const stream: Readable = raw instanceof Readable ? raw : Readable.from([raw as Buffer]);
+    opts.signal.addEventListener('abort', () => stream.destroy(), { once: true });
+    yield* demux(stream, info.Config.Tty);
+  }
+}
+
+/** Splits the engine's log stream (stdcopy frames unless TTY) into lines with their timestamps. */
+async function* demux(stream: Readable, tty: boolean): AsyncIterable<LogLine> {
+  let buf = Buffer.alloc(0);
+  const partial: Record<1 | 2, string> = { 1: '', 2: '' };
+  function* lines(s: 1 | 2, text: string): Generator<LogLine> {
+    partial[s] += text;
+    let nl: number;
+    while ((nl = partial[s].indexOf('\n')) >= 0) {
+      const raw = partial[s].slice(0, nl);
+      partial[s] = partial[s].slice(nl + 1);
+      const sp = raw.indexOf(' ');
+      yield { stream: s, timestamp: sp > 0 ? raw.slice(0, sp) : '', line: sp > 0 ? raw.slice(sp + 1) : raw };
+    }
+  }
+  try {
+    for await (const chunk of stream) {
+      if (tty) {
+        yield* lines(1, (chunk as Buffer).toString('utf8'));
+        continue;
+      }
+      buf = Buffer.concat([buf, chunk as Buffer]);
+      while (buf.length >= 8) {
+        const size = buf.readUInt32BE(4);
+        if (buf.length < 8 + size) break;
+        const s = buf[0] === 2 ? 2 : 1;
+        yield* lines(s, buf.subarray(8, 8 + size).toString('utf8'));
+        buf = buf.subarray(8 + size);
+      }
+    }
+  } catch {
+    /* the stream was closed (follow cancelled) */
+  }
+}
+
+class DockerController implements Controller {
+  #id: string | undefined;
+  constructor(
+    private readonly ex: DockerExecutor,
+    private a: Assignment,
+    private readonly nodeId: string,
+  ) {}
+
+  get #container(): Docker.Container {
+    return this.ex.docker.getContainer(this.#id ?? containerName(this.a));
+  }
+
+  async prepare(): Promise<string> {
+    try {
+      const c = await this.ex.docker.createContainer(createOptions(this.a, this.nodeId));
+      this.#id = c.id;
+    } catch (e) {
+      if (statusCode(e) === 409) {
+        // Created by an earlier attempt that did not report back: reuse it.
+        const info = await this.ex.docker.getContainer(containerName(this.a)).inspect();
+        this.#id = info.Id;
+      } else if (statusCode(e) === 404) {
+        throw new Error(`No such image: ${this.a.task.Spec.ContainerSpec?.Image ?? ''}`);
+      } else throw e;
+    }
+    return this.#id;
+  }
+
+  async start(): Promise<{ pid: number }> {
+    try {
+      await this.#container.start();
+    } catch (e) {
+      if (statusCode(e) !== 304) throw e;
+    }
+    const info = await this.#container.inspect();
+    return { pid: info.State.Pid };
+  }
+
+  async healthy(signal: AbortSignal): Promise<ExitInfo | undefined> {
+    if (!hasHealthcheck(this.a.task)) return undefined;
+    const id = this.#id!;
+    return new Promise((resolve) => {
+      const finish = (v: ExitInfo | undefined): void => {
+        stop();
+        resolve(v);
+      };
+      const stop = this.ex.watch(id, (e) => {
+        if (e.kind === 'health' && e.status === 'healthy') finish(undefined);
+        else if (e.kind === 'health' && e.status === 'unhealthy') finish({ exitCode: 137, err: 'task: non-zero exit (137): dockerexec: unhealthy container' });
+        else if (e.kind === 'die') finish({ exitCode: e.exitCode });
+      });
+      signal.addEventListener('abort', () => finish(undefined), { once: true });
+      void this.#container.inspect().then(
+        (info) => {
+          const h = (info.State as { Health?: { Status?: string } }).Health?.Status;
+          if (!info.State.Running) finish({ exitCode: info.State.ExitCode });
+          else if (h === 'healthy') finish(undefined);
+          else if (h === 'unhealthy') finish({ exitCode: 137, err: 'task: non-zero exit (137): dockerexec: unhealthy container' });
+        },
+        () => finish({ exitCode: -1, err: 'task: container disappeared' }),
+      );
+    });
+  }
+
+  wait(signal: AbortSignal): Promise<ExitInfo> {
+    const id = this.#id!;
+    const healthchecked = hasHealthcheck(this.a.task);
+    return new Promise((resolve, reject) => {
+      const finish = (v: ExitInfo): void => {
+        stop();
+        resolve(v);
+      };
+      const stop = this.ex.watch(id, (e) => {
+        if (e.kind === 'die') finish({ exitCode: e.exitCode });
+        else if (healthchecked && e.kind === 'health' && e.status === 'unhealthy') {
+          finish({ exitCode: 137, err: 'task: non-zero exit (137): dockerexec: unhealthy container' });
+        }
+      });
+      signal.addEventListener('abort', () => (stop(), reject(new Error('wait cancelled'))), { once: true });
+      void this.#container.inspect().then(
+        (info) => {
+          if (!info.State.Running && !info.State.Restarting) finish({ exitCode: info.State.ExitCode });
+        },
+        () => finish({ exitCode: -1, err: 'task: container disappeared' }),
+      );
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    const grace = Math.ceil((this.a.task.Spec.ContainerSpec?.StopGracePeriod ?? 10e9) / 1e9);
+    try {
+      await this.#container.stop({ t: grace });
+    } catch (e) {
+      if (statusCode(e) !== 304 && statusCode(e) !== 404) throw e;
+    }
+  }
+
+  async terminate(): Promise<void> {
+    try {
+      await this.#container.kill();
+    } catch (e) {
+      if (statusCode(e) !== 409 && statusCode(e) !== 404) throw e;
+    }
+  }
+
+  async remove(): Promise<void> {
+    try {
+      await this.#container.remove({ force: true });
+    } catch (e) {
+      if (statusCode(e) !== 404 && statusCode(e) !== 409) throw e;
+    }
+  }
+
+  async recover(): Promise<Recovered> {
+    try {
+      const info = await this.ex.docker.getContainer(this.#id ?? containerName(this.a)).inspect();
+      this.#id = info.Id;
+      if (info.State.Running) return { kind: 'running', containerId: info.Id, pid: info.State.Pid };
+      if (info.State.Status === 'created') return { kind: 'created', containerId: info.Id };
+      return { kind: 'exited', containerId: info.Id, exit: { exitCode: info.State.ExitCode } };
+    } catch (e) {
+      if (statusCode(e) === 404) return { kind: 'missing' };
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,57 @@
+// Expected failures are typed errors with a code. One table (httpStatusFor) maps codes to the
+// HTTP status Docker uses; bugs are assertions and surface as 500.
+
+export type ErrorCode =
+  | 'InvalidArgument'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'FailedPrecondition'
+  | 'Conflict'
+  | 'Unavailable'
+  | 'NotImplemented'
+  | 'Internal';
+
+export class ShoalError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'ShoalError';
+  }
+}
+
+export const invalidArgument = (msg: string): ShoalError => new ShoalError('InvalidArgument', msg);
+export const notFound = (msg: string): ShoalError => new ShoalError('NotFound', msg);
+export const alreadyExists = (msg: string): ShoalError => new ShoalError('AlreadyExists', msg);
+export const failedPrecondition = (msg: string): ShoalError => new ShoalError('FailedPrecondition', msg);
+export const unavailable = (msg: string): ShoalError => new ShoalError('Unavailable', msg);
+
+/** "update out of sequence": a write carried a stale Version.Index. */
+export const outOfSequence = (): ShoalError => new ShoalError('Conflict', 'update out of sequence');
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  InvalidArgument: 400,
+  FailedPrecondition: 400,
+  NotFound: 404,
+  AlreadyExists: 409,
+  // Docker answers a stale version with a 500 ("rpc error: code = Unknown"); a 409 says what it is.
+  Conflict: 409,
+  Unavailable: 503,
+  NotImplemented: 501,
+  Internal: 500,
+};
+
+export function httpStatusFor(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
+
+/** Docker prefixes errors that crossed its manager's gRPC boundary; the CLI prints them verbatim. */
+const RPC_PREFIXED: ReadonlySet<ErrorCode> = new Set(['InvalidArgument', 'AlreadyExists', 'FailedPrecondition']);
+
+export function dockerMessageFor(err: ShoalError): string {
+  return RPC_PREFIXED.has(err.code) ? `rpc error: code = ${err.code} desc = ${err.message}` : err.message;
+}
+
+export function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}

@@ -1,0 +1,361 @@
+// Object shapes of the Docker Engine API (v1.41 swarm objects), written by hand against
+// ../shared/reference/docker-engine-api/v1.41.yaml and the captured objects. One shape is used
+// inside shoal and at the edge, so there is no translation layer. Durations are integer nanoseconds.
+
+export interface Version {
+  Index: number;
+}
+
+export interface Meta {
+  ID: string;
+  Version: Version;
+  CreatedAt: string;
+  UpdatedAt: string;
+}
+
+export type Labels = Record<string, string>;
+
+// ---- Swarm / cluster ----
+
+export interface SwarmSpec {
+  Name?: string;
+  Labels?: Labels;
+  Orchestration?: { TaskHistoryRetentionLimit?: number };
+  Raft?: {
+    SnapshotInterval?: number;
+    KeepOldSnapshots?: number;
+    LogEntriesForSlowFollowers?: number;
+    ElectionTick?: number;
+    HeartbeatTick?: number;
+  };
+  Dispatcher?: { HeartbeatPeriod?: number };
+  CAConfig?: { NodeCertExpiry?: number; ExternalCAs?: unknown[]; SigningCACert?: string; SigningCAKey?: string; ForceRotate?: number };
+  TaskDefaults?: { LogDriver?: { Name?: string; Options?: Labels } };
+  EncryptionConfig?: { AutoLockManagers?: boolean };
+}
+
+export interface Cluster extends Meta {
+  Spec: SwarmSpec;
+  TLSInfo: TLSInfo;
+  RootRotationInProgress: boolean;
+  DefaultAddrPool: string[] | null;
+  SubnetSize: number;
+  DataPathPort: number;
+  JoinTokens: { Worker: string; Manager: string };
+  /** Not part of the Engine API object; stripped at the edge. */
+  UnlockKey?: string;
+}
+
+export interface TLSInfo {
+  TrustRoot?: string;
+  CertIssuerSubject?: string;
+  CertIssuerPublicKey?: string;
+}
+
+// ---- Nodes ----
+
+export type NodeRole = 'worker' | 'manager';
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+
+export interface NodeSpec {
+  Name?: string;
+  Labels?: Labels;
+  Role?: NodeRole;
+  Availability?: NodeAvailability;
+}
+
+export interface NodeDescription {
+  Hostname: string;
+  Platform: { Architecture: string; OS: string };
+  Resources: { NanoCPUs: number; MemoryBytes: number };
+  Engine: { EngineVersion: string; Labels?: Labels; Plugins?: { Type: string; Name: string }[] };
+  TLSInfo?: TLSInfo;
+}
+
+export interface Node extends Meta {
+  Spec: NodeSpec;
+  Description: NodeDescription;
+  Status: { State: NodeState; Message?: string; Addr: string };
+  ManagerStatus?: { Leader?: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
+}
+
+// ---- Services ----
+
+export interface Mount {
+  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster';
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Labels } };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+}
+
+export interface FileTarget {
+  Name: string;
+  UID: string;
+  GID: string;
+  Mode: number;
+}
+
+export interface SecretReference {
+  File?: FileTarget;
+  SecretID: string;
+  SecretName: string;
+}
+
+export interface ConfigReference {
+  File?: FileTarget;
+  Runtime?: Record<string, never>;
+  ConfigID: string;
+  ConfigName: string;
+}
+
+export interface ContainerSpec {
+  Image: string;
+  Labels?: Labels;
+  Command?: string[];
+  Args?: string[];
+  Hostname?: string;
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  Groups?: string[];
+  Privileges?: { CredentialSpec?: unknown; SELinuxContext?: unknown } | null;
+  TTY?: boolean;
+  OpenStdin?: boolean;
+  ReadOnly?: boolean;
+  Mounts?: Mount[];
+  StopSignal?: string;
+  StopGracePeriod?: number;
+  HealthCheck?: HealthConfig;
+  Healthcheck?: HealthConfig;
+  Hosts?: string[];
+  DNSConfig?: { Nameservers?: string[]; Search?: string[]; Options?: string[] };
+  Secrets?: SecretReference[];
+  Configs?: ConfigReference[];
+  Isolation?: string;
+  Init?: boolean | null;
+  Sysctls?: Labels;
+  CapabilityAdd?: string[];
+  CapabilityDrop?: string[];
+  Ulimits?: { Name: string; Soft: number; Hard: number }[];
+}
+
+export interface ResourceSpec {
+  NanoCPUs?: number;
+  MemoryBytes?: number;
+  Pids?: number;
+  GenericResources?: unknown[];
+}
+
+export type RestartCondition = 'none' | 'on-failure' | 'any';
+
+export interface RestartPolicy {
+  Condition?: RestartCondition;
+  Delay?: number;
+  MaxAttempts?: number;
+  Window?: number;
+}
+
+export interface Placement {
+  Constraints?: string[];
+  Preferences?: { Spread?: { SpreadDescriptor: string } }[];
+  MaxReplicas?: number;
+  Platforms?: { Architecture?: string; OS?: string }[];
+}
+
+export interface NetworkAttachmentConfig {
+  Target: string;
+  Aliases?: string[];
+  DriverOpts?: Labels;
+}
+
+export interface TaskSpec {
+  PluginSpec?: unknown;
+  ContainerSpec?: ContainerSpec;
+  NetworkAttachmentSpec?: unknown;
+  Resources?: { Limits?: ResourceSpec; Reservations?: ResourceSpec };
+  RestartPolicy?: RestartPolicy;
+  Placement?: Placement;
+  ForceUpdate?: number;
+  Runtime?: string;
+  Networks?: NetworkAttachmentConfig[];
+  LogDriver?: { Name?: string; Options?: Labels };
+}
+
+export type FailureAction = 'continue' | 'pause' | 'rollback';
+export type UpdateOrder = 'stop-first' | 'start-first';
+
+export interface UpdateConfig {
+  Parallelism?: number;
+  Delay?: number;
+  FailureAction?: FailureAction;
+  Monitor?: number;
+  MaxFailureRatio?: number;
+  Order?: UpdateOrder;
+}
+
+export interface ServiceMode {
+  Replicated?: { Replicas?: number };
+  Global?: Record<string, never>;
+  ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number };
+  GlobalJob?: Record<string, never>;
+}
+
+export interface PortConfig {
+  Name?: string;
+  Protocol?: 'tcp' | 'udp' | 'sctp';
+  TargetPort?: number;
+  PublishedPort?: number;
+  PublishMode?: 'ingress' | 'host';
+}
+
+export interface EndpointSpec {
+  Mode?: 'vip' | 'dnsrr';
+  Ports?: PortConfig[];
+}
+
+export interface ServiceSpec {
+  Name?: string;
+  Labels?: Labels;
+  TaskTemplate?: TaskSpec;
+  Mode?: ServiceMode;
+  UpdateConfig?: UpdateConfig;
+  RollbackConfig?: UpdateConfig;
+  Networks?: NetworkAttachmentConfig[];
+  EndpointSpec?: EndpointSpec;
+}
+
+export type UpdateState =
+  | 'updating'
+  | 'paused'
+  | 'completed'
+  | 'rollback_started'
+  | 'rollback_paused'
+  | 'rollback_completed';
+
+export interface UpdateStatus {
+  State?: UpdateState;
+  StartedAt?: string;
+  CompletedAt?: string;
+  Message?: string;
+}
+
+export interface Endpoint {
+  Spec: EndpointSpec;
+  Ports?: PortConfig[];
+  VirtualIPs?: { NetworkID: string; Addr: string }[];
+}
+
+export interface Service extends Meta {
+  Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
+  Endpoint: Endpoint;
+  UpdateStatus?: UpdateStatus;
+  ServiceStatus?: { RunningTasks: number; DesiredTasks: number; CompletedTasks: number };
+  JobStatus?: { JobIteration: { Index?: number }; LastExecution?: string };
+  /** Internal: bumped on each update so the orchestrator knows a spec change happened. */
+  SpecVersion?: Version;
+}
+
+// ---- Tasks ----
+
+export const TASK_STATES = [
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+  'complete',
+  'shutdown',
+  'failed',
+  'rejected',
+  'remove',
+  'orphaned',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export interface ContainerStatus {
+  ContainerID?: string;
+  PID?: number;
+  ExitCode?: number;
+}
+
+export interface TaskStatus {
+  Timestamp: string;
+  State: TaskState;
+  Message: string;
+  Err?: string;
+  ContainerStatus?: ContainerStatus;
+  PortStatus: { Ports?: PortConfig[] };
+}
+
+export interface NetworkAttachment {
+  Network: Network;
+  Addresses: string[];
+}
+
+export interface Task extends Meta {
+  Name?: string;
+  Labels: Labels;
+  Spec: TaskSpec;
+  ServiceID: string;
+  Slot?: number;
+  NodeID?: string;
+  Status: TaskStatus;
+  DesiredState: TaskState;
+  NetworksAttachments?: NetworkAttachment[];
+  JobIteration?: { Index?: number };
+  /** Internal: the service spec version this task was created from (drives _up-to-date). */
+  SpecVersion?: Version;
+}
+
+// ---- Networks ----
+
+export interface IPAMConfig {
+  Subnet?: string;
+  IPRange?: string;
+  Gateway?: string;
+}
+
+export interface NetworkSpec {
+  Name: string;
+  Labels?: Labels;
+  DriverConfiguration?: { Name?: string; Options?: Labels };
+  IPv6Enabled?: boolean;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  IPAMOptions?: { Driver?: { Name?: string; Options?: Labels }; Configs?: IPAMConfig[] };
+  Scope?: string;
+}
+
+export interface Network extends Meta {
+  Spec: NetworkSpec;
+  DriverState: { Name: string; Options?: Labels };
+  IPAMOptions: { Driver: { Name: string }; Configs: IPAMConfig[] };
+}
+
+// ---- Secrets / configs (objects land with the secure-cluster issue; the table exists now) ----
+
+export interface Secret extends Meta {
+  Spec: { Name: string; Labels?: Labels; Data?: string; Driver?: unknown; Templating?: unknown };
+}
+
+export interface Config extends Meta {
+  Spec: { Name: string; Labels?: Labels; Data?: string; Templating?: unknown };
+}

@@ -1,0 +1,167 @@
+// How objects look at the edge: service status, defaults for insertDefaults, Docker's network
+// shape, and the filters of list endpoints. Pure functions over store reads.
+import { invalidArgument, type Filters, type Network, type Node, type Service, type Task } from '../api/index.js';
+import type { ReadTx } from '../state/index.js';
+import { DEFAULT_RESTART, DEFAULT_UPDATE, eligibleNodes, isLive, isTaskDirty, modeOf } from '../manager/index.js';
+
+export function withDefaults(s: Service): Service {
+  const out = structuredClone(s) as Service;
+  const spec = out.Spec;
+  const tt = (spec.TaskTemplate ??= {});
+  if (tt.ContainerSpec) tt.ContainerSpec.StopGracePeriod ??= 10e9;
+  tt.RestartPolicy = { Condition: DEFAULT_RESTART.Condition, Delay: DEFAULT_RESTART.Delay, MaxAttempts: 0, ...(tt.RestartPolicy ?? {}) };
+  const upd = { Parallelism: 1, FailureAction: DEFAULT_UPDATE.FailureAction, Monitor: DEFAULT_UPDATE.Monitor, MaxFailureRatio: 0, Order: DEFAULT_UPDATE.Order };
+  spec.UpdateConfig = { ...upd, ...(spec.UpdateConfig ?? {}) };
+  spec.RollbackConfig = { ...upd, ...(spec.RollbackConfig ?? {}) };
+  return out;
+}
+
+/** ServiceStatus for `service ls`; tasks on down nodes do not count as running (Swarm counts them). */
+export function serviceStatus(tx: ReadTx, s: Service, nodes: ReadonlyMap<string, Node>): NonNullable<Service['ServiceStatus']> {
+  const tasks = tx.tasksByService(s.ID);
+  const up = (t: Task): boolean => !t.NodeID || nodes.get(t.NodeID)?.Status.State !== 'down';
+  const iteration = s.JobStatus?.JobIteration.Index ?? 0;
+  const running = tasks.filter((t) => t.Status.State === 'running' && isLive(t) && up(t)).length;
+  const kind = modeOf(s);
+  let desired = 0;
+  let completed = 0;
+  if (kind === 'replicated') desired = s.Spec.Mode?.Replicated?.Replicas ?? 1;
+  else if (kind === 'global') desired = tasks.filter((t) => isLive(t) && up(t)).length;
+  else {
+    completed = tasks.filter((t) => t.Status.State === 'complete' && (t.JobIteration?.Index ?? 0) === iteration).length;
+    if (kind === 'replicated-job') {
+      const m = s.Spec.Mode?.ReplicatedJob ?? {};
+      desired = Math.min(m.MaxConcurrent ?? 1, m.TotalCompletions ?? 1);
+    } else desired = eligibleNodes(s, [...nodes.values()]).length;
+  }
+  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
+}
+
+function labelMatch(labels: Record<string, string> | undefined, wanted: string[]): boolean {
+  return wanted.every((w) => {
+    const i = w.indexOf('=');
+    if (i < 0) return labels?.[w] !== undefined;
+    return labels?.[w.slice(0, i)] === w.slice(i + 1);
+  });
+}
+
+function checkKeys(f: Filters, allowed: string[]): void {
+  for (const k of f.keys()) if (!allowed.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+}
+
+export function filterServices(tx: ReadTx, f: Filters): Service[] {
+  checkKeys(f, ['id', 'name', 'label', 'mode']);
+  return tx
+    .all('services')
+    .filter((s) => {
+      const ids = f.get('id');
+      if (ids && !ids.some((id) => s.ID.startsWith(id))) return false;
+      const names = f.get('name');
+      if (names && !names.some((n) => (s.Spec.Name ?? '').startsWith(n))) return false;
+      const labels = f.get('label');
+      if (labels && !labelMatch(s.Spec.Labels, labels)) return false;
+      const modes = f.get('mode');
+      if (modes && !modes.includes(modeOf(s))) return false;
+      return true;
+    })
+    .sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
+}
+
+export function taskName(t: Task, serviceName: string): string {
+  return `${serviceName}.${t.Slot !== undefined ? t.Slot : (t.NodeID ?? '')}`;
+}
+
+export function filterTasks(tx: ReadTx, f: Filters): Task[] {
+  checkKeys(f, ['id', 'name', 'service', 'node', 'label', 'desired-state', '_up-to-date', 'runtime']);
+  const serviceRefs = f.get('service');
+  let candidates: Task[];
+  if (serviceRefs) {
+    const ids = new Set<string>();
+    for (const ref of serviceRefs) {
+      const s = tx.lookup('services', ref);
+      if (s) ids.add(s.ID);
+    }
+    candidates = [...ids].flatMap((id) => tx.tasksByService(id));
+  } else candidates = tx.all('tasks');
+  const nodeRefs = f.get('node');
+  const nodeIds = nodeRefs ? new Set(nodeRefs.map((r) => tx.lookup('nodes', r)?.ID ?? r)) : undefined;
+  const upToDate = f.get('_up-to-date');
+  return candidates.filter((t) => {
+    const svc = tx.get('services', t.ServiceID);
+    const ids = f.get('id');
+    if (ids && !ids.some((id) => t.ID.startsWith(id))) return false;
+    const names = f.get('name');
+    if (names && !names.some((n) => taskName(t, svc?.Spec.Name ?? '').startsWith(n))) return false;
+    if (nodeIds && !(t.NodeID && nodeIds.has(t.NodeID))) return false;
+    const labels = f.get('label');
+    // Swarm matches a task's label filter against its service's labels (what stacks rely on).
+    if (labels && !labelMatch({ ...(svc?.Spec.Labels ?? {}), ...t.Labels }, labels)) return false;
+    const desired = f.get('desired-state');
+    if (desired) {
+      for (const d of desired) if (!['running', 'shutdown', 'accepted', 'ready', 'complete', 'remove'].includes(d)) throw invalidArgument(`invalid filter 'desired-state=${d}'`);
+      if (!desired.includes(t.DesiredState)) return false;
+    }
+    if (upToDate && upToDate.length > 0) {
+      if (!svc || isTaskDirty(svc, t)) return false;
+      if (!isLive(t) && t.DesiredState !== 'shutdown') return false;
+    }
+    return true;
+  });
+}
+
+export function filterNodes(tx: ReadTx, f: Filters): Node[] {
+  checkKeys(f, ['id', 'name', 'role', 'membership', 'label', 'node.label']);
+  return tx.all('nodes').filter((n) => {
+    const ids = f.get('id');
+    if (ids && !ids.some((id) => n.ID.startsWith(id))) return false;
+    const names = f.get('name');
+    if (names && !names.some((x) => n.Description.Hostname.startsWith(x))) return false;
+    const roles = f.get('role');
+    if (roles && !roles.includes(n.Spec.Role ?? 'worker')) return false;
+    const membership = f.get('membership');
+    if (membership && !membership.includes('accepted')) return false;
+    const engineLabels = f.get('label');
+    if (engineLabels && !labelMatch(n.Description.Engine.Labels, engineLabels)) return false;
+    const nodeLabels = f.get('node.label');
+    if (nodeLabels && !labelMatch(n.Spec.Labels, nodeLabels)) return false;
+    return true;
+  });
+}
+
+/** The Engine API's network shape (GET /networks), built from the swarm network object. */
+export function dockerNetwork(n: Network): Record<string, unknown> {
+  return {
+    Name: n.Spec.Name,
+    Id: n.ID,
+    Created: n.CreatedAt,
+    Scope: 'swarm',
+    Driver: n.DriverState.Name,
+    EnableIPv6: n.Spec.IPv6Enabled ?? false,
+    IPAM: { Driver: n.IPAMOptions.Driver.Name, Options: null, Config: n.IPAMOptions.Configs.map((c) => ({ ...c })) },
+    Internal: n.Spec.Internal ?? false,
+    Attachable: n.Spec.Attachable ?? false,
+    Ingress: n.Spec.Ingress ?? false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: null,
+    Options: n.DriverState.Options ?? {},
+    Labels: n.Spec.Labels && Object.keys(n.Spec.Labels).length > 0 ? n.Spec.Labels : null,
+  };
+}
+
+export function filterNetworks(tx: ReadTx, f: Filters): Network[] {
+  checkKeys(f, ['id', 'name', 'label', 'driver', 'scope', 'type', 'dangling']);
+  return tx.all('networks').filter((n) => {
+    const ids = f.get('id');
+    if (ids && !ids.some((id) => n.ID.startsWith(id))) return false;
+    const names = f.get('name');
+    if (names && !names.some((x) => n.Spec.Name.includes(x))) return false;
+    const labels = f.get('label');
+    if (labels && !labelMatch(n.Spec.Labels, labels)) return false;
+    const drivers = f.get('driver');
+    if (drivers && !drivers.includes('overlay')) return false;
+    const scopes = f.get('scope');
+    if (scopes && !scopes.includes('swarm')) return false;
+    return true;
+  });
+}

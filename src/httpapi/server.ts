@@ -1,0 +1,451 @@
+// The Engine-compatible HTTP API. Routes live at /vX.Y/... and unprefixed; every answer carries
+// the version headers the docker CLI negotiates with, and every error is {"message": ...} with the
+// status Docker uses (see api/errors.ts for the one code → status table).
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { chmod, rm } from 'node:fs/promises';
+import { arch, release, cpus, totalmem } from 'node:os';
+import { dockerMessageFor, httpStatusFor, invalidArgument, notFound, parseFilters, ShoalError, type Service, type Task } from '../api/index.js';
+import type { Daemon } from '../node/index.js';
+import { dockerNetwork, filterNetworks, filterNodes, filterServices, filterTasks, serviceStatus, withDefaults } from './present.js';
+import { streamLogs } from './logs.js';
+
+export const API_VERSION = '1.41';
+export const MAX_API_VERSION = '1.50';
+export const MIN_API_VERSION = '1.12';
+export const SHOAL_VERSION = '0.1.0';
+
+const HEADERS = {
+  'Api-Version': API_VERSION,
+  'Docker-Experimental': 'false',
+  Ostype: 'linux',
+  Server: `shoal/${SHOAL_VERSION} (linux)`,
+};
+
+function cmpVersion(a: string, b: string): number {
+  const [a1, a2] = a.split('.').map(Number);
+  const [b1, b2] = b.split('.').map(Number);
+  return (a1! - b1!) || (a2! - b2!);
+}
+
+type Q = Record<string, string | undefined>;
+const q = (req: FastifyRequest): Q => req.query as Q;
+const bool = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
+function intParam(v: string | undefined, name: string): number {
+  if (v === undefined || !/^-?\d+$/.test(v)) throw invalidArgument(`invalid ${name} parameter: ${v ?? '(missing)'}`);
+  return Number(v);
+}
+
+export function buildApp(d: Daemon): FastifyInstance<Server> {
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024 * 1024,
+    serverFactory: (h) => {
+      handler = h;
+      return createServer(h);
+    },
+    rewriteUrl: (req) => {
+      const m = /^\/v(\d+\.\d+)(\/.*)?$/.exec(req.url ?? '');
+      if (!m) return req.url ?? '/';
+      (req as IncomingMessage & { apiVersion?: string }).apiVersion = m[1]!;
+      return m[2] ?? '/';
+    },
+  }) as unknown as FastifyInstance<Server>;
+  (app as unknown as { shoalHandler: () => typeof handler }).shoalHandler = () => handler;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(invalidArgument(`invalid JSON in request body: ${(e as Error).message}`), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.headers(HEADERS);
+    const v = (req.raw as IncomingMessage & { apiVersion?: string }).apiVersion;
+    if (v && cmpVersion(v, MAX_API_VERSION) > 0) {
+      throw invalidArgument(`client version ${v} is too new. Maximum supported API version is ${MAX_API_VERSION}`);
+    }
+    if (v && cmpVersion(v, MIN_API_VERSION) < 0) {
+      throw invalidArgument(`client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    }
+  });
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    reply.headers(HEADERS);
+    if (err instanceof ShoalError) {
+      void reply.code(httpStatusFor(err.code)).type('application/json').send(`${JSON.stringify({ message: dockerMessageFor(err) })}\n`);
+      return;
+    }
+    const e = err as { statusCode?: number; message?: string };
+    const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    void reply.code(status).type('application/json').send(`${JSON.stringify({ message: e.message ?? String(err) })}\n`);
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    void reply.code(404).type('application/json').send(`${JSON.stringify({ message: 'page not found' })}\n`);
+  });
+
+  const json = (reply: FastifyReply, code: number, body: unknown): FastifyReply =>
+    reply.code(code).type('application/json').send(`${JSON.stringify(body)}\n`);
+  const empty = (reply: FastifyReply, code = 200): FastifyReply => reply.code(code).send();
+
+  // ---- system ----
+  const ping = (_req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    reply.header('Cache-Control', 'no-cache, no-store, must-revalidate').header('Pragma', 'no-cache');
+    reply.header('Swarm', d.state === 'active' ? 'active/manager' : 'inactive');
+    return reply.code(200).type('text/plain; charset=utf-8').send(_req.method === 'HEAD' ? '' : 'OK');
+  };
+  app.get('/_ping', ping);
+
+  app.get('/version', (_req, reply) =>
+    json(reply, 200, {
+      Platform: { Name: 'shoal' },
+      Components: [{ Name: 'shoal', Version: SHOAL_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: 'amd64' } }],
+      Version: SHOAL_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: 'shoal',
+      GoVersion: `node${process.versions.node}`,
+      Os: 'linux',
+      Arch: arch() === 'x64' ? 'amd64' : arch(),
+      KernelVersion: release(),
+      BuildTime: new Date(d.startedAt).toISOString(),
+    }),
+  );
+
+  app.get('/info', (_req, reply) => {
+    const cluster = d.cluster();
+    const store = d.state === 'active' ? d.manager.store : undefined;
+    const nodes = store?.view((tx) => tx.all('nodes')) ?? [];
+    const swarm: Record<string, unknown> = {
+      NodeID: d.nodeId ?? '',
+      NodeAddr: d.nodeAddr,
+      LocalNodeState: d.state,
+      ControlAvailable: d.state === 'active',
+      Error: '',
+      RemoteManagers: d.state === 'active' ? [{ NodeID: d.nodeId, Addr: d.listenAddr }] : null,
+    };
+    if (cluster) {
+      swarm.Nodes = nodes.length;
+      swarm.Managers = nodes.filter((n) => n.Spec.Role === 'manager').length;
+      const { JoinTokens: _t, UnlockKey: _k, ...c } = cluster;
+      swarm.Cluster = c;
+    }
+    return json(reply, 200, {
+      ID: d.nodeId ?? '',
+      Containers: 0,
+      ContainersRunning: 0,
+      ContainersPaused: 0,
+      ContainersStopped: 0,
+      Images: 0,
+      Driver: 'shoal',
+      DriverStatus: [],
+      Plugins: { Volume: null, Network: ['overlay'], Authorization: null, Log: null },
+      MemoryLimit: true,
+      SwapLimit: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      Debug: false,
+      NFd: 0,
+      OomKillDisable: false,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: '1',
+      NEventsListener: 0,
+      KernelVersion: release(),
+      OperatingSystem: 'shoal',
+      OSVersion: SHOAL_VERSION,
+      OSType: 'linux',
+      Architecture: arch() === 'x64' ? 'x86_64' : arch(),
+      IndexServerAddress: '',
+      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: [], Mirrors: [] },
+      NCPU: cpus().length,
+      MemTotal: totalmem(),
+      GenericResources: null,
+      DockerRootDir: d.dataRoot,
+      Name: d.hostname,
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: SHOAL_VERSION,
+      Runtimes: {},
+      DefaultRuntime: 'runc',
+      Swarm: swarm,
+      LiveRestoreEnabled: false,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: [],
+      Warnings: null,
+    });
+  });
+
+  // ---- swarm ----
+  app.get('/swarm', (_req, reply) => {
+    const { store } = d.manager;
+    const c = store.view((tx) => tx.cluster())!;
+    const { UnlockKey: _k, ...rest } = c;
+    return json(reply, 200, rest);
+  });
+  app.post('/swarm/init', async (req, reply) => {
+    const body = (req.body ?? {}) as { ListenAddr?: string; AdvertiseAddr?: string; Spec?: unknown; ForceNewCluster?: boolean };
+    if (typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('the request body must be a JSON object');
+    const { validateSwarmSpec } = await import('../api/index.js');
+    const spec = body.Spec ? validateSwarmSpec(body.Spec) : {};
+    if (spec.EncryptionConfig?.AutoLockManagers) {
+      throw invalidArgument('autolock needs encrypted state, which this shoal build does not have yet; leave --autolock off');
+    }
+    const id = await d.init({
+      ...(body.AdvertiseAddr ? { advertiseAddr: body.AdvertiseAddr } : {}),
+      ...(body.ListenAddr ? { listenAddr: body.ListenAddr } : {}),
+      spec,
+    });
+    return json(reply, 200, id);
+  });
+  app.post('/swarm/join', () => {
+    throw new ShoalError('Unavailable', 'joining an existing swarm is not available in this shoal build yet (it needs the cluster CA and mutual TLS)');
+  });
+  app.post('/swarm/leave', async (req, reply) => {
+    await d.leave(bool(q(req).force));
+    return empty(reply);
+  });
+  app.post('/swarm/update', async (req, reply) => {
+    const p = q(req);
+    await d.manager.manager.control.updateSwarm(intParam(p.version, 'version'), req.body, {
+      worker: bool(p.rotateWorkerToken),
+      manager: bool(p.rotateManagerToken),
+      unlockKey: bool(p.rotateManagerUnlockKey),
+    });
+    return empty(reply);
+  });
+  app.get('/swarm/unlockkey', (_req, reply) => {
+    d.manager;
+    return json(reply, 200, { UnlockKey: '' });
+  });
+  app.post('/swarm/unlock', () => {
+    d.manager;
+    throw invalidArgument('swarm is not locked');
+  });
+
+  // ---- nodes ----
+  app.get('/nodes', (req, reply) => {
+    const f = parseFilters(q(req).filters);
+    return json(reply, 200, d.manager.store.view((tx) => filterNodes(tx, f)));
+  });
+  app.get('/nodes/:id', (req, reply) => {
+    const { id } = req.params as { id: string };
+    const n = d.manager.store.view((tx) => tx.lookup('nodes', id));
+    if (!n) throw notFound(`node ${id} not found`);
+    return json(reply, 200, n);
+  });
+  app.post('/nodes/:id/update', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    await d.manager.manager.control.updateNode(id, intParam(q(req).version, 'version'), req.body);
+    return empty(reply);
+  });
+  app.delete('/nodes/:id', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    await d.manager.manager.control.removeNode(id, bool(q(req).force));
+    return empty(reply);
+  });
+
+  // ---- services ----
+  app.get('/services', (req, reply) => {
+    const p = q(req);
+    const f = parseFilters(p.filters);
+    const { store } = d.manager;
+    const out = store.view((tx) => {
+      const list = filterServices(tx, f);
+      if (!bool(p.status)) return list;
+      const nodes = new Map(tx.all('nodes').map((n) => [n.ID, n]));
+      return list.map((s) => ({ ...s, ServiceStatus: serviceStatus(tx, s, nodes) }));
+    });
+    return json(reply, 200, out);
+  });
+  app.post('/services/create', async (req, reply) => {
+    const id = await d.manager.manager.control.createService(req.body);
+    return json(reply, 201, { ID: id });
+  });
+  app.get('/services/:id', (req, reply) => {
+    const { id } = req.params as { id: string };
+    const s = d.manager.store.view((tx) => tx.lookup('services', id));
+    if (!s) throw notFound(`service ${id} not found`);
+    return json(reply, 200, bool(q(req).insertDefaults) ? withDefaults(s) : s);
+  });
+  app.post('/services/:id/update', async (req, reply) => {
+    const p = q(req);
+    const { id } = req.params as { id: string };
+    if (p.rollback !== undefined && p.rollback !== 'previous' && p.rollback !== '') {
+      throw invalidArgument(`unknown rollback value "${p.rollback}"; use rollback=previous`);
+    }
+    if (p.registryAuthFrom !== undefined && !['spec', 'previous-spec', ''].includes(p.registryAuthFrom)) {
+      throw invalidArgument(`unknown registryAuthFrom value "${p.registryAuthFrom}"; use spec or previous-spec`);
+    }
+    const warnings = await d.manager.manager.control.updateService(id, intParam(p.version, 'version'), req.body, {
+      rollback: p.rollback === 'previous',
+    });
+    return json(reply, 200, { Warnings: warnings.length > 0 ? warnings : null });
+  });
+  app.delete('/services/:id', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    await d.manager.manager.control.removeService(id);
+    return empty(reply);
+  });
+  app.get('/services/:id/logs', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const { store } = d.manager;
+    const svc = store.view((tx) => tx.lookup('services', id));
+    if (!svc) throw notFound(`service ${id} not found`);
+    const tasks = store.view((tx) => tx.tasksByService(svc.ID));
+    await streamLogs(d, reply, tasks, q(req));
+  });
+
+  // ---- tasks ----
+  app.get('/tasks', (req, reply) => {
+    const f = parseFilters(q(req).filters);
+    const out = d.manager.store.view((tx) => filterTasks(tx, f));
+    return json(reply, 200, out);
+  });
+  app.get('/tasks/:id', (req, reply) => {
+    const { id } = req.params as { id: string };
+    const t = d.manager.store.view((tx) => tx.lookup('tasks', id));
+    if (!t) throw notFound(`task ${id} not found`);
+    return json(reply, 200, t);
+  });
+  app.get('/tasks/:id/logs', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const t = d.manager.store.view((tx) => tx.lookup('tasks', id));
+    if (!t) throw notFound(`task ${id} not found`);
+    await streamLogs(d, reply, [t], q(req));
+  });
+
+  // ---- networks ----
+  app.get('/networks', (req, reply) => {
+    const f = parseFilters(q(req).filters);
+    if (d.state !== 'active') return json(reply, 200, []);
+    return json(reply, 200, d.manager.store.view((tx) => filterNetworks(tx, f).map(dockerNetwork)));
+  });
+  app.get('/networks/:id', (req, reply) => {
+    const { id } = req.params as { id: string };
+    const n = d.state === 'active' ? d.manager.store.view((tx) => tx.lookup('networks', id)) : undefined;
+    if (!n) throw notFound(`network ${id} not found`);
+    return json(reply, 200, dockerNetwork(n));
+  });
+  app.post('/networks/create', async (req, reply) => {
+    const id = await d.manager.manager.control.createNetwork(req.body);
+    return json(reply, 201, { Id: id, Warning: '' });
+  });
+  app.delete('/networks/:id', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    await d.manager.manager.control.removeNetwork(id);
+    return empty(reply, 204);
+  });
+
+  // ---- secrets and configs: the objects arrive with the secure-cluster work; lists are empty ----
+  for (const kind of ['secrets', 'configs'] as const) {
+    const one = kind.slice(0, -1);
+    app.get(`/${kind}`, (_req, reply) => {
+      d.manager;
+      return json(reply, 200, []);
+    });
+    app.get(`/${kind}/:id`, (req) => {
+      d.manager;
+      throw notFound(`${one} ${(req.params as { id: string }).id} not found`);
+    });
+    app.post(`/${kind}/create`, () => {
+      d.manager;
+      throw new ShoalError('NotImplemented', `${kind} are not available in this shoal build yet (they need encrypted state)`);
+    });
+  }
+
+  // ---- registry ----
+  app.get('/distribution/*', (req) => {
+    const name = (req.params as { '*': string })['*'].replace(/\/json$/, '');
+    // No registry is reachable from shoal; the CLI then warns and lets nodes use their local image.
+    throw new ShoalError('Internal', `no registry is reachable to resolve ${name}; nodes will use their local copy of the image`);
+  });
+
+  // ---- events ----
+  app.get('/events', (req, reply) => {
+    const p = q(req);
+    const f = parseFilters(p.filters);
+    for (const k of f.keys()) if (!['type', 'scope', 'event', 'service', 'node', 'container', 'label'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    const parseTime = (v: string | undefined): number | undefined => {
+      if (v === undefined || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw invalidArgument(`invalid value for time: ${v}`);
+      return n * 1e9;
+    };
+    const since = parseTime(p.since);
+    const until = parseTime(p.until);
+    const match = (e: { Type: string; Action: string; scope: string; Actor: { ID: string; Attributes: Record<string, string> } }): boolean => {
+      const types = f.get('type');
+      if (types && !types.includes(e.Type)) return false;
+      const scopes = f.get('scope');
+      if (scopes && !scopes.includes(e.scope)) return false;
+      const acts = f.get('event');
+      if (acts && !acts.includes(e.Action)) return false;
+      for (const k of ['service', 'node', 'container'] as const) {
+        const want = f.get(k);
+        if (want && (e.Type !== k || !want.some((w) => e.Actor.ID.startsWith(w) || e.Actor.Attributes.name === w))) return false;
+      }
+      return true;
+    };
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { ...HEADERS, 'Content-Type': 'application/json' });
+    const write = (e: { timeNano: number }): boolean => {
+      if (since !== undefined && e.timeNano < since) return true;
+      if (until !== undefined && e.timeNano > until) return false;
+      if (match(e as never)) res.write(`${JSON.stringify(e)}\n`);
+      return true;
+    };
+    const queue = until === undefined ? d.events.follow() : undefined;
+    for (const e of d.events.history()) if (!write(e)) break;
+    if (!queue) return void res.end();
+    const close = (): void => d.events.unfollow(queue);
+    res.on('close', close);
+    void (async () => {
+      for await (const batch of queue) for (const e of batch) write(e);
+      res.end();
+    })();
+  });
+
+  return app;
+}
+
+/** Serves the app on each -H address (unix:///path or tcp://host:port). */
+export async function listen(app: FastifyInstance<Server>, hosts: readonly string[]): Promise<Server[]> {
+  await app.ready();
+  const handler = (app as unknown as { shoalHandler: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined }).shoalHandler();
+  const servers: Server[] = [];
+  for (const h of hosts) {
+    const srv = createServer(handler);
+    srv.keepAliveTimeout = 30_000;
+    if (h.startsWith('unix://')) {
+      const path = h.slice('unix://'.length);
+      await rm(path, { force: true });
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(path, resolve));
+      await chmod(path, 0o660);
+    } else if (h.startsWith('tcp://')) {
+      const u = new URL(h.replace(/^tcp:/, 'http:'));
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(Number(u.port || 2375), u.hostname, resolve));
+    } else throw new Error(`unsupported host ${h}: use unix:///path or tcp://host:port`);
+    servers.push(srv);
+  }
+  return servers;
+}
+
+export type { Service, Task };

@@ -1,0 +1,152 @@
+// The allocator: gives services their virtual IPs and published ports, gives tasks their network
+// addresses, then moves tasks NEW → PENDING so the scheduler can place them. Address use is
+// derived from the store on each pass, never kept on the side.
+import { isoTime, type Clock } from '../../platform/index.js';
+import type { Network, Service, Task } from '../../api/index.js';
+import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
+import { nextAddress } from '../../network/index.js';
+
+const bare = (addr: string): string => addr.split('/')[0]!;
+
+function isTerminalState(s: string): boolean {
+  return ['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'].includes(s);
+}
+
+/** Networks a service's tasks attach to: its own, plus ingress if it publishes ingress ports. */
+export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service): Network[] {
+  const out: Network[] = [];
+  const ingressPorts = (s.Spec.EndpointSpec?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+  if (ingressPorts) {
+    const ingress = tx.all('networks').find((n) => n.Spec.Ingress);
+    if (ingress) out.push(ingress);
+  }
+  for (const a of s.Spec.TaskTemplate?.Networks ?? []) {
+    const n = tx.lookup('networks', a.Target);
+    if (n && !out.some((o) => o.ID === n.ID)) out.push(n);
+  }
+  return out;
+}
+
+export class Allocator {
+  #unsubscribe: (() => void) | undefined;
+  #scheduled = false;
+  #running = false;
+  #again = false;
+  #dirty = false;
+
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly clock: Clock,
+    private readonly log: (msg: string) => void = () => undefined,
+  ) {}
+
+  start(): void {
+    this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
+    this.#dirty = true;
+    this.#kick();
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  #onEvent(e: StoreEvent): void {
+    if (e.kind === 'change') {
+      const { table, object } = e.change;
+      if ((table === 'tasks' && (object as Task).Status.State === 'new') || table === 'services') this.#dirty = true;
+      return;
+    }
+    if (this.#dirty) this.#kick();
+  }
+
+  #kick(): void {
+    if (!this.#unsubscribe) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#pass();
+    });
+  }
+
+  async #pass(): Promise<void> {
+    this.#running = true;
+    this.#dirty = false;
+    try {
+      await this.store.update((tx) => this.#allocate(tx));
+    } catch (e) {
+      this.log(`allocator pass failed: ${(e as Error).message}`);
+    } finally {
+      this.#running = false;
+      if (this.#again) {
+        this.#again = false;
+        this.#kick();
+      }
+    }
+  }
+
+  #allocate(tx: WriteTx): void {
+    const now = isoTime(this.clock.now());
+    const used = new Map<string, Set<string>>();
+    const usedIn = (netId: string): Set<string> => {
+      let s = used.get(netId);
+      if (!s) used.set(netId, (s = new Set()));
+      return s;
+    };
+    const allTasks = tx.all('tasks');
+    for (const s of tx.all('services')) for (const v of s.Endpoint.VirtualIPs ?? []) usedIn(v.NetworkID).add(bare(v.Addr));
+    for (const t of allTasks) {
+      if (isTerminalState(t.Status.State)) continue;
+      for (const a of t.NetworksAttachments ?? []) for (const addr of a.Addresses) usedIn(a.Network.ID).add(bare(addr));
+    }
+    const subnetOf = (n: Network): string | undefined => n.IPAMOptions.Configs[0]?.Subnet;
+
+    // Service virtual IPs: one per attached network, in VIP mode.
+    for (const s of tx.all('services')) {
+      if ((s.Spec.EndpointSpec?.Mode ?? 'vip') !== 'vip') continue;
+      const nets = serviceNetworks(tx, s);
+      const have = s.Endpoint.VirtualIPs ?? [];
+      const want = nets.map((n) => {
+        const existing = have.find((v) => v.NetworkID === n.ID);
+        if (existing) return existing;
+        const subnet = subnetOf(n);
+        const addr = subnet ? nextAddress(subnet, usedIn(n.ID)) : undefined;
+        if (addr) usedIn(n.ID).add(bare(addr));
+        return addr ? { NetworkID: n.ID, Addr: addr } : undefined;
+      });
+      const vips = want.filter((v): v is { NetworkID: string; Addr: string } => v !== undefined);
+      if (JSON.stringify(vips) !== JSON.stringify(have)) {
+        const next = structuredClone(s) as Service;
+        if (vips.length > 0) next.Endpoint.VirtualIPs = vips;
+        else delete next.Endpoint.VirtualIPs;
+        tx.update('services', next);
+      }
+    }
+
+    // New tasks: network attachments, then PENDING.
+    let budget = 1000;
+    for (const t of allTasks) {
+      if (t.Status.State !== 'new' || budget-- <= 0) continue;
+      const service = tx.get('services', t.ServiceID);
+      const next = structuredClone(t) as Task;
+      if (service) {
+        const attachments = serviceNetworks(tx, service).map((n) => {
+          const subnet = subnetOf(n);
+          const addr = subnet ? nextAddress(subnet, usedIn(n.ID)) : undefined;
+          if (addr) usedIn(n.ID).add(bare(addr));
+          return { Network: n, Addresses: addr ? [addr] : [] };
+        });
+        if (attachments.length > 0) next.NetworksAttachments = attachments;
+      }
+      next.Status = { Timestamp: now, State: 'pending', Message: 'pending task scheduling', PortStatus: {} };
+      next.UpdatedAt = now;
+      tx.update('tasks', next);
+    }
+    if (budget < 0) this.#again = true;
+  }
+}

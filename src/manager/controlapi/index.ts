@@ -1,0 +1,355 @@
+// controlapi: the manager's operations on cluster objects. It validates, resolves references,
+// enforces cross-object rules (names, ports, in-use checks) and writes through store transactions.
+// Every operation either fully applies or changes nothing.
+import { randomBytes, createHash } from 'node:crypto';
+import { isoTime, type Clock } from '../../platform/index.js';
+import {
+  failedPrecondition,
+  invalidArgument,
+  newId,
+  normalizeServiceSpec,
+  notFound,
+  outOfSequence,
+  validateNetworkSpec,
+  validateNodeSpec,
+  validateSwarmSpec,
+  type Cluster,
+  type Endpoint,
+  type Network,
+  type Node,
+  type PortConfig,
+  type Service,
+  type ServiceSpec,
+  type SwarmSpec,
+} from '../../api/index.js';
+import type { MemoryStore, ReadTx, WriteTx } from '../../state/index.js';
+import { nextSubnet, gatewayOf } from '../../network/index.js';
+import { isJob, modeOf, sameJson } from '../orchestrator/index.js';
+
+const INGRESS_PORT_RANGE: [number, number] = [30000, 32767];
+
+export const DEFAULT_SWARM_SPEC: SwarmSpec = {
+  Name: 'default',
+  Labels: {},
+  Orchestration: { TaskHistoryRetentionLimit: 5 },
+  Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+  Dispatcher: { HeartbeatPeriod: 5e9 },
+  CAConfig: { NodeCertExpiry: 7776000e9 },
+  TaskDefaults: {},
+  EncryptionConfig: { AutoLockManagers: false },
+};
+
+function base36(buf: Uint8Array, len: number): string {
+  let n = 0n;
+  for (const b of buf) n = (n << 8n) | BigInt(b);
+  return n.toString(36).padStart(len, '0').slice(-len);
+}
+
+/** Docker's join token format: SWMTKN-1-<CA digest, base 36, 50>-<secret, base 36, 25>. */
+export function joinToken(caDigestSource: string): string {
+  const digest = createHash('sha256').update(caDigestSource).digest();
+  return `SWMTKN-1-${base36(digest, 50)}-${base36(randomBytes(16), 25)}`;
+}
+
+function resolve<T extends 'services' | 'nodes' | 'networks'>(tx: ReadTx, table: T, ref: string, kind: string) {
+  const o = tx.lookup(table, ref);
+  if (!o) throw notFound(`${kind} ${ref} not found`);
+  return o;
+}
+
+export class ControlAPI {
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly clock: Clock,
+  ) {}
+
+  #now(): string {
+    return isoTime(this.clock.now());
+  }
+
+  // ---- cluster ----
+
+  async initCluster(opts: { nodeId: string; hostname: string; addr: string; listenAddr: string; spec?: SwarmSpec; description: Node['Description'] }): Promise<Cluster> {
+    const now = this.#now();
+    const id = newId();
+    const spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, opts.spec ?? {});
+    const cluster: Cluster = {
+      ID: id,
+      Version: { Index: 0 },
+      CreatedAt: now,
+      UpdatedAt: now,
+      Spec: spec,
+      TLSInfo: {},
+      RootRotationInProgress: false,
+      DefaultAddrPool: ['10.0.0.0/8'],
+      SubnetSize: 24,
+      DataPathPort: 4789,
+      JoinTokens: { Worker: joinToken(id), Manager: joinToken(id) },
+    };
+    const node: Node = {
+      ID: opts.nodeId,
+      Version: { Index: 0 },
+      CreatedAt: now,
+      UpdatedAt: now,
+      Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
+      Description: opts.description,
+      Status: { State: 'ready', Addr: opts.addr },
+      ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: opts.listenAddr },
+    };
+    const ingress: Network = {
+      ID: newId(),
+      Version: { Index: 0 },
+      CreatedAt: now,
+      UpdatedAt: now,
+      Spec: {
+        Name: 'ingress',
+        Labels: {},
+        DriverConfiguration: { Name: 'overlay' },
+        Ingress: true,
+        IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] },
+        Scope: 'swarm',
+      },
+      DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' } },
+      IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] },
+    };
+    await this.store.update((tx) => {
+      tx.create('clusters', cluster);
+      tx.create('nodes', node);
+      tx.create('networks', ingress);
+    });
+    return this.store.view((tx) => tx.cluster()!);
+  }
+
+  async updateSwarm(version: number, raw: unknown, rotate: { worker: boolean; manager: boolean; unlockKey: boolean }): Promise<void> {
+    const spec = validateSwarmSpec(raw);
+    if (spec.EncryptionConfig?.AutoLockManagers) {
+      throw invalidArgument('autolock needs encrypted state, which this shoal build does not have yet; leave AutoLockManagers off');
+    }
+    await this.store.update((tx) => {
+      const c = tx.cluster();
+      if (!c) throw failedPrecondition('this node is not part of a swarm');
+      if (c.Version.Index !== version) throw outOfSequence();
+      const next = structuredClone(c) as Cluster;
+      next.Spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, spec);
+      if (rotate.worker) next.JoinTokens.Worker = joinToken(c.ID);
+      if (rotate.manager) next.JoinTokens.Manager = joinToken(c.ID);
+      next.UpdatedAt = this.#now();
+      tx.update('clusters', next);
+    });
+  }
+
+  // ---- services ----
+
+  #endpoint(tx: ReadTx, spec: ServiceSpec, serviceId: string, previous?: Endpoint): Endpoint {
+    const ep = spec.EndpointSpec ?? { Mode: 'vip' };
+    const ports: PortConfig[] = [];
+    const taken = new Map<string, Service>();
+    for (const s of tx.all('services')) {
+      if (s.ID === serviceId) continue;
+      for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.set(`${p.Protocol}/${p.PublishedPort}`, s);
+    }
+    for (const p of ep.Ports ?? []) {
+      if (p.PublishMode === 'host') {
+        ports.push({ ...p });
+        continue;
+      }
+      let published = p.PublishedPort ?? 0;
+      if (published === 0) {
+        const kept = previous?.Ports?.find((q) => q.TargetPort === p.TargetPort && q.Protocol === p.Protocol && q.PublishMode === 'ingress');
+        published = kept?.PublishedPort ?? 0;
+      }
+      if (published === 0) {
+        for (let port = INGRESS_PORT_RANGE[0]; port <= INGRESS_PORT_RANGE[1]; port++) {
+          const key = `${p.Protocol}/${port}`;
+          if (!taken.has(key) && !ports.some((q) => q.PublishedPort === port && q.Protocol === p.Protocol)) {
+            published = port;
+            break;
+          }
+        }
+        if (published === 0) throw invalidArgument('no free port left in the ingress port range 30000-32767');
+      }
+      const owner = taken.get(`${p.Protocol}/${published}`);
+      if (owner) {
+        throw invalidArgument(`port '${published}' is already in use by service '${owner.Spec.Name}' (${owner.ID}) as an ingress port`);
+      }
+      if (ports.some((q) => q.PublishedPort === published && q.Protocol === p.Protocol)) {
+        throw invalidArgument(`port '${published}' is published more than once`);
+      }
+      ports.push({ ...p, PublishedPort: published });
+    }
+    const out: Endpoint = { Spec: structuredClone(ep) };
+    if (ports.length > 0) out.Ports = ports;
+    if (previous?.VirtualIPs) out.VirtualIPs = previous.VirtualIPs;
+    return out;
+  }
+
+  #checkReferences(tx: ReadTx, spec: ServiceSpec): void {
+    for (const n of spec.TaskTemplate?.Networks ?? []) {
+      const net = tx.lookup('networks', n.Target);
+      if (!net) throw notFound(`network ${n.Target} not found`);
+      if (net.Spec.Ingress) throw invalidArgument('service cannot be explicitly attached to the ingress network');
+      n.Target = net.ID;
+    }
+  }
+
+  async createService(raw: unknown): Promise<string> {
+    const spec = normalizeServiceSpec(raw);
+    const now = this.#now();
+    const id = newId();
+    await this.store.update((tx) => {
+      if (!tx.cluster()) throw failedPrecondition('this node is not a swarm manager');
+      this.#checkReferences(tx, spec);
+      const service: Service = {
+        ID: id,
+        Version: { Index: 0 },
+        CreatedAt: now,
+        UpdatedAt: now,
+        Spec: spec,
+        Endpoint: this.#endpoint(tx, spec, id),
+      };
+      if (spec.Mode?.ReplicatedJob || spec.Mode?.GlobalJob) service.JobStatus = { JobIteration: {} };
+      tx.create('services', service);
+    });
+    return id;
+  }
+
+  async updateService(ref: string, version: number, raw: unknown, opts: { rollback: boolean }): Promise<string[]> {
+    const warnings: string[] = [];
+    const incoming = opts.rollback ? undefined : normalizeServiceSpec(raw);
+    await this.store.update((tx) => {
+      const cur = resolve(tx, 'services', ref, 'service');
+      if (cur.Version.Index !== version) throw outOfSequence();
+      let spec: ServiceSpec;
+      if (opts.rollback) {
+        if (!cur.PreviousSpec) throw failedPrecondition(`service ${cur.ID} does not have a previous spec`);
+        spec = structuredClone(cur.PreviousSpec);
+      } else {
+        spec = incoming!;
+        if (spec.Name !== cur.Spec.Name) throw invalidArgument('renaming services is not supported');
+        this.#checkReferences(tx, spec);
+      }
+      const kindOf = (s: ServiceSpec): string => modeOf({ Spec: s } as Service);
+      if (kindOf(spec) !== kindOf(cur.Spec)) throw invalidArgument('service mode change is not allowed');
+      const next = structuredClone(cur) as Service;
+      next.Spec = spec;
+      next.PreviousSpec = structuredClone(cur.Spec);
+      next.Endpoint = this.#endpoint(tx, spec, cur.ID, cur.Endpoint);
+      next.UpdatedAt = this.#now();
+      const templateChanged = !sameJson(spec.TaskTemplate, cur.Spec.TaskTemplate);
+      if (isJob(cur)) {
+        // Any change to a job runs it again as a new iteration.
+        if (!sameJson(spec, cur.Spec)) {
+          next.JobStatus = { JobIteration: { Index: (cur.JobStatus?.JobIteration.Index ?? 0) + 1 } };
+        }
+      } else if (opts.rollback) {
+        next.UpdateStatus = { State: 'rollback_started', StartedAt: this.#now(), Message: 'manually requested rollback' };
+      } else if (templateChanged) {
+        next.UpdateStatus = { State: 'updating', StartedAt: this.#now(), Message: 'update in progress' };
+      }
+      tx.update('services', next);
+    });
+    return warnings;
+  }
+
+  async removeService(ref: string): Promise<void> {
+    await this.store.update((tx) => {
+      const s = resolve(tx, 'services', ref, 'service');
+      tx.remove('services', s.ID);
+    });
+  }
+
+  // ---- nodes ----
+
+  async updateNode(ref: string, version: number, raw: unknown): Promise<void> {
+    const spec = validateNodeSpec(raw);
+    await this.store.update((tx) => {
+      const node = resolve(tx, 'nodes', ref, 'node');
+      if (node.Version.Index !== version) throw outOfSequence();
+      const role = spec.Role ?? node.Spec.Role;
+      if (node.Spec.Role === 'manager' && role === 'worker') {
+        const managers = tx.all('nodes').filter((n) => n.Spec.Role === 'manager');
+        if (managers.length <= 1) throw failedPrecondition('attempting to demote the last manager of the swarm');
+      }
+      if (node.Spec.Role === 'worker' && role === 'manager') {
+        throw failedPrecondition('promoting a node to manager needs replicated managers, which this shoal build does not have yet');
+      }
+      const next = structuredClone(node) as Node;
+      next.Spec = { ...spec, Labels: spec.Labels ?? {}, Role: role ?? 'worker', Availability: spec.Availability ?? 'active' };
+      next.UpdatedAt = this.#now();
+      tx.update('nodes', next);
+    });
+  }
+
+  async removeNode(ref: string, force: boolean): Promise<void> {
+    await this.store.update((tx) => {
+      const node = resolve(tx, 'nodes', ref, 'node');
+      if (node.Spec.Role === 'manager' || node.ManagerStatus) {
+        throw failedPrecondition(
+          `node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
+        );
+      }
+      if (!force && node.Status.State !== 'down') throw failedPrecondition(`node ${node.ID} is not down and can't be removed`);
+      tx.remove('nodes', node.ID);
+    });
+  }
+
+  // ---- networks ----
+
+  async createNetwork(raw: unknown): Promise<string> {
+    const spec = validateNetworkSpec(raw);
+    const now = this.#now();
+    const id = newId();
+    await this.store.update((tx) => {
+      if (!tx.cluster()) throw failedPrecondition('this node is not a swarm manager');
+      if (spec.Ingress && tx.all('networks').some((n) => n.Spec.Ingress)) {
+        throw failedPrecondition('an ingress network already exists; remove it first');
+      }
+      const used = tx.all('networks').flatMap((n) => n.IPAMOptions.Configs.map((c) => c.Subnet ?? '')).filter(Boolean);
+      const configs = (spec.IPAMOptions?.Configs ?? []).filter((c) => c.Subnet);
+      if (configs.length === 0) {
+        const subnet = nextSubnet(used);
+        if (!subnet) throw failedPrecondition('the default address pool 10.0.0.0/8 has no free /24 left');
+        configs.push({ Subnet: subnet, Gateway: gatewayOf(subnet) });
+      } else {
+        for (const c of configs) c.Gateway ??= gatewayOf(c.Subnet!);
+      }
+      const vxlan = 4096 + tx.all('networks').length;
+      delete (spec as { Driver?: string }).Driver;
+      const network: Network = {
+        ID: id,
+        Version: { Index: 0 },
+        CreatedAt: now,
+        UpdatedAt: now,
+        Spec: spec,
+        DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vxlan) } },
+        IPAMOptions: { Driver: { Name: spec.IPAMOptions?.Driver?.Name ?? 'default' }, Configs: configs },
+      };
+      // A duplicate name is refused by the store (409), as Docker does for swarm networks.
+      tx.create('networks', network);
+    });
+    return id;
+  }
+
+  async removeNetwork(ref: string): Promise<void> {
+    await this.store.update((tx) => {
+      const n = resolve(tx, 'networks', ref, 'network');
+      const user = tx
+        .all('services')
+        .find((s) => (s.Spec.TaskTemplate?.Networks ?? []).some((a) => a.Target === n.ID) || (n.Spec.Ingress && (s.Endpoint.Ports ?? []).some((p) => p.PublishMode === 'ingress')));
+      if (user) throw failedPrecondition(`network ${n.ID} is in use by service ${user.ID}`);
+      tx.remove('networks', n.ID);
+    });
+  }
+}
+
+export function mergeSwarmSpec(base: SwarmSpec, over: SwarmSpec): SwarmSpec {
+  const out = structuredClone(base) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] = b && typeof b === 'object' && !Array.isArray(b) && typeof v === 'object' && !Array.isArray(v) && k !== 'Labels' ? { ...b, ...v } : v;
+  }
+  return out as SwarmSpec;
+}
+
+export type { WriteTx };

@@ -1,0 +1,178 @@
+// The dispatcher: the manager's side of agent sessions. It keeps node liveness from heartbeats,
+// pushes each node its assignment set when it changes, and writes task status reports in batches
+// (one transaction per flush), refusing any report that would move a task backwards.
+import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
+import type { Assignment, DispatcherAPI, NodeDescription, Task, TaskStatusUpdate } from '../../api/index.js';
+import type { MemoryStore, StoreEvent } from '../../state/index.js';
+import { stateOrder } from '../orchestrator/index.js';
+
+const FLUSH_MS = 10;
+const MAX_BATCH = 1000;
+const DEFAULT_HEARTBEAT_MS = 5000;
+
+export class Dispatcher implements DispatcherAPI {
+  #sessions = new Map<string, Set<(set: Assignment[]) => void>>();
+  #dirtyNodes = new Set<string>();
+  #pushScheduled = false;
+  #pending = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
+  #flushTimer: Cancel | undefined;
+  #flushing: Promise<void> | undefined;
+  #lastSeen = new Map<string, number>();
+  #unsubscribe: (() => void) | undefined;
+  #livenessTimer: Cancel | undefined;
+
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly clock: Clock,
+    private readonly log: (msg: string) => void = () => undefined,
+    private readonly opts: { heartbeatMs?: number } = {},
+  ) {}
+
+  get heartbeatMs(): number {
+    const fromSpec = this.store.view((tx) => tx.cluster()?.Spec.Dispatcher?.HeartbeatPeriod);
+    return this.opts.heartbeatMs ?? (fromSpec ? fromSpec / 1e6 : DEFAULT_HEARTBEAT_MS);
+  }
+
+  start(): void {
+    this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
+    this.#checkLiveness();
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#livenessTimer?.();
+    this.#flushTimer?.();
+    await this.#flush();
+  }
+
+  #onEvent(e: StoreEvent): void {
+    if (e.kind === 'commit') {
+      if (this.#dirtyNodes.size > 0) this.#schedulePush();
+      return;
+    }
+    const { table, object, action } = e.change;
+    if (table === 'tasks') {
+      const t = object as Task;
+      const prev = e.previous as Task | undefined;
+      if (t.NodeID) this.#dirtyNodes.add(t.NodeID);
+      if (prev?.NodeID && prev.NodeID !== t.NodeID) this.#dirtyNodes.add(prev.NodeID);
+      void action;
+    } else if (table === 'services') {
+      for (const n of this.#sessions.keys()) this.#dirtyNodes.add(n);
+    }
+  }
+
+  #schedulePush(): void {
+    if (this.#pushScheduled) return;
+    this.#pushScheduled = true;
+    setImmediate(() => {
+      this.#pushScheduled = false;
+      const nodes = [...this.#dirtyNodes];
+      this.#dirtyNodes.clear();
+      for (const n of nodes) this.#push(n);
+    });
+  }
+
+  assignmentSet(nodeId: string): Assignment[] {
+    return this.store.view((tx) =>
+      tx
+        .tasksByNode(nodeId)
+        .filter((t) => stateOrder(t.Status.State) >= stateOrder('assigned'))
+        .map((task) => {
+          const svc = tx.get('services', task.ServiceID);
+          return { task, serviceName: svc?.Spec.Name ?? task.ServiceID, serviceLabels: svc?.Spec.Labels ?? {} };
+        }),
+    );
+  }
+
+  #push(nodeId: string): void {
+    const subs = this.#sessions.get(nodeId);
+    if (!subs || subs.size === 0) return;
+    const set = this.assignmentSet(nodeId);
+    for (const s of subs) s(set);
+  }
+
+  async register(nodeId: string, description: NodeDescription, addr: string): Promise<{ heartbeatMs: number }> {
+    this.#lastSeen.set(nodeId, this.clock.now());
+    await this.store.update((tx) => {
+      const node = tx.get('nodes', nodeId);
+      if (!node) return;
+      const next = structuredClone(node);
+      next.Description = { ...description, ...(node.Description.TLSInfo ? { TLSInfo: node.Description.TLSInfo } : {}) };
+      next.Status = { State: 'ready', Addr: addr };
+      next.UpdatedAt = isoTime(this.clock.now());
+      tx.update('nodes', next);
+    });
+    return { heartbeatMs: this.heartbeatMs };
+  }
+
+  heartbeat(nodeId: string): Promise<{ heartbeatMs: number }> {
+    this.#lastSeen.set(nodeId, this.clock.now());
+    return Promise.resolve({ heartbeatMs: this.heartbeatMs });
+  }
+
+  /** Marks nodes down when they miss heartbeats for three periods. */
+  #checkLiveness(): void {
+    if (!this.#unsubscribe) return;
+    const period = this.heartbeatMs;
+    const now = this.clock.now();
+    const stale = this.store.view((tx) =>
+      tx.all('nodes').filter((n) => n.Status.State === 'ready' && now - (this.#lastSeen.get(n.ID) ?? now) > 3 * period),
+    );
+    for (const n of this.store.view((tx) => tx.all('nodes'))) if (!this.#lastSeen.has(n.ID)) this.#lastSeen.set(n.ID, now);
+    if (stale.length > 0) {
+      void this.store
+        .update((tx) => {
+          for (const s of stale) {
+            const cur = tx.get('nodes', s.ID);
+            if (!cur || cur.Status.State !== 'ready') continue;
+            tx.update('nodes', { ...cur, Status: { ...cur.Status, State: 'down', Message: 'heartbeat failure' } });
+          }
+        })
+        .catch((e: unknown) => this.log(`marking nodes down failed: ${(e as Error).message}`));
+    }
+    this.#livenessTimer = this.clock.setTimer(Math.max(100, period / 2), () => this.#checkLiveness());
+  }
+
+  assignments(nodeId: string, onSet: (set: Assignment[]) => void): () => void {
+    let subs = this.#sessions.get(nodeId);
+    if (!subs) this.#sessions.set(nodeId, (subs = new Set()));
+    subs.add(onSet);
+    onSet(this.assignmentSet(nodeId));
+    return () => subs.delete(onSet);
+  }
+
+  updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
+    this.#lastSeen.set(nodeId, this.clock.now());
+    for (const u of updates) this.#pending.set(u.taskId, { nodeId, update: u });
+    if (this.#pending.size >= MAX_BATCH) return this.#flush();
+    this.#flushTimer ??= this.clock.setTimer(FLUSH_MS, () => {
+      this.#flushTimer = undefined;
+      void this.#flush();
+    });
+    return Promise.resolve();
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#pending.size === 0) return;
+    const batch = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#flushing = this.store
+      .update((tx) => {
+        for (const { nodeId, update } of batch) {
+          const t = tx.get('tasks', update.taskId);
+          if (!t || t.NodeID !== nodeId) continue;
+          const from = stateOrder(t.Status.State);
+          const to = stateOrder(update.status.State);
+          const sameStateNews = from === to && t.Status.Message !== update.status.Message;
+          if (to < from || (to === from && !sameStateNews)) continue;
+          tx.update('tasks', { ...t, Status: update.status, UpdatedAt: update.status.Timestamp });
+        }
+      })
+      .catch((e: unknown) => this.log(`task status flush failed: ${(e as Error).message}`))
+      .finally(() => (this.#flushing = undefined));
+    await this.#flushing;
+  }
+}

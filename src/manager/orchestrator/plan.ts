@@ -1,0 +1,15 @@
+import type { Task } from '../../api/index.js';
+
+/** What a reconciler wants written: new tasks, and changed copies of existing ones. */
+export interface Plan {
+  create: Task[];
+  update: Task[];
+}
+
+export function emptyPlan(): Plan {
+  return { create: [], update: [] };
+}
+
+export function mergePlans(a: Plan, b: Plan): Plan {
+  return { create: [...a.create, ...b.create], update: [...a.update, ...b.update] };
+}

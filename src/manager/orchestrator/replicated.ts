@@ -1,0 +1,49 @@
+// Replicated services: keep exactly `Replicas` occupied slots. Pure: reads tasks, returns a plan.
+import type { Service, Task } from '../../api/index.js';
+import { isLive, isTerminal, newTask, stateOrder, withDesired } from './tasks.js';
+import type { Plan } from './plan.js';
+
+export interface ReplicatedInput {
+  service: Service;
+  tasks: readonly Task[];
+  now: number;
+  /** While an update runs, a slot whose old task is still stopping is not refilled (stop-first). */
+  updating: boolean;
+  /** Upper bound on tasks created by one plan, so one entry stays small. */
+  maxCreate?: number;
+}
+
+export function planReplicated({ service, tasks, now, updating, maxCreate = 1000 }: ReplicatedInput): Plan {
+  const plan: Plan = { create: [], update: [] };
+  const replicas = service.Spec.Mode?.Replicated?.Replicas ?? 1;
+  const liveBySlot = new Map<number, Task[]>();
+  const stopping = new Set<number>();
+  for (const t of tasks) {
+    if (t.Slot === undefined) continue;
+    if (isLive(t)) {
+      const l = liveBySlot.get(t.Slot) ?? [];
+      l.push(t);
+      liveBySlot.set(t.Slot, l);
+    } else if (!isTerminal(t.Status.State) && stateOrder(t.Status.State) >= stateOrder('assigned')) {
+      stopping.add(t.Slot);
+    }
+  }
+  const occupied = [...liveBySlot.keys()];
+  if (occupied.length > replicas) {
+    // Scale down: drop slots that are not running first, then the highest-numbered ones.
+    const running = (slot: number): boolean => liveBySlot.get(slot)!.some((t) => t.Status.State === 'running');
+    const victims = occupied
+      .sort((a, b) => Number(running(a)) - Number(running(b)) || b - a)
+      .slice(0, occupied.length - replicas);
+    for (const slot of victims) for (const t of liveBySlot.get(slot)!) plan.update.push(withDesired(t, 'shutdown', now));
+  } else if (occupied.length < replicas) {
+    let missing = Math.min(replicas - occupied.length, maxCreate);
+    for (let slot = 1; missing > 0; slot++) {
+      if (liveBySlot.has(slot)) continue;
+      if (updating && stopping.has(slot)) continue;
+      plan.create.push(newTask(service, { now, slot }));
+      missing--;
+    }
+  }
+  return plan;
+}

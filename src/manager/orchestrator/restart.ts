@@ -1,0 +1,90 @@
+// The restart supervisor: a live task that stopped (or whose node went down) is replaced in the
+// same slot when its RestartPolicy allows. Delayed restarts create the replacement with desired
+// state READY (the agent prepares it) and flip it to RUNNING when the delay has passed.
+import type { Node, Service, Task } from '../../api/index.js';
+import { isJob, isLive, isTerminal, newTask, restartPolicy, slotKey, withDesired } from './tasks.js';
+import type { Plan } from './plan.js';
+
+/** Restart times per slot, kept in memory as swarmkit does, for MaxAttempts and Window. */
+export class RestartHistory {
+  #bySlot = new Map<string, number[]>();
+  #limit = 1000;
+  record(serviceId: string, key: string, now: number): void {
+    const k = `${serviceId}/${key}`;
+    const l = this.#bySlot.get(k) ?? [];
+    l.push(now);
+    if (l.length > 100) l.shift();
+    this.#bySlot.set(k, l);
+    if (this.#bySlot.size > this.#limit) this.#bySlot.delete(this.#bySlot.keys().next().value!);
+  }
+  count(serviceId: string, key: string, since: number): number {
+    return (this.#bySlot.get(`${serviceId}/${key}`) ?? []).filter((t) => t >= since).length;
+  }
+  forget(serviceId: string): void {
+    for (const k of this.#bySlot.keys()) if (k.startsWith(`${serviceId}/`)) this.#bySlot.delete(k);
+  }
+}
+
+export interface RestartInput {
+  service: Service;
+  tasks: readonly Task[];
+  nodes: ReadonlyMap<string, Node>;
+  now: number;
+  history: RestartHistory;
+}
+
+/** Why a live task must be replaced, or undefined if it is fine. */
+function stopReason(t: Task, nodes: ReadonlyMap<string, Node>, job: boolean): 'failure' | 'success' | undefined {
+  if (t.NodeID) {
+    const node = nodes.get(t.NodeID);
+    if (!node || node.Status.State === 'down') return 'failure';
+  }
+  if (!isTerminal(t.Status.State)) return undefined;
+  if (t.Status.State === 'complete') return job ? undefined : 'success';
+  return 'failure';
+}
+
+export function planRestarts({ service, tasks, nodes, now, history }: RestartInput): { plan: Plan; wakeAt?: number } {
+  const plan: Plan = { create: [], update: [] };
+  const job = isJob(service);
+  const policy = restartPolicy(service);
+  const delayMs = policy.Delay / 1e6;
+  let wakeAt: number | undefined;
+  for (const t of tasks) {
+    if (!isLive(t)) continue;
+    // A delayed replacement waiting for its start time.
+    if (t.DesiredState === 'ready') {
+      const startAt = Date.parse(t.CreatedAt) + delayMs;
+      if (now >= startAt) plan.update.push(withDesired(t, 'running', now));
+      else wakeAt = Math.min(wakeAt ?? Infinity, startAt);
+      continue;
+    }
+    const why = stopReason(t, nodes, job);
+    if (!why) continue;
+    const key = slotKey(t);
+    const allowed =
+      policy.Condition === 'any' || (policy.Condition === 'on-failure' && why === 'failure');
+    const windowStart = policy.Window > 0 ? now - policy.Window / 1e6 : 0;
+    const exhausted = policy.MaxAttempts > 0 && history.count(service.ID, key, windowStart) >= policy.MaxAttempts;
+    const nodeGone = t.NodeID !== undefined && (nodes.get(t.NodeID)?.Status.State ?? 'down') === 'down';
+    if (!allowed || exhausted) {
+      // The task stays as it ended; if it never finished (its node died), mark it shut down.
+      if (nodeGone && !isTerminal(t.Status.State)) plan.update.push(withDesired(t, 'shutdown', now));
+      continue;
+    }
+    plan.update.push(withDesired(t, 'shutdown', now));
+    history.record(service.ID, key, now);
+    // Global tasks belong to their node: a dead node's task is not recreated there.
+    if (t.Slot === undefined && nodeGone) continue;
+    const replacement = newTask(service, {
+      now,
+      ...(t.Slot !== undefined ? { slot: t.Slot } : {}),
+      ...(t.Slot === undefined && t.NodeID ? { nodeId: t.NodeID } : {}),
+      ...(delayMs > 0 && !job ? { desired: 'ready' as const } : {}),
+    });
+    if (job) replacement.DesiredState = 'complete';
+    if (delayMs > 0 && !job) wakeAt = Math.min(wakeAt ?? Infinity, now + delayMs);
+    plan.create.push(replacement);
+  }
+  return wakeAt === undefined ? { plan } : { plan, wakeAt };
+}

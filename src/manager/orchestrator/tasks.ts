@@ -1,0 +1,108 @@
+// The task model's shared rules: state order, slots, "dirty" (out of date) tasks and task creation.
+import { isoTime } from '../../platform/index.js';
+import { newId, stateOrder, isTerminal, type Service, type Task, type TaskState, type UpdateConfig, type RestartPolicy } from '../../api/index.js';
+
+export { stateOrder, isTerminal };
+/** A task that is still meant to run (or, for jobs, to run to completion). */
+export function isLive(t: Task): boolean {
+  return stateOrder(t.DesiredState) <= stateOrder('complete') && t.DesiredState !== 'shutdown';
+}
+
+export type ModeKind = 'replicated' | 'global' | 'replicated-job' | 'global-job';
+export function modeOf(s: Service): ModeKind {
+  const m = s.Spec.Mode ?? {};
+  if (m.Global) return 'global';
+  if (m.ReplicatedJob) return 'replicated-job';
+  if (m.GlobalJob) return 'global-job';
+  return 'replicated';
+}
+export function isJob(s: Service): boolean {
+  const k = modeOf(s);
+  return k === 'replicated-job' || k === 'global-job';
+}
+
+/** Replicated tasks are keyed by slot, global ones by node. */
+export function slotKey(t: Task): string {
+  return t.Slot !== undefined ? `s${t.Slot}` : `n${t.NodeID ?? ''}`;
+}
+
+export function jobIteration(s: Service): number {
+  return s.JobStatus?.JobIteration.Index ?? 0;
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function sameJson(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/** A task is dirty when it was made from another task template than the service has now. */
+export function isTaskDirty(service: Service, task: Task): boolean {
+  return !sameJson(task.Spec, service.Spec.TaskTemplate ?? {});
+}
+
+export const DEFAULT_RESTART: Required<Omit<RestartPolicy, 'Window'>> & { Window: number } = {
+  Condition: 'any',
+  Delay: 5e9,
+  MaxAttempts: 0,
+  Window: 0,
+};
+export function restartPolicy(s: Service): typeof DEFAULT_RESTART {
+  const p = s.Spec.TaskTemplate?.RestartPolicy ?? {};
+  return {
+    Condition: p.Condition ?? DEFAULT_RESTART.Condition,
+    Delay: p.Delay ?? DEFAULT_RESTART.Delay,
+    MaxAttempts: p.MaxAttempts ?? 0,
+    Window: p.Window ?? 0,
+  };
+}
+
+export const DEFAULT_UPDATE: Required<UpdateConfig> = {
+  Parallelism: 1,
+  Delay: 0,
+  FailureAction: 'pause',
+  Monitor: 5e9,
+  MaxFailureRatio: 0,
+  Order: 'stop-first',
+};
+export function updateConfig(cfg: UpdateConfig | undefined): Required<UpdateConfig> {
+  return { ...DEFAULT_UPDATE, ...Object.fromEntries(Object.entries(cfg ?? {}).filter(([, v]) => v !== undefined)) };
+}
+
+export function newTask(
+  service: Service,
+  opts: { now: number; slot?: number; nodeId?: string; desired?: TaskState; id?: string },
+): Task {
+  const ts = isoTime(opts.now);
+  const job = isJob(service);
+  const task: Task = {
+    ID: opts.id ?? newId(),
+    Version: { Index: 0 },
+    CreatedAt: ts,
+    UpdatedAt: ts,
+    Labels: {},
+    Spec: structuredClone(service.Spec.TaskTemplate ?? {}) as Task['Spec'],
+    ServiceID: service.ID,
+    Status: { Timestamp: ts, State: 'new', Message: 'created', PortStatus: {} },
+    DesiredState: opts.desired ?? (job ? 'complete' : 'running'),
+  };
+  if (opts.slot !== undefined) task.Slot = opts.slot;
+  if (opts.nodeId !== undefined) task.NodeID = opts.nodeId;
+  if (job) task.JobIteration = service.JobStatus?.JobIteration.Index ? { Index: jobIteration(service) } : {};
+  return task;
+}
+
+/** Returns a copy of a task with a new desired state. */
+export function withDesired(t: Task, desired: TaskState, now: number): Task {
+  return { ...structuredClone(t), DesiredState: desired, UpdatedAt: isoTime(now) } as Task;
+}

@@ -1,0 +1,220 @@
+// The updater: rolls a service's out-of-date tasks over to its current spec, `Parallelism` slots
+// at a time, with `Delay` between batches and `Monitor` watching for failures, then applies the
+// FailureAction (pause, continue, rollback). UpdateStatus follows Docker's states. Stop-first
+// marks the old task for shutdown and lets the replicated/global planner fill the slot once the
+// old task has stopped; start-first starts the new task first and stops the old one after.
+import { isoTime, type Clock } from '../../platform/index.js';
+import type { Service, Task, UpdateStatus } from '../../api/index.js';
+import type { MemoryStore } from '../../state/index.js';
+import { isJob, isLive, isTaskDirty, isTerminal, newTask, slotKey, updateConfig, withDesired } from './tasks.js';
+
+const POLL_MS = 50;
+
+export function isUpdating(s: Service): boolean {
+  return s.UpdateStatus?.State === 'updating' || s.UpdateStatus?.State === 'rollback_started';
+}
+
+function taskFailed(t: Task, job: boolean): boolean {
+  if (t.Status.State === 'failed' || t.Status.State === 'rejected' || t.Status.State === 'orphaned') return true;
+  // A service task that stops by itself while it should run terminated early.
+  return !job && isLive(t) && isTerminal(t.Status.State);
+}
+
+export class Updater {
+  #runs = new Map<string, AbortController>();
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly clock: Clock,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  /** Starts (or keeps) the update loop of a service that is in an updating state. */
+  ensure(serviceId: string): void {
+    if (this.#runs.has(serviceId)) return;
+    const ac = new AbortController();
+    this.#runs.set(serviceId, ac);
+    void this.#run(serviceId, ac.signal)
+      .catch((e: unknown) => this.log(`updater for ${serviceId}: ${(e as Error).message}`))
+      .finally(() => {
+        if (this.#runs.get(serviceId) === ac) this.#runs.delete(serviceId);
+      });
+  }
+
+  stop(serviceId?: string): void {
+    for (const [id, ac] of this.#runs) {
+      if (serviceId === undefined || id === serviceId) {
+        ac.abort();
+        this.#runs.delete(id);
+      }
+    }
+  }
+
+  #service(id: string): Service | undefined {
+    return this.store.view((tx) => tx.get('services', id));
+  }
+
+  async #setStatus(id: string, status: UpdateStatus, rollback?: boolean): Promise<void> {
+    await this.store.update((tx) => {
+      const s = tx.get('services', id);
+      if (!s) return;
+      const next = structuredClone(s) as Service;
+      if (rollback && s.PreviousSpec) {
+        next.Spec = structuredClone(s.PreviousSpec);
+        next.PreviousSpec = structuredClone(s.Spec);
+      }
+      next.UpdateStatus = status;
+      next.UpdatedAt = isoTime(this.clock.now());
+      tx.update('services', next);
+    });
+  }
+
+  async #run(serviceId: string, signal: AbortSignal): Promise<void> {
+    /** Task ID → when it was seen running; watched for Monitor after that. */
+    const monitored = new Map<string, number>();
+    const failed = new Set<string>();
+    let updatedCount = 0;
+    let startedFor = this.#service(serviceId)?.UpdateStatus?.StartedAt;
+    while (!signal.aborted) {
+      const svc = this.#service(serviceId);
+      if (!svc || !isUpdating(svc)) return;
+      if (svc.UpdateStatus?.StartedAt !== startedFor) {
+        // A newer update or a rollback began: count afresh.
+        startedFor = svc.UpdateStatus?.StartedAt;
+        monitored.clear();
+        failed.clear();
+        updatedCount = 0;
+      }
+      const rollback = svc.UpdateStatus?.State === 'rollback_started';
+      const cfg = updateConfig(rollback ? svc.Spec.RollbackConfig : svc.Spec.UpdateConfig);
+      const job = isJob(svc);
+      const monitorMs = cfg.Monitor / 1e6;
+      const now = this.clock.now();
+      const tasks = this.store.view((tx) => tx.tasksByService(serviceId));
+
+      // Failures among updated tasks within their monitor window.
+      for (const t of tasks) {
+        const since = monitored.get(t.ID);
+        if (since !== undefined && now - since <= monitorMs && taskFailed(t, job)) failed.add(t.ID);
+      }
+      if (failed.size > 0 && failed.size / Math.max(1, updatedCount) > cfg.MaxFailureRatio) {
+        const culprit = [...failed][0]!;
+        if (cfg.FailureAction === 'pause') {
+          await this.#setStatus(serviceId, {
+            State: rollback ? 'rollback_paused' : 'paused',
+            StartedAt: svc.UpdateStatus?.StartedAt ?? isoTime(now),
+            Message: `${rollback ? 'rollback' : 'update'} paused due to failure or early termination of task ${culprit}`,
+          });
+          return;
+        }
+        if (cfg.FailureAction === 'rollback' && !rollback && svc.PreviousSpec) {
+          await this.#setStatus(
+            serviceId,
+            {
+              State: 'rollback_started',
+              StartedAt: isoTime(now),
+              Message: `update rolled back due to failure or early termination of task ${culprit}`,
+            },
+            true,
+          );
+          continue;
+        }
+        failed.clear(); // continue
+      }
+
+      // Slots that still hold out-of-date live tasks.
+      const bySlot = new Map<string, Task[]>();
+      for (const t of tasks) if (isLive(t)) bySlot.set(slotKey(t), [...(bySlot.get(slotKey(t)) ?? []), t]);
+      const dirty = [...bySlot.entries()].filter(([, ts]) => ts.some((t) => isTaskDirty(svc, t)));
+      if (dirty.length === 0) {
+        // Everything is up to date: finish once the last tasks have passed their monitor window
+        // and the slots are running again.
+        const pendingMonitor = [...monitored.values()].some((since) => now - since < monitorMs);
+        const settled = [...bySlot.values()].every((ts) => ts.some((t) => t.Status.State === 'running' || job));
+        if (!pendingMonitor && settled) {
+          await this.store.update((tx) => {
+            const s = tx.get('services', serviceId);
+            if (!s || s.UpdateStatus?.StartedAt !== startedFor || !isUpdating(s)) return;
+            const next = structuredClone(s) as Service;
+            next.UpdateStatus = {
+              State: rollback ? 'rollback_completed' : 'completed',
+              StartedAt: s.UpdateStatus?.StartedAt ?? isoTime(now),
+              CompletedAt: isoTime(this.clock.now()),
+              Message: rollback ? 'rollback completed' : 'update completed',
+            };
+            tx.update('services', next);
+          });
+          return;
+        }
+        this.#noteRunning(serviceId, monitored);
+        await this.clock.sleep(POLL_MS, signal);
+        continue;
+      }
+
+      const batch = dirty.slice(0, cfg.Parallelism === 0 ? dirty.length : cfg.Parallelism);
+      await Promise.all(batch.map(([key, olds]) => this.#updateSlot(svc, key, olds, cfg.Order, signal)));
+      updatedCount += batch.length;
+      this.#noteRunning(serviceId, monitored);
+      if (cfg.Delay > 0) await this.clock.sleep(cfg.Delay / 1e6, signal);
+    }
+  }
+
+  /** Starts the monitor clock of up-to-date tasks once they run. */
+  #noteRunning(serviceId: string, monitored: Map<string, number>): void {
+    const svc = this.#service(serviceId);
+    if (!svc) return;
+    for (const t of this.store.view((tx) => tx.tasksByService(serviceId))) {
+      if (isLive(t) && !isTaskDirty(svc, t) && t.Status.State === 'running' && !monitored.has(t.ID)) {
+        monitored.set(t.ID, this.clock.now());
+      }
+      if (isLive(t) && !isTaskDirty(svc, t) && (t.Status.State === 'failed' || t.Status.State === 'rejected')) {
+        if (!monitored.has(t.ID)) monitored.set(t.ID, this.clock.now());
+      }
+    }
+  }
+
+  async #updateSlot(svc: Service, key: string, olds: Task[], order: string, signal: AbortSignal): Promise<void> {
+    const now = this.clock.now();
+    const dirtyOld = olds.filter((t) => isTaskDirty(svc, t));
+    if (order === 'start-first') {
+      const sample = olds[0]!;
+      const fresh = newTask(svc, {
+        now,
+        ...(sample.Slot !== undefined ? { slot: sample.Slot } : {}),
+        ...(sample.Slot === undefined && sample.NodeID ? { nodeId: sample.NodeID } : {}),
+      });
+      await this.store.update((tx) => tx.create('tasks', fresh));
+      await this.#waitSlotRunning(svc.ID, key, signal);
+      await this.store.update((tx) => {
+        for (const o of dirtyOld) {
+          const cur = tx.get('tasks', o.ID);
+          if (cur && isLive(cur)) tx.update('tasks', withDesired(cur, 'shutdown', this.clock.now()));
+        }
+      });
+      return;
+    }
+    await this.store.update((tx) => {
+      for (const o of dirtyOld) {
+        const cur = tx.get('tasks', o.ID);
+        if (cur && isLive(cur)) tx.update('tasks', withDesired(cur, 'shutdown', now));
+      }
+    });
+    await this.#waitSlotRunning(svc.ID, key, signal);
+  }
+
+  /** Waits until the slot has an up-to-date task that runs, has failed, or the service changed. */
+  async #waitSlotRunning(serviceId: string, key: string, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal.aborted) return;
+      const svc = this.#service(serviceId);
+      if (!svc || !isUpdating(svc)) return;
+      const slotTasks = this.store
+        .view((tx) => tx.tasksByService(serviceId))
+        .filter((t) => slotKey(t) === key && !isTaskDirty(svc, t));
+      if (slotTasks.some((t) => t.Status.State === 'running' || (isTerminal(t.Status.State) && t.Status.State !== 'shutdown'))) return;
+      // A slot removed by a scale-down meanwhile has nothing to wait for.
+      const anyLive = this.store.view((tx) => tx.tasksByService(serviceId)).some((t) => slotKey(t) === key && isLive(t));
+      if (!anyLive && slotTasks.length === 0 && svc.Spec.Mode?.Replicated && (svc.Spec.Mode.Replicated.Replicas ?? 1) < Number(key.slice(1))) return;
+      await this.clock.sleep(POLL_MS, signal);
+    }
+  }
+}

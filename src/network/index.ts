@@ -1,0 +1,1 @@
+export { nextSubnet, nextAddress, gatewayOf, overlaps, parseCidr, ipToInt, intToIp } from './ipam.js';

@@ -1,0 +1,75 @@
+// Time is injected so that orchestrators and the scheduler run unchanged under a virtual clock.
+
+export type Cancel = () => void;
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs fn after ms; returns a function that cancels it. */
+  setTimer(ms: number, fn: () => void): Cancel;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(ms, fn) {
+    const t = setTimeout(fn, Math.max(0, ms));
+    return () => clearTimeout(t);
+  },
+  sleep(ms, signal) {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const t = setTimeout(done, Math.max(0, ms));
+      function done(): void {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  },
+};
+
+/** A clock that only moves when told to: for deterministic tests of timed behaviour. */
+export class ManualClock implements Clock {
+  #now: number;
+  #timers: { at: number; seq: number; fn: () => void }[] = [];
+  #seq = 0;
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.#now = start;
+  }
+  now(): number {
+    return this.#now;
+  }
+  setTimer(ms: number, fn: () => void): Cancel {
+    const timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn };
+    this.#timers.push(timer);
+    return () => {
+      this.#timers = this.#timers.filter((t) => t !== timer);
+    };
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = this.setTimer(ms, resolve);
+      signal?.addEventListener('abort', () => (cancel(), resolve()), { once: true });
+    });
+  }
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const until = this.#now + ms;
+    for (;;) {
+      this.#timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.#timers[0];
+      if (!next || next.at > until) break;
+      this.#timers.shift();
+      this.#now = next.at;
+      next.fn();
+    }
+    this.#now = until;
+  }
+}
+
+/** RFC 3339 timestamp as the Engine API prints it. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

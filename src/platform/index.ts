@@ -1,0 +1,3 @@
+export { systemClock, ManualClock, isoTime } from './clock.js';
+export type { Clock, Cancel } from './clock.js';
+export { writeFileDurable, fsyncDir } from './disk.js';
