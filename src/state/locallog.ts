@@ -74,17 +74,17 @@ export class LocalLog implements Proposer {
   async snapshot(): Promise<void> {
     if (!this.#store || !this.#wal) return;
     if (this.#snapshotting) return this.#snapshotting;
-    const run = async (): Promise<void> => {
-      const store = this.#store!;
-      // Wait for any in-flight proposal to be applied so the snapshot covers everything in the WAL.
-      await store.update(() => undefined);
-      const snap = store.snapshot();
-      await writeFileDurable(this.#snapPath, JSON.stringify(snap));
-      await this.#wal!.close();
-      await truncate(this.#walPath, 0);
-      this.#wal = await WalWriter.open(this.#walPath);
-      this.#sinceSnapshot = 0;
-    };
+    const store = this.#store;
+    // With no transaction in flight, the WAL holds exactly the entries the store has applied.
+    const run = (): Promise<void> =>
+      store.exclusive(async () => {
+        const snap = store.snapshot();
+        await writeFileDurable(this.#snapPath, JSON.stringify(snap));
+        await this.#wal!.close();
+        await truncate(this.#walPath, 0);
+        this.#wal = await WalWriter.open(this.#walPath);
+        this.#sinceSnapshot = 0;
+      });
     this.#snapshotting = run().finally(() => (this.#snapshotting = undefined));
     return this.#snapshotting;
   }

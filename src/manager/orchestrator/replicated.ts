@@ -29,6 +29,9 @@ export function planReplicated({ service, tasks, now, updating, maxCreate = 1000
     }
   }
   const occupied = [...liveBySlot.keys()];
+  // While an update runs, a slot whose old task is still stopping stays reserved for its
+  // replacement (stop-first): it is neither refilled early nor replaced by another slot.
+  const reserved = updating ? [...stopping].filter((s) => !liveBySlot.has(s)) : [];
   if (occupied.length > replicas) {
     // Scale down: drop slots that are not running first, then the highest-numbered ones.
     const running = (slot: number): boolean => liveBySlot.get(slot)!.some((t) => t.Status.State === 'running');
@@ -36,11 +39,10 @@ export function planReplicated({ service, tasks, now, updating, maxCreate = 1000
       .sort((a, b) => Number(running(a)) - Number(running(b)) || b - a)
       .slice(0, occupied.length - replicas);
     for (const slot of victims) for (const t of liveBySlot.get(slot)!) plan.update.push(withDesired(t, 'shutdown', now));
-  } else if (occupied.length < replicas) {
-    let missing = Math.min(replicas - occupied.length, maxCreate);
+  } else if (occupied.length + reserved.length < replicas) {
+    let missing = Math.min(replicas - occupied.length - reserved.length, maxCreate);
     for (let slot = 1; missing > 0; slot++) {
-      if (liveBySlot.has(slot)) continue;
-      if (updating && stopping.has(slot)) continue;
+      if (liveBySlot.has(slot) || reserved.includes(slot)) continue;
       plan.create.push(newTask(service, { now, slot }));
       missing--;
     }

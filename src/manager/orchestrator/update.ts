@@ -201,19 +201,21 @@ export class Updater {
     await this.#waitSlotRunning(svc.ID, key, signal);
   }
 
-  /** Waits until the slot has an up-to-date task that runs, has failed, or the service changed. */
+  /** Waits until the slot has an up-to-date task that runs or has failed, or the slot is gone. */
   async #waitSlotRunning(serviceId: string, key: string, signal: AbortSignal): Promise<void> {
+    let emptySince: number | undefined;
     for (;;) {
       if (signal.aborted) return;
       const svc = this.#service(serviceId);
       if (!svc || !isUpdating(svc)) return;
-      const slotTasks = this.store
-        .view((tx) => tx.tasksByService(serviceId))
-        .filter((t) => slotKey(t) === key && !isTaskDirty(svc, t));
-      if (slotTasks.some((t) => t.Status.State === 'running' || (isTerminal(t.Status.State) && t.Status.State !== 'shutdown'))) return;
-      // A slot removed by a scale-down meanwhile has nothing to wait for.
-      const anyLive = this.store.view((tx) => tx.tasksByService(serviceId)).some((t) => slotKey(t) === key && isLive(t));
-      if (!anyLive && slotTasks.length === 0 && svc.Spec.Mode?.Replicated && (svc.Spec.Mode.Replicated.Replicas ?? 1) < Number(key.slice(1))) return;
+      const inSlot = this.store.view((tx) => tx.tasksByService(serviceId)).filter((t) => slotKey(t) === key);
+      const fresh = inSlot.filter((t) => !isTaskDirty(svc, t));
+      if (fresh.some((t) => t.Status.State === 'running' || (isTerminal(t.Status.State) && t.Status.State !== 'shutdown'))) return;
+      // A slot that nobody refills (scaled down meanwhile, or a node that left) has nothing to wait for.
+      const busy = inSlot.some((t) => isLive(t) || !isTerminal(t.Status.State));
+      if (busy) emptySince = undefined;
+      else if (emptySince === undefined) emptySince = this.clock.now();
+      else if (this.clock.now() - emptySince > 1000) return;
       await this.clock.sleep(POLL_MS, signal);
     }
   }

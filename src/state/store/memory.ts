@@ -192,6 +192,13 @@ export class MemoryStore {
     return p;
   }
 
+  /** Runs fn while no transaction is in flight (e.g. to snapshot the store and its log together). */
+  exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    const p = this.#queue.then(fn, fn);
+    this.#queue = p.catch(() => undefined);
+    return p;
+  }
+
   /** Runs fn over items in chunks, one transaction per chunk, so no entry grows unbounded. */
   async batch<I>(items: readonly I[], fn: (tx: WriteTx, item: I) => void, chunk = 500): Promise<void> {
     for (let i = 0; i < items.length; i += chunk) {

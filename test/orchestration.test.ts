@@ -1,0 +1,202 @@
+// Orchestration end to end on the simulated executor: real store, manager loops and agent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { running, simCluster, spec } from './support/cluster.js';
+
+const FAST = { RestartPolicy: { Condition: 'any', Delay: 0 } };
+const fast = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  spec(name, { TaskTemplate: { ContainerSpec: { Image: 'busybox:local' }, ...FAST }, ...extra });
+
+test('a replicated service converges, scales up and down', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(fast('web', { Mode: { Replicated: { Replicas: 3 } } }));
+    await c.waitFor('3 running', () => running(c.tasks(id)).length === 3);
+    const s = c.service(id);
+    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, Mode: { Replicated: { Replicas: 5 } } }, { rollback: false });
+    await c.waitFor('5 running', () => running(c.tasks(id)).length === 5);
+    const s2 = c.service(id);
+    await c.manager.control.updateService(id, s2.Version.Index, { ...s2.Spec, Mode: { Replicated: { Replicas: 1 } } }, { rollback: false });
+    await c.waitFor('1 running and containers stopped', () => running(c.tasks(id)).length === 1 && c.executor.running().length === 1);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a crashed task is replaced in its slot and the old one kept as history', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(fast('web', { Mode: { Replicated: { Replicas: 2 } } }));
+    await c.waitFor('2 running', () => running(c.tasks(id)).length === 2);
+    const victim = running(c.tasks(id))[0]!;
+    c.executor.kill(victim.ID, 137);
+    await c.waitFor('replacement running', () => running(c.tasks(id)).length === 2 && !running(c.tasks(id)).some((t) => t.ID === victim.ID));
+    const old = c.tasks(id).find((t) => t.ID === victim.ID)!;
+    assert.equal(old.Status.State, 'failed');
+    assert.equal(old.DesiredState, 'shutdown');
+    assert.equal(old.Status.Err, 'task: non-zero exit (137)');
+    assert.ok(running(c.tasks(id)).some((t) => t.Slot === victim.Slot), 'the replacement is in the same slot');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('restart condition none leaves a failed task alone; max attempts stops restarts', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(
+      spec('once', { TaskTemplate: { ContainerSpec: { Image: 'x' }, RestartPolicy: { Condition: 'none' } } }),
+    );
+    await c.waitFor('running', () => running(c.tasks(id)).length === 1);
+    c.executor.kill(running(c.tasks(id))[0]!.ID, 1);
+    await c.waitFor('failed', () => c.tasks(id).some((t) => t.Status.State === 'failed'));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(c.tasks(id).length, 1, 'no replacement was created');
+
+    const id2 = await c.manager.control.createService(
+      spec('twice', { TaskTemplate: { ContainerSpec: { Image: 'x' }, RestartPolicy: { Condition: 'on-failure', Delay: 0, MaxAttempts: 2 } } }),
+    );
+    for (let i = 0; i < 3; i++) {
+      await c.waitFor(`run ${i}`, () => running(c.tasks(id2)).length === 1);
+      c.executor.kill(running(c.tasks(id2))[0]!.ID, 1);
+      await c.waitFor(`fail ${i}`, () => running(c.tasks(id2)).length === 0);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(c.tasks(id2).length, 3, 'one original plus two restarts');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a rolling update replaces tasks in batches of Parallelism and completes', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(
+      fast('web', { Mode: { Replicated: { Replicas: 4 } }, UpdateConfig: { Parallelism: 2, Monitor: 50e6 } }),
+    );
+    await c.waitFor('4 running', () => running(c.tasks(id)).length === 4);
+    const s = c.service(id);
+    let maxInFlight = 0;
+    const off = c.store.subscribe(() => {
+      const inflight = c.tasks(id).filter((t) => t.DesiredState === 'shutdown' && t.Status.State !== 'shutdown').length;
+      maxInFlight = Math.max(maxInFlight, inflight);
+    });
+    const tt = structuredClone(s.Spec.TaskTemplate!);
+    tt.ContainerSpec!.Env = ['A=1'];
+    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, TaskTemplate: tt }, { rollback: false });
+    assert.equal(c.service(id).UpdateStatus?.State, 'updating');
+    await c.waitFor('update completed', () => c.service(id).UpdateStatus?.State === 'completed');
+    off();
+    const live = running(c.tasks(id));
+    assert.equal(live.length, 4);
+    assert.ok(live.every((t) => t.Spec.ContainerSpec?.Env?.[0] === 'A=1'));
+    assert.ok(maxInFlight <= 2, `at most 2 tasks stopped at once, saw ${maxInFlight}`);
+    assert.equal(c.service(id).UpdateStatus?.Message, 'update completed');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a failing update with FailureAction rollback rolls back by itself', async () => {
+  const c = await simCluster({ behaviour: (a) => (a.task.Spec.ContainerSpec?.Env?.includes('BROKEN=1') ? { exitCode: 1 } : {}) });
+  try {
+    const id = await c.manager.control.createService(
+      fast('web', {
+        Mode: { Replicated: { Replicas: 2 } },
+        UpdateConfig: { Parallelism: 1, Monitor: 500e6, FailureAction: 'rollback' },
+        RollbackConfig: { Parallelism: 0, Monitor: 50e6 },
+      }),
+    );
+    await c.waitFor('2 running', () => running(c.tasks(id)).length === 2);
+    const s = c.service(id);
+    const tt = structuredClone(s.Spec.TaskTemplate!);
+    tt.ContainerSpec!.Env = ['BROKEN=1'];
+    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, TaskTemplate: tt }, { rollback: false });
+    await c.waitFor('rollback completed', () => c.service(id).UpdateStatus?.State === 'rollback_completed', 15_000);
+    const svc = c.service(id);
+    assert.equal(svc.Spec.TaskTemplate?.ContainerSpec?.Env, undefined, 'the spec is the previous one again');
+    await c.waitFor('2 running old spec', () => running(c.tasks(id)).filter((t) => !t.Spec.ContainerSpec?.Env).length === 2);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a manual rollback restores the previous spec', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(fast('web', { UpdateConfig: { Monitor: 10e6 }, RollbackConfig: { Monitor: 10e6 } }));
+    await c.waitFor('running', () => running(c.tasks(id)).length === 1);
+    let s = c.service(id);
+    const tt = structuredClone(s.Spec.TaskTemplate!);
+    tt.ContainerSpec!.Args = ['v2'];
+    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, TaskTemplate: tt }, { rollback: false });
+    await c.waitFor('updated', () => c.service(id).UpdateStatus?.State === 'completed');
+    s = c.service(id);
+    await c.manager.control.updateService(id, s.Version.Index, s.Spec, { rollback: true });
+    await c.waitFor('rolled back', () => c.service(id).UpdateStatus?.State === 'rollback_completed');
+    assert.equal(c.service(id).Spec.TaskTemplate?.ContainerSpec?.Args, undefined);
+    assert.deepEqual(running(c.tasks(id))[0]!.Spec.ContainerSpec?.Args, undefined);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a replicated job runs TotalCompletions tasks, MaxConcurrent at a time', async () => {
+  const c = await simCluster({ behaviour: () => ({ exitCode: 0 }) });
+  try {
+    const id = await c.manager.control.createService(spec('job', { Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } } }));
+    await c.waitFor('5 complete', () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 5);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.tasks(id).length, 5, 'no extra task after completion');
+    assert.ok(c.tasks(id).every((t) => t.DesiredState === 'complete'));
+    assert.ok(c.service(id).JobStatus?.LastExecution);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a global service runs one task per eligible node and leaves a drained node', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(fast('g', { Mode: { Global: {} } }));
+    await c.waitFor('1 running', () => running(c.tasks(id)).length === 1);
+    assert.equal(running(c.tasks(id))[0]!.NodeID, c.nodeId);
+    const node = c.store.view((tx) => tx.get('nodes', c.nodeId)!);
+    await c.manager.control.updateNode(c.nodeId, node.Version.Index, { ...node.Spec, Availability: 'drain' });
+    await c.waitFor('drained', () => running(c.tasks(id)).length === 0 && c.executor.running().length === 0);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('task history is bounded by TaskHistoryRetentionLimit and removing a service removes its tasks', async () => {
+  const c = await simCluster();
+  try {
+    const cl = c.store.view((tx) => tx.cluster()!);
+    await c.manager.control.updateSwarm(cl.Version.Index, { ...cl.Spec, Orchestration: { TaskHistoryRetentionLimit: 2 } }, { worker: false, manager: false, unlockKey: false });
+    const id = await c.manager.control.createService(fast('web'));
+    for (let i = 0; i < 5; i++) {
+      await c.waitFor('running', () => running(c.tasks(id)).length === 1);
+      c.executor.kill(running(c.tasks(id))[0]!.ID, 1);
+      await c.waitFor('replaced', () => c.tasks(id).filter((t) => t.Status.State === 'failed').length >= Math.min(i + 1, 2));
+    }
+    await c.waitFor('history trimmed', () => c.tasks(id).filter((t) => t.Status.State === 'failed').length <= 2);
+    await c.manager.control.removeService(id);
+    await c.waitFor('tasks gone', () => c.tasks(id).length === 0 && c.executor.containers.size === 0);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a task that fits no node stays pending and says why', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(
+      spec('big', { TaskTemplate: { ContainerSpec: { Image: 'x' }, Resources: { Reservations: { MemoryBytes: 64 * 1024 ** 3 } } } }),
+    );
+    await c.waitFor('pending with reason', () => c.tasks(id).some((t) => t.Status.State === 'pending' && !!t.Status.Err));
+    assert.equal(c.tasks(id)[0]!.Status.Err, 'no suitable node (1 node had insufficient memory)');
+  } finally {
+    await c.stop();
+  }
+});
