@@ -29,6 +29,14 @@ function cmpVersion(a: string, b: string): number {
 }
 
 type Q = Record<string, string | undefined>;
+
+/**
+ * JSON with exactly `Content-Type: application/json`: the docker CLI only parses error bodies
+ * whose type matches exactly, and fastify would append a charset to a string payload.
+ */
+function sendJson(reply: FastifyReply, code: number, body: unknown): FastifyReply {
+  return reply.code(code).header('content-type', 'application/json').send(Buffer.from(`${JSON.stringify(body)}\n`));
+}
 const q = (req: FastifyRequest): Q => req.query as Q;
 const bool = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
 function intParam(v: string | undefined, name: string): number {
@@ -79,19 +87,18 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   app.setErrorHandler((err: unknown, _req, reply) => {
     reply.headers(HEADERS);
     if (err instanceof ShoalError) {
-      void reply.code(httpStatusFor(err.code)).type('application/json').send(`${JSON.stringify({ message: dockerMessageFor(err) })}\n`);
+      void sendJson(reply, httpStatusFor(err.code), { message: dockerMessageFor(err) });
       return;
     }
     const e = err as { statusCode?: number; message?: string };
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
-    void reply.code(status).type('application/json').send(`${JSON.stringify({ message: e.message ?? String(err) })}\n`);
+    void sendJson(reply, status, { message: e.message ?? String(err) });
   });
   app.setNotFoundHandler((_req, reply) => {
-    void reply.code(404).type('application/json').send(`${JSON.stringify({ message: 'page not found' })}\n`);
+    void sendJson(reply, 404, { message: 'page not found' });
   });
 
-  const json = (reply: FastifyReply, code: number, body: unknown): FastifyReply =>
-    reply.code(code).type('application/json').send(`${JSON.stringify(body)}\n`);
+  const json = sendJson;
   const empty = (reply: FastifyReply, code = 200): FastifyReply => reply.code(code).send();
 
   // ---- system ----

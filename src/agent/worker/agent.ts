@@ -32,7 +32,31 @@ export class Agent {
     const description = await this.o.executor.describe();
     const { heartbeatMs } = await this.o.dispatcher.register(this.o.nodeId, description, this.o.addr);
     this.#beat(heartbeatMs);
-    this.#stopSession = this.o.dispatcher.assignments(this.o.nodeId, (set) => void this.#onSet(set));
+    this.#stopSession = this.o.dispatcher.assignments(this.o.nodeId, (set) => this.#offer(set));
+  }
+
+  #latest: Assignment[] | undefined;
+  #applying = false;
+  /**
+   * Sets are applied one at a time and only the newest waiting one is applied next: applying an
+   * older set after a newer one would close runners of tasks it does not know yet.
+   */
+  #offer(set: Assignment[]): void {
+    this.#latest = set;
+    if (this.#applying) return;
+    this.#applying = true;
+    void (async () => {
+      while (this.#latest) {
+        const next = this.#latest;
+        this.#latest = undefined;
+        try {
+          await this.#onSet(next);
+        } catch (e) {
+          this.#log(`applying assignments failed: ${(e as Error).message}`);
+        }
+      }
+      this.#applying = false;
+    })();
   }
 
   #beat(ms: number): void {
@@ -63,7 +87,7 @@ export class Agent {
       }
       r.update(a);
     }
-    for (const [id, r] of this.#runners) {
+    for (const [id, r] of [...this.#runners]) {
       if (!ids.has(id)) {
         this.#runners.delete(id);
         await r.close(true);

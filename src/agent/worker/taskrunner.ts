@@ -58,7 +58,10 @@ export class TaskRunner {
         try {
           await this.#step();
         } catch (e) {
-          this.#fail(`${(e as Error).message}`, -1);
+          // An error while the manager is already stopping the task is not a task failure.
+          const d = this.#a.task.DesiredState;
+          if (d === 'shutdown' || d === 'remove') this.#again = true;
+          else this.#fail(`${(e as Error).message}`, -1);
         }
       } while (this.#again);
       this.#busy = false;

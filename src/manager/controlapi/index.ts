@@ -72,7 +72,8 @@ export class ControlAPI {
   async initCluster(opts: { nodeId: string; hostname: string; addr: string; listenAddr: string; spec?: SwarmSpec; description: Node['Description'] }): Promise<Cluster> {
     const now = this.#now();
     const id = newId();
-    const spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, opts.spec ?? {});
+    // At init, the CLI sends zeros for what the user left unset; zero means "the default" there.
+    const spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, dropZeros(opts.spec ?? {}) as SwarmSpec);
     const cluster: Cluster = {
       ID: id,
       Version: { Index: 0 },
@@ -340,6 +341,16 @@ export class ControlAPI {
       tx.remove('networks', n.ID);
     });
   }
+}
+
+function dropZeros(v: unknown): unknown {
+  if (Array.isArray(v) || v === null || typeof v !== 'object') return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === 0 || x === undefined) continue;
+    out[k] = dropZeros(x);
+  }
+  return out;
 }
 
 export function mergeSwarmSpec(base: SwarmSpec, over: SwarmSpec): SwarmSpec {

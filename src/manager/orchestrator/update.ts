@@ -71,19 +71,44 @@ export class Updater {
   async #run(serviceId: string, signal: AbortSignal): Promise<void> {
     /** Task ID → when it was seen running; watched for Monitor after that. */
     const monitored = new Map<string, number>();
+    /** Task ID → when it failed. Fed by store events, so a failure is seen even if the task is reaped at once. */
+    const failures = new Map<string, number>();
     const failed = new Set<string>();
     let updatedCount = 0;
     let startedFor = this.#service(serviceId)?.UpdateStatus?.StartedAt;
+    const unsubscribe = this.store.subscribe((e) => {
+      if (e.kind !== 'change' || e.change.table !== 'tasks') return;
+      const t = e.change.object as Task;
+      if (t.ServiceID !== serviceId || failures.has(t.ID)) return;
+      if (startedFor !== undefined && t.CreatedAt < startedFor) return;
+      const svc = this.#service(serviceId);
+      if (svc && !isTaskDirty(svc, t) && taskFailed(t, isJob(svc))) failures.set(t.ID, this.clock.now());
+    });
+    try {
+      await this.#loop(serviceId, signal, { monitored, failures, failed, updatedCount, startedFor });
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  async #loop(
+    serviceId: string,
+    signal: AbortSignal,
+    st: { monitored: Map<string, number>; failures: Map<string, number>; failed: Set<string>; updatedCount: number; startedFor: string | undefined },
+  ): Promise<void> {
+    const { monitored, failures, failed } = st;
     while (!signal.aborted) {
       const svc = this.#service(serviceId);
       if (!svc || !isUpdating(svc)) return;
-      if (svc.UpdateStatus?.StartedAt !== startedFor) {
+      if (svc.UpdateStatus?.StartedAt !== st.startedFor) {
         // A newer update or a rollback began: count afresh.
-        startedFor = svc.UpdateStatus?.StartedAt;
+        st.startedFor = svc.UpdateStatus?.StartedAt;
         monitored.clear();
+        failures.clear();
         failed.clear();
-        updatedCount = 0;
+        st.updatedCount = 0;
       }
+      const startedFor = st.startedFor;
       const rollback = svc.UpdateStatus?.State === 'rollback_started';
       const cfg = updateConfig(rollback ? svc.Spec.RollbackConfig : svc.Spec.UpdateConfig);
       const job = isJob(svc);
@@ -91,12 +116,13 @@ export class Updater {
       const now = this.clock.now();
       const tasks = this.store.view((tx) => tx.tasksByService(serviceId));
 
-      // Failures among updated tasks within their monitor window.
-      for (const t of tasks) {
-        const since = monitored.get(t.ID);
-        if (since !== undefined && now - since <= monitorMs && taskFailed(t, job)) failed.add(t.ID);
+      // A failure counts unless the task had already run through its monitor window.
+      for (const [id, at] of failures) {
+        const since = monitored.get(id);
+        if (since === undefined || at - since <= monitorMs) failed.add(id);
       }
-      if (failed.size > 0 && failed.size / Math.max(1, updatedCount) > cfg.MaxFailureRatio) {
+      failures.clear();
+      if (failed.size > 0 && failed.size / Math.max(1, st.updatedCount) > cfg.MaxFailureRatio) {
         const culprit = [...failed][0]!;
         if (cfg.FailureAction === 'pause') {
           await this.#setStatus(serviceId, {
@@ -145,34 +171,34 @@ export class Updater {
           });
           return;
         }
-        this.#noteRunning(serviceId, monitored);
+        this.#noteRunning(serviceId, monitored, startedFor);
         await this.clock.sleep(POLL_MS, signal);
         continue;
       }
 
       const batch = dirty.slice(0, cfg.Parallelism === 0 ? dirty.length : cfg.Parallelism);
-      await Promise.all(batch.map(([key, olds]) => this.#updateSlot(svc, key, olds, cfg.Order, signal)));
-      updatedCount += batch.length;
-      this.#noteRunning(serviceId, monitored);
+      // A failure anywhere ends the wait, so the failure action is taken at once.
+      const stop = (): boolean => failures.size > 0;
+      await Promise.all(batch.map(([key, olds]) => this.#updateSlot(svc, key, olds, cfg.Order, signal, stop)));
+      st.updatedCount += batch.length;
+      this.#noteRunning(serviceId, monitored, startedFor);
       if (cfg.Delay > 0) await this.clock.sleep(cfg.Delay / 1e6, signal);
     }
   }
 
   /** Starts the monitor clock of up-to-date tasks once they run. */
-  #noteRunning(serviceId: string, monitored: Map<string, number>): void {
+  #noteRunning(serviceId: string, monitored: Map<string, number>, startedFor: string | undefined): void {
     const svc = this.#service(serviceId);
     if (!svc) return;
     for (const t of this.store.view((tx) => tx.tasksByService(serviceId))) {
+      if (startedFor !== undefined && t.CreatedAt < startedFor) continue;
       if (isLive(t) && !isTaskDirty(svc, t) && t.Status.State === 'running' && !monitored.has(t.ID)) {
         monitored.set(t.ID, this.clock.now());
-      }
-      if (isLive(t) && !isTaskDirty(svc, t) && (t.Status.State === 'failed' || t.Status.State === 'rejected')) {
-        if (!monitored.has(t.ID)) monitored.set(t.ID, this.clock.now());
       }
     }
   }
 
-  async #updateSlot(svc: Service, key: string, olds: Task[], order: string, signal: AbortSignal): Promise<void> {
+  async #updateSlot(svc: Service, key: string, olds: Task[], order: string, signal: AbortSignal, stop: () => boolean): Promise<void> {
     const now = this.clock.now();
     const dirtyOld = olds.filter((t) => isTaskDirty(svc, t));
     if (order === 'start-first') {
@@ -183,7 +209,7 @@ export class Updater {
         ...(sample.Slot === undefined && sample.NodeID ? { nodeId: sample.NodeID } : {}),
       });
       await this.store.update((tx) => tx.create('tasks', fresh));
-      await this.#waitSlotRunning(svc.ID, key, signal);
+      await this.#waitSlotRunning(svc.ID, key, signal, stop);
       await this.store.update((tx) => {
         for (const o of dirtyOld) {
           const cur = tx.get('tasks', o.ID);
@@ -198,14 +224,14 @@ export class Updater {
         if (cur && isLive(cur)) tx.update('tasks', withDesired(cur, 'shutdown', now));
       }
     });
-    await this.#waitSlotRunning(svc.ID, key, signal);
+    await this.#waitSlotRunning(svc.ID, key, signal, stop);
   }
 
   /** Waits until the slot has an up-to-date task that runs or has failed, or the slot is gone. */
-  async #waitSlotRunning(serviceId: string, key: string, signal: AbortSignal): Promise<void> {
+  async #waitSlotRunning(serviceId: string, key: string, signal: AbortSignal, stop: () => boolean): Promise<void> {
     let emptySince: number | undefined;
     for (;;) {
-      if (signal.aborted) return;
+      if (signal.aborted || stop()) return;
       const svc = this.#service(serviceId);
       if (!svc || !isUpdating(svc)) return;
       const inSlot = this.store.view((tx) => tx.tasksByService(serviceId)).filter((t) => slotKey(t) === key);

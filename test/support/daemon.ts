@@ -1,0 +1,51 @@
+// A Daemon on the simulated executor with the HTTP app, driven through fastify's inject.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Daemon } from '../../src/node/index.js';
+import { buildApp } from '../../src/httpapi/index.js';
+import { SimExecutor } from '../../src/agent/index.js';
+import { DESCRIPTION } from './cluster.js';
+
+export interface ApiHarness {
+  daemon: Daemon;
+  executor: () => SimExecutor;
+  call(method: string, url: string, body?: unknown, raw?: string): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiHarness> {
+  const dataRoot = opts.dataRoot ?? (await mkdtemp(join(tmpdir(), 'shoal-api-')));
+  let executor: SimExecutor | undefined;
+  const daemon = new Daemon({
+    dataRoot,
+    engineHost: 'unix:///nonexistent.sock',
+    hostname: 'sim1',
+    executorFactory: () => (executor = new SimExecutor(DESCRIPTION)),
+  });
+  await daemon.start();
+  const app = buildApp(daemon);
+  await app.ready();
+  return {
+    daemon,
+    executor: () => executor!,
+    async call(method, url, body, raw) {
+      const res = await app.inject({
+        method: method as 'GET',
+        url,
+        ...(raw !== undefined ? { payload: raw, headers: { 'content-type': 'application/json' } } : body !== undefined ? { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      });
+      let parsed: unknown = undefined;
+      try {
+        parsed = res.body ? JSON.parse(res.body) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.statusCode, body: parsed, text: res.body, headers: res.headers as Record<string, unknown> };
+    },
+    async close() {
+      await daemon.shutdown();
+      await app.close();
+    },
+  };
+}
