@@ -8,7 +8,10 @@ export default tseslint.config(
     extends: [tseslint.configs.base],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', name: ['test', 'describe', 'it', 'suite'], package: 'node:test' }] },
+      ],
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
@@ -18,7 +21,8 @@ export default tseslint.config(
           patterns: [
             {
               // Modules talk to each other only through their index.ts.
-              regex: '^\\.\\./\\.\\./?[a-z]+/.+/',
+              regex:
+                '^(\\.\\./)+(src/)?(api|platform|raft|state|ca|transport|manager|agent|network|httpapi|node|cli|dashboard|sim)/(?!index\\.js$)',
               message: 'Import another module through its index.ts, not its internals.',
             },
           ],

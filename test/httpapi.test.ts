@@ -13,7 +13,10 @@ const svc = (name: string, extra: Record<string, unknown> = {}): Record<string, 
 async function withSwarm(fn: (h: ApiHarness) => Promise<void>): Promise<void> {
   const h = await apiHarness();
   try {
-    const init = await h.call('POST', '/v1.41/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1' });
+    const init = await h.call('POST', '/v1.41/swarm/init', {
+      ListenAddr: '0.0.0.0:2377',
+      AdvertiseAddr: '127.0.0.1',
+    });
     assert.equal(init.status, 200);
     await fn(h);
   } finally {
@@ -59,7 +62,13 @@ test('error cases of the reference record, with Docker status and message', asyn
   await withSwarm(async (h) => {
     const ok = await h.call('POST', '/v1.41/services/create', svc('web'));
     assert.equal(ok.status, 201);
-    const expect = async (m: string, url: string, body: unknown, status: number, message: string | RegExp): Promise<void> => {
+    const expect = async (
+      m: string,
+      url: string,
+      body: unknown,
+      status: number,
+      message: string | RegExp,
+    ): Promise<void> => {
       const r = await h.call(m, url, body);
       assert.equal(r.status, status, `${m} ${url}: ${r.text}`);
       const msg = (r.body as { message: string }).message;
@@ -67,7 +76,13 @@ test('error cases of the reference record, with Docker status and message', asyn
       else assert.match(msg, message);
       assert.ok(r.text.endsWith('\n'));
     };
-    await expect('POST', '/v1.41/services/create', svc('web'), 409, 'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists');
+    await expect(
+      'POST',
+      '/v1.41/services/create',
+      svc('web'),
+      409,
+      'rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists',
+    );
     await expect('GET', '/v1.41/services/nosuchsvc', undefined, 404, 'service nosuchsvc not found');
     await expect('DELETE', '/v1.41/services/nosuchsvc', undefined, 404, 'service nosuchsvc not found');
     await expect('GET', '/v1.41/tasks/nosuchsvc', undefined, 404, 'task nosuchsvc not found');
@@ -75,30 +90,113 @@ test('error cases of the reference record, with Docker status and message', asyn
     await expect('GET', '/v1.41/networks/nosuchnet', undefined, 404, 'network nosuchnet not found');
     await expect('GET', '/v1.41/secrets/nosuchsecret', undefined, 404, 'secret nosuchsecret not found');
     await expect('GET', '/v1.41/configs/nosuchconfig', undefined, 404, 'config nosuchconfig not found');
-    await expect('POST', '/v1.41/services/create', svc('bad_name!'), 400, 'rpc error: code = InvalidArgument desc = name must be valid as a DNS name component');
+    await expect(
+      'POST',
+      '/v1.41/services/create',
+      svc('bad_name!'),
+      400,
+      'rpc error: code = InvalidArgument desc = name must be valid as a DNS name component',
+    );
     // Docker answers this with a 500; it is a client mistake, so shoal says 400.
-    await expect('POST', '/v1.41/services/create', svc('badc', { TaskTemplate: { ContainerSpec: { Image: 'x' }, Placement: { Constraints: ['node.labels.zone=a'] } } }), 400, 'rpc error: code = InvalidArgument desc = constraint expected one operator from ==, !=');
-    await expect('POST', '/v1.41/swarm/init', {}, 503, 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.');
+    await expect(
+      'POST',
+      '/v1.41/services/create',
+      svc('badc', {
+        TaskTemplate: { ContainerSpec: { Image: 'x' }, Placement: { Constraints: ['node.labels.zone=a'] } },
+      }),
+      400,
+      'rpc error: code = InvalidArgument desc = constraint expected one operator from ==, !=',
+    );
+    await expect(
+      'POST',
+      '/v1.41/swarm/init',
+      {},
+      503,
+      'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.',
+    );
     const node = (await h.call('GET', '/v1.41/nodes')).body as { ID: string }[];
-    await expect('DELETE', `/v1.41/nodes/${node[0]!.ID}`, undefined, 400, `rpc error: code = FailedPrecondition desc = node ${node[0]!.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
-    const web = (await h.call('GET', '/v1.41/services/web')).body as { ID: string; Version: { Index: number }; Spec: unknown };
-    await expect('POST', `/v1.41/services/${web.ID}/update?rollback=previous&version=${web.Version.Index}`, web.Spec, 400, `rpc error: code = FailedPrecondition desc = service ${web.ID} does not have a previous spec`);
-    await expect('POST', `/v1.41/services/${web.ID}/update?version=1`, web.Spec, 409, 'update out of sequence');
+    await expect(
+      'DELETE',
+      `/v1.41/nodes/${node[0]!.ID}`,
+      undefined,
+      400,
+      `rpc error: code = FailedPrecondition desc = node ${node[0]!.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
+    );
+    const web = (await h.call('GET', '/v1.41/services/web')).body as {
+      ID: string;
+      Version: { Index: number };
+      Spec: unknown;
+    };
+    await expect(
+      'POST',
+      `/v1.41/services/${web.ID}/update?rollback=previous&version=${web.Version.Index}`,
+      web.Spec,
+      400,
+      `rpc error: code = FailedPrecondition desc = service ${web.ID} does not have a previous spec`,
+    );
+    await expect(
+      'POST',
+      `/v1.41/services/${web.ID}/update?version=1`,
+      web.Spec,
+      409,
+      'update out of sequence',
+    );
     // Published port in use.
-    const p = await h.call('POST', '/v1.41/services/create', svc('pub', { EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } }));
+    const p = await h.call(
+      'POST',
+      '/v1.41/services/create',
+      svc('pub', { EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } }),
+    );
     assert.equal(p.status, 201);
-    await expect('POST', '/v1.41/services/create', svc('portclash', { EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } }), 400, new RegExp(`port '8080' is already in use by service 'pub' \\(${(p.body as { ID: string }).ID}\\) as an ingress port`));
+    await expect(
+      'POST',
+      '/v1.41/services/create',
+      svc('portclash', { EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] } }),
+      400,
+      new RegExp(
+        `port '8080' is already in use by service 'pub' \\(${(p.body as { ID: string }).ID}\\) as an ingress port`,
+      ),
+    );
     // Network in use.
-    const n = await h.call('POST', '/v1.41/networks/create', { Name: 'apinet', Driver: 'overlay', Attachable: true });
+    const n = await h.call('POST', '/v1.41/networks/create', {
+      Name: 'apinet',
+      Driver: 'overlay',
+      Attachable: true,
+    });
     assert.equal(n.status, 201);
     const netId = (n.body as { Id: string }).Id;
-    await h.call('POST', '/v1.41/services/create', svc('onnet', { TaskTemplate: { ContainerSpec: { Image: 'x' }, Networks: [{ Target: 'apinet' }] } }));
+    await h.call(
+      'POST',
+      '/v1.41/services/create',
+      svc('onnet', { TaskTemplate: { ContainerSpec: { Image: 'x' }, Networks: [{ Target: 'apinet' }] } }),
+    );
     const user = (await h.call('GET', '/v1.41/services/onnet')).body as { ID: string };
-    await expect('DELETE', '/v1.41/networks/apinet', undefined, 400, `rpc error: code = FailedPrecondition desc = network ${netId} is in use by service ${user.ID}`);
-    await expect('POST', '/v1.41/networks/create', { Name: 'apinet', Driver: 'overlay' }, 409, /network apinet already exists/);
+    await expect(
+      'DELETE',
+      '/v1.41/networks/apinet',
+      undefined,
+      400,
+      `rpc error: code = FailedPrecondition desc = network ${netId} is in use by service ${user.ID}`,
+    );
+    await expect(
+      'POST',
+      '/v1.41/networks/create',
+      { Name: 'apinet', Driver: 'overlay' },
+      409,
+      /network apinet already exists/,
+    );
     // A negative history limit: accepted by Docker, refused here.
-    const sw = (await h.call('GET', '/v1.41/swarm')).body as { Version: { Index: number }; Spec: Record<string, unknown> };
-    await expect('POST', `/v1.41/swarm/update?version=${sw.Version.Index}&rotateWorkerToken=false&rotateManagerToken=false&rotateManagerUnlockKey=false`, { ...sw.Spec, Orchestration: { TaskHistoryRetentionLimit: -5 } }, 400, /task history retention limit must be non-negative, got -5/);
+    const sw = (await h.call('GET', '/v1.41/swarm')).body as {
+      Version: { Index: number };
+      Spec: Record<string, unknown>;
+    };
+    await expect(
+      'POST',
+      `/v1.41/swarm/update?version=${sw.Version.Index}&rotateWorkerToken=false&rotateManagerToken=false&rotateManagerUnlockKey=false`,
+      { ...sw.Spec, Orchestration: { TaskHistoryRetentionLimit: -5 } },
+      400,
+      /task history retention limit must be non-negative, got -5/,
+    );
   });
 });
 
@@ -107,9 +205,17 @@ test('malformed bodies get a 400 that says what is wrong and change nothing', as
     const before = await h.call('GET', '/v1.41/services');
     const cases: [string | undefined, unknown, RegExp][] = [
       ['{"Name": "x", ', undefined, /invalid JSON in request body/],
-      [undefined, svc('wrongtype', { Mode: { Replicated: { Replicas: 'three' } } }), /cannot unmarshal string into field Mode.Replicated.Replicas/],
+      [
+        undefined,
+        svc('wrongtype', { Mode: { Replicated: { Replicas: 'three' } } }),
+        /cannot unmarshal string into field Mode.Replicated.Replicas/,
+      ],
       [undefined, svc('weird', { Mode: { Weird: {} } }), /unknown service mode "Weird"/],
-      [undefined, svc('neg', { Mode: { Replicated: { Replicas: -2 } } }), /replicas must be non-negative, got -2/],
+      [
+        undefined,
+        svc('neg', { Mode: { Replicated: { Replicas: -2 } } }),
+        /replicas must be non-negative, got -2/,
+      ],
       [undefined, { Name: 42 }, /cannot unmarshal number into field Name of type string/],
       ['[]', undefined, /must be a JSON object/],
     ];
@@ -122,8 +228,15 @@ test('malformed bodies get a 400 that says what is wrong and change nothing', as
     assert.deepEqual(after.body, before.body, 'no service was created');
     // A bad update leaves the service as it was.
     await h.call('POST', '/v1.41/services/create', svc('keep'));
-    const keep = (await h.call('GET', '/v1.41/services/keep')).body as { ID: string; Version: { Index: number } };
-    const bad = await h.call('POST', `/v1.41/services/${keep.ID}/update?version=${keep.Version.Index}`, svc('keep', { Mode: { Replicated: { Replicas: -1 } } }));
+    const keep = (await h.call('GET', '/v1.41/services/keep')).body as {
+      ID: string;
+      Version: { Index: number };
+    };
+    const bad = await h.call(
+      'POST',
+      `/v1.41/services/${keep.ID}/update?version=${keep.Version.Index}`,
+      svc('keep', { Mode: { Replicated: { Replicas: -1 } } }),
+    );
     assert.equal(bad.status, 400);
     const again = (await h.call('GET', '/v1.41/services/keep')).body as { Version: { Index: number } };
     assert.equal(again.Version.Index, keep.Version.Index);
@@ -136,12 +249,18 @@ test('malformed bodies get a 400 that says what is wrong and change nothing', as
 
 test('service list with status counts running tasks; task filters select by service, desired state and _up-to-date', async () => {
   await withSwarm(async (h) => {
-    const r = await h.call('POST', '/v1.41/services/create', svc('web', { Mode: { Replicated: { Replicas: 3 } }, Labels: { tier: 'front' } }));
+    const r = await h.call(
+      'POST',
+      '/v1.41/services/create',
+      svc('web', { Mode: { Replicated: { Replicas: 3 } }, Labels: { tier: 'front' } }),
+    );
     const id = (r.body as { ID: string }).ID;
     const deadline = Date.now() + 5000;
     let status: { RunningTasks: number; DesiredTasks: number } | undefined;
     while (Date.now() < deadline) {
-      const list = (await h.call('GET', '/v1.41/services?status=true')).body as { ServiceStatus: { RunningTasks: number; DesiredTasks: number } }[];
+      const list = (await h.call('GET', '/v1.41/services?status=true')).body as {
+        ServiceStatus: { RunningTasks: number; DesiredTasks: number };
+      }[];
       status = list[0]!.ServiceStatus;
       if (status.RunningTasks === 3) break;
       await new Promise((res) => setTimeout(res, 20));
@@ -149,26 +268,60 @@ test('service list with status counts running tasks; task filters select by serv
     assert.deepEqual(status, { RunningTasks: 3, DesiredTasks: 3, CompletedTasks: 0 });
     const plain = (await h.call('GET', '/v1.41/services')).body as Record<string, unknown>[];
     assert.equal(plain[0]!.ServiceStatus, undefined, 'ServiceStatus only with status=true');
-    const f = encodeURIComponent(JSON.stringify({ service: { web: true }, 'desired-state': { running: true }, '_up-to-date': { true: true } }));
-    const tasks = (await h.call('GET', `/v1.41/tasks?filters=${f}`)).body as { ServiceID: string; Slot: number }[];
+    const f = encodeURIComponent(
+      JSON.stringify({
+        service: { web: true },
+        'desired-state': { running: true },
+        '_up-to-date': { true: true },
+      }),
+    );
+    const tasks = (await h.call('GET', `/v1.41/tasks?filters=${f}`)).body as {
+      ServiceID: string;
+      Slot: number;
+    }[];
     assert.equal(tasks.length, 3);
     assert.ok(tasks.every((t) => t.ServiceID === id));
-    const byLabel = (await h.call('GET', `/v1.41/tasks?filters=${encodeURIComponent(JSON.stringify({ label: { 'tier=front': true } }))}`)).body as unknown[];
+    const byLabel = (
+      await h.call(
+        'GET',
+        `/v1.41/tasks?filters=${encodeURIComponent(JSON.stringify({ label: { 'tier=front': true } }))}`,
+      )
+    ).body as unknown[];
     assert.equal(byLabel.length, 3, 'task label filters match the service labels');
-    const byName = (await h.call('GET', `/v1.41/services?filters=${encodeURIComponent(JSON.stringify({ name: { web: true } }))}`)).body as unknown[];
+    const byName = (
+      await h.call(
+        'GET',
+        `/v1.41/services?filters=${encodeURIComponent(JSON.stringify({ name: { web: true } }))}`,
+      )
+    ).body as unknown[];
     assert.equal(byName.length, 1);
-    const insert = (await h.call('GET', `/v1.41/services/${id.slice(0, 6)}?insertDefaults=true`)).body as { Spec: { UpdateConfig: { Monitor: number } } };
-    assert.equal(insert.Spec.UpdateConfig.Monitor, 5e9, 'insertDefaults adds UpdateConfig defaults; an ID prefix resolves');
+    const insert = (await h.call('GET', `/v1.41/services/${id.slice(0, 6)}?insertDefaults=true`)).body as {
+      Spec: { UpdateConfig: { Monitor: number } };
+    };
+    assert.equal(
+      insert.Spec.UpdateConfig.Monitor,
+      5e9,
+      'insertDefaults adds UpdateConfig defaults; an ID prefix resolves',
+    );
   });
 });
 
 test('networks get /24 subnets from 10.0.0.0/8 and are shown in Docker network shape', async () => {
   await withSwarm(async (h) => {
-    const a = await h.call('POST', '/v1.41/networks/create', { Name: 'a', Driver: 'overlay', Labels: { purpose: 'test' } });
+    const a = await h.call('POST', '/v1.41/networks/create', {
+      Name: 'a',
+      Driver: 'overlay',
+      Labels: { purpose: 'test' },
+    });
     const b = await h.call('POST', '/v1.41/networks/create', { Name: 'b' });
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
-    const list = (await h.call('GET', '/v1.41/networks')).body as { Name: string; IPAM: { Config: { Subnet: string; Gateway: string }[] }; Scope: string; Ingress: boolean }[];
+    const list = (await h.call('GET', '/v1.41/networks')).body as {
+      Name: string;
+      IPAM: { Config: { Subnet: string; Gateway: string }[] };
+      Scope: string;
+      Ingress: boolean;
+    }[];
     const subnets = Object.fromEntries(list.map((n) => [n.Name, n.IPAM.Config[0]!.Subnet]));
     assert.deepEqual(subnets, { ingress: '10.0.0.0/24', a: '10.0.1.0/24', b: '10.0.2.0/24' });
     assert.ok(list.every((n) => n.Scope === 'swarm'));
@@ -183,7 +336,11 @@ test('state survives a daemon restart', async () => {
   const first = await apiHarness();
   const dataRoot = first.daemon.dataRoot;
   await first.call('POST', '/v1.41/swarm/init', {});
-  await first.call('POST', '/v1.41/services/create', svc('persist', { Mode: { Replicated: { Replicas: 2 } } }));
+  await first.call(
+    'POST',
+    '/v1.41/services/create',
+    svc('persist', { Mode: { Replicated: { Replicas: 2 } } }),
+  );
   const before = (await first.call('GET', '/v1.41/services/persist')).body as { ID: string };
   await first.close();
   const second = await apiHarness({ dataRoot });

@@ -13,11 +13,24 @@ test('a replicated service converges, scales up and down', async () => {
     const id = await c.manager.control.createService(fast('web', { Mode: { Replicated: { Replicas: 3 } } }));
     await c.waitFor('3 running', () => running(c.tasks(id)).length === 3);
     const s = c.service(id);
-    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, Mode: { Replicated: { Replicas: 5 } } }, { rollback: false });
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, Mode: { Replicated: { Replicas: 5 } } },
+      { rollback: false },
+    );
     await c.waitFor('5 running', () => running(c.tasks(id)).length === 5);
     const s2 = c.service(id);
-    await c.manager.control.updateService(id, s2.Version.Index, { ...s2.Spec, Mode: { Replicated: { Replicas: 1 } } }, { rollback: false });
-    await c.waitFor('1 running and containers stopped', () => running(c.tasks(id)).length === 1 && c.executor.running().length === 1);
+    await c.manager.control.updateService(
+      id,
+      s2.Version.Index,
+      { ...s2.Spec, Mode: { Replicated: { Replicas: 1 } } },
+      { rollback: false },
+    );
+    await c.waitFor(
+      '1 running and containers stopped',
+      () => running(c.tasks(id)).length === 1 && c.executor.running().length === 1,
+    );
   } finally {
     await c.stop();
   }
@@ -30,12 +43,18 @@ test('a crashed task is replaced in its slot and the old one kept as history', a
     await c.waitFor('2 running', () => running(c.tasks(id)).length === 2);
     const victim = running(c.tasks(id))[0]!;
     c.executor.kill(victim.ID, 137);
-    await c.waitFor('replacement running', () => running(c.tasks(id)).length === 2 && !running(c.tasks(id)).some((t) => t.ID === victim.ID));
+    await c.waitFor(
+      'replacement running',
+      () => running(c.tasks(id)).length === 2 && !running(c.tasks(id)).some((t) => t.ID === victim.ID),
+    );
     const old = c.tasks(id).find((t) => t.ID === victim.ID)!;
     assert.equal(old.Status.State, 'failed');
     assert.equal(old.DesiredState, 'shutdown');
     assert.equal(old.Status.Err, 'task: non-zero exit (137)');
-    assert.ok(running(c.tasks(id)).some((t) => t.Slot === victim.Slot), 'the replacement is in the same slot');
+    assert.ok(
+      running(c.tasks(id)).some((t) => t.Slot === victim.Slot),
+      'the replacement is in the same slot',
+    );
   } finally {
     await c.stop();
   }
@@ -54,7 +73,12 @@ test('restart condition none leaves a failed task alone; max attempts stops rest
     assert.equal(c.tasks(id).length, 1, 'no replacement was created');
 
     const id2 = await c.manager.control.createService(
-      spec('twice', { TaskTemplate: { ContainerSpec: { Image: 'x' }, RestartPolicy: { Condition: 'on-failure', Delay: 0, MaxAttempts: 2 } } }),
+      spec('twice', {
+        TaskTemplate: {
+          ContainerSpec: { Image: 'x' },
+          RestartPolicy: { Condition: 'on-failure', Delay: 0, MaxAttempts: 2 },
+        },
+      }),
     );
     for (let i = 0; i < 3; i++) {
       await c.waitFor(`run ${i}`, () => running(c.tasks(id2)).length === 1);
@@ -78,12 +102,19 @@ test('a rolling update replaces tasks in batches of Parallelism and completes', 
     const s = c.service(id);
     let maxInFlight = 0;
     const off = c.store.subscribe(() => {
-      const inflight = c.tasks(id).filter((t) => t.DesiredState === 'shutdown' && t.Status.State !== 'shutdown').length;
+      const inflight = c
+        .tasks(id)
+        .filter((t) => t.DesiredState === 'shutdown' && t.Status.State !== 'shutdown').length;
       maxInFlight = Math.max(maxInFlight, inflight);
     });
     const tt = structuredClone(s.Spec.TaskTemplate!);
     tt.ContainerSpec!.Env = ['A=1'];
-    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, TaskTemplate: tt }, { rollback: false });
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, TaskTemplate: tt },
+      { rollback: false },
+    );
     assert.equal(c.service(id).UpdateStatus?.State, 'updating');
     await c.waitFor('update completed', () => c.service(id).UpdateStatus?.State === 'completed');
     off();
@@ -98,7 +129,9 @@ test('a rolling update replaces tasks in batches of Parallelism and completes', 
 });
 
 test('a failing update with FailureAction rollback rolls back by itself', async () => {
-  const c = await simCluster({ behaviour: (a) => (a.task.Spec.ContainerSpec?.Env?.includes('BROKEN=1') ? { exitCode: 1 } : {}) });
+  const c = await simCluster({
+    behaviour: (a) => (a.task.Spec.ContainerSpec?.Env?.includes('BROKEN=1') ? { exitCode: 1 } : {}),
+  });
   try {
     const id = await c.manager.control.createService(
       fast('web', {
@@ -111,11 +144,23 @@ test('a failing update with FailureAction rollback rolls back by itself', async 
     const s = c.service(id);
     const tt = structuredClone(s.Spec.TaskTemplate!);
     tt.ContainerSpec!.Env = ['BROKEN=1'];
-    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, TaskTemplate: tt }, { rollback: false });
-    await c.waitFor('rollback completed', () => c.service(id).UpdateStatus?.State === 'rollback_completed', 15_000);
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, TaskTemplate: tt },
+      { rollback: false },
+    );
+    await c.waitFor(
+      'rollback completed',
+      () => c.service(id).UpdateStatus?.State === 'rollback_completed',
+      15_000,
+    );
     const svc = c.service(id);
     assert.equal(svc.Spec.TaskTemplate?.ContainerSpec?.Env, undefined, 'the spec is the previous one again');
-    await c.waitFor('2 running old spec', () => running(c.tasks(id)).filter((t) => !t.Spec.ContainerSpec?.Env).length === 2);
+    await c.waitFor(
+      '2 running old spec',
+      () => running(c.tasks(id)).filter((t) => !t.Spec.ContainerSpec?.Env).length === 2,
+    );
   } finally {
     await c.stop();
   }
@@ -124,12 +169,19 @@ test('a failing update with FailureAction rollback rolls back by itself', async 
 test('a manual rollback restores the previous spec', async () => {
   const c = await simCluster();
   try {
-    const id = await c.manager.control.createService(fast('web', { UpdateConfig: { Monitor: 10e6 }, RollbackConfig: { Monitor: 10e6 } }));
+    const id = await c.manager.control.createService(
+      fast('web', { UpdateConfig: { Monitor: 10e6 }, RollbackConfig: { Monitor: 10e6 } }),
+    );
     await c.waitFor('running', () => running(c.tasks(id)).length === 1);
     let s = c.service(id);
     const tt = structuredClone(s.Spec.TaskTemplate!);
     tt.ContainerSpec!.Args = ['v2'];
-    await c.manager.control.updateService(id, s.Version.Index, { ...s.Spec, TaskTemplate: tt }, { rollback: false });
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, TaskTemplate: tt },
+      { rollback: false },
+    );
     await c.waitFor('updated', () => c.service(id).UpdateStatus?.State === 'completed');
     s = c.service(id);
     await c.manager.control.updateService(id, s.Version.Index, s.Spec, { rollback: true });
@@ -144,8 +196,13 @@ test('a manual rollback restores the previous spec', async () => {
 test('a replicated job runs TotalCompletions tasks, MaxConcurrent at a time', async () => {
   const c = await simCluster({ behaviour: () => ({ exitCode: 0 }) });
   try {
-    const id = await c.manager.control.createService(spec('job', { Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } } }));
-    await c.waitFor('5 complete', () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 5);
+    const id = await c.manager.control.createService(
+      spec('job', { Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } } }),
+    );
+    await c.waitFor(
+      '5 complete',
+      () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 5,
+    );
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(c.tasks(id).length, 5, 'no extra task after completion');
     assert.ok(c.tasks(id).every((t) => t.DesiredState === 'complete'));
@@ -173,14 +230,24 @@ test('task history is bounded by TaskHistoryRetentionLimit and removing a servic
   const c = await simCluster();
   try {
     const cl = c.store.view((tx) => tx.cluster()!);
-    await c.manager.control.updateSwarm(cl.Version.Index, { ...cl.Spec, Orchestration: { TaskHistoryRetentionLimit: 2 } }, { worker: false, manager: false, unlockKey: false });
+    await c.manager.control.updateSwarm(
+      cl.Version.Index,
+      { ...cl.Spec, Orchestration: { TaskHistoryRetentionLimit: 2 } },
+      { worker: false, manager: false, unlockKey: false },
+    );
     const id = await c.manager.control.createService(fast('web'));
     for (let i = 0; i < 5; i++) {
       await c.waitFor('running', () => running(c.tasks(id)).length === 1);
       c.executor.kill(running(c.tasks(id))[0]!.ID, 1);
-      await c.waitFor('replaced', () => c.tasks(id).filter((t) => t.Status.State === 'failed').length >= Math.min(i + 1, 2));
+      await c.waitFor(
+        'replaced',
+        () => c.tasks(id).filter((t) => t.Status.State === 'failed').length >= Math.min(i + 1, 2),
+      );
     }
-    await c.waitFor('history trimmed', () => c.tasks(id).filter((t) => t.Status.State === 'failed').length <= 2);
+    await c.waitFor(
+      'history trimmed',
+      () => c.tasks(id).filter((t) => t.Status.State === 'failed').length <= 2,
+    );
     await c.manager.control.removeService(id);
     await c.waitFor('tasks gone', () => c.tasks(id).length === 0 && c.executor.containers.size === 0);
   } finally {
@@ -192,9 +259,16 @@ test('a task that fits no node stays pending and says why', async () => {
   const c = await simCluster();
   try {
     const id = await c.manager.control.createService(
-      spec('big', { TaskTemplate: { ContainerSpec: { Image: 'x' }, Resources: { Reservations: { MemoryBytes: 64 * 1024 ** 3 } } } }),
+      spec('big', {
+        TaskTemplate: {
+          ContainerSpec: { Image: 'x' },
+          Resources: { Reservations: { MemoryBytes: 64 * 1024 ** 3 } },
+        },
+      }),
     );
-    await c.waitFor('pending with reason', () => c.tasks(id).some((t) => t.Status.State === 'pending' && !!t.Status.Err));
+    await c.waitFor('pending with reason', () =>
+      c.tasks(id).some((t) => t.Status.State === 'pending' && !!t.Status.Err),
+    );
     assert.equal(c.tasks(id)[0]!.Status.Err, 'no suitable node (1 node had insufficient memory)');
   } finally {
     await c.stop();

@@ -8,7 +8,8 @@ export interface Constraint {
   value: string;
 }
 
-const KEY = /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[^\s=!]+)|engine\.labels\.[^\s=!]+)$/i;
+const KEY =
+  /^(node\.(id|hostname|role|platform\.os|platform\.arch|labels\.[^\s=!]+)|engine\.labels\.[^\s=!]+)$/i;
 
 export function parseConstraints(exprs: readonly string[]): Constraint[] {
   return exprs.map((expr) => {
@@ -38,7 +39,8 @@ function nodeValue(node: Node, key: string): string | undefined {
   if (k === 'node.platform.os') return node.Description.Platform.OS;
   if (k === 'node.platform.arch') return node.Description.Platform.Architecture;
   if (k.startsWith('node.labels.')) return node.Spec.Labels?.[key.slice('node.labels.'.length)];
-  if (k.startsWith('engine.labels.')) return node.Description.Engine.Labels?.[key.slice('engine.labels.'.length)];
+  if (k.startsWith('engine.labels.'))
+    return node.Description.Engine.Labels?.[key.slice('engine.labels.'.length)];
   return undefined;
 }
 
@@ -46,6 +48,7 @@ export function matchConstraint(node: Node, c: Constraint): boolean {
   const actual = nodeValue(node, c.key);
   // Swarm compares node.* values case-insensitively except labels, which it compares exactly.
   const caseless = !c.key.toLowerCase().includes('labels.');
-  const eq = actual !== undefined && (caseless ? actual.toLowerCase() === c.value.toLowerCase() : actual === c.value);
+  const eq =
+    actual !== undefined && (caseless ? actual.toLowerCase() === c.value.toLowerCase() : actual === c.value);
   return c.op === '==' ? eq : !eq;
 }

@@ -46,7 +46,11 @@ export function httpStatusFor(code: ErrorCode): number {
 }
 
 /** Docker prefixes errors that crossed its manager's gRPC boundary; the CLI prints them verbatim. */
-const RPC_PREFIXED: ReadonlySet<ErrorCode> = new Set(['InvalidArgument', 'AlreadyExists', 'FailedPrecondition']);
+const RPC_PREFIXED: ReadonlySet<ErrorCode> = new Set([
+  'InvalidArgument',
+  'AlreadyExists',
+  'FailedPrecondition',
+]);
 
 export function dockerMessageFor(err: ShoalError): string {
   return RPC_PREFIXED.has(err.code) ? `rpc error: code = ${err.code} desc = ${err.message}` : err.message;

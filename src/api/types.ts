@@ -29,7 +29,13 @@ export interface SwarmSpec {
     HeartbeatTick?: number;
   };
   Dispatcher?: { HeartbeatPeriod?: number };
-  CAConfig?: { NodeCertExpiry?: number; ExternalCAs?: unknown[]; SigningCACert?: string; SigningCAKey?: string; ForceRotate?: number };
+  CAConfig?: {
+    NodeCertExpiry?: number;
+    ExternalCAs?: unknown[];
+    SigningCACert?: string;
+    SigningCAKey?: string;
+    ForceRotate?: number;
+  };
   TaskDefaults?: { LogDriver?: { Name?: string; Options?: Labels } };
   EncryptionConfig?: { AutoLockManagers?: boolean };
 }
@@ -238,12 +244,7 @@ export interface ServiceSpec {
 }
 
 export type UpdateState =
-  | 'updating'
-  | 'paused'
-  | 'completed'
-  | 'rollback_started'
-  | 'rollback_paused'
-  | 'rollback_completed';
+  'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
 
 export interface UpdateStatus {
   State?: UpdateState;

@@ -55,8 +55,12 @@ function check(v: unknown, s: Schema, path: string): unknown {
   return out;
 }
 
-const RESOURCES: Schema = { obj: { NanoCPUs: 'int', MemoryBytes: 'int', Pids: 'int', GenericResources: 'any' } };
-const HEALTH: Schema = { obj: { Test: 'strings', Interval: 'int', Timeout: 'int', Retries: 'int', StartPeriod: 'int' } };
+const RESOURCES: Schema = {
+  obj: { NanoCPUs: 'int', MemoryBytes: 'int', Pids: 'int', GenericResources: 'any' },
+};
+const HEALTH: Schema = {
+  obj: { Test: 'strings', Interval: 'int', Timeout: 'int', Retries: 'int', StartPeriod: 'int' },
+};
 const FILE: Schema = { obj: { Name: 'string', UID: 'string', GID: 'string', Mode: 'int' } };
 const UPDATE: Schema = {
   obj: {
@@ -114,7 +118,9 @@ const SERVICE_SPEC: Schema = {
             Hosts: 'strings',
             DNSConfig: { obj: { Nameservers: 'strings', Search: 'strings', Options: 'strings' } },
             Secrets: { arr: { obj: { File: FILE, SecretID: 'string', SecretName: 'string' } } },
-            Configs: { arr: { obj: { File: FILE, Runtime: 'any', ConfigID: 'string', ConfigName: 'string' } } },
+            Configs: {
+              arr: { obj: { File: FILE, Runtime: 'any', ConfigID: 'string', ConfigName: 'string' } },
+            },
             Isolation: 'string',
             Init: 'bool',
             Sysctls: 'labels',
@@ -148,7 +154,13 @@ const SERVICE_SPEC: Schema = {
         Mode: 'string',
         Ports: {
           arr: {
-            obj: { Name: 'string', Protocol: 'string', TargetPort: 'int', PublishedPort: 'int', PublishMode: 'string' },
+            obj: {
+              Name: 'string',
+              Protocol: 'string',
+              TargetPort: 'int',
+              PublishedPort: 'int',
+              PublishMode: 'string',
+            },
           },
         },
       },
@@ -178,20 +190,26 @@ function checkMode(raw: unknown): ServiceMode {
   const known = ['Replicated', 'Global', 'ReplicatedJob', 'GlobalJob'];
   const unknown = keys.filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw invalidArgument(`unknown service mode "${unknown[0]}"; use Replicated, Global, ReplicatedJob or GlobalJob`);
+    throw invalidArgument(
+      `unknown service mode "${unknown[0]}"; use Replicated, Global, ReplicatedJob or GlobalJob`,
+    );
   }
   if (keys.length > 1) throw invalidArgument(`a service has exactly one mode, got ${keys.join(' and ')}`);
   if (keys.length === 0) return { Replicated: { Replicas: 1 } };
   const m = raw as Record<string, unknown>;
   if ('Replicated' in m) {
-    const r = check(m.Replicated, { obj: { Replicas: 'int' } }, 'Mode.Replicated') as { Replicas?: number } | undefined;
+    const r = check(m.Replicated, { obj: { Replicas: 'int' } }, 'Mode.Replicated') as
+      { Replicas?: number } | undefined;
     const replicas = r?.Replicas ?? 1;
     if (replicas < 0) throw invalidArgument(`replicas must be non-negative, got ${replicas}`);
     return { Replicated: { Replicas: replicas } };
   }
   if ('ReplicatedJob' in m) {
-    const r = (check(m.ReplicatedJob, { obj: { MaxConcurrent: 'int', TotalCompletions: 'int' } }, 'Mode.ReplicatedJob') ??
-      {}) as { MaxConcurrent?: number; TotalCompletions?: number };
+    const r = (check(
+      m.ReplicatedJob,
+      { obj: { MaxConcurrent: 'int', TotalCompletions: 'int' } },
+      'Mode.ReplicatedJob',
+    ) ?? {}) as { MaxConcurrent?: number; TotalCompletions?: number };
     nonNegative(r.MaxConcurrent, 'MaxConcurrent');
     nonNegative(r.TotalCompletions, 'TotalCompletions');
     const max = r.MaxConcurrent ?? 1;
@@ -234,7 +252,8 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   nonNegative(cs.StopGracePeriod, 'StopGracePeriod');
   const hc = cs.Healthcheck ?? cs.HealthCheck;
   if (hc) {
-    for (const k of ['Interval', 'Timeout', 'StartPeriod', 'Retries'] as const) nonNegative(hc[k], `Healthcheck.${k}`);
+    for (const k of ['Interval', 'Timeout', 'StartPeriod', 'Retries'] as const)
+      nonNegative(hc[k], `Healthcheck.${k}`);
   }
   for (const m of cs.Mounts ?? []) {
     oneOf(m.Type, ['bind', 'volume', 'tmpfs', 'npipe', 'cluster'] as const, 'Mount.Type');
@@ -263,7 +282,10 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   nonNegative(tt.Placement.MaxReplicas, 'Placement.MaxReplicas');
   for (const p of tt.Placement.Preferences ?? []) {
     const d = p.Spread?.SpreadDescriptor ?? '';
-    if (!/^(node\.labels\.|engine\.labels\.)\S+$/.test(d) && !/^node\.(id|hostname|role|platform\.(os|arch))$/.test(d)) {
+    if (
+      !/^(node\.labels\.|engine\.labels\.)\S+$/.test(d) &&
+      !/^node\.(id|hostname|role|platform\.(os|arch))$/.test(d)
+    ) {
       throw invalidArgument(`invalid placement preference "${d}": use spread=node.labels.<name>`);
     }
   }
@@ -292,21 +314,27 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
     }
   }
   if (ep.Mode === 'dnsrr' && (ep.Ports ?? []).some((p) => p.PublishMode === 'ingress')) {
-    throw invalidArgument('EndpointSpec: port published with ingress mode can\'t be used with dnsrr mode');
+    throw invalidArgument("EndpointSpec: port published with ingress mode can't be used with dnsrr mode");
   }
   return spec;
 }
 
 export function validateNodeSpec(raw: unknown): NodeSpec {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidArgument('the request body must be a NodeSpec object');
-  const spec = check(raw, { obj: { Name: 'string', Labels: 'labels', Role: 'string', Availability: 'string' } }, '') as NodeSpec;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw invalidArgument('the request body must be a NodeSpec object');
+  const spec = check(
+    raw,
+    { obj: { Name: 'string', Labels: 'labels', Role: 'string', Availability: 'string' } },
+    '',
+  ) as NodeSpec;
   oneOf(spec.Role, ['worker', 'manager'] as const, 'Role');
   oneOf(spec.Availability, ['active', 'pause', 'drain'] as const, 'Availability');
   return spec;
 }
 
 export function validateSwarmSpec(raw: unknown): SwarmSpec {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidArgument('the request body must be a SwarmSpec object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw invalidArgument('the request body must be a SwarmSpec object');
   const spec = check(
     raw,
     {
@@ -325,7 +353,13 @@ export function validateSwarmSpec(raw: unknown): SwarmSpec {
         },
         Dispatcher: { obj: { HeartbeatPeriod: 'int' } },
         CAConfig: {
-          obj: { NodeCertExpiry: 'int', ExternalCAs: 'any', SigningCACert: 'string', SigningCAKey: 'string', ForceRotate: 'int' },
+          obj: {
+            NodeCertExpiry: 'int',
+            ExternalCAs: 'any',
+            SigningCACert: 'string',
+            SigningCAKey: 'string',
+            ForceRotate: 'int',
+          },
         },
         TaskDefaults: { obj: { LogDriver: { obj: { Name: 'string', Options: 'labels' } } } },
         EncryptionConfig: { obj: { AutoLockManagers: 'bool' } },
@@ -347,8 +381,11 @@ export function validateSwarmSpec(raw: unknown): SwarmSpec {
   return spec;
 }
 
-export function validateNetworkSpec(raw: unknown): NetworkSpec & { Driver?: string; CheckDuplicate?: boolean } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidArgument('the request body must be a JSON object');
+export function validateNetworkSpec(
+  raw: unknown,
+): NetworkSpec & { Driver?: string; CheckDuplicate?: boolean } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw invalidArgument('the request body must be a JSON object');
   const body = check(
     raw,
     {
@@ -380,18 +417,33 @@ export function validateNetworkSpec(raw: unknown): NetworkSpec & { Driver?: stri
   if (!name) throw invalidArgument('network name must be provided');
   const driver = body.Driver ?? 'overlay';
   if (driver !== 'overlay') {
-    throw invalidArgument(`network driver "${driver}" is not supported by shoal; swarm-scoped networks use "overlay"`);
+    throw invalidArgument(
+      `network driver "${driver}" is not supported by shoal; swarm-scoped networks use "overlay"`,
+    );
   }
-  const ipam = body.IPAM as { Driver?: string; Options?: Record<string, string>; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] } | undefined;
+  const ipam = body.IPAM as
+    | {
+        Driver?: string;
+        Options?: Record<string, string>;
+        Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[];
+      }
+    | undefined;
   for (const c of ipam?.Config ?? []) {
-    if (c.Subnet !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.Subnet)) throw invalidArgument(`invalid subnet ${c.Subnet}`);
+    if (c.Subnet !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.Subnet))
+      throw invalidArgument(`invalid subnet ${c.Subnet}`);
   }
   const spec: NetworkSpec & { Driver?: string } = {
     Name: name,
     Labels: body.Labels ?? {},
-    DriverConfiguration: { Name: 'overlay', ...(body.Options ? { Options: body.Options as Record<string, string> } : {}) },
+    DriverConfiguration: {
+      Name: 'overlay',
+      ...(body.Options ? { Options: body.Options as Record<string, string> } : {}),
+    },
     Scope: 'swarm',
-    IPAMOptions: { Driver: { Name: ipam?.Driver ?? 'default' }, ...(ipam?.Config ? { Configs: ipam.Config } : {}) },
+    IPAMOptions: {
+      Driver: { Name: ipam?.Driver ?? 'default' },
+      ...(ipam?.Config ? { Configs: ipam.Config } : {}),
+    },
   };
   if (body.Internal === true) spec.Internal = true;
   if (body.Attachable === true) spec.Attachable = true;

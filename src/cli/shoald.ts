@@ -11,21 +11,43 @@ export async function main(argv: string[]): Promise<void> {
     .description('shoal node daemon: a swarm-compatible container orchestrator')
     .version(SHOAL_VERSION, '-v, --version')
     .option('--data-root <dir>', 'root directory of persistent shoal state', '/var/lib/shoal')
-    .option('-H, --host <addr>', 'daemon socket(s) to listen on: unix:///path or tcp://host:port (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '-H, --host <addr>',
+      'daemon socket(s) to listen on: unix:///path or tcp://host:port (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--engine-host <addr>', 'container engine this node drives', 'unix:///var/run/docker.sock')
     .option('--hostname <name>', 'node hostname (defaults to the machine hostname)')
-    .addOption(new Option('-l, --log-level <level>', 'log level').choices(LEVELS as unknown as string[]).default('info'))
-    .option('--dispatcher-heartbeat <ms>', 'agent heartbeat period in milliseconds (default: from the swarm spec, 5000)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 50) throw new Error('--dispatcher-heartbeat must be an integer of at least 50 (milliseconds)');
-      return n;
-    });
+    .addOption(
+      new Option('-l, --log-level <level>', 'log level')
+        .choices(LEVELS as unknown as string[])
+        .default('info'),
+    )
+    .option(
+      '--dispatcher-heartbeat <ms>',
+      'agent heartbeat period in milliseconds (default: from the swarm spec, 5000)',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 50)
+          throw new Error('--dispatcher-heartbeat must be an integer of at least 50 (milliseconds)');
+        return n;
+      },
+    );
   program.parse(argv);
-  const o = program.opts<{ dataRoot: string; host: string[]; engineHost: string; hostname?: string; logLevel: Level; dispatcherHeartbeat?: number }>();
+  const o = program.opts<{
+    dataRoot: string;
+    host: string[];
+    engineHost: string;
+    hostname?: string;
+    logLevel: Level;
+    dispatcherHeartbeat?: number;
+  }>();
   const hosts = o.host.length > 0 ? o.host : ['unix:///var/run/shoal.sock'];
   const min = LEVELS.indexOf(o.logLevel);
   const log = (level: Level, msg: string): void => {
-    if (LEVELS.indexOf(level) >= min) process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${msg}\n`);
+    if (LEVELS.indexOf(level) >= min)
+      process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${msg}\n`);
   };
   const daemon = new Daemon({
     dataRoot: o.dataRoot,
@@ -37,7 +59,10 @@ export async function main(argv: string[]): Promise<void> {
   await daemon.start();
   const app = buildApp(daemon);
   const servers = await listen(app, hosts);
-  log('info', `shoald ${SHOAL_VERSION} listening on ${hosts.join(', ')} (data root ${o.dataRoot}, engine ${o.engineHost})`);
+  log(
+    'info',
+    `shoald ${SHOAL_VERSION} listening on ${hosts.join(', ')} (data root ${o.dataRoot}, engine ${o.engineHost})`,
+  );
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;

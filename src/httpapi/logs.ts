@@ -15,7 +15,12 @@ function frame(stream: 1 | 2, text: string): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-export async function streamLogs(d: Daemon, reply: FastifyReply, tasks: readonly Task[], p: Q): Promise<void> {
+export async function streamLogs(
+  d: Daemon,
+  reply: FastifyReply,
+  tasks: readonly Task[],
+  p: Q,
+): Promise<void> {
   const executor = d.executor;
   const follow = bool(p.follow);
   const tail = p.tail === undefined || p.tail === 'all' || p.tail === '' ? undefined : Number(p.tail);
@@ -39,13 +44,21 @@ export async function streamLogs(d: Daemon, reply: FastifyReply, tasks: readonly
     if ((l.stream === 1 && !wantOut) || (l.stream === 2 && !wantErr)) return undefined;
     const parts: string[] = [];
     if (timestamps) parts.push(l.timestamp);
-    if (details) parts.push(`com.docker.swarm.node.id=${t.NodeID ?? ''},com.docker.swarm.service.id=${t.ServiceID},com.docker.swarm.task.id=${t.ID}`);
+    if (details)
+      parts.push(
+        `com.docker.swarm.node.id=${t.NodeID ?? ''},com.docker.swarm.service.id=${t.ServiceID},com.docker.swarm.task.id=${t.ID}`,
+      );
     parts.push(l.line);
     return frame(l.stream, `${parts.join(' ')}\n`);
   };
   if (!executor?.logs) return void res.end();
   const logs = executor.logs.bind(executor);
-  const opts = (signal: AbortSignal) => ({ follow, signal, ...(tail !== undefined && Number.isFinite(tail) ? { tail } : {}), ...(since !== undefined ? { since } : {}) });
+  const opts = (signal: AbortSignal) => ({
+    follow,
+    signal,
+    ...(tail !== undefined && Number.isFinite(tail) ? { tail } : {}),
+    ...(since !== undefined ? { since } : {}),
+  });
   if (!follow) {
     // Gather every task's lines, then write them in time order.
     const all: { t: Task; l: { stream: 1 | 2; timestamp: string; line: string } }[] = [];

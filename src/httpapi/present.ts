@@ -1,23 +1,52 @@
 // How objects look at the edge: service status, defaults for insertDefaults, Docker's network
 // shape, and the filters of list endpoints. Pure functions over store reads.
-import { invalidArgument, type Filters, type Network, type Node, type Service, type Task } from '../api/index.js';
+import {
+  invalidArgument,
+  type Filters,
+  type Network,
+  type Node,
+  type Service,
+  type Task,
+} from '../api/index.js';
 import type { ReadTx } from '../state/index.js';
-import { DEFAULT_RESTART, DEFAULT_UPDATE, eligibleNodes, isLive, isTaskDirty, modeOf } from '../manager/index.js';
+import {
+  DEFAULT_RESTART,
+  DEFAULT_UPDATE,
+  eligibleNodes,
+  isLive,
+  isTaskDirty,
+  modeOf,
+} from '../manager/index.js';
 
 export function withDefaults(s: Service): Service {
   const out = structuredClone(s) as Service;
   const spec = out.Spec;
   const tt = (spec.TaskTemplate ??= {});
   if (tt.ContainerSpec) tt.ContainerSpec.StopGracePeriod ??= 10e9;
-  tt.RestartPolicy = { Condition: DEFAULT_RESTART.Condition, Delay: DEFAULT_RESTART.Delay, MaxAttempts: 0, ...(tt.RestartPolicy ?? {}) };
-  const upd = { Parallelism: 1, FailureAction: DEFAULT_UPDATE.FailureAction, Monitor: DEFAULT_UPDATE.Monitor, MaxFailureRatio: 0, Order: DEFAULT_UPDATE.Order };
+  tt.RestartPolicy = {
+    Condition: DEFAULT_RESTART.Condition,
+    Delay: DEFAULT_RESTART.Delay,
+    MaxAttempts: 0,
+    ...(tt.RestartPolicy ?? {}),
+  };
+  const upd = {
+    Parallelism: 1,
+    FailureAction: DEFAULT_UPDATE.FailureAction,
+    Monitor: DEFAULT_UPDATE.Monitor,
+    MaxFailureRatio: 0,
+    Order: DEFAULT_UPDATE.Order,
+  };
   spec.UpdateConfig = { ...upd, ...(spec.UpdateConfig ?? {}) };
   spec.RollbackConfig = { ...upd, ...(spec.RollbackConfig ?? {}) };
   return out;
 }
 
 /** ServiceStatus for `service ls`; tasks on down nodes do not count as running (Swarm counts them). */
-export function serviceStatus(tx: ReadTx, s: Service, nodes: ReadonlyMap<string, Node>): NonNullable<Service['ServiceStatus']> {
+export function serviceStatus(
+  tx: ReadTx,
+  s: Service,
+  nodes: ReadonlyMap<string, Node>,
+): NonNullable<Service['ServiceStatus']> {
   const tasks = tx.tasksByService(s.ID);
   const up = (t: Task): boolean => !t.NodeID || nodes.get(t.NodeID)?.Status.State !== 'down';
   const iteration = s.JobStatus?.JobIteration.Index ?? 0;
@@ -28,7 +57,9 @@ export function serviceStatus(tx: ReadTx, s: Service, nodes: ReadonlyMap<string,
   if (kind === 'replicated') desired = s.Spec.Mode?.Replicated?.Replicas ?? 1;
   else if (kind === 'global') desired = tasks.filter((t) => isLive(t) && up(t)).length;
   else {
-    completed = tasks.filter((t) => t.Status.State === 'complete' && (t.JobIteration?.Index ?? 0) === iteration).length;
+    completed = tasks.filter(
+      (t) => t.Status.State === 'complete' && (t.JobIteration?.Index ?? 0) === iteration,
+    ).length;
     if (kind === 'replicated-job') {
       const m = s.Spec.Mode?.ReplicatedJob ?? {};
       desired = Math.min(m.MaxConcurrent ?? 1, m.TotalCompletions ?? 1);
@@ -98,7 +129,9 @@ export function filterTasks(tx: ReadTx, f: Filters): Task[] {
     if (labels && !labelMatch({ ...(svc?.Spec.Labels ?? {}), ...t.Labels }, labels)) return false;
     const desired = f.get('desired-state');
     if (desired) {
-      for (const d of desired) if (!['running', 'shutdown', 'accepted', 'ready', 'complete', 'remove'].includes(d)) throw invalidArgument(`invalid filter 'desired-state=${d}'`);
+      for (const d of desired)
+        if (!['running', 'shutdown', 'accepted', 'ready', 'complete', 'remove'].includes(d))
+          throw invalidArgument(`invalid filter 'desired-state=${d}'`);
       if (!desired.includes(t.DesiredState)) return false;
     }
     if (upToDate && upToDate.length > 0) {
@@ -137,7 +170,11 @@ export function dockerNetwork(n: Network): Record<string, unknown> {
     Scope: 'swarm',
     Driver: n.DriverState.Name,
     EnableIPv6: n.Spec.IPv6Enabled ?? false,
-    IPAM: { Driver: n.IPAMOptions.Driver.Name, Options: null, Config: n.IPAMOptions.Configs.map((c) => ({ ...c })) },
+    IPAM: {
+      Driver: n.IPAMOptions.Driver.Name,
+      Options: null,
+      Config: n.IPAMOptions.Configs.map((c) => ({ ...c })),
+    },
     Internal: n.Spec.Internal ?? false,
     Attachable: n.Spec.Attachable ?? false,
     Ingress: n.Spec.Ingress ?? false,

@@ -5,9 +5,26 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { chmod, rm } from 'node:fs/promises';
 import { arch, release, cpus, totalmem } from 'node:os';
-import { dockerMessageFor, httpStatusFor, invalidArgument, notFound, parseFilters, ShoalError, type Service, type Task } from '../api/index.js';
+import {
+  dockerMessageFor,
+  httpStatusFor,
+  invalidArgument,
+  notFound,
+  parseFilters,
+  ShoalError,
+  type Service,
+  type Task,
+} from '../api/index.js';
 import type { Daemon } from '../node/index.js';
-import { dockerNetwork, filterNetworks, filterNodes, filterServices, filterTasks, serviceStatus, withDefaults } from './present.js';
+import {
+  dockerNetwork,
+  filterNetworks,
+  filterNodes,
+  filterServices,
+  filterTasks,
+  serviceStatus,
+  withDefaults,
+} from './present.js';
 import { streamLogs } from './logs.js';
 
 export const API_VERSION = '1.41';
@@ -25,7 +42,7 @@ const HEADERS = {
 function cmpVersion(a: string, b: string): number {
   const [a1, a2] = a.split('.').map(Number);
   const [b1, b2] = b.split('.').map(Number);
-  return (a1! - b1!) || (a2! - b2!);
+  return a1! - b1! || a2! - b2!;
 }
 
 type Q = Record<string, string | undefined>;
@@ -35,12 +52,16 @@ type Q = Record<string, string | undefined>;
  * whose type matches exactly, and fastify would append a charset to a string payload.
  */
 function sendJson(reply: FastifyReply, code: number, body: unknown): FastifyReply {
-  return reply.code(code).header('content-type', 'application/json').send(Buffer.from(`${JSON.stringify(body)}\n`));
+  return reply
+    .code(code)
+    .header('content-type', 'application/json')
+    .send(Buffer.from(`${JSON.stringify(body)}\n`));
 }
 const q = (req: FastifyRequest): Q => req.query as Q;
 const bool = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
 function intParam(v: string | undefined, name: string): number {
-  if (v === undefined || !/^-?\d+$/.test(v)) throw invalidArgument(`invalid ${name} parameter: ${v ?? '(missing)'}`);
+  if (v === undefined || !/^-?\d+$/.test(v))
+    throw invalidArgument(`invalid ${name} parameter: ${v ?? '(missing)'}`);
   return Number(v);
 }
 
@@ -77,10 +98,14 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     reply.headers(HEADERS);
     const v = (req.raw as IncomingMessage & { apiVersion?: string }).apiVersion;
     if (v && cmpVersion(v, MAX_API_VERSION) > 0) {
-      throw invalidArgument(`client version ${v} is too new. Maximum supported API version is ${MAX_API_VERSION}`);
+      throw invalidArgument(
+        `client version ${v} is too new. Maximum supported API version is ${MAX_API_VERSION}`,
+      );
     }
     if (v && cmpVersion(v, MIN_API_VERSION) < 0) {
-      throw invalidArgument(`client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+      throw invalidArgument(
+        `client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+      );
     }
   });
 
@@ -105,14 +130,23 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   const ping = (_req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     reply.header('Cache-Control', 'no-cache, no-store, must-revalidate').header('Pragma', 'no-cache');
     reply.header('Swarm', d.state === 'active' ? 'active/manager' : 'inactive');
-    return reply.code(200).type('text/plain; charset=utf-8').send(_req.method === 'HEAD' ? '' : 'OK');
+    return reply
+      .code(200)
+      .type('text/plain; charset=utf-8')
+      .send(_req.method === 'HEAD' ? '' : 'OK');
   };
   app.get('/_ping', ping);
 
   app.get('/version', (_req, reply) =>
     json(reply, 200, {
       Platform: { Name: 'shoal' },
-      Components: [{ Name: 'shoal', Version: SHOAL_VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: 'amd64' } }],
+      Components: [
+        {
+          Name: 'shoal',
+          Version: SHOAL_VERSION,
+          Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: 'amd64' },
+        },
+      ],
       Version: SHOAL_VERSION,
       ApiVersion: API_VERSION,
       MinAPIVersion: MIN_API_VERSION,
@@ -207,12 +241,20 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     return json(reply, 200, rest);
   });
   app.post('/swarm/init', async (req, reply) => {
-    const body = (req.body ?? {}) as { ListenAddr?: string; AdvertiseAddr?: string; Spec?: unknown; ForceNewCluster?: boolean };
-    if (typeof body !== 'object' || Array.isArray(body)) throw invalidArgument('the request body must be a JSON object');
+    const body = (req.body ?? {}) as {
+      ListenAddr?: string;
+      AdvertiseAddr?: string;
+      Spec?: unknown;
+      ForceNewCluster?: boolean;
+    };
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw invalidArgument('the request body must be a JSON object');
     const { validateSwarmSpec } = await import('../api/index.js');
     const spec = body.Spec ? validateSwarmSpec(body.Spec) : {};
     if (spec.EncryptionConfig?.AutoLockManagers) {
-      throw invalidArgument('autolock needs encrypted state, which this shoal build does not have yet; leave --autolock off');
+      throw invalidArgument(
+        'autolock needs encrypted state, which this shoal build does not have yet; leave --autolock off',
+      );
     }
     const id = await d.init({
       ...(body.AdvertiseAddr ? { advertiseAddr: body.AdvertiseAddr } : {}),
@@ -222,7 +264,10 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     return json(reply, 200, id);
   });
   app.post('/swarm/join', () => {
-    throw new ShoalError('Unavailable', 'joining an existing swarm is not available in this shoal build yet (it needs the cluster CA and mutual TLS)');
+    throw new ShoalError(
+      'Unavailable',
+      'joining an existing swarm is not available in this shoal build yet (it needs the cluster CA and mutual TLS)',
+    );
   });
   app.post('/swarm/leave', async (req, reply) => {
     await d.leave(bool(q(req).force));
@@ -249,7 +294,11 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   // ---- nodes ----
   app.get('/nodes', (req, reply) => {
     const f = parseFilters(q(req).filters);
-    return json(reply, 200, d.manager.store.view((tx) => filterNodes(tx, f)));
+    return json(
+      reply,
+      200,
+      d.manager.store.view((tx) => filterNodes(tx, f)),
+    );
   });
   app.get('/nodes/:id', (req, reply) => {
     const { id } = req.params as { id: string };
@@ -298,11 +347,18 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
       throw invalidArgument(`unknown rollback value "${p.rollback}"; use rollback=previous`);
     }
     if (p.registryAuthFrom !== undefined && !['spec', 'previous-spec', ''].includes(p.registryAuthFrom)) {
-      throw invalidArgument(`unknown registryAuthFrom value "${p.registryAuthFrom}"; use spec or previous-spec`);
+      throw invalidArgument(
+        `unknown registryAuthFrom value "${p.registryAuthFrom}"; use spec or previous-spec`,
+      );
     }
-    const warnings = await d.manager.manager.control.updateService(id, intParam(p.version, 'version'), req.body, {
-      rollback: p.rollback === 'previous',
-    });
+    const warnings = await d.manager.manager.control.updateService(
+      id,
+      intParam(p.version, 'version'),
+      req.body,
+      {
+        rollback: p.rollback === 'previous',
+      },
+    );
     return json(reply, 200, { Warnings: warnings.length > 0 ? warnings : null });
   });
   app.delete('/services/:id', async (req, reply) => {
@@ -342,7 +398,11 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   app.get('/networks', (req, reply) => {
     const f = parseFilters(q(req).filters);
     if (d.state !== 'active') return json(reply, 200, []);
-    return json(reply, 200, d.manager.store.view((tx) => filterNetworks(tx, f).map(dockerNetwork)));
+    return json(
+      reply,
+      200,
+      d.manager.store.view((tx) => filterNetworks(tx, f).map(dockerNetwork)),
+    );
   });
   app.get('/networks/:id', (req, reply) => {
     const { id } = req.params as { id: string };
@@ -373,7 +433,10 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     });
     app.post(`/${kind}/create`, () => {
       d.manager;
-      throw new ShoalError('NotImplemented', `${kind} are not available in this shoal build yet (they need encrypted state)`);
+      throw new ShoalError(
+        'NotImplemented',
+        `${kind} are not available in this shoal build yet (they need encrypted state)`,
+      );
     });
   }
 
@@ -381,14 +444,19 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   app.get('/distribution/*', (req) => {
     const name = (req.params as { '*': string })['*'].replace(/\/json$/, '');
     // No registry is reachable from shoal; the CLI then warns and lets nodes use their local image.
-    throw new ShoalError('Internal', `no registry is reachable to resolve ${name}; nodes will use their local copy of the image`);
+    throw new ShoalError(
+      'Internal',
+      `no registry is reachable to resolve ${name}; nodes will use their local copy of the image`,
+    );
   });
 
   // ---- events ----
   app.get('/events', (req, reply) => {
     const p = q(req);
     const f = parseFilters(p.filters);
-    for (const k of f.keys()) if (!['type', 'scope', 'event', 'service', 'node', 'container', 'label'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    for (const k of f.keys())
+      if (!['type', 'scope', 'event', 'service', 'node', 'container', 'label'].includes(k))
+        throw invalidArgument(`invalid filter '${k}'`);
     const parseTime = (v: string | undefined): number | undefined => {
       if (v === undefined || v === '') return undefined;
       const n = Number(v);
@@ -397,7 +465,12 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     };
     const since = parseTime(p.since);
     const until = parseTime(p.until);
-    const match = (e: { Type: string; Action: string; scope: string; Actor: { ID: string; Attributes: Record<string, string> } }): boolean => {
+    const match = (e: {
+      Type: string;
+      Action: string;
+      scope: string;
+      Actor: { ID: string; Attributes: Record<string, string> };
+    }): boolean => {
       const types = f.get('type');
       if (types && !types.includes(e.Type)) return false;
       const scopes = f.get('scope');
@@ -406,7 +479,11 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
       if (acts && !acts.includes(e.Action)) return false;
       for (const k of ['service', 'node', 'container'] as const) {
         const want = f.get(k);
-        if (want && (e.Type !== k || !want.some((w) => e.Actor.ID.startsWith(w) || e.Actor.Attributes.name === w))) return false;
+        if (
+          want &&
+          (e.Type !== k || !want.some((w) => e.Actor.ID.startsWith(w) || e.Actor.Attributes.name === w))
+        )
+          return false;
       }
       return true;
     };
@@ -436,7 +513,11 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
 /** Serves the app on each -H address (unix:///path or tcp://host:port). */
 export async function listen(app: FastifyInstance<Server>, hosts: readonly string[]): Promise<Server[]> {
   await app.ready();
-  const handler = (app as unknown as { shoalHandler: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined }).shoalHandler();
+  const handler = (
+    app as unknown as {
+      shoalHandler: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    }
+  ).shoalHandler();
   const servers: Server[] = [];
   for (const h of hosts) {
     const srv = createServer(handler);
@@ -448,7 +529,9 @@ export async function listen(app: FastifyInstance<Server>, hosts: readonly strin
       await chmod(path, 0o660);
     } else if (h.startsWith('tcp://')) {
       const u = new URL(h.replace(/^tcp:/, 'http:'));
-      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(Number(u.port || 2375), u.hostname, resolve));
+      await new Promise<void>((resolve, reject) =>
+        srv.once('error', reject).listen(Number(u.port || 2375), u.hostname, resolve),
+      );
     } else throw new Error(`unsupported host ${h}: use unix:///path or tcp://host:port`);
     servers.push(srv);
   }

@@ -68,7 +68,14 @@ export class EventLog {
     }
   }
 
-  emit(e: { Type: string; Action: string; id: string; attrs: Record<string, string>; scope: 'swarm' | 'local'; timeNano?: number }): void {
+  emit(e: {
+    Type: string;
+    Action: string;
+    id: string;
+    attrs: Record<string, string>;
+    scope: 'swarm' | 'local';
+    timeNano?: number;
+  }): void {
     const nanos = e.timeNano ?? this.clock.now() * 1e6;
     const ev: EngineEvent = {
       Type: e.Type,

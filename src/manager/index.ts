@@ -5,7 +5,7 @@ import type { MemoryStore } from '../state/index.js';
 import { Allocator } from './allocator/index.js';
 import { ControlAPI } from './controlapi/index.js';
 import { Dispatcher } from './dispatcher/index.js';
-import { EventLog } from './events.js';
+import type { EventLog } from './events.js';
 import { Orchestrator } from './orchestrator/index.js';
 import { Scheduler } from './scheduler/index.js';
 
@@ -36,7 +36,12 @@ export class Manager {
   constructor(readonly o: ManagerOptions) {
     const log = o.log ?? (() => undefined);
     this.control = new ControlAPI(o.store, o.clock);
-    this.dispatcher = new Dispatcher(o.store, o.clock, log, o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {});
+    this.dispatcher = new Dispatcher(
+      o.store,
+      o.clock,
+      log,
+      o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {},
+    );
     this.orchestrator = new Orchestrator(o.store, o.clock, log);
     this.allocator = new Allocator(o.store, o.clock, log);
     this.scheduler = new Scheduler(o.store, o.clock, log);

@@ -115,7 +115,8 @@ export class Daemon {
     const log = new LocalLog(join(this.#o.dataRoot, 'raft'));
     const store = new MemoryStore(log);
     const { replayed, repairedBytes } = await log.open(store);
-    if (repairedBytes > 0) this.#logf('warn', `cut ${repairedBytes} bytes of a torn write off the end of the log`);
+    if (repairedBytes > 0)
+      this.#logf('warn', `cut ${repairedBytes} bytes of a torn write off the end of the log`);
     this.#logf('debug', `state restored at index ${store.index} (${replayed} log entries replayed)`);
     const logFn = (m: string): void => this.#logf('warn', m);
     const manager = new Manager({
@@ -173,14 +174,24 @@ export class Daemon {
     await agent.start();
   }
 
-  init(req: { advertiseAddr?: string; listenAddr?: string; spec?: SwarmSpec; forceNewCluster?: boolean }): Promise<string> {
+  init(req: {
+    advertiseAddr?: string;
+    listenAddr?: string;
+    spec?: SwarmSpec;
+    forceNewCluster?: boolean;
+  }): Promise<string> {
     return this.#serial(async () => {
       if (this.#store) throw unavailable(ALREADY_IN_SWARM);
-      const addr = (req.advertiseAddr ?? '').split(':')[0] || (req.listenAddr ?? '').split(':')[0] || '127.0.0.1';
+      const addr =
+        (req.advertiseAddr ?? '').split(':')[0] || (req.listenAddr ?? '').split(':')[0] || '127.0.0.1';
       const listenHost = (req.listenAddr ?? '0.0.0.0:2377').split(':')[0] || '0.0.0.0';
       const listenPort = (req.listenAddr ?? '').split(':')[1] || '2377';
       const advHost = addr === '0.0.0.0' ? '127.0.0.1' : addr;
-      this.#node = { nodeId: newId(), addr: advHost, listenAddr: `${listenHost === '0.0.0.0' ? advHost : listenHost}:${listenPort}` };
+      this.#node = {
+        nodeId: newId(),
+        addr: advHost,
+        listenAddr: `${listenHost === '0.0.0.0' ? advHost : listenHost}:${listenPort}`,
+      };
       await rm(join(this.#o.dataRoot, 'raft'), { recursive: true, force: true });
       try {
         await this.#activate({ spec: req.spec ?? {} });
@@ -217,7 +228,8 @@ export class Daemon {
     await this.#manager?.stop();
     if (removeTasks && this.#executor) {
       try {
-        for (const cid of (await this.#executor.managedTaskIds()).values()) await this.#executor.removeContainer(cid);
+        for (const cid of (await this.#executor.managedTaskIds()).values())
+          await this.#executor.removeContainer(cid);
       } catch (e) {
         this.#logf('warn', `removing task containers: ${(e as Error).message}`);
       }
@@ -233,7 +245,9 @@ export class Daemon {
   /** Clean shutdown (SIGTERM): containers keep running, state is snapshotted. */
   shutdown(): Promise<void> {
     return this.#serial(async () => {
-      await this.#log?.snapshot().catch((e: unknown) => this.#logf('warn', `snapshot at shutdown failed: ${(e as Error).message}`));
+      await this.#log
+        ?.snapshot()
+        .catch((e: unknown) => this.#logf('warn', `snapshot at shutdown failed: ${(e as Error).message}`));
       await this.#deactivate(false);
     });
   }

@@ -1,4 +1,13 @@
 export { MemoryStore, TABLES, MAX_CHANGES_PER_ENTRY, deepFreeze, thaw } from './store/memory.js';
-export type { Tables, TableName, Change, Action, StoreEvent, Proposer, ReadTx, WriteTx } from './store/memory.js';
+export type {
+  Tables,
+  TableName,
+  Change,
+  Action,
+  StoreEvent,
+  Proposer,
+  ReadTx,
+  WriteTx,
+} from './store/memory.js';
 export { LocalLog } from './locallog.js';
 export { BoundedQueue } from './watch/queue.js';

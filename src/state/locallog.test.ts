@@ -37,7 +37,10 @@ test('state survives a restart through WAL replay, and through snapshot plus WAL
     store2.view((tx) => tx.all('networks').map((n) => n.Spec.Name)).sort(),
     store.view((tx) => tx.all('networks').map((n) => n.Spec.Name)).sort(),
   );
-  assert.equal(store2.view((tx) => tx.byName('networks', 'net3')), undefined);
+  assert.equal(
+    store2.view((tx) => tx.byName('networks', 'net3')),
+    undefined,
+  );
   // New writes continue the index sequence.
   await store2.update((tx) => tx.create('networks', net(99)));
   assert.equal(store2.view((tx) => tx.get('networks', net(99).ID))?.Version.Index, store.index + 1);

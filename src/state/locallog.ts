@@ -39,7 +39,9 @@ export class LocalLog implements Proposer {
     this.#store = store;
     let snapIndex = 0;
     try {
-      const snap = JSON.parse(await readFile(this.#snapPath, 'utf8')) as Parameters<MemoryStore['restore']>[0];
+      const snap = JSON.parse(await readFile(this.#snapPath, 'utf8')) as Parameters<
+        MemoryStore['restore']
+      >[0];
       store.restore(snap);
       snapIndex = snap.index;
     } catch (e) {

@@ -14,25 +14,44 @@ let sock = '';
 let daemon: ChildProcess | undefined;
 let daemonLog = '';
 
-async function docker(args: string[], opts: { engine?: boolean; input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+async function docker(
+  args: string[],
+  opts: { engine?: boolean; input?: string; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string; code: number }> {
   const env = { ...process.env, DOCKER_HOST: opts.engine ? 'unix:///var/run/docker.sock' : `unix://${sock}` };
   try {
-    const { stdout, stderr } = await run('docker', args, { env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 << 20 });
+    const { stdout, stderr } = await run('docker', args, {
+      env,
+      timeout: opts.timeoutMs ?? 120_000,
+      maxBuffer: 16 << 20,
+    });
     return { stdout, stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; code?: number };
-    return { stdout: err.stdout ?? '', stderr: err.stderr ?? '', code: typeof err.code === 'number' ? err.code : 1 };
+    return {
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+      code: typeof err.code === 'number' ? err.code : 1,
+    };
   }
 }
 
 async function ok(args: string[], timeoutMs?: number): Promise<string> {
   const r = await docker(args, timeoutMs !== undefined ? { timeoutMs } : {});
-  assert.equal(r.code, 0, `docker ${args.join(' ')} failed: ${r.stderr}\n--- shoald log ---\n${daemonLog.slice(-3000)}`);
+  assert.equal(
+    r.code,
+    0,
+    `docker ${args.join(' ')} failed: ${r.stderr}\n--- shoald log ---\n${daemonLog.slice(-3000)}`,
+  );
   return r.stdout;
 }
 
 async function startDaemon(): Promise<void> {
-  daemon = spawn(process.execPath, ['bin/shoald.js', '--data-root', dataRoot, '-H', `unix://${sock}`, '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  daemon = spawn(
+    process.execPath,
+    ['bin/shoald.js', '--data-root', dataRoot, '-H', `unix://${sock}`, '--log-level', 'debug'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   daemon.stderr!.on('data', (b: Buffer) => (daemonLog += b.toString()));
   for (let i = 0; i < 100; i++) {
     if ((await docker(['version', '--format', '{{.Server.APIVersion}}'])).code === 0) return;
@@ -51,23 +70,33 @@ async function stopDaemon(): Promise<void> {
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- shoald log ---\n${daemonLog.slice(-3000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}\n--- shoald log ---\n${daemonLog.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
 async function replicas(name: string): Promise<string> {
   const out = await ok(['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Name}} {{.Replicas}}']);
-  return out.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? '';
+  return (
+    out
+      .split('\n')
+      .find((l) => l.startsWith(`${name} `))
+      ?.split(' ')[1] ?? ''
+  );
 }
 
 async function containers(service: string): Promise<string[]> {
-  const r = await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`], { engine: true });
+  const r = await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`], {
+    engine: true,
+  });
   return r.stdout.split('\n').filter(Boolean);
 }
 
 async function allContainers(service: string): Promise<string[]> {
-  const r = await docker(['ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${service}`], { engine: true });
+  const r = await docker(['ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${service}`], {
+    engine: true,
+  });
   return r.stdout.split('\n').filter(Boolean);
 }
 
@@ -111,11 +140,33 @@ test('swarm init, info, node ls/inspect/update', async () => {
 });
 
 test('create with the progress monitor converges to 3/3, then scales to 5 and 1', async () => {
-  const out = await ok(['service', 'create', '--name', 'web', '--replicas', '3', '--stop-grace-period', '1s', '--restart-delay', '0s', '--update-monitor', '1s', '--rollback-monitor', '1s', 'busybox:local', 'sleep', '3600']);
+  const out = await ok([
+    'service',
+    'create',
+    '--name',
+    'web',
+    '--replicas',
+    '3',
+    '--stop-grace-period',
+    '1s',
+    '--restart-delay',
+    '0s',
+    '--update-monitor',
+    '1s',
+    '--rollback-monitor',
+    '1s',
+    'busybox:local',
+    'sleep',
+    '3600',
+  ]);
   assert.match(out, /verify: Service \w+ converged/);
   assert.equal(await replicas('web'), '3/3');
   assert.equal((await containers('web')).length, 3);
-  const names = (await docker(['ps', '--filter', 'label=com.docker.swarm.service.name=web', '--format', '{{.Names}}'], { engine: true })).stdout;
+  const names = (
+    await docker(['ps', '--filter', 'label=com.docker.swarm.service.name=web', '--format', '{{.Names}}'], {
+      engine: true,
+    })
+  ).stdout;
   assert.match(names, /^web\.[123]\.[0-9a-z]{25}$/m, 'containers are named <service>.<slot>.<task>');
   await ok(['service', 'scale', 'web=5']);
   assert.equal(await replicas('web'), '5/5');
@@ -139,11 +190,30 @@ test('docker rm -f of a task container leads to a running replacement', async ()
 
 test('an env update rolls through with parallelism 2, then service rollback restores it', async () => {
   await ok(['service', 'scale', 'web=4']);
-  const out = await ok(['service', 'update', '--env-add', 'A=1', '--update-parallelism', '2', '--update-monitor', '1s', 'web']);
+  const out = await ok([
+    'service',
+    'update',
+    '--env-add',
+    'A=1',
+    '--update-parallelism',
+    '2',
+    '--update-monitor',
+    '1s',
+    'web',
+  ]);
   assert.match(out, /verify: Service web converged/);
-  const env = await ok(['service', 'inspect', 'web', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}']);
+  const env = await ok([
+    'service',
+    'inspect',
+    'web',
+    '--format',
+    '{{json .Spec.TaskTemplate.ContainerSpec.Env}}',
+  ]);
   assert.equal(env.trim(), '["A=1"]');
-  assert.equal((await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim(), 'completed');
+  assert.equal(
+    (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim(),
+    'completed',
+  );
   for (const id of await containers('web')) {
     const e = (await docker(['inspect', id, '--format', '{{json .Config.Env}}'], { engine: true })).stdout;
     assert.match(e, /"A=1"/);
@@ -151,21 +221,68 @@ test('an env update rolls through with parallelism 2, then service rollback rest
   const rb = await ok(['service', 'rollback', 'web']);
   assert.match(rb, /rollback: manually requested rollback/);
   assert.match(rb, /verify: Service web converged/);
-  assert.equal((await ok(['service', 'inspect', 'web', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'])).trim(), 'null');
-  assert.equal((await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim(), 'rollback_completed');
+  assert.equal(
+    (
+      await ok(['service', 'inspect', 'web', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'])
+    ).trim(),
+    'null',
+  );
+  assert.equal(
+    (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim(),
+    'rollback_completed',
+  );
 });
 
 test('a failing update with --update-failure-action rollback rolls back by itself', async () => {
-  const r = await docker(['service', 'update', '--detach', '--args', 'sh -c "exit 3"', '--update-failure-action', 'rollback', '--update-monitor', '3s', '--rollback-monitor', '1s', 'web']);
+  const r = await docker([
+    'service',
+    'update',
+    '--detach',
+    '--args',
+    'sh -c "exit 3"',
+    '--update-failure-action',
+    'rollback',
+    '--update-monitor',
+    '3s',
+    '--rollback-monitor',
+    '1s',
+    'web',
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  await waitFor('rollback_completed', async () => (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim() === 'rollback_completed', 90_000);
-  assert.match(await ok(['service', 'ps', 'web']), /task: non-zero exit \(3\)/, 'the failed new task is in the history');
-  assert.equal((await ok(['service', 'inspect', 'web', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Args}}'])).trim(), '["sleep","3600"]');
+  await waitFor(
+    'rollback_completed',
+    async () =>
+      (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim() ===
+      'rollback_completed',
+    90_000,
+  );
+  assert.match(
+    await ok(['service', 'ps', 'web']),
+    /task: non-zero exit \(3\)/,
+    'the failed new task is in the history',
+  );
+  assert.equal(
+    (
+      await ok(['service', 'inspect', 'web', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Args}}'])
+    ).trim(),
+    '["sleep","3600"]',
+  );
   await waitFor('4/4 again', async () => (await replicas('web')) === '4/4');
 });
 
 test('logs carry task prefixes', async () => {
-  await ok(['service', 'create', '--name', 'talker', '--restart-condition', 'none', 'busybox:local', 'sh', '-c', 'echo hello-from-$(hostname); sleep 3600']);
+  await ok([
+    'service',
+    'create',
+    '--name',
+    'talker',
+    '--restart-condition',
+    'none',
+    'busybox:local',
+    'sh',
+    '-c',
+    'echo hello-from-$(hostname); sleep 3600',
+  ]);
   await waitFor('log line', async () => (await ok(['service', 'logs', 'talker'])).includes('hello-from-'));
   const logs = await ok(['service', 'logs', 'talker']);
   assert.match(logs, /^talker\.1\.\w+@\S+\s+\| hello-from-\w+$/m);
@@ -177,25 +294,62 @@ test('logs carry task prefixes', async () => {
 });
 
 test('a global service and a replicated job that completes', async () => {
-  await ok(['service', 'create', '--name', 'glob', '--mode', 'global', '--detach', 'busybox:local', 'sleep', '3600']);
+  await ok([
+    'service',
+    'create',
+    '--name',
+    'glob',
+    '--mode',
+    'global',
+    '--detach',
+    'busybox:local',
+    'sleep',
+    '3600',
+  ]);
   await waitFor('glob 1/1', async () => (await replicas('glob')) === '1/1');
   const scale = await docker(['service', 'scale', 'glob=3']);
   assert.match(scale.stderr, /scale can only be used with replicated or replicated-job mode/);
-  const out = await ok(['service', 'create', '--name', 'job1', '--mode', 'replicated-job', '--replicas', '2', '--max-concurrent', '1', 'busybox:local', 'sh', '-c', 'echo job done']);
+  const out = await ok([
+    'service',
+    'create',
+    '--name',
+    'job1',
+    '--mode',
+    'replicated-job',
+    '--replicas',
+    '2',
+    '--max-concurrent',
+    '1',
+    'busybox:local',
+    'sh',
+    '-c',
+    'echo job done',
+  ]);
   assert.match(out, /job complete/);
-  assert.match(await ok(['service', 'ls', '--filter', 'name=job1']), /job1\s+replicated job\s+0\/1 \(2\/2 completed\)/);
+  assert.match(
+    await ok(['service', 'ls', '--filter', 'name=job1']),
+    /job1\s+replicated job\s+0\/1 \(2\/2 completed\)/,
+  );
 });
 
 test('a shoald restart keeps services and does not restart running containers', async () => {
   const before = new Map<string, string>();
-  for (const id of await containers('web')) before.set(id, (await docker(['inspect', id, '--format', '{{.State.StartedAt}}'], { engine: true })).stdout.trim());
+  for (const id of await containers('web'))
+    before.set(
+      id,
+      (await docker(['inspect', id, '--format', '{{.State.StartedAt}}'], { engine: true })).stdout.trim(),
+    );
   assert.equal(before.size, 4);
   await stopDaemon();
   await startDaemon();
   assert.equal(await replicas('web'), '4/4');
   await new Promise((r) => setTimeout(r, 1500));
   for (const id of await containers('web')) {
-    assert.equal((await docker(['inspect', id, '--format', '{{.State.StartedAt}}'], { engine: true })).stdout.trim(), before.get(id), 'container was not restarted');
+    assert.equal(
+      (await docker(['inspect', id, '--format', '{{.State.StartedAt}}'], { engine: true })).stdout.trim(),
+      before.get(id),
+      'container was not restarted',
+    );
   }
   assert.equal((await containers('web')).length, 4);
   assert.equal(await replicas('web'), '4/4');
@@ -203,14 +357,37 @@ test('a shoald restart keeps services and does not restart running containers', 
 
 test('error cases answer as a real swarm does', async () => {
   const dup = await docker(['service', 'create', '--name', 'web', '--detach', 'busybox:local', 'sleep', '1']);
-  assert.match(dup.stderr, /Error response from daemon: rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists/);
+  assert.match(
+    dup.stderr,
+    /Error response from daemon: rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists/,
+  );
   const insp = await docker(['service', 'inspect', 'nosuchsvc']);
   assert.match(insp.stderr, /no such service: nosuchsvc/);
   const rmm = await docker(['service', 'rm', 'nosuchsvc']);
   assert.match(rmm.stderr, /Error response from daemon: service nosuchsvc not found/);
-  const badName = await docker(['service', 'create', '--name', 'bad_name!', '--detach', 'busybox:local', 'sleep', '1']);
+  const badName = await docker([
+    'service',
+    'create',
+    '--name',
+    'bad_name!',
+    '--detach',
+    'busybox:local',
+    'sleep',
+    '1',
+  ]);
   assert.match(badName.stderr, /name must be valid as a DNS name component/);
-  const badc = await docker(['service', 'create', '--name', 'badc', '--constraint', 'node.labels.zone=a', '--detach', 'busybox:local', 'sleep', '1']);
+  const badc = await docker([
+    'service',
+    'create',
+    '--name',
+    'badc',
+    '--constraint',
+    'node.labels.zone=a',
+    '--detach',
+    'busybox:local',
+    'sleep',
+    '1',
+  ]);
   assert.match(badc.stderr, /constraint expected one operator from ==, !=/);
   const noPrev = await docker(['service', 'rollback', 'glob']);
   assert.match(noPrev.stderr, /does not have a previous spec/);

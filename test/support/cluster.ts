@@ -32,7 +32,9 @@ export interface SimCluster {
   waitFor(what: string, cond: () => boolean, timeoutMs?: number): Promise<void>;
 }
 
-export async function simCluster(opts: { behaviour?: (a: Assignment) => { exitCode?: number } } = {}): Promise<SimCluster> {
+export async function simCluster(
+  opts: { behaviour?: (a: Assignment) => { exitCode?: number } } = {},
+): Promise<SimCluster> {
   const store = new MemoryStore(new MemoryProposer());
   const manager = new Manager({ store, clock: systemClock, events: new EventLog(systemClock) });
   const nodeId = 'simnode00000000000000001a';
@@ -45,7 +47,13 @@ export async function simCluster(opts: { behaviour?: (a: Assignment) => { exitCo
   });
   manager.start();
   const executor = new SimExecutor(DESCRIPTION, opts.behaviour);
-  const agent = new Agent({ nodeId, addr: '127.0.0.1', dispatcher: manager.dispatcher, executor, clock: systemClock });
+  const agent = new Agent({
+    nodeId,
+    addr: '127.0.0.1',
+    dispatcher: manager.dispatcher,
+    executor,
+    clock: systemClock,
+  });
   await agent.start();
   return {
     store,
@@ -70,7 +78,12 @@ export async function simCluster(opts: { behaviour?: (a: Assignment) => { exitCo
 }
 
 export function spec(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { Name: name, TaskTemplate: { ContainerSpec: { Image: 'busybox:local', Args: ['sleep', '3600'] } }, ...extra };
+  return {
+    Name: name,
+    TaskTemplate: { ContainerSpec: { Image: 'busybox:local', Args: ['sleep', '3600'] } },
+    ...extra,
+  };
 }
 
-export const running = (ts: readonly Task[]): Task[] => ts.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+export const running = (ts: readonly Task[]): Task[] =>
+  ts.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');

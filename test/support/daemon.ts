@@ -10,7 +10,12 @@ import { DESCRIPTION } from './cluster.js';
 export interface ApiHarness {
   daemon: Daemon;
   executor: () => SimExecutor;
-  call(method: string, url: string, body?: unknown, raw?: string): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }>;
+  call(
+    method: string,
+    url: string,
+    body?: unknown,
+    raw?: string,
+  ): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -33,7 +38,11 @@ export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiH
       const res = await app.inject({
         method: method as 'GET',
         url,
-        ...(raw !== undefined ? { payload: raw, headers: { 'content-type': 'application/json' } } : body !== undefined ? { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+        ...(raw !== undefined
+          ? { payload: raw, headers: { 'content-type': 'application/json' } }
+          : body !== undefined
+            ? { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+            : {}),
       });
       let parsed: unknown = undefined;
       try {
@@ -41,7 +50,12 @@ export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiH
       } catch {
         parsed = undefined;
       }
-      return { status: res.statusCode, body: parsed, text: res.body, headers: res.headers as Record<string, unknown> };
+      return {
+        status: res.statusCode,
+        body: parsed,
+        text: res.body,
+        headers: res.headers as Record<string, unknown>,
+      };
     },
     async close() {
       await daemon.shutdown();

@@ -52,7 +52,8 @@ export class SimExecutor implements Executor {
     const ex = this;
     return {
       prepare() {
-        if (!ex.containers.has(id)) ex.containers.set(id, { taskId: id, serviceId: a.task.ServiceID, state: 'created', exitCode: 0 });
+        if (!ex.containers.has(id))
+          ex.containers.set(id, { taskId: id, serviceId: a.task.ServiceID, state: 'created', exitCode: 0 });
         return Promise.resolve(id);
       },
       start() {

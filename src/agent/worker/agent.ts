@@ -82,7 +82,13 @@ export class Agent {
     for (const a of set) {
       let r = this.#runners.get(a.task.ID);
       if (!r) {
-        r = new TaskRunner(a, this.o.executor.controller(a), this.o.clock, (id, s) => this.#report(id, s), this.#log);
+        r = new TaskRunner(
+          a,
+          this.o.executor.controller(a),
+          this.o.clock,
+          (id, s) => this.#report(id, s),
+          this.#log,
+        );
         this.#runners.set(a.task.ID, r);
       }
       r.update(a);

@@ -94,7 +94,8 @@ export class TaskRunner {
     const cs = { ...(this.#status.ContainerStatus ?? {}), PID: 0, ExitCode: exit.exitCode };
     if (exit.err) this.#set('failed', 'started', { Err: exit.err, ContainerStatus: cs });
     else if (exit.exitCode === 0) this.#set('complete', 'finished', { ContainerStatus: cs });
-    else this.#set('failed', 'started', { Err: `task: non-zero exit (${exit.exitCode})`, ContainerStatus: cs });
+    else
+      this.#set('failed', 'started', { Err: `task: non-zero exit (${exit.exitCode})`, ContainerStatus: cs });
   }
 
   async #step(): Promise<void> {
@@ -118,7 +119,8 @@ export class TaskRunner {
       this.#recovered = true;
       const r = await this.#ctl.recover();
       if (r.kind === 'missing') {
-        if (stateOrder(this.#observed) >= stateOrder('starting')) return this.#fail('task: container disappeared while the agent was away', -1);
+        if (stateOrder(this.#observed) >= stateOrder('starting'))
+          return this.#fail('task: container disappeared while the agent was away', -1);
         this.#observed = 'accepted';
       } else if (r.kind === 'exited') {
         if (stateOrder(this.#observed) >= stateOrder('starting')) return this.#exited(r.exit);
@@ -126,7 +128,9 @@ export class TaskRunner {
         this.#observed = 'accepted';
       } else if (r.kind === 'running') {
         if (this.#observed !== 'running') {
-          this.#set('running', 'started', { ContainerStatus: { ContainerID: r.containerId, PID: r.pid, ExitCode: 0 } });
+          this.#set('running', 'started', {
+            ContainerStatus: { ContainerID: r.containerId, PID: r.pid, ExitCode: 0 },
+          });
         }
         this.#watchExit();
         return;
@@ -151,7 +155,10 @@ export class TaskRunner {
     if (this.#observed === 'ready') {
       this.#set('starting', 'starting');
       const { pid } = await this.#ctl.start();
-      this.#status = { ...this.#status, ContainerStatus: { ...(this.#status.ContainerStatus ?? {}), PID: pid, ExitCode: 0 } };
+      this.#status = {
+        ...this.#status,
+        ContainerStatus: { ...(this.#status.ContainerStatus ?? {}), PID: pid, ExitCode: 0 },
+      };
       const unhealthy = await this.#ctl.healthy(this.#ac.signal);
       if (this.#a.task.DesiredState === 'shutdown' || this.#a.task.DesiredState === 'remove') return;
       if (unhealthy) {
@@ -186,7 +193,9 @@ export class TaskRunner {
   async close(removeContainer: boolean): Promise<void> {
     this.#ac.abort();
     if (removeContainer) {
-      await this.#ctl.remove().catch((e: unknown) => this.log(`removing container of ${this.taskId}: ${(e as Error).message}`));
+      await this.#ctl
+        .remove()
+        .catch((e: unknown) => this.log(`removing container of ${this.taskId}: ${(e as Error).message}`));
     }
   }
 }

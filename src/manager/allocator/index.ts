@@ -15,7 +15,9 @@ function isTerminalState(s: string): boolean {
 /** Networks a service's tasks attach to: its own, plus ingress if it publishes ingress ports. */
 export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service): Network[] {
   const out: Network[] = [];
-  const ingressPorts = (s.Spec.EndpointSpec?.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+  const ingressPorts = (s.Spec.EndpointSpec?.Ports ?? []).some(
+    (p) => (p.PublishMode ?? 'ingress') === 'ingress',
+  );
   if (ingressPorts) {
     const ingress = tx.all('networks').find((n) => n.Spec.Ingress);
     if (ingress) out.push(ingress);
@@ -54,7 +56,8 @@ export class Allocator {
   #onEvent(e: StoreEvent): void {
     if (e.kind === 'change') {
       const { table, object } = e.change;
-      if ((table === 'tasks' && (object as Task).Status.State === 'new') || table === 'services') this.#dirty = true;
+      if ((table === 'tasks' && (object as Task).Status.State === 'new') || table === 'services')
+        this.#dirty = true;
       return;
     }
     if (this.#dirty) this.#kick();
@@ -99,10 +102,12 @@ export class Allocator {
       return s;
     };
     const allTasks = tx.all('tasks');
-    for (const s of tx.all('services')) for (const v of s.Endpoint.VirtualIPs ?? []) usedIn(v.NetworkID).add(bare(v.Addr));
+    for (const s of tx.all('services'))
+      for (const v of s.Endpoint.VirtualIPs ?? []) usedIn(v.NetworkID).add(bare(v.Addr));
     for (const t of allTasks) {
       if (isTerminalState(t.Status.State)) continue;
-      for (const a of t.NetworksAttachments ?? []) for (const addr of a.Addresses) usedIn(a.Network.ID).add(bare(addr));
+      for (const a of t.NetworksAttachments ?? [])
+        for (const addr of a.Addresses) usedIn(a.Network.ID).add(bare(addr));
     }
     const subnetOf = (n: Network): string | undefined => n.IPAMOptions.Configs[0]?.Subnet;
 

@@ -32,7 +32,13 @@ export const DEFAULT_SWARM_SPEC: SwarmSpec = {
   Name: 'default',
   Labels: {},
   Orchestration: { TaskHistoryRetentionLimit: 5 },
-  Raft: { SnapshotInterval: 10000, KeepOldSnapshots: 0, LogEntriesForSlowFollowers: 500, ElectionTick: 10, HeartbeatTick: 1 },
+  Raft: {
+    SnapshotInterval: 10000,
+    KeepOldSnapshots: 0,
+    LogEntriesForSlowFollowers: 500,
+    ElectionTick: 10,
+    HeartbeatTick: 1,
+  },
   Dispatcher: { HeartbeatPeriod: 5e9 },
   CAConfig: { NodeCertExpiry: 7776000e9 },
   TaskDefaults: {},
@@ -51,7 +57,12 @@ export function joinToken(caDigestSource: string): string {
   return `SWMTKN-1-${base36(digest, 50)}-${base36(randomBytes(16), 25)}`;
 }
 
-function resolve<T extends 'services' | 'nodes' | 'networks'>(tx: ReadTx, table: T, ref: string, kind: string) {
+function resolve<T extends 'services' | 'nodes' | 'networks'>(
+  tx: ReadTx,
+  table: T,
+  ref: string,
+  kind: string,
+) {
   const o = tx.lookup(table, ref);
   if (!o) throw notFound(`${kind} ${ref} not found`);
   return o;
@@ -69,7 +80,14 @@ export class ControlAPI {
 
   // ---- cluster ----
 
-  async initCluster(opts: { nodeId: string; hostname: string; addr: string; listenAddr: string; spec?: SwarmSpec; description: Node['Description'] }): Promise<Cluster> {
+  async initCluster(opts: {
+    nodeId: string;
+    hostname: string;
+    addr: string;
+    listenAddr: string;
+    spec?: SwarmSpec;
+    description: Node['Description'];
+  }): Promise<Cluster> {
     const now = this.#now();
     const id = newId();
     // At init, the CLI sends zeros for what the user left unset; zero means "the default" there.
@@ -107,7 +125,10 @@ export class ControlAPI {
         Labels: {},
         DriverConfiguration: { Name: 'overlay' },
         Ingress: true,
-        IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] },
+        IPAMOptions: {
+          Driver: { Name: 'default' },
+          Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }],
+        },
         Scope: 'swarm',
       },
       DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' } },
@@ -121,10 +142,16 @@ export class ControlAPI {
     return this.store.view((tx) => tx.cluster()!);
   }
 
-  async updateSwarm(version: number, raw: unknown, rotate: { worker: boolean; manager: boolean; unlockKey: boolean }): Promise<void> {
+  async updateSwarm(
+    version: number,
+    raw: unknown,
+    rotate: { worker: boolean; manager: boolean; unlockKey: boolean },
+  ): Promise<void> {
     const spec = validateSwarmSpec(raw);
     if (spec.EncryptionConfig?.AutoLockManagers) {
-      throw invalidArgument('autolock needs encrypted state, which this shoal build does not have yet; leave AutoLockManagers off');
+      throw invalidArgument(
+        'autolock needs encrypted state, which this shoal build does not have yet; leave AutoLockManagers off',
+      );
     }
     await this.store.update((tx) => {
       const c = tx.cluster();
@@ -147,7 +174,8 @@ export class ControlAPI {
     const taken = new Map<string, Service>();
     for (const s of tx.all('services')) {
       if (s.ID === serviceId) continue;
-      for (const p of s.Endpoint.Ports ?? []) if (p.PublishMode === 'ingress' && p.PublishedPort) taken.set(`${p.Protocol}/${p.PublishedPort}`, s);
+      for (const p of s.Endpoint.Ports ?? [])
+        if (p.PublishMode === 'ingress' && p.PublishedPort) taken.set(`${p.Protocol}/${p.PublishedPort}`, s);
     }
     for (const p of ep.Ports ?? []) {
       if (p.PublishMode === 'host') {
@@ -156,7 +184,9 @@ export class ControlAPI {
       }
       let published = p.PublishedPort ?? 0;
       if (published === 0) {
-        const kept = previous?.Ports?.find((q) => q.TargetPort === p.TargetPort && q.Protocol === p.Protocol && q.PublishMode === 'ingress');
+        const kept = previous?.Ports?.find(
+          (q) => q.TargetPort === p.TargetPort && q.Protocol === p.Protocol && q.PublishMode === 'ingress',
+        );
         published = kept?.PublishedPort ?? 0;
       }
       if (published === 0) {
@@ -171,7 +201,9 @@ export class ControlAPI {
       }
       const owner = taken.get(`${p.Protocol}/${published}`);
       if (owner) {
-        throw invalidArgument(`port '${published}' is already in use by service '${owner.Spec.Name}' (${owner.ID}) as an ingress port`);
+        throw invalidArgument(
+          `port '${published}' is already in use by service '${owner.Spec.Name}' (${owner.ID}) as an ingress port`,
+        );
       }
       if (ports.some((q) => q.PublishedPort === published && q.Protocol === p.Protocol)) {
         throw invalidArgument(`port '${published}' is published more than once`);
@@ -188,7 +220,8 @@ export class ControlAPI {
     for (const n of spec.TaskTemplate?.Networks ?? []) {
       const net = tx.lookup('networks', n.Target);
       if (!net) throw notFound(`network ${n.Target} not found`);
-      if (net.Spec.Ingress) throw invalidArgument('service cannot be explicitly attached to the ingress network');
+      if (net.Spec.Ingress)
+        throw invalidArgument('service cannot be explicitly attached to the ingress network');
       n.Target = net.ID;
     }
   }
@@ -214,7 +247,12 @@ export class ControlAPI {
     return id;
   }
 
-  async updateService(ref: string, version: number, raw: unknown, opts: { rollback: boolean }): Promise<string[]> {
+  async updateService(
+    ref: string,
+    version: number,
+    raw: unknown,
+    opts: { rollback: boolean },
+  ): Promise<string[]> {
     const warnings: string[] = [];
     const incoming = opts.rollback ? undefined : normalizeServiceSpec(raw);
     await this.store.update((tx) => {
@@ -243,7 +281,11 @@ export class ControlAPI {
           next.JobStatus = { JobIteration: { Index: (cur.JobStatus?.JobIteration.Index ?? 0) + 1 } };
         }
       } else if (opts.rollback) {
-        next.UpdateStatus = { State: 'rollback_started', StartedAt: this.#now(), Message: 'manually requested rollback' };
+        next.UpdateStatus = {
+          State: 'rollback_started',
+          StartedAt: this.#now(),
+          Message: 'manually requested rollback',
+        };
       } else if (templateChanged) {
         next.UpdateStatus = { State: 'updating', StartedAt: this.#now(), Message: 'update in progress' };
       }
@@ -269,13 +311,21 @@ export class ControlAPI {
       const role = spec.Role ?? node.Spec.Role;
       if (node.Spec.Role === 'manager' && role === 'worker') {
         const managers = tx.all('nodes').filter((n) => n.Spec.Role === 'manager');
-        if (managers.length <= 1) throw failedPrecondition('attempting to demote the last manager of the swarm');
+        if (managers.length <= 1)
+          throw failedPrecondition('attempting to demote the last manager of the swarm');
       }
       if (node.Spec.Role === 'worker' && role === 'manager') {
-        throw failedPrecondition('promoting a node to manager needs replicated managers, which this shoal build does not have yet');
+        throw failedPrecondition(
+          'promoting a node to manager needs replicated managers, which this shoal build does not have yet',
+        );
       }
       const next = structuredClone(node) as Node;
-      next.Spec = { ...spec, Labels: spec.Labels ?? {}, Role: role ?? 'worker', Availability: spec.Availability ?? 'active' };
+      next.Spec = {
+        ...spec,
+        Labels: spec.Labels ?? {},
+        Role: role ?? 'worker',
+        Availability: spec.Availability ?? 'active',
+      };
       next.UpdatedAt = this.#now();
       tx.update('nodes', next);
     });
@@ -289,7 +339,8 @@ export class ControlAPI {
           `node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
         );
       }
-      if (!force && node.Status.State !== 'down') throw failedPrecondition(`node ${node.ID} is not down and can't be removed`);
+      if (!force && node.Status.State !== 'down')
+        throw failedPrecondition(`node ${node.ID} is not down and can't be removed`);
       tx.remove('nodes', node.ID);
     });
   }
@@ -305,7 +356,10 @@ export class ControlAPI {
       if (spec.Ingress && tx.all('networks').some((n) => n.Spec.Ingress)) {
         throw failedPrecondition('an ingress network already exists; remove it first');
       }
-      const used = tx.all('networks').flatMap((n) => n.IPAMOptions.Configs.map((c) => c.Subnet ?? '')).filter(Boolean);
+      const used = tx
+        .all('networks')
+        .flatMap((n) => n.IPAMOptions.Configs.map((c) => c.Subnet ?? ''))
+        .filter(Boolean);
       const configs = (spec.IPAMOptions?.Configs ?? []).filter((c) => c.Subnet);
       if (configs.length === 0) {
         const subnet = nextSubnet(used);
@@ -322,7 +376,10 @@ export class ControlAPI {
         CreatedAt: now,
         UpdatedAt: now,
         Spec: spec,
-        DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vxlan) } },
+        DriverState: {
+          Name: 'overlay',
+          Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vxlan) },
+        },
         IPAMOptions: { Driver: { Name: spec.IPAMOptions?.Driver?.Name ?? 'default' }, Configs: configs },
       };
       // A duplicate name is refused by the store (409), as Docker does for swarm networks.
@@ -336,7 +393,11 @@ export class ControlAPI {
       const n = resolve(tx, 'networks', ref, 'network');
       const user = tx
         .all('services')
-        .find((s) => (s.Spec.TaskTemplate?.Networks ?? []).some((a) => a.Target === n.ID) || (n.Spec.Ingress && (s.Endpoint.Ports ?? []).some((p) => p.PublishMode === 'ingress')));
+        .find(
+          (s) =>
+            (s.Spec.TaskTemplate?.Networks ?? []).some((a) => a.Target === n.ID) ||
+            (n.Spec.Ingress && (s.Endpoint.Ports ?? []).some((p) => p.PublishMode === 'ingress')),
+        );
       if (user) throw failedPrecondition(`network ${n.ID} is in use by service ${user.ID}`);
       tx.remove('networks', n.ID);
     });
@@ -358,7 +419,15 @@ export function mergeSwarmSpec(base: SwarmSpec, over: SwarmSpec): SwarmSpec {
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
     const b = out[k];
-    out[k] = b && typeof b === 'object' && !Array.isArray(b) && typeof v === 'object' && !Array.isArray(v) && k !== 'Labels' ? { ...b, ...v } : v;
+    out[k] =
+      b &&
+      typeof b === 'object' &&
+      !Array.isArray(b) &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      k !== 'Labels'
+        ? { ...b, ...v }
+        : v;
   }
   return out as SwarmSpec;
 }

@@ -81,7 +81,11 @@ export class Dispatcher implements DispatcherAPI {
         .filter((t) => stateOrder(t.Status.State) >= stateOrder('assigned'))
         .map((task) => {
           const svc = tx.get('services', task.ServiceID);
-          return { task, serviceName: svc?.Spec.Name ?? task.ServiceID, serviceLabels: svc?.Spec.Labels ?? {} };
+          return {
+            task,
+            serviceName: svc?.Spec.Name ?? task.ServiceID,
+            serviceLabels: svc?.Spec.Labels ?? {},
+          };
         }),
     );
   }
@@ -93,13 +97,20 @@ export class Dispatcher implements DispatcherAPI {
     for (const s of subs) s(set);
   }
 
-  async register(nodeId: string, description: NodeDescription, addr: string): Promise<{ heartbeatMs: number }> {
+  async register(
+    nodeId: string,
+    description: NodeDescription,
+    addr: string,
+  ): Promise<{ heartbeatMs: number }> {
     this.#lastSeen.set(nodeId, this.clock.now());
     await this.store.update((tx) => {
       const node = tx.get('nodes', nodeId);
       if (!node) return;
       const next = structuredClone(node);
-      next.Description = { ...description, ...(node.Description.TLSInfo ? { TLSInfo: node.Description.TLSInfo } : {}) };
+      next.Description = {
+        ...description,
+        ...(node.Description.TLSInfo ? { TLSInfo: node.Description.TLSInfo } : {}),
+      };
       next.Status = { State: 'ready', Addr: addr };
       next.UpdatedAt = isoTime(this.clock.now());
       tx.update('nodes', next);
@@ -118,16 +129,22 @@ export class Dispatcher implements DispatcherAPI {
     const period = this.heartbeatMs;
     const now = this.clock.now();
     const stale = this.store.view((tx) =>
-      tx.all('nodes').filter((n) => n.Status.State === 'ready' && now - (this.#lastSeen.get(n.ID) ?? now) > 3 * period),
+      tx
+        .all('nodes')
+        .filter((n) => n.Status.State === 'ready' && now - (this.#lastSeen.get(n.ID) ?? now) > 3 * period),
     );
-    for (const n of this.store.view((tx) => tx.all('nodes'))) if (!this.#lastSeen.has(n.ID)) this.#lastSeen.set(n.ID, now);
+    for (const n of this.store.view((tx) => tx.all('nodes')))
+      if (!this.#lastSeen.has(n.ID)) this.#lastSeen.set(n.ID, now);
     if (stale.length > 0) {
       void this.store
         .update((tx) => {
           for (const s of stale) {
             const cur = tx.get('nodes', s.ID);
             if (!cur || cur.Status.State !== 'ready') continue;
-            tx.update('nodes', { ...cur, Status: { ...cur.Status, State: 'down', Message: 'heartbeat failure' } });
+            tx.update('nodes', {
+              ...cur,
+              Status: { ...cur.Status, State: 'down', Message: 'heartbeat failure' },
+            });
           }
         })
         .catch((e: unknown) => this.log(`marking nodes down failed: ${(e as Error).message}`));

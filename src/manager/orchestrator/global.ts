@@ -7,11 +7,19 @@ import type { Plan } from './plan.js';
 export function eligibleNodes(service: Service, nodes: readonly Node[]): Node[] {
   const constraints = parseConstraints(service.Spec.TaskTemplate?.Placement?.Constraints ?? []);
   return nodes.filter(
-    (n) => n.Status.State !== 'down' && n.Spec.Availability !== 'drain' && constraints.every((c) => matchConstraint(n, c)),
+    (n) =>
+      n.Status.State !== 'down' &&
+      n.Spec.Availability !== 'drain' &&
+      constraints.every((c) => matchConstraint(n, c)),
   );
 }
 
-export function planGlobal(service: Service, tasks: readonly Task[], nodes: readonly Node[], now: number): Plan {
+export function planGlobal(
+  service: Service,
+  tasks: readonly Task[],
+  nodes: readonly Node[],
+  now: number,
+): Plan {
   const plan: Plan = { create: [], update: [] };
   const eligible = eligibleNodes(service, nodes);
   const eligibleIds = new Set(eligible.map((n) => n.ID));
@@ -25,7 +33,8 @@ export function planGlobal(service: Service, tasks: readonly Task[], nodes: read
   }
   for (const n of eligible) {
     // A paused node keeps what it runs but gets nothing new.
-    if (!liveByNode.has(n.ID) && n.Spec.Availability !== 'pause') plan.create.push(newTask(service, { now, nodeId: n.ID }));
+    if (!liveByNode.has(n.ID) && n.Spec.Availability !== 'pause')
+      plan.create.push(newTask(service, { now, nodeId: n.ID }));
   }
   return plan;
 }

@@ -18,7 +18,21 @@ export { planGlobal, eligibleNodes } from './global.js';
 export { planReplicatedJob, planGlobalJob } from './jobs.js';
 export { planRestarts, RestartHistory } from './restart.js';
 export { tasksToReap } from './taskreaper.js';
-export { isTaskDirty, isLive, isTerminal, stateOrder, modeOf, isJob, newTask, slotKey, sameJson, updateConfig, restartPolicy, DEFAULT_UPDATE, DEFAULT_RESTART } from './tasks.js';
+export {
+  isTaskDirty,
+  isLive,
+  isTerminal,
+  stateOrder,
+  modeOf,
+  isJob,
+  newTask,
+  slotKey,
+  sameJson,
+  updateConfig,
+  restartPolicy,
+  DEFAULT_UPDATE,
+  DEFAULT_RESTART,
+} from './tasks.js';
 export { isUpdating } from './update.js';
 export type { Plan } from './plan.js';
 
@@ -201,7 +215,12 @@ export class Orchestrator {
     this.#maybeStampJob(tx, service, tasks, now);
     // The replicated planner caps its creations; come back for the rest.
     const replicas = service.Spec.Mode?.Replicated?.Replicas;
-    if (replicas !== undefined && tasks.filter(isLive).length < replicas && modePlan.create.length >= maxCreate) return -changes - 1;
+    if (
+      replicas !== undefined &&
+      tasks.filter(isLive).length < replicas &&
+      modePlan.create.length >= maxCreate
+    )
+      return -changes - 1;
     return changes;
   }
 

@@ -19,7 +19,8 @@ export function planReplicatedJob(service: Service, tasks: readonly Task[], now:
   const total = mode.TotalCompletions ?? 1;
   const maxConcurrent = Math.max(1, mode.MaxConcurrent ?? 1);
   const { current, stale } = currentIteration(service, tasks);
-  for (const t of stale) if (isLive(t) && !isTerminal(t.Status.State)) plan.update.push(withDesired(t, 'shutdown', now));
+  for (const t of stale)
+    if (isLive(t) && !isTerminal(t.Status.State)) plan.update.push(withDesired(t, 'shutdown', now));
   const done = new Set<number>();
   const active = new Set<number>();
   for (const t of current) {
@@ -36,13 +37,22 @@ export function planReplicatedJob(service: Service, tasks: readonly Task[], now:
   return plan;
 }
 
-export function planGlobalJob(service: Service, tasks: readonly Task[], nodes: readonly Node[], now: number): Plan {
+export function planGlobalJob(
+  service: Service,
+  tasks: readonly Task[],
+  nodes: readonly Node[],
+  now: number,
+): Plan {
   const plan: Plan = { create: [], update: [] };
   const { current, stale } = currentIteration(service, tasks);
-  for (const t of stale) if (isLive(t) && !isTerminal(t.Status.State)) plan.update.push(withDesired(t, 'shutdown', now));
-  const covered = new Set(current.filter((t) => isLive(t) || t.Status.State === 'complete').map((t) => t.NodeID));
+  for (const t of stale)
+    if (isLive(t) && !isTerminal(t.Status.State)) plan.update.push(withDesired(t, 'shutdown', now));
+  const covered = new Set(
+    current.filter((t) => isLive(t) || t.Status.State === 'complete').map((t) => t.NodeID),
+  );
   for (const n of eligibleNodes(service, nodes)) {
-    if (!covered.has(n.ID) && n.Spec.Availability === 'active') plan.create.push(newTask(service, { now, nodeId: n.ID }));
+    if (!covered.has(n.ID) && n.Spec.Availability === 'active')
+      plan.create.push(newTask(service, { now, nodeId: n.ID }));
   }
   return plan;
 }

@@ -13,7 +13,11 @@ function service(replicas: number): Service {
     Version: { Index: 1 },
     CreatedAt: '',
     UpdatedAt: '',
-    Spec: { Name: 'web', Mode: { Replicated: { Replicas: replicas } }, TaskTemplate: { ContainerSpec: { Image: 'x' } } },
+    Spec: {
+      Name: 'web',
+      Mode: { Replicated: { Replicas: replicas } },
+      TaskTemplate: { ContainerSpec: { Image: 'x' } },
+    },
     Endpoint: { Spec: {} },
   };
 }
@@ -31,33 +35,46 @@ function settle(tasks: Task[], plan: { create: Task[]; update: Task[] }): Task[]
 
 test('property: slot counts converge to replicas and no slot holds two running tasks', () => {
   fc.assert(
-    fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(50), { maxLength: 10 }), (scales, kills) => {
-      let tasks: Task[] = [];
-      for (const [round, replicas] of scales.entries()) {
-        const svc = service(replicas);
-        // Crash some running tasks between rounds (observed FAILED, still desired RUNNING): the
-        // restart supervisor is tested elsewhere; here such slots must still count as occupied.
-        const k = kills[round];
-        if (k !== undefined && tasks.length > 0) {
-          const victim = tasks[k % tasks.length]!;
-          tasks = tasks.map((t) => (t.ID === victim.ID ? { ...t, DesiredState: 'shutdown' as TaskState } : t));
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.nat(50), { maxLength: 10 }),
+      (scales, kills) => {
+        let tasks: Task[] = [];
+        for (const [round, replicas] of scales.entries()) {
+          const svc = service(replicas);
+          // Crash some running tasks between rounds (observed FAILED, still desired RUNNING): the
+          // restart supervisor is tested elsewhere; here such slots must still count as occupied.
+          const k = kills[round];
+          if (k !== undefined && tasks.length > 0) {
+            const victim = tasks[k % tasks.length]!;
+            tasks = tasks.map((t) =>
+              t.ID === victim.ID ? { ...t, DesiredState: 'shutdown' as TaskState } : t,
+            );
+          }
+          for (let i = 0; i < 3; i++)
+            tasks = settle(tasks, planReplicated({ service: svc, tasks, now: NOW, updating: false }));
+          const live = tasks.filter((t) => isLive(t));
+          assert.equal(live.length, replicas, 'live slots equal replicas');
+          const slots = new Set(live.map((t) => t.Slot));
+          assert.equal(slots.size, live.length, 'one live task per slot');
+          const again = planReplicated({ service: svc, tasks, now: NOW, updating: false });
+          assert.equal(
+            again.create.length + again.update.length,
+            0,
+            'a settled service needs no changes (idempotent)',
+          );
         }
-        for (let i = 0; i < 3; i++) tasks = settle(tasks, planReplicated({ service: svc, tasks, now: NOW, updating: false }));
-        const live = tasks.filter((t) => isLive(t));
-        assert.equal(live.length, replicas, 'live slots equal replicas');
-        const slots = new Set(live.map((t) => t.Slot));
-        assert.equal(slots.size, live.length, 'one live task per slot');
-        const again = planReplicated({ service: svc, tasks, now: NOW, updating: false });
-        assert.equal(again.create.length + again.update.length, 0, 'a settled service needs no changes (idempotent)');
-      }
-    }),
+      },
+    ),
     { seed: 7, numRuns: 200 },
   );
 });
 
 test('scale down removes the highest slots that are not running first', () => {
   let tasks = settle([], planReplicated({ service: service(4), tasks: [], now: NOW, updating: false }));
-  tasks = tasks.map((t) => (t.Slot === 2 ? { ...t, Status: { ...t.Status, State: 'starting' as TaskState } } : t));
+  tasks = tasks.map((t) =>
+    t.Slot === 2 ? { ...t, Status: { ...t.Status, State: 'starting' as TaskState } } : t,
+  );
   const plan = planReplicated({ service: service(2), tasks, now: NOW, updating: false });
   assert.deepEqual(plan.update.map((t) => t.Slot).sort(), [2, 4]);
 });
@@ -68,7 +85,12 @@ test('during an update, a slot whose old task is still stopping is not refilled 
   tasks = tasks.map((t) => (t.Slot === 1 ? { ...t, DesiredState: 'shutdown' as TaskState } : t));
   const plan = planReplicated({ service: svc, tasks, now: NOW, updating: true });
   assert.equal(plan.create.length, 0, 'slot 1 waits for its old task to stop');
-  const stopped = tasks.map((t) => (t.Slot === 1 ? { ...t, Status: { ...t.Status, State: 'shutdown' as TaskState } } : t));
+  const stopped = tasks.map((t) =>
+    t.Slot === 1 ? { ...t, Status: { ...t.Status, State: 'shutdown' as TaskState } } : t,
+  );
   const plan2 = planReplicated({ service: svc, tasks: stopped, now: NOW, updating: true });
-  assert.deepEqual(plan2.create.map((t) => t.Slot), [1]);
+  assert.deepEqual(
+    plan2.create.map((t) => t.Slot),
+    [1],
+  );
 });

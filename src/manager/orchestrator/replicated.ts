@@ -34,11 +34,13 @@ export function planReplicated({ service, tasks, now, updating, maxCreate = 1000
   const reserved = updating ? [...stopping].filter((s) => !liveBySlot.has(s)) : [];
   if (occupied.length > replicas) {
     // Scale down: drop slots that are not running first, then the highest-numbered ones.
-    const running = (slot: number): boolean => liveBySlot.get(slot)!.some((t) => t.Status.State === 'running');
+    const running = (slot: number): boolean =>
+      liveBySlot.get(slot)!.some((t) => t.Status.State === 'running');
     const victims = occupied
       .sort((a, b) => Number(running(a)) - Number(running(b)) || b - a)
       .slice(0, occupied.length - replicas);
-    for (const slot of victims) for (const t of liveBySlot.get(slot)!) plan.update.push(withDesired(t, 'shutdown', now));
+    for (const slot of victims)
+      for (const t of liveBySlot.get(slot)!) plan.update.push(withDesired(t, 'shutdown', now));
   } else if (occupied.length + reserved.length < replicas) {
     let missing = Math.min(replicas - occupied.length - reserved.length, maxCreate);
     for (let slot = 1; missing > 0; slot++) {

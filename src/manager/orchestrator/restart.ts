@@ -34,7 +34,11 @@ export interface RestartInput {
 }
 
 /** Why a live task must be replaced, or undefined if it is fine. */
-function stopReason(t: Task, nodes: ReadonlyMap<string, Node>, job: boolean): 'failure' | 'success' | undefined {
+function stopReason(
+  t: Task,
+  nodes: ReadonlyMap<string, Node>,
+  job: boolean,
+): 'failure' | 'success' | undefined {
   if (t.NodeID) {
     const node = nodes.get(t.NodeID);
     if (!node || node.Status.State === 'down') return 'failure';
@@ -44,7 +48,10 @@ function stopReason(t: Task, nodes: ReadonlyMap<string, Node>, job: boolean): 'f
   return 'failure';
 }
 
-export function planRestarts({ service, tasks, nodes, now, history }: RestartInput): { plan: Plan; wakeAt?: number } {
+export function planRestarts({ service, tasks, nodes, now, history }: RestartInput): {
+  plan: Plan;
+  wakeAt?: number;
+} {
   const plan: Plan = { create: [], update: [] };
   const job = isJob(service);
   const policy = restartPolicy(service);
@@ -62,10 +69,10 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
     const why = stopReason(t, nodes, job);
     if (!why) continue;
     const key = slotKey(t);
-    const allowed =
-      policy.Condition === 'any' || (policy.Condition === 'on-failure' && why === 'failure');
+    const allowed = policy.Condition === 'any' || (policy.Condition === 'on-failure' && why === 'failure');
     const windowStart = policy.Window > 0 ? now - policy.Window / 1e6 : 0;
-    const exhausted = policy.MaxAttempts > 0 && history.count(service.ID, key, windowStart) >= policy.MaxAttempts;
+    const exhausted =
+      policy.MaxAttempts > 0 && history.count(service.ID, key, windowStart) >= policy.MaxAttempts;
     const nodeGone = t.NodeID !== undefined && (nodes.get(t.NodeID)?.Status.State ?? 'down') === 'down';
     if (!allowed || exhausted) {
       // The task stays as it ended; if it never finished (its node died), mark it shut down.

@@ -1,6 +1,15 @@
 // The task model's shared rules: state order, slots, "dirty" (out of date) tasks and task creation.
 import { isoTime } from '../../platform/index.js';
-import { newId, stateOrder, isTerminal, type Service, type Task, type TaskState, type UpdateConfig, type RestartPolicy } from '../../api/index.js';
+import {
+  newId,
+  stateOrder,
+  isTerminal,
+  type Service,
+  type Task,
+  type TaskState,
+  type UpdateConfig,
+  type RestartPolicy,
+} from '../../api/index.js';
 
 export { stateOrder, isTerminal };
 /** A task that is still meant to run (or, for jobs, to run to completion). */
@@ -76,7 +85,10 @@ export const DEFAULT_UPDATE: Required<UpdateConfig> = {
   Order: 'stop-first',
 };
 export function updateConfig(cfg: UpdateConfig | undefined): Required<UpdateConfig> {
-  return { ...DEFAULT_UPDATE, ...Object.fromEntries(Object.entries(cfg ?? {}).filter(([, v]) => v !== undefined)) };
+  return {
+    ...DEFAULT_UPDATE,
+    ...Object.fromEntries(Object.entries(cfg ?? {}).filter(([, v]) => v !== undefined)),
+  };
 }
 
 export function newTask(

@@ -6,7 +6,16 @@
 import { isoTime, type Clock } from '../../platform/index.js';
 import type { Service, Task, UpdateStatus } from '../../api/index.js';
 import type { MemoryStore } from '../../state/index.js';
-import { isJob, isLive, isTaskDirty, isTerminal, newTask, slotKey, updateConfig, withDesired } from './tasks.js';
+import {
+  isJob,
+  isLive,
+  isTaskDirty,
+  isTerminal,
+  newTask,
+  slotKey,
+  updateConfig,
+  withDesired,
+} from './tasks.js';
 
 const POLL_MS = 50;
 
@@ -15,7 +24,8 @@ export function isUpdating(s: Service): boolean {
 }
 
 function taskFailed(t: Task, job: boolean): boolean {
-  if (t.Status.State === 'failed' || t.Status.State === 'rejected' || t.Status.State === 'orphaned') return true;
+  if (t.Status.State === 'failed' || t.Status.State === 'rejected' || t.Status.State === 'orphaned')
+    return true;
   // A service task that stops by itself while it should run terminated early.
   return !job && isLive(t) && isTerminal(t.Status.State);
 }
@@ -94,7 +104,13 @@ export class Updater {
   async #loop(
     serviceId: string,
     signal: AbortSignal,
-    st: { monitored: Map<string, number>; failures: Map<string, number>; failed: Set<string>; updatedCount: number; startedFor: string | undefined },
+    st: {
+      monitored: Map<string, number>;
+      failures: Map<string, number>;
+      failed: Set<string>;
+      updatedCount: number;
+      startedFor: string | undefined;
+    },
   ): Promise<void> {
     const { monitored, failures, failed } = st;
     while (!signal.aborted) {
@@ -155,7 +171,9 @@ export class Updater {
         // Everything is up to date: finish once the last tasks have passed their monitor window
         // and the slots are running again.
         const pendingMonitor = [...monitored.values()].some((since) => now - since < monitorMs);
-        const settled = [...bySlot.values()].every((ts) => ts.some((t) => t.Status.State === 'running' || job));
+        const settled = [...bySlot.values()].every((ts) =>
+          ts.some((t) => t.Status.State === 'running' || job),
+        );
         if (!pendingMonitor && settled) {
           await this.store.update((tx) => {
             const s = tx.get('services', serviceId);
@@ -179,7 +197,9 @@ export class Updater {
       const batch = dirty.slice(0, cfg.Parallelism === 0 ? dirty.length : cfg.Parallelism);
       // A failure anywhere ends the wait, so the failure action is taken at once.
       const stop = (): boolean => failures.size > 0;
-      await Promise.all(batch.map(([key, olds]) => this.#updateSlot(svc, key, olds, cfg.Order, signal, stop)));
+      await Promise.all(
+        batch.map(([key, olds]) => this.#updateSlot(svc, key, olds, cfg.Order, signal, stop)),
+      );
       st.updatedCount += batch.length;
       this.#noteRunning(serviceId, monitored, startedFor);
       if (cfg.Delay > 0) await this.clock.sleep(cfg.Delay / 1e6, signal);
@@ -198,7 +218,14 @@ export class Updater {
     }
   }
 
-  async #updateSlot(svc: Service, key: string, olds: Task[], order: string, signal: AbortSignal, stop: () => boolean): Promise<void> {
+  async #updateSlot(
+    svc: Service,
+    key: string,
+    olds: Task[],
+    order: string,
+    signal: AbortSignal,
+    stop: () => boolean,
+  ): Promise<void> {
     const now = this.clock.now();
     const dirtyOld = olds.filter((t) => isTaskDirty(svc, t));
     if (order === 'start-first') {
@@ -228,7 +255,12 @@ export class Updater {
   }
 
   /** Waits until the slot has an up-to-date task that runs or has failed, or the slot is gone. */
-  async #waitSlotRunning(serviceId: string, key: string, signal: AbortSignal, stop: () => boolean): Promise<void> {
+  async #waitSlotRunning(
+    serviceId: string,
+    key: string,
+    signal: AbortSignal,
+    stop: () => boolean,
+  ): Promise<void> {
     let emptySince: number | undefined;
     for (;;) {
       if (signal.aborted || stop()) return;
@@ -236,7 +268,13 @@ export class Updater {
       if (!svc || !isUpdating(svc)) return;
       const inSlot = this.store.view((tx) => tx.tasksByService(serviceId)).filter((t) => slotKey(t) === key);
       const fresh = inSlot.filter((t) => !isTaskDirty(svc, t));
-      if (fresh.some((t) => t.Status.State === 'running' || (isTerminal(t.Status.State) && t.Status.State !== 'shutdown'))) return;
+      if (
+        fresh.some(
+          (t) =>
+            t.Status.State === 'running' || (isTerminal(t.Status.State) && t.Status.State !== 'shutdown'),
+        )
+      )
+        return;
       // A slot that nobody refills (scaled down meanwhile, or a node that left) has nothing to wait for.
       const busy = inSlot.some((t) => isLive(t) || !isTerminal(t.Status.State));
       if (busy) emptySince = undefined;

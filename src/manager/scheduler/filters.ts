@@ -78,7 +78,8 @@ export const memoryFilter: Filter = {
   name: 'memory',
   enabled: (t) => (t.Spec.Resources?.Reservations?.MemoryBytes ?? 0) > 0,
   check: (t, i) =>
-    i.node.Description.Resources.MemoryBytes - i.reservedMemory >= (t.Spec.Resources?.Reservations?.MemoryBytes ?? 0),
+    i.node.Description.Resources.MemoryBytes - i.reservedMemory >=
+    (t.Spec.Resources?.Reservations?.MemoryBytes ?? 0),
   explain: (n) => `${plural(n, 'node', 'nodes')} had insufficient memory`,
 };
 

@@ -4,7 +4,16 @@ import fc from 'fast-check';
 import { scheduleTasks } from './scheduler.js';
 import type { Node, Task } from '../../api/index.js';
 
-function node(id: string, o: { labels?: Record<string, string>; availability?: 'active' | 'pause' | 'drain'; state?: 'ready' | 'down'; mem?: number; cpu?: number } = {}): Node {
+function node(
+  id: string,
+  o: {
+    labels?: Record<string, string>;
+    availability?: 'active' | 'pause' | 'drain';
+    state?: 'ready' | 'down';
+    mem?: number;
+    cpu?: number;
+  } = {},
+): Node {
   return {
     ID: id,
     Version: { Index: 1 },
@@ -21,7 +30,10 @@ function node(id: string, o: { labels?: Record<string, string>; availability?: '
   };
 }
 
-function pending(id: string, o: { service?: string; constraints?: string[]; mem?: number; maxReplicas?: number; spread?: string } = {}): Task {
+function pending(
+  id: string,
+  o: { service?: string; constraints?: string[]; mem?: number; maxReplicas?: number; spread?: string } = {},
+): Task {
   return {
     ID: id,
     Version: { Index: 1 },
@@ -47,20 +59,41 @@ test('a task that fits nowhere stays pending with a reason per filter', () => {
   const nodes = [node('n1', { availability: 'drain' }), node('n2', { mem: 100 }), node('n3', { mem: 100 })];
   const [d] = scheduleTasks([pending('t1', { mem: 1000 })], nodes, []);
   assert.equal(d!.nodeId, undefined);
-  assert.equal(d!.reason, 'no suitable node (1 node not available for new tasks; 2 nodes had insufficient memory)');
+  assert.equal(
+    d!.reason,
+    'no suitable node (1 node not available for new tasks; 2 nodes had insufficient memory)',
+  );
 });
 
 test('constraints on labels, role and hostname select nodes', () => {
   const nodes = [node('n1', { labels: { zone: 'a' } }), node('n2', { labels: { zone: 'b' } })];
-  const ds = scheduleTasks([pending('t1', { constraints: ['node.labels.zone==b'] }), pending('t2', { constraints: ['node.hostname!=n2'] })], nodes, []);
-  assert.deepEqual(ds.map((d) => d.nodeId), ['n2', 'n1']);
+  const ds = scheduleTasks(
+    [
+      pending('t1', { constraints: ['node.labels.zone==b'] }),
+      pending('t2', { constraints: ['node.hostname!=n2'] }),
+    ],
+    nodes,
+    [],
+  );
+  assert.deepEqual(
+    ds.map((d) => d.nodeId),
+    ['n2', 'n1'],
+  );
   const [none] = scheduleTasks([pending('t3', { constraints: ['node.labels.zone==c'] })], nodes, []);
   assert.equal(none!.reason, 'no suitable node (scheduling constraints not satisfied on 2 nodes)');
 });
 
 test('spread placement preference balances over label values before nodes', () => {
-  const nodes = [node('a1', { labels: { dc: 'a' } }), node('a2', { labels: { dc: 'a' } }), node('b1', { labels: { dc: 'b' } })];
-  const ds = scheduleTasks(Array.from({ length: 4 }, (_, i) => pending(`t${i}`, { spread: 'node.labels.dc' })), nodes, []);
+  const nodes = [
+    node('a1', { labels: { dc: 'a' } }),
+    node('a2', { labels: { dc: 'a' } }),
+    node('b1', { labels: { dc: 'b' } }),
+  ];
+  const ds = scheduleTasks(
+    Array.from({ length: 4 }, (_, i) => pending(`t${i}`, { spread: 'node.labels.dc' })),
+    nodes,
+    [],
+  );
   const perDc = { a: 0, b: 0 };
   for (const d of ds) perDc[d.nodeId!.startsWith('a') ? 'a' : 'b']++;
   assert.deepEqual(perDc, { a: 2, b: 2 });
@@ -68,7 +101,11 @@ test('spread placement preference balances over label values before nodes', () =
 
 test('max replicas per node is honoured and explained', () => {
   const nodes = [node('n1'), node('n2')];
-  const ds = scheduleTasks(Array.from({ length: 3 }, (_, i) => pending(`t${i}`, { maxReplicas: 1 })), nodes, []);
+  const ds = scheduleTasks(
+    Array.from({ length: 3 }, (_, i) => pending(`t${i}`, { maxReplicas: 1 })),
+    nodes,
+    [],
+  );
   assert.equal(ds.filter((d) => d.nodeId).length, 2);
   assert.match(ds[2]!.reason!, /max replicas per node limit reached on 2 nodes/);
 });
@@ -76,11 +113,20 @@ test('max replicas per node is honoured and explained', () => {
 test('property: tasks spread evenly, never exceed memory, never land on unavailable nodes', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.record({ avail: fc.constantFrom('active', 'active', 'drain', 'pause'), down: fc.boolean(), mem: fc.integer({ min: 0, max: 10 }) }), { minLength: 1, maxLength: 8 }),
+      fc.array(
+        fc.record({
+          avail: fc.constantFrom('active', 'active', 'drain', 'pause'),
+          down: fc.boolean(),
+          mem: fc.integer({ min: 0, max: 10 }),
+        }),
+        { minLength: 1, maxLength: 8 },
+      ),
       fc.integer({ min: 0, max: 40 }),
       fc.integer({ min: 0, max: 3 }),
       (specs, count, memEach) => {
-        const nodes = specs.map((s, i) => node(`n${i}`, { availability: s.avail as 'active', state: s.down ? 'down' : 'ready', mem: s.mem }));
+        const nodes = specs.map((s, i) =>
+          node(`n${i}`, { availability: s.avail as 'active', state: s.down ? 'down' : 'ready', mem: s.mem }),
+        );
         const tasks = Array.from({ length: count }, (_, i) => pending(`t${i}`, { mem: memEach }));
         const ds = scheduleTasks(tasks, nodes, []);
         const perNode = new Map<string, number>();
@@ -94,12 +140,20 @@ test('property: tasks spread evenly, never exceed memory, never land on unavaila
           assert.equal(n.Status.State, 'ready');
           perNode.set(d.nodeId, (perNode.get(d.nodeId) ?? 0) + 1);
         }
-        for (const [id, k] of perNode) assert.ok(k * memEach <= nodes.find((x) => x.ID === id)!.Description.Resources.MemoryBytes);
+        for (const [id, k] of perNode)
+          assert.ok(k * memEach <= nodes.find((x) => x.ID === id)!.Description.Resources.MemoryBytes);
         if (memEach === 0 && perNode.size > 0) {
-          const usable = nodes.filter((n) => n.Spec.Availability === 'active' && n.Status.State === 'ready').length;
-          const counts = nodes.filter((n) => n.Spec.Availability === 'active' && n.Status.State === 'ready').map((n) => perNode.get(n.ID) ?? 0);
+          const usable = nodes.filter(
+            (n) => n.Spec.Availability === 'active' && n.Status.State === 'ready',
+          ).length;
+          const counts = nodes
+            .filter((n) => n.Spec.Availability === 'active' && n.Status.State === 'ready')
+            .map((n) => perNode.get(n.ID) ?? 0);
           assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, 'spread differs by at most one');
-          assert.equal(counts.reduce((a, b) => a + b, 0), usable > 0 ? count : 0);
+          assert.equal(
+            counts.reduce((a, b) => a + b, 0),
+            usable > 0 ? count : 0,
+          );
         }
       },
     ),

@@ -8,7 +8,12 @@ import { filterNodes, type NodeInfo } from './filters.js';
 const ACTIVE_STATES = new Set(['assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
 
 function occupies(t: Task): boolean {
-  return t.NodeID !== undefined && ACTIVE_STATES.has(t.Status.State) && t.DesiredState !== 'shutdown' && t.DesiredState !== 'remove';
+  return (
+    t.NodeID !== undefined &&
+    ACTIVE_STATES.has(t.Status.State) &&
+    t.DesiredState !== 'shutdown' &&
+    t.DesiredState !== 'remove'
+  );
 }
 
 export function nodeInfos(nodes: readonly Node[], tasks: readonly Task[]): NodeInfo[] {
@@ -31,7 +36,8 @@ function account(info: NodeInfo | undefined, t: Task): void {
 function spreadValue(info: NodeInfo, descriptor: string): string {
   const n = info.node;
   if (descriptor.startsWith('node.labels.')) return n.Spec.Labels?.[descriptor.slice(12)] ?? '';
-  if (descriptor.startsWith('engine.labels.')) return n.Description.Engine.Labels?.[descriptor.slice(14)] ?? '';
+  if (descriptor.startsWith('engine.labels.'))
+    return n.Description.Engine.Labels?.[descriptor.slice(14)] ?? '';
   if (descriptor === 'node.id') return n.ID;
   if (descriptor === 'node.hostname') return n.Description.Hostname;
   if (descriptor === 'node.role') return n.Spec.Role ?? '';
@@ -74,7 +80,11 @@ export interface Decision {
 }
 
 /** Decides placements for pending tasks against the given nodes and already-placed tasks. Pure. */
-export function scheduleTasks(pending: readonly Task[], nodes: readonly Node[], tasks: readonly Task[]): Decision[] {
+export function scheduleTasks(
+  pending: readonly Task[],
+  nodes: readonly Node[],
+  tasks: readonly Task[],
+): Decision[] {
   const infos = nodeInfos(nodes, tasks);
   const byNode = new Map(infos.map((i) => [i.node.ID, i]));
   const out: Decision[] = [];
@@ -162,7 +172,9 @@ export class Scheduler {
   #decide(tx: ReadTx & { update: (t: 'tasks', o: Task) => void }): void {
     const all = tx.all('tasks');
     const pending = all
-      .filter((t) => t.Status.State === 'pending' && t.DesiredState !== 'shutdown' && t.DesiredState !== 'remove')
+      .filter(
+        (t) => t.Status.State === 'pending' && t.DesiredState !== 'shutdown' && t.DesiredState !== 'remove',
+      )
       .slice(0, 1000);
     if (pending.length === 0) return;
     const nodes = tx.all('nodes');
@@ -174,7 +186,12 @@ export class Scheduler {
           ...t,
           NodeID: d.nodeId,
           UpdatedAt: now,
-          Status: { Timestamp: now, State: 'assigned', Message: 'scheduler assigned task to node', PortStatus: t.Status.PortStatus },
+          Status: {
+            Timestamp: now,
+            State: 'assigned',
+            Message: 'scheduler assigned task to node',
+            PortStatus: t.Status.PortStatus,
+          },
         });
       } else if (t.Status.Err !== d.reason) {
         tx.update('tasks', { ...t, UpdatedAt: now, Status: { ...t.Status, Timestamp: now, Err: d.reason! } });

@@ -11,7 +11,9 @@ export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 export class WalCorruptError extends Error {
   constructor(path: string, offset: number, why: string) {
-    super(`WAL ${path} is corrupt at byte ${offset}: ${why}; refusing to start (restore from a snapshot or another manager)`);
+    super(
+      `WAL ${path} is corrupt at byte ${offset}: ${why}; refusing to start (restore from a snapshot or another manager)`,
+    );
     this.name = 'WalCorruptError';
   }
 }

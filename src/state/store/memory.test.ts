@@ -60,14 +60,21 @@ test('names are unique per table and a failed transaction changes nothing', asyn
     }),
     /service web already exists/,
   );
-  assert.equal(store.view((tx) => tx.all('services')).length, 1, 'the first create of the failed transaction is not kept');
+  assert.equal(
+    store.view((tx) => tx.all('services')).length,
+    1,
+    'the first create of the failed transaction is not kept',
+  );
 });
 
 test('a proposer failure leaves the store unchanged', async () => {
   const p = new CountingProposer();
   const store = new MemoryStore(p);
   p.fail = true;
-  await assert.rejects(store.update((tx) => tx.create('services', svc('a'.repeat(25), 'web'))), /disk full/);
+  await assert.rejects(
+    store.update((tx) => tx.create('services', svc('a'.repeat(25), 'web'))),
+    /disk full/,
+  );
   assert.equal(store.view((tx) => tx.all('services')).length, 0);
   p.fail = false;
   await store.update((tx) => tx.create('services', svc('a'.repeat(25), 'web')));

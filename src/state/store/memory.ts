@@ -28,7 +28,15 @@ export interface Tables {
   configs: Config;
 }
 export type TableName = keyof Tables;
-export const TABLES: readonly TableName[] = ['clusters', 'nodes', 'services', 'tasks', 'networks', 'secrets', 'configs'];
+export const TABLES: readonly TableName[] = [
+  'clusters',
+  'nodes',
+  'services',
+  'tasks',
+  'networks',
+  'secrets',
+  'configs',
+];
 
 export type Action = 'create' | 'update' | 'remove';
 export interface Change<T extends TableName = TableName> {
@@ -38,8 +46,7 @@ export interface Change<T extends TableName = TableName> {
 }
 
 export type StoreEvent =
-  | { kind: 'change'; change: Change; previous?: Tables[TableName] }
-  | { kind: 'commit'; index: number };
+  { kind: 'change'; change: Change; previous?: Tables[TableName] } | { kind: 'commit'; index: number };
 
 /** Makes a list of changes durable (and, with Raft, replicated); resolves with the entry's index. */
 export interface Proposer {
@@ -182,7 +189,10 @@ export class MemoryStore {
       const { tx, changes } = this.#writer();
       const result = fn(tx);
       if (changes.length === 0) return result;
-      assert(changes.length <= MAX_CHANGES_PER_ENTRY, `transaction has ${changes.length} changes; use batch()`);
+      assert(
+        changes.length <= MAX_CHANGES_PER_ENTRY,
+        `transaction has ${changes.length} changes; use batch()`,
+      );
       const index = await this.#proposer.propose(changes);
       if (index > this.#index) this.apply(changes, index);
       return result;
@@ -219,7 +229,11 @@ export class MemoryStore {
       const previous = table.rows.get(c.object.ID) as Tables[TableName] | undefined;
       if (c.action === 'remove') {
         table.delete(c.object.ID, named);
-        events.push({ kind: 'change', change: { ...c, object: previous ?? c.object }, ...(previous ? { previous } : {}) });
+        events.push({
+          kind: 'change',
+          change: { ...c, object: previous ?? c.object },
+          ...(previous ? { previous } : {}),
+        });
         continue;
       }
       const obj = structuredClone(c.object);
@@ -293,7 +307,9 @@ export class MemoryStore {
         const direct = get(table, ref);
         if (direct) return direct;
         if (table === 'nodes') {
-          const byHost = reader.all('nodes').filter((n) => n.Description.Hostname === ref || n.Spec.Name === ref);
+          const byHost = reader
+            .all('nodes')
+            .filter((n) => n.Description.Hostname === ref || n.Spec.Name === ref);
           if (byHost.length === 1) return byHost[0] as Tables[typeof table];
         } else {
           const named = reader.byName(table, ref);

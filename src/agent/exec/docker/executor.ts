@@ -4,7 +4,15 @@
 import Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import type { Assignment, ContainerSpec, Mount, NodeDescription, Task } from '../../../api/index.js';
-import { containerName, type Controller, type Executor, type ExitInfo, type LogLine, type LogOptions, type Recovered } from '../executor.js';
+import {
+  containerName,
+  type Controller,
+  type Executor,
+  type ExitInfo,
+  type LogLine,
+  type LogOptions,
+  type Recovered,
+} from '../executor.js';
 
 export const LABEL = {
   node: 'com.docker.swarm.node.id',
@@ -15,7 +23,14 @@ export const LABEL = {
   taskName: 'com.docker.swarm.task.name',
 } as const;
 
-type EngineEvent = { Type?: string; Action?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; time?: number; timeNano?: number };
+type EngineEvent = {
+  Type?: string;
+  Action?: string;
+  id?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  time?: number;
+  timeNano?: number;
+};
 
 export interface DockerExecutorOptions {
   engineHost: string;
@@ -36,7 +51,12 @@ const ns = (v: number | undefined): number | undefined => (v === undefined ? und
 
 function mounts(ms: readonly Mount[] | undefined): Docker.MountSettings[] {
   return (ms ?? []).map((m) => {
-    const out: Docker.MountSettings = { Type: m.Type as Docker.MountType, Target: m.Target, Source: m.Source ?? '', ReadOnly: m.ReadOnly ?? false };
+    const out: Docker.MountSettings = {
+      Type: m.Type as Docker.MountType,
+      Target: m.Target,
+      Source: m.Source ?? '',
+      ReadOnly: m.ReadOnly ?? false,
+    };
     if (m.BindOptions) (out as unknown as Record<string, unknown>).BindOptions = m.BindOptions;
     if (m.VolumeOptions) (out as unknown as Record<string, unknown>).VolumeOptions = m.VolumeOptions;
     if (m.TmpfsOptions) (out as unknown as Record<string, unknown>).TmpfsOptions = m.TmpfsOptions;
@@ -80,7 +100,14 @@ export function createOptions(a: Assignment, nodeId: string): Docker.ContainerCr
       ...(cs.Sysctls ? { Sysctls: cs.Sysctls } : {}),
       ...(cs.Ulimits ? { Ulimits: cs.Ulimits } : {}),
       ...(cs.Groups ? { GroupAdd: cs.Groups } : {}),
-      ...(cs.Hosts ? { ExtraHosts: cs.Hosts.map((h) => { const [ip, ...names] = h.split(/\s+/); return `${names.join(' ')}:${ip}`; }) } : {}),
+      ...(cs.Hosts
+        ? {
+            ExtraHosts: cs.Hosts.map((h) => {
+              const [ip, ...names] = h.split(/\s+/);
+              return `${names.join(' ')}:${ip}`;
+            }),
+          }
+        : {}),
       ...(cs.DNSConfig?.Nameservers ? { Dns: cs.DNSConfig.Nameservers } : {}),
       ...(cs.DNSConfig?.Search ? { DnsSearch: cs.DNSConfig.Search } : {}),
       ...(cs.DNSConfig?.Options ? { DnsOptions: cs.DNSConfig.Options } : {}),
@@ -186,8 +213,10 @@ export class DockerExecutor implements Executor {
     this.#opts.onEngineEvent?.(e);
     const id = e.Actor?.ID ?? e.id;
     if (!id || !e.Action) return;
-    if (e.Action === 'die') this.#notify(id, { kind: 'die', exitCode: Number(e.Actor?.Attributes?.exitCode ?? -1) });
-    else if (e.Action.startsWith('health_status')) this.#notify(id, { kind: 'health', status: e.Action.split(':')[1]?.trim() ?? '' });
+    if (e.Action === 'die')
+      this.#notify(id, { kind: 'die', exitCode: Number(e.Actor?.Attributes?.exitCode ?? -1) });
+    else if (e.Action.startsWith('health_status'))
+      this.#notify(id, { kind: 'health', status: e.Action.split(':')[1]?.trim() ?? '' });
   }
 
   #notify(id: string, ev: Parameters<Waiter>[0]): void {
@@ -352,7 +381,8 @@ class DockerController implements Controller {
       };
       const stop = this.ex.watch(id, (e) => {
         if (e.kind === 'health' && e.status === 'healthy') finish(undefined);
-        else if (e.kind === 'health' && e.status === 'unhealthy') finish({ exitCode: 137, err: 'task: non-zero exit (137): dockerexec: unhealthy container' });
+        else if (e.kind === 'health' && e.status === 'unhealthy')
+          finish({ exitCode: 137, err: 'task: non-zero exit (137): dockerexec: unhealthy container' });
         else if (e.kind === 'die') finish({ exitCode: e.exitCode });
       });
       signal.addEventListener('abort', () => finish(undefined), { once: true });
@@ -361,7 +391,8 @@ class DockerController implements Controller {
           const h = (info.State as { Health?: { Status?: string } }).Health?.Status;
           if (!info.State.Running) finish({ exitCode: info.State.ExitCode });
           else if (h === 'healthy') finish(undefined);
-          else if (h === 'unhealthy') finish({ exitCode: 137, err: 'task: non-zero exit (137): dockerexec: unhealthy container' });
+          else if (h === 'unhealthy')
+            finish({ exitCode: 137, err: 'task: non-zero exit (137): dockerexec: unhealthy container' });
         },
         () => finish({ exitCode: -1, err: 'task: container disappeared' }),
       );
