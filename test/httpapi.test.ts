@@ -353,3 +353,40 @@ test('state survives a daemon restart', async () => {
     await second.close();
   }
 });
+
+test('/events replays service and node events between since and until, filtered by type', async () => {
+  await withSwarm(async (h) => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    await h.call('POST', '/v1.41/services/create', svc('evsvc'));
+    await h.call('DELETE', '/v1.41/services/evsvc');
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const f = encodeURIComponent(JSON.stringify({ type: { service: true } }));
+    const r = await h.call('GET', `/v1.41/events?since=${since}&until=${until}&filters=${f}`);
+    assert.equal(r.status, 200);
+    const events = r.text
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            Type: string;
+            Action: string;
+            Actor: { Attributes: { name: string } };
+            scope: string;
+            timeNano: number;
+          },
+      );
+    const mine = events.filter((e) => e.Actor.Attributes.name === 'evsvc');
+    assert.deepEqual(
+      mine.map((e) => e.Action).filter((a) => a !== 'update'),
+      ['create', 'remove'],
+    );
+    assert.ok(events.every((e) => e.Type === 'service' && e.scope === 'swarm'));
+    assert.ok(mine.every((e) => e.timeNano >= since * 1e9));
+    const bad = await h.call(
+      'GET',
+      `/v1.41/events?until=${until}&filters=${encodeURIComponent(JSON.stringify({ bogus: { x: true } }))}`,
+    );
+    assert.equal(bad.status, 400);
+  });
+});

@@ -274,3 +274,110 @@ test('a task that fits no node stays pending and says why', async () => {
     await c.stop();
   }
 });
+
+test('start-first starts the new task before stopping the old one', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(
+      fast('web', { UpdateConfig: { Order: 'start-first', Monitor: 10e6 } }),
+    );
+    await c.waitFor('running', () => running(c.tasks(id)).length === 1);
+    let overlap = false;
+    const off = c.store.subscribe(() => {
+      if (c.executor.running().length >= 2) overlap = true;
+    });
+    const s = c.service(id);
+    const tt = structuredClone(s.Spec.TaskTemplate!);
+    tt.ContainerSpec!.Args = ['v2'];
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, TaskTemplate: tt },
+      { rollback: false },
+    );
+    await c.waitFor('completed', () => c.service(id).UpdateStatus?.State === 'completed');
+    off();
+    assert.ok(overlap, 'old and new ran at the same time');
+    assert.equal(running(c.tasks(id)).length, 1);
+    assert.deepEqual(running(c.tasks(id))[0]!.Spec.ContainerSpec?.Args, ['v2']);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('FailureAction pause stops a failing update and says which task failed', async () => {
+  const c = await simCluster({
+    behaviour: (a) => (a.task.Spec.ContainerSpec?.Args?.[0] === 'broken' ? { exitCode: 2 } : {}),
+  });
+  try {
+    const id = await c.manager.control.createService(
+      fast('web', { Mode: { Replicated: { Replicas: 3 } }, UpdateConfig: { Monitor: 300e6 } }),
+    );
+    await c.waitFor('3 running', () => running(c.tasks(id)).length === 3);
+    const s = c.service(id);
+    const tt = structuredClone(s.Spec.TaskTemplate!);
+    tt.ContainerSpec!.Args = ['broken'];
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, TaskTemplate: tt },
+      { rollback: false },
+    );
+    await c.waitFor('paused', () => c.service(id).UpdateStatus?.State === 'paused');
+    assert.match(
+      c.service(id).UpdateStatus!.Message!,
+      /^update paused due to failure or early termination of task \w{25}$/,
+    );
+    const oldStillRunning = running(c.tasks(id)).filter(
+      (t) => t.Spec.ContainerSpec?.Args === undefined,
+    ).length;
+    assert.equal(oldStillRunning, 2, 'only the first slot was touched (parallelism 1)');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a global job runs once on each eligible node and a job update runs it again', async () => {
+  const c = await simCluster({ behaviour: () => ({ exitCode: 0 }) });
+  try {
+    const id = await c.manager.control.createService(spec('gj', { Mode: { GlobalJob: {} } }));
+    await c.waitFor('complete', () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 1);
+    const s = c.service(id);
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, Labels: { again: '1' } },
+      { rollback: false },
+    );
+    assert.equal(c.service(id).JobStatus?.JobIteration.Index, 1);
+    await c.waitFor(
+      'second iteration complete',
+      () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 2,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.tasks(id).length, 2);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a delayed restart prepares the replacement and starts it after the delay', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(
+      spec('slow', {
+        TaskTemplate: { ContainerSpec: { Image: 'x' }, RestartPolicy: { Condition: 'any', Delay: 400e6 } },
+      }),
+    );
+    await c.waitFor('running', () => running(c.tasks(id)).length === 1);
+    const t0 = Date.now();
+    c.executor.kill(running(c.tasks(id))[0]!.ID, 1);
+    await c.waitFor('replacement ready', () =>
+      c.tasks(id).some((t) => t.DesiredState === 'ready' && t.Status.State === 'ready'),
+    );
+    await c.waitFor('replacement running', () => running(c.tasks(id)).length === 1);
+    assert.ok(Date.now() - t0 >= 350, `restarted after ${Date.now() - t0} ms, before the 400 ms delay`);
+  } finally {
+    await c.stop();
+  }
+});

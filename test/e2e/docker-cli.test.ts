@@ -332,6 +332,82 @@ test('a global service and a replicated job that completes', async () => {
   );
 });
 
+test('health status drives the task: healthy runs, unhealthy fails and is replaced', async () => {
+  await ok([
+    'service',
+    'create',
+    '--name',
+    'healthy',
+    '--detach',
+    '--health-cmd',
+    'true',
+    '--health-interval',
+    '500ms',
+    '--health-retries',
+    '1',
+    'busybox:local',
+    'sleep',
+    '3600',
+  ]);
+  await ok([
+    'service',
+    'create',
+    '--name',
+    'sick',
+    '--detach',
+    '--restart-delay',
+    '0s',
+    '--stop-grace-period',
+    '1s',
+    '--health-cmd',
+    'exit 1',
+    '--health-interval',
+    '500ms',
+    '--health-retries',
+    '1',
+    'busybox:local',
+    'sleep',
+    '3600',
+  ]);
+  await waitFor('healthy runs', async () => (await replicas('healthy')) === '1/1');
+  await waitFor('sick task failed as unhealthy and replaced', async () => {
+    const ps = await ok(['service', 'ps', '--no-trunc', 'sick']);
+    return /dockerexec: unhealthy container/.test(ps) && (ps.match(/sick\.1/g) ?? []).length >= 2;
+  });
+  assert.equal(await replicas('sick'), '0/1', 'an unhealthy task never counts as running');
+  await ok(['service', 'rm', 'healthy', 'sick']);
+});
+
+test('inspect --pretty, node ps, logs -f and events', async () => {
+  const pretty = await ok(['service', 'inspect', '--pretty', 'web']);
+  assert.match(pretty, /Name:\s+web/);
+  assert.match(pretty, /Replicas:\s+4/);
+  assert.match(pretty, /UpdateConfig:/);
+  assert.match(await ok(['node', 'ps', 'self']), /web\.\d+\s+busybox:local/);
+  // logs -f streams new lines until stopped.
+  const env = { ...process.env, DOCKER_HOST: `unix://${sock}` };
+  const follower = spawn('docker', ['service', 'logs', '-f', 'talker'], { env });
+  let followed = '';
+  follower.stdout.on('data', (b: Buffer) => (followed += b.toString()));
+  await waitFor('followed a line', async () => followed.includes('hello-from-'), 20_000);
+  follower.kill('SIGINT');
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await ok(['service', 'scale', '--detach', 'web=4']);
+  await ok(['service', 'update', '--detach', '--label-add', 'phase=events', 'web']);
+  const events = await ok([
+    'events',
+    '--since',
+    String(since),
+    '--until',
+    String(Math.ceil(Date.now() / 1000) + 1),
+    '--filter',
+    'type=service',
+    '--format',
+    '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}',
+  ]);
+  assert.match(events, /^service update web$/m);
+});
+
 test('a shoald restart keeps services and does not restart running containers', async () => {
   const before = new Map<string, string>();
   for (const id of await containers('web'))

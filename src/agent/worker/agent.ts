@@ -4,6 +4,7 @@ import type { Assignment, DispatcherAPI, TaskStatus, TaskStatusUpdate } from '..
 import type { Clock, Cancel } from '../../platform/index.js';
 import type { Executor } from '../exec/executor.js';
 import { TaskRunner } from './taskrunner.js';
+import { Limiter } from './limit.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -12,6 +13,8 @@ export interface AgentOptions {
   executor: Executor;
   clock: Clock;
   log?: (msg: string) => void;
+  /** Engine operations (create, start) run at once; default 8. */
+  engineConcurrency?: number;
 }
 
 export class Agent {
@@ -22,9 +25,11 @@ export class Agent {
   #reportScheduled = false;
   #firstSet = true;
   #log: (msg: string) => void;
+  #limiter: Limiter;
 
   constructor(private readonly o: AgentOptions) {
     this.#log = o.log ?? (() => undefined);
+    this.#limiter = new Limiter(o.engineConcurrency ?? 8);
   }
 
   async start(): Promise<void> {
@@ -88,6 +93,7 @@ export class Agent {
           this.o.clock,
           (id, s) => this.#report(id, s),
           this.#log,
+          this.#limiter,
         );
         this.#runners.set(a.task.ID, r);
       }

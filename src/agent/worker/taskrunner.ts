@@ -4,6 +4,7 @@
 import { isTerminal, stateOrder, type Assignment, type TaskState, type TaskStatus } from '../../api/index.js';
 import { isoTime, type Clock } from '../../platform/index.js';
 import type { Controller, ExitInfo } from '../exec/executor.js';
+import type { Limiter } from './limit.js';
 
 export type Reporter = (taskId: string, status: TaskStatus) => void;
 
@@ -25,6 +26,7 @@ export class TaskRunner {
     private readonly clock: Clock,
     private readonly report: Reporter,
     private readonly log: (msg: string) => void,
+    private readonly limiter: Limiter,
   ) {
     this.#a = a;
     this.#ctl = ctl;
@@ -141,20 +143,16 @@ export class TaskRunner {
     this.#recovered = true;
 
     if (stateOrder(this.#observed) < stateOrder('accepted')) this.#set('accepted', 'accepted');
-    if (this.#observed === 'accepted') {
-      this.#set('preparing', 'preparing');
-      const id = await this.#ctl.prepare();
-      this.#set('ready', 'prepared', { ContainerStatus: { ContainerID: id } });
-    }
-    if (this.#observed === 'preparing') {
-      const id = await this.#ctl.prepare();
+    if (this.#observed === 'accepted' || this.#observed === 'preparing') {
+      if (this.#observed === 'accepted') this.#set('preparing', 'preparing');
+      const id = await this.limiter.run(() => this.#ctl.prepare());
       this.#set('ready', 'prepared', { ContainerStatus: { ContainerID: id } });
     }
     // A delayed restart is prepared but waits for desired RUNNING.
     if (this.#observed === 'ready' && desired === 'ready') return;
     if (this.#observed === 'ready') {
       this.#set('starting', 'starting');
-      const { pid } = await this.#ctl.start();
+      const { pid } = await this.limiter.run(() => this.#ctl.start());
       this.#status = {
         ...this.#status,
         ContainerStatus: { ...(this.#status.ContainerStatus ?? {}), PID: pid, ExitCode: 0 },
