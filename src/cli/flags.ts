@@ -41,7 +41,7 @@ export function keyValues(list: readonly string[]): Record<string, string> {
 export function parseMount(v: string): Record<string, unknown> {
   const m: Record<string, unknown> = { Type: 'volume' };
   for (const part of v.split(',')) {
-    const [k, val = 'true'] = part.split('=');
+    const [k = '', val = 'true'] = part.split('=');
     switch (k) {
       case 'type':
         m.Type = val;

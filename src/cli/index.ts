@@ -1,0 +1,2 @@
+export { Client, ApiError } from './client.js';
+export type { ClientOptions } from './client.js';
