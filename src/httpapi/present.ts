@@ -47,26 +47,35 @@ export function serviceStatus(
   s: Service,
   nodes: ReadonlyMap<string, Node>,
 ): NonNullable<Service['ServiceStatus']> {
-  const tasks = tx.tasksByService(s.ID);
   const up = (t: Task): boolean => !t.NodeID || nodes.get(t.NodeID)?.Status.State !== 'down';
   const iteration = s.JobStatus?.JobIteration.Index ?? 0;
-  const running = tasks.filter((t) => t.Status.State === 'running' && isLive(t) && up(t)).length;
   const kind = modeOf(s);
-  let desired = 0;
+  let running = 0;
+  let live = 0;
   let completed = 0;
-  if (kind === 'replicated') desired = s.Spec.Mode?.Replicated?.Replicas ?? 1;
-  else if (kind === 'global') desired = tasks.filter((t) => isLive(t) && up(t)).length;
-  else {
-    completed = tasks.filter(
-      (t) => t.Status.State === 'complete' && (t.JobIteration?.Index ?? 0) === iteration,
-    ).length;
-    if (kind === 'replicated-job') {
-      const m = s.Spec.Mode?.ReplicatedJob ?? {};
-      desired = Math.min(m.MaxConcurrent ?? 1, m.TotalCompletions ?? 1);
-    } else desired = eligibleNodes(s, [...nodes.values()]).length;
+  // One pass over the service's tasks: this runs for every service on each `service ls`.
+  for (const t of tx.tasksByService(s.ID)) {
+    const l = isLive(t) && up(t);
+    if (l) live++;
+    if (l && t.Status.State === 'running') running++;
+    if (t.Status.State === 'complete' && (t.JobIteration?.Index ?? 0) === iteration) completed++;
   }
-  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
+  let desired = 0;
+  if (kind === 'replicated') desired = s.Spec.Mode?.Replicated?.Replicas ?? 1;
+  else if (kind === 'global') desired = live;
+  else if (kind === 'replicated-job') {
+    const m = s.Spec.Mode?.ReplicatedJob ?? {};
+    desired = Math.min(m.MaxConcurrent ?? 1, m.TotalCompletions ?? 1);
+  } else desired = eligibleNodes(s, [...nodes.values()]).length;
+  return {
+    RunningTasks: running,
+    DesiredTasks: desired,
+    CompletedTasks: kind === 'replicated' || kind === 'global' ? 0 : completed,
+  };
 }
+
+const byCreation = (a: { CreatedAt: string; ID: string }, b: { CreatedAt: string; ID: string }): number =>
+  a.CreatedAt < b.CreatedAt ? -1 : a.CreatedAt > b.CreatedAt ? 1 : a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0;
 
 function labelMatch(labels: Record<string, string> | undefined, wanted: string[]): boolean {
   return wanted.every((w) => {
@@ -95,7 +104,7 @@ export function filterServices(tx: ReadTx, f: Filters): Service[] {
       if (modes && !modes.includes(modeOf(s))) return false;
       return true;
     })
-    .sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
+    .sort(byCreation);
 }
 
 export function taskName(t: Task, serviceName: string): string {

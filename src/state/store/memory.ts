@@ -279,6 +279,7 @@ export class MemoryStore {
       return tables[table].rows.get(id) as Tables[T] | undefined;
     };
     const overlaid = <T extends TableName>(table: T, base: Iterable<string>): Tables[T][] => {
+      if (!overlay) return [...base].map((id) => tables[table].rows.get(id)!) as Tables[T][];
       const ids = new Set(base);
       if (overlay) for (const [k, v] of overlay) if (v.table === table) ids.add(k.slice(table.length + 1));
       const out: Tables[T][] = [];
@@ -290,6 +291,12 @@ export class MemoryStore {
     };
     const tasksBy = (index: string, value: string): Task[] => {
       const ids = tables.tasks.indexes.get(index)!.get(value) ?? new Set<string>();
+      if (!overlay) {
+        // The common read path: no transaction overlay, straight from the index.
+        const rows: Task[] = [];
+        for (const id of ids) rows.push(tables.tasks.rows.get(id)!);
+        return rows;
+      }
       const out = overlaid('tasks', ids);
       return overlay ? out.filter((t) => (index === 'service' ? t.ServiceID : t.NodeID) === value) : out;
     };
