@@ -1,7 +1,7 @@
 // Orchestration end to end on the simulated executor: real store, manager loops and agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { running, simCluster, spec } from './support/cluster.js';
+import { running, simCluster, spec, updateContainer } from './support/cluster.js';
 
 const FAST = { RestartPolicy: { Condition: 'any', Delay: 0 } };
 const fast = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
@@ -99,7 +99,6 @@ test('a rolling update replaces tasks in batches of Parallelism and completes', 
       fast('web', { Mode: { Replicated: { Replicas: 4 } }, UpdateConfig: { Parallelism: 2, Monitor: 50e6 } }),
     );
     await c.waitFor('4 running', () => running(c.tasks(id)).length === 4);
-    const s = c.service(id);
     let maxInFlight = 0;
     const off = c.store.subscribe(() => {
       const inflight = c
@@ -107,14 +106,7 @@ test('a rolling update replaces tasks in batches of Parallelism and completes', 
         .filter((t) => t.DesiredState === 'shutdown' && t.Status.State !== 'shutdown').length;
       maxInFlight = Math.max(maxInFlight, inflight);
     });
-    const tt = structuredClone(s.Spec.TaskTemplate!);
-    tt.ContainerSpec!.Env = ['A=1'];
-    await c.manager.control.updateService(
-      id,
-      s.Version.Index,
-      { ...s.Spec, TaskTemplate: tt },
-      { rollback: false },
-    );
+    await updateContainer(c, id, (cs) => (cs.Env = ['A=1']));
     assert.equal(c.service(id).UpdateStatus?.State, 'updating');
     await c.waitFor('update completed', () => c.service(id).UpdateStatus?.State === 'completed');
     off();
@@ -141,15 +133,7 @@ test('a failing update with FailureAction rollback rolls back by itself', async 
       }),
     );
     await c.waitFor('2 running', () => running(c.tasks(id)).length === 2);
-    const s = c.service(id);
-    const tt = structuredClone(s.Spec.TaskTemplate!);
-    tt.ContainerSpec!.Env = ['BROKEN=1'];
-    await c.manager.control.updateService(
-      id,
-      s.Version.Index,
-      { ...s.Spec, TaskTemplate: tt },
-      { rollback: false },
-    );
+    await updateContainer(c, id, (cs) => (cs.Env = ['BROKEN=1']));
     await c.waitFor(
       'rollback completed',
       () => c.service(id).UpdateStatus?.State === 'rollback_completed',
@@ -173,17 +157,9 @@ test('a manual rollback restores the previous spec', async () => {
       fast('web', { UpdateConfig: { Monitor: 10e6 }, RollbackConfig: { Monitor: 10e6 } }),
     );
     await c.waitFor('running', () => running(c.tasks(id)).length === 1);
-    let s = c.service(id);
-    const tt = structuredClone(s.Spec.TaskTemplate!);
-    tt.ContainerSpec!.Args = ['v2'];
-    await c.manager.control.updateService(
-      id,
-      s.Version.Index,
-      { ...s.Spec, TaskTemplate: tt },
-      { rollback: false },
-    );
+    await updateContainer(c, id, (cs) => (cs.Args = ['v2']));
     await c.waitFor('updated', () => c.service(id).UpdateStatus?.State === 'completed');
-    s = c.service(id);
+    const s = c.service(id);
     await c.manager.control.updateService(id, s.Version.Index, s.Spec, { rollback: true });
     await c.waitFor('rolled back', () => c.service(id).UpdateStatus?.State === 'rollback_completed');
     assert.equal(c.service(id).Spec.TaskTemplate?.ContainerSpec?.Args, undefined);
@@ -286,15 +262,7 @@ test('start-first starts the new task before stopping the old one', async () => 
     const off = c.store.subscribe(() => {
       if (c.executor.running().length >= 2) overlap = true;
     });
-    const s = c.service(id);
-    const tt = structuredClone(s.Spec.TaskTemplate!);
-    tt.ContainerSpec!.Args = ['v2'];
-    await c.manager.control.updateService(
-      id,
-      s.Version.Index,
-      { ...s.Spec, TaskTemplate: tt },
-      { rollback: false },
-    );
+    await updateContainer(c, id, (cs) => (cs.Args = ['v2']));
     await c.waitFor('completed', () => c.service(id).UpdateStatus?.State === 'completed');
     off();
     assert.ok(overlap, 'old and new ran at the same time');
@@ -314,15 +282,7 @@ test('FailureAction pause stops a failing update and says which task failed', as
       fast('web', { Mode: { Replicated: { Replicas: 3 } }, UpdateConfig: { Monitor: 300e6 } }),
     );
     await c.waitFor('3 running', () => running(c.tasks(id)).length === 3);
-    const s = c.service(id);
-    const tt = structuredClone(s.Spec.TaskTemplate!);
-    tt.ContainerSpec!.Args = ['broken'];
-    await c.manager.control.updateService(
-      id,
-      s.Version.Index,
-      { ...s.Spec, TaskTemplate: tt },
-      { rollback: false },
-    );
+    await updateContainer(c, id, (cs) => (cs.Args = ['broken']));
     await c.waitFor('paused', () => c.service(id).UpdateStatus?.State === 'paused');
     assert.match(
       c.service(id).UpdateStatus!.Message!,

@@ -4,7 +4,7 @@ import { MemoryStore, type Proposer } from '../../src/state/index.js';
 import { EventLog, Manager } from '../../src/manager/index.js';
 import { Agent, SimExecutor } from '../../src/agent/index.js';
 import { systemClock } from '../../src/platform/index.js';
-import type { Assignment, NodeDescription, Service, Task } from '../../src/api/index.js';
+import type { Assignment, ContainerSpec, NodeDescription, Service, Task } from '../../src/api/index.js';
 
 export const DESCRIPTION: NodeDescription = {
   Hostname: 'sim1',
@@ -87,3 +87,20 @@ export function spec(name: string, extra: Record<string, unknown> = {}): Record<
 
 export const running = (ts: readonly Task[]): Task[] =>
   ts.filter((t) => t.Status.State === 'running' && t.DesiredState === 'running');
+
+/** Updates a service's container spec the way `docker service update` does (GET, change, POST with version). */
+export async function updateContainer(
+  c: SimCluster,
+  id: string,
+  change: (cs: ContainerSpec) => void,
+): Promise<void> {
+  const s = c.service(id);
+  const tt = structuredClone(s.Spec.TaskTemplate!);
+  change(tt.ContainerSpec!);
+  await c.manager.control.updateService(
+    id,
+    s.Version.Index,
+    { ...s.Spec, TaskTemplate: tt },
+    { rollback: false },
+  );
+}

@@ -5,6 +5,7 @@ import { isoTime, type Clock } from '../../platform/index.js';
 import type { Network, Service, Task } from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
 import { nextAddress } from '../../network/index.js';
+import { PassLoop } from '../passloop.js';
 
 const bare = (addr: string): string => addr.split('/')[0]!;
 
@@ -31,26 +32,33 @@ export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service)
 
 export class Allocator {
   #unsubscribe: (() => void) | undefined;
-  #scheduled = false;
-  #running = false;
-  #again = false;
   #dirty = false;
+  readonly #loop: PassLoop;
 
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
-    private readonly log: (msg: string) => void = () => undefined,
-  ) {}
+    log: (msg: string) => void = () => undefined,
+  ) {
+    this.#loop = new PassLoop(
+      async () => {
+        this.#dirty = false;
+        await this.store.update((tx) => this.#allocate(tx));
+      },
+      (e) => log(`allocator pass failed: ${(e as Error).message}`),
+    );
+  }
 
   start(): void {
     this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
     this.#dirty = true;
-    this.#kick();
+    this.#loop.start();
   }
 
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#loop.stop();
   }
 
   #onEvent(e: StoreEvent): void {
@@ -60,37 +68,7 @@ export class Allocator {
         this.#dirty = true;
       return;
     }
-    if (this.#dirty) this.#kick();
-  }
-
-  #kick(): void {
-    if (!this.#unsubscribe) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      void this.#pass();
-    });
-  }
-
-  async #pass(): Promise<void> {
-    this.#running = true;
-    this.#dirty = false;
-    try {
-      await this.store.update((tx) => this.#allocate(tx));
-    } catch (e) {
-      this.log(`allocator pass failed: ${(e as Error).message}`);
-    } finally {
-      this.#running = false;
-      if (this.#again) {
-        this.#again = false;
-        this.#kick();
-      }
-    }
+    if (this.#dirty) this.#loop.kick();
   }
 
   #allocate(tx: WriteTx): void {
@@ -152,6 +130,7 @@ export class Allocator {
       next.UpdatedAt = now;
       tx.update('tasks', next);
     }
-    if (budget < 0) this.#again = true;
+    // More new tasks than one pass takes: come back for the rest.
+    if (budget < 0) queueMicrotask(() => this.#loop.kick());
   }
 }

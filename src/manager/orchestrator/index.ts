@@ -12,6 +12,7 @@ import { planRestarts, RestartHistory } from './restart.js';
 import { tasksToReap } from './taskreaper.js';
 import { isLive, modeOf, withDesired } from './tasks.js';
 import { isUpdating, Updater } from './update.js';
+import { PassLoop } from '../passloop.js';
 
 export { planReplicated } from './replicated.js';
 export { planGlobal, eligibleNodes } from './global.js';
@@ -50,12 +51,11 @@ function applyPlan(tasks: Task[], plan: Plan): Task[] {
 export class Orchestrator {
   #dirty = new Set<string>();
   #all = true;
-  #scheduled = false;
-  #running = false;
   #unsubscribe: (() => void) | undefined;
   #wakeTimer: (() => void) | undefined;
   #wakeAt = Infinity;
   #history = new RestartHistory();
+  readonly #loop: PassLoop;
   readonly updater: Updater;
 
   constructor(
@@ -64,24 +64,34 @@ export class Orchestrator {
     private readonly log: (msg: string) => void = () => undefined,
   ) {
     this.updater = new Updater(store, clock, log);
+    this.#loop = new PassLoop(
+      () => this.#pass(),
+      (e) => {
+        // A failed pass is retried in full shortly; reconciling is idempotent.
+        this.log(`orchestrator pass failed: ${(e as Error).message}`);
+        this.#all = true;
+        this.#wake(this.clock.now() + 500);
+      },
+    );
   }
 
   start(): void {
     this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
     this.#all = true;
-    this.#kick();
+    this.#loop.start();
   }
 
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#loop.stop();
     this.#wakeTimer?.();
     this.updater.stop();
   }
 
   #onEvent(e: StoreEvent): void {
     if (e.kind === 'commit') {
-      if (this.#dirty.size > 0 || this.#all) this.#kick();
+      if (this.#dirty.size > 0 || this.#all) this.#loop.kick();
       return;
     }
     const { table, object } = e.change;
@@ -90,54 +100,32 @@ export class Orchestrator {
     else if (table === 'nodes' || table === 'clusters') this.#all = true;
   }
 
-  #kick(): void {
-    if (this.#scheduled || !this.#unsubscribe) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      void this.#pass();
-    });
-  }
-
-  /** One reconcile pass over the dirty services. Runs one at a time. */
+  /** One reconcile pass over the dirty services, one bounded transaction at a time. */
   async #pass(): Promise<void> {
-    if (this.#running) {
-      this.#kick();
-      return;
+    const ids = this.#all
+      ? new Set([...this.store.view((tx) => tx.all('services').map((s) => s.ID)), ...this.#dirty])
+      : new Set(this.#dirty);
+    if (this.#all) {
+      // Tasks whose service is gone must be found too.
+      for (const t of this.store.view((tx) => tx.all('tasks'))) ids.add(t.ServiceID);
     }
-    this.#running = true;
-    try {
-      const ids = this.#all
-        ? new Set([...this.store.view((tx) => tx.all('services').map((s) => s.ID)), ...this.#dirty])
-        : new Set(this.#dirty);
-      if (this.#all) {
-        // Tasks whose service is gone must be found too.
-        for (const t of this.store.view((tx) => tx.all('tasks'))) ids.add(t.ServiceID);
-      }
-      this.#all = false;
-      this.#dirty.clear();
-      const queue = [...ids];
-      while (queue.length > 0 && this.#unsubscribe) {
-        let budget = MAX_CHANGES_PER_PASS;
-        const leftover: string[] = [];
-        await this.store.update((tx) => {
-          while (queue.length > 0 && budget > 0) {
-            const id = queue.shift()!;
-            const used = this.#reconcile(tx, id, budget);
-            if (used < 0) leftover.push(id);
-            budget -= Math.abs(used);
-          }
-        });
-        for (const id of leftover) this.#dirty.add(id);
-      }
-      if (this.#dirty.size > 0) this.#kick();
-    } catch (e) {
-      this.log(`orchestrator pass failed: ${(e as Error).message}`);
-      this.#all = true;
-      this.#wake(this.clock.now() + 500);
-    } finally {
-      this.#running = false;
+    this.#all = false;
+    this.#dirty.clear();
+    const queue = [...ids];
+    while (queue.length > 0 && this.#loop.active) {
+      let budget = MAX_CHANGES_PER_PASS;
+      const leftover: string[] = [];
+      await this.store.update((tx) => {
+        while (queue.length > 0 && budget > 0) {
+          const id = queue.shift()!;
+          const used = this.#reconcile(tx, id, budget);
+          if (used < 0) leftover.push(id);
+          budget -= Math.abs(used);
+        }
+      });
+      for (const id of leftover) this.#dirty.add(id);
     }
+    if (this.#dirty.size > 0) this.#loop.kick();
   }
 
   #wake(at: number): void {
@@ -147,7 +135,7 @@ export class Orchestrator {
     this.#wakeTimer = this.clock.setTimer(at - this.clock.now(), () => {
       this.#wakeAt = Infinity;
       this.#all = true;
-      this.#kick();
+      this.#loop.kick();
     });
   }
 

@@ -4,6 +4,7 @@ import { isoTime, type Clock } from '../../platform/index.js';
 import type { Node, Task } from '../../api/index.js';
 import type { MemoryStore, ReadTx, StoreEvent } from '../../state/index.js';
 import { filterNodes, type NodeInfo } from './filters.js';
+import { PassLoop } from '../passloop.js';
 
 const ACTIVE_STATES = new Set(['assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
 
@@ -105,67 +106,40 @@ export function scheduleTasks(
 
 export class Scheduler {
   #unsubscribe: (() => void) | undefined;
-  #scheduled = false;
-  #running = false;
-  #again = false;
+  #pendingSeen = false;
+  readonly #loop: PassLoop;
 
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
-    private readonly log: (msg: string) => void = () => undefined,
-  ) {}
+    log: (msg: string) => void = () => undefined,
+  ) {
+    this.#loop = new PassLoop(
+      () => this.store.update((tx) => this.#decide(tx)),
+      (e) => log(`scheduler pass failed: ${(e as Error).message}`),
+    );
+  }
 
   start(): void {
     this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
-    this.#kick();
+    this.#loop.start();
   }
 
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#loop.stop();
   }
 
-  #pendingSeen = false;
   #onEvent(e: StoreEvent): void {
+    // New pending tasks, freed capacity, or node changes can all make a placement possible.
     if (e.kind === 'change') {
-      const { table, object } = e.change;
-      // New pending tasks, freed capacity, or node changes can all make a placement possible.
-      if (table === 'nodes' || table === 'tasks') this.#pendingSeen = true;
-      void object;
+      if (e.change.table === 'nodes' || e.change.table === 'tasks') this.#pendingSeen = true;
       return;
     }
     if (this.#pendingSeen) {
       this.#pendingSeen = false;
-      this.#kick();
-    }
-  }
-
-  #kick(): void {
-    if (!this.#unsubscribe) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      void this.#pass();
-    });
-  }
-
-  async #pass(): Promise<void> {
-    this.#running = true;
-    try {
-      await this.store.update((tx) => this.#decide(tx));
-    } catch (e) {
-      this.log(`scheduler pass failed: ${(e as Error).message}`);
-    } finally {
-      this.#running = false;
-      if (this.#again) {
-        this.#again = false;
-        this.#kick();
-      }
+      this.#loop.kick();
     }
   }
 
