@@ -60,10 +60,10 @@ async function startDaemon(): Promise<void> {
   throw new Error(`shoald did not come up:\n${daemonLog}`);
 }
 
-async function stopDaemon(): Promise<void> {
+async function stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!daemon || daemon.exitCode !== null) return;
   const exited = new Promise((r) => daemon!.once('exit', r));
-  daemon.kill('SIGTERM');
+  daemon.kill(signal);
   await exited;
 }
 
@@ -429,6 +429,18 @@ test('a shoald restart keeps services and does not restart running containers', 
   }
   assert.equal((await containers('web')).length, 4);
   assert.equal(await replicas('web'), '4/4');
+});
+
+test('after kill -9 of shoald, every acknowledged write is still there', async () => {
+  await ok(['service', 'update', '--detach', '--label-add', 'crash=before', 'web']);
+  await stopDaemon('SIGKILL');
+  await startDaemon();
+  assert.equal(
+    (await ok(['service', 'inspect', 'web', '--format', '{{index .Spec.Labels "crash"}}'])).trim(),
+    'before',
+  );
+  await waitFor('4/4 after a crash', async () => (await replicas('web')) === '4/4');
+  assert.equal((await containers('web')).length, 4);
 });
 
 test('error cases answer as a real swarm does', async () => {

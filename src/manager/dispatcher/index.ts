@@ -6,7 +6,8 @@ import type { Assignment, DispatcherAPI, NodeDescription, Task, TaskStatusUpdate
 import type { MemoryStore, StoreEvent } from '../../state/index.js';
 import { stateOrder } from '../orchestrator/index.js';
 
-const FLUSH_MS = 10;
+/** Reports are flushed on the next tick; those that arrive during a flush go in the next one. */
+const FLUSH_MS = 0;
 const MAX_BATCH = 1000;
 const DEFAULT_HEARTBEAT_MS = 5000;
 
