@@ -83,7 +83,10 @@ test('restart condition none leaves a failed task alone; max attempts stops rest
     for (let i = 0; i < 3; i++) {
       await c.waitFor(`run ${i}`, () => running(c.tasks(id2)).length === 1);
       c.executor.kill(running(c.tasks(id2))[0]!.ID, 1);
-      await c.waitFor(`fail ${i}`, () => running(c.tasks(id2)).length === 0);
+      await c.waitFor(
+        `fail ${i}`,
+        () => c.tasks(id2).filter((t) => t.Status.State === 'failed').length === i + 1,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(c.tasks(id2).length, 3, 'one original plus two restarts');

@@ -91,8 +91,10 @@ function checkKeys(f: Filters, allowed: string[]): void {
 
 export function filterServices(tx: ReadTx, f: Filters): Service[] {
   checkKeys(f, ['id', 'name', 'label', 'mode']);
-  return tx
-    .all('services')
+  // A label filter narrows through the label index first (stacks list by label all the time).
+  const firstLabel = f.get('label')?.[0];
+  const candidates = firstLabel !== undefined ? tx.by('services', 'label', firstLabel) : tx.all('services');
+  return candidates
     .filter((s) => {
       const ids = f.get('id');
       if (ids && !ids.some((id) => s.ID.startsWith(id))) return false;
@@ -122,6 +124,16 @@ export function filterTasks(tx: ReadTx, f: Filters): Task[] {
       if (s) ids.add(s.ID);
     }
     candidates = [...ids].flatMap((id) => tx.tasksByService(id));
+  } else if (f.get('label')?.[0] !== undefined) {
+    // Task label filters match service labels: go through the services' label index.
+    const services = tx.by('services', 'label', f.get('label')![0]!);
+    candidates = [
+      ...services.flatMap((s) => tx.tasksByService(s.ID)),
+      ...tx.by('tasks', 'label', f.get('label')![0]!),
+    ];
+    candidates = [...new Map(candidates.map((t) => [t.ID, t])).values()];
+  } else if (f.get('desired-state')) {
+    candidates = f.get('desired-state')!.flatMap((d) => tx.by('tasks', 'desired', d));
   } else candidates = tx.all('tasks');
   const nodeRefs = f.get('node');
   const nodeIds = nodeRefs ? new Set(nodeRefs.map((r) => tx.lookup('nodes', r)?.ID ?? r)) : undefined;
@@ -153,7 +165,9 @@ export function filterTasks(tx: ReadTx, f: Filters): Task[] {
 
 export function filterNodes(tx: ReadTx, f: Filters): Node[] {
   checkKeys(f, ['id', 'name', 'role', 'membership', 'label', 'node.label']);
-  return tx.all('nodes').filter((n) => {
+  const firstNodeLabel = f.get('node.label')?.[0];
+  const candidates = firstNodeLabel !== undefined ? tx.by('nodes', 'label', firstNodeLabel) : tx.all('nodes');
+  return candidates.filter((n) => {
     const ids = f.get('id');
     if (ids && !ids.some((id) => n.ID.startsWith(id))) return false;
     const names = f.get('name');

@@ -134,3 +134,41 @@ test('the task indexes by service and node follow updates', async () => {
     assert.equal(tx.tasksByNode('n1').length, 0);
   });
 });
+
+test('label and desired-state indexes answer by key and by key=value, inside and outside transactions', async () => {
+  const store = new MemoryStore(new CountingProposer());
+  const labelled = {
+    ...svc('a'.repeat(25), 'web'),
+    Spec: { ...svc('a'.repeat(25), 'web').Spec, Labels: { tier: 'front' } },
+  };
+  await store.update((tx) => {
+    tx.create('services', labelled);
+    tx.create('services', svc('b'.repeat(25), 'db'));
+    assert.deepEqual(
+      tx.by('services', 'label', 'tier=front').map((s) => s.Spec.Name),
+      ['web'],
+      'a transaction sees its own writes',
+    );
+  });
+  store.view((tx) => {
+    assert.deepEqual(
+      tx.by('services', 'label', 'tier').map((s) => s.Spec.Name),
+      ['web'],
+    );
+    assert.deepEqual(tx.by('services', 'label', 'tier=back'), []);
+  });
+  await store.update((tx) => {
+    const s = tx.get('services', 'a'.repeat(25))!;
+    tx.update('services', { ...s, Spec: { ...s.Spec, Labels: {} } });
+    assert.deepEqual(
+      tx.by('services', 'label', 'tier'),
+      [],
+      'a write that drops the label leaves the index at once',
+    );
+  });
+  assert.deepEqual(
+    store.view((tx) => tx.by('services', 'label', 'tier')),
+    [],
+  );
+  assert.throws(() => store.view((tx) => tx.by('services', 'nosuchindex', 'x')), /has no index nosuchindex/);
+});

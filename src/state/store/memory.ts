@@ -71,6 +71,14 @@ function specName(o: unknown): string | undefined {
   return (o as { Spec?: { Name?: string } }).Spec?.Name;
 }
 
+/** A label index holds both `key` and `key=value`, as label filters ask for either. */
+function labelKeys(labels: Record<string, string> | undefined): string[] {
+  if (!labels) return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(labels)) out.push(k, `${k}=${v}`);
+  return out;
+}
+
 export function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o);
@@ -89,7 +97,7 @@ class Table<T extends { ID: string }> {
   readonly byName = new Map<string, string>();
   /** Secondary indexes: index name → key → IDs. */
   readonly indexes = new Map<string, Map<string, Set<string>>>();
-  constructor(readonly indexers: Record<string, (o: T) => string | undefined>) {
+  constructor(readonly indexers: Record<string, (o: T) => readonly string[]>) {
     for (const name of Object.keys(indexers)) this.indexes.set(name, new Map());
   }
   put(o: T, named: boolean): void {
@@ -101,12 +109,12 @@ class Table<T extends { ID: string }> {
       if (n) this.byName.set(n, o.ID);
     }
     for (const [name, f] of Object.entries(this.indexers)) {
-      const key = f(o);
-      if (key === undefined) continue;
       const idx = this.indexes.get(name)!;
-      let set = idx.get(key);
-      if (!set) idx.set(key, (set = new Set()));
-      set.add(o.ID);
+      for (const key of f(o)) {
+        let set = idx.get(key);
+        if (!set) idx.set(key, (set = new Set()));
+        set.add(o.ID);
+      }
     }
   }
   delete(id: string, named: boolean): void {
@@ -121,11 +129,11 @@ class Table<T extends { ID: string }> {
       if (n && this.byName.get(n) === o.ID) this.byName.delete(n);
     }
     for (const [name, f] of Object.entries(this.indexers)) {
-      const key = f(o);
-      if (key === undefined) continue;
-      const set = this.indexes.get(name)!.get(key);
-      set?.delete(o.ID);
-      if (set && set.size === 0) this.indexes.get(name)!.delete(key);
+      for (const key of f(o)) {
+        const set = this.indexes.get(name)!.get(key);
+        set?.delete(o.ID);
+        if (set && set.size === 0) this.indexes.get(name)!.delete(key);
+      }
     }
   }
 }
@@ -134,6 +142,8 @@ export interface ReadTx {
   get<T extends TableName>(table: T, id: string): Tables[T] | undefined;
   all<T extends TableName>(table: T): Tables[T][];
   byName<T extends TableName>(table: T, name: string): Tables[T] | undefined;
+  /** Objects whose secondary index `index` holds `key` (tasks: service, node, desired, label; others: label). */
+  by<T extends TableName>(table: T, index: string, key: string): Tables[T][];
   tasksByService(serviceId: string): Task[];
   tasksByNode(nodeId: string): Task[];
   /** Resolves a full ID, a unique name, or a unique ID prefix, as the Engine API does in paths. */
@@ -151,12 +161,20 @@ export interface WriteTx extends ReadTx {
 export class MemoryStore {
   readonly #tables: { [K in TableName]: Table<Tables[K]> } = {
     clusters: new Table({}),
-    nodes: new Table({}),
-    services: new Table({}),
-    tasks: new Table<Task>({ service: (t) => t.ServiceID, node: (t) => t.NodeID }),
-    networks: new Table({}),
-    secrets: new Table({}),
-    configs: new Table({}),
+    nodes: new Table<Node>({
+      label: (n) => labelKeys(n.Spec.Labels),
+      role: (n) => [n.Spec.Role ?? 'worker'],
+    }),
+    services: new Table<Service>({ label: (s) => labelKeys(s.Spec.Labels) }),
+    tasks: new Table<Task>({
+      service: (t) => [t.ServiceID],
+      node: (t) => (t.NodeID ? [t.NodeID] : []),
+      desired: (t) => [t.DesiredState],
+      label: (t) => labelKeys(t.Labels),
+    }),
+    networks: new Table<Network>({ label: (n) => labelKeys(n.Spec.Labels) }),
+    secrets: new Table<Secret>({ label: (x) => labelKeys(x.Spec.Labels) }),
+    configs: new Table<Config>({ label: (x) => labelKeys(x.Spec.Labels) }),
   };
   #proposer: Proposer;
   #queue: Promise<unknown> = Promise.resolve();
@@ -289,16 +307,19 @@ export class MemoryStore {
       }
       return out;
     };
-    const tasksBy = (index: string, value: string): Task[] => {
-      const ids = tables.tasks.indexes.get(index)!.get(value) ?? new Set<string>();
+    const by = <T extends TableName>(table: T, index: string, key: string): Tables[T][] => {
+      const t = tables[table] as unknown as Table<Tables[T]>;
+      const indexer = t.indexers[index];
+      assert(indexer !== undefined, `table ${table} has no index ${index}`);
+      const ids = t.indexes.get(index)!.get(key) ?? new Set<string>();
       if (!overlay) {
         // The common read path: no transaction overlay, straight from the index.
-        const rows: Task[] = [];
-        for (const id of ids) rows.push(tables.tasks.rows.get(id)!);
+        const rows: Tables[T][] = [];
+        for (const id of ids) rows.push(t.rows.get(id)!);
         return rows;
       }
-      const out = overlaid('tasks', ids);
-      return overlay ? out.filter((t) => (index === 'service' ? t.ServiceID : t.NodeID) === value) : out;
+      // Inside a transaction, objects it wrote may have moved in or out of the index.
+      return overlaid(table, ids).filter((o) => indexer(o).includes(key));
     };
     const reader: ReadTx = {
       get,
@@ -308,8 +329,9 @@ export class MemoryStore {
         const id = tables[table].byName.get(name);
         return id === undefined ? undefined : get(table, id);
       },
-      tasksByService: (id) => tasksBy('service', id),
-      tasksByNode: (id) => tasksBy('node', id),
+      by,
+      tasksByService: (id) => by('tasks', 'service', id),
+      tasksByNode: (id) => by('tasks', 'node', id),
       lookup: (table, ref) => {
         const direct = get(table, ref);
         if (direct) return direct;
