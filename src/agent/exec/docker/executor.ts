@@ -1,8 +1,8 @@
-// The production executor: drives the node's Docker Engine through dockerode. Containers carry
+// The production executor: drives the node's Docker Engine (engine.ts). Containers carry
 // swarm's names and com.docker.swarm.* labels, so `docker ps` on a node looks as Swarm users expect.
 // One engine event stream per node routes exits and health changes to waiting controllers.
-import Docker from 'dockerode';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { EngineClient, type ContainerCreateOptions, type MountSettings } from './engine.js';
 import type { Assignment, ContainerSpec, Mount, NodeDescription, Task } from '../../../api/index.js';
 import {
   containerName,
@@ -41,18 +41,12 @@ export interface DockerExecutorOptions {
   onEngineEvent?: (e: EngineEvent) => void;
 }
 
-export function dockerFromHost(host: string): Docker {
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
-  const u = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: u.hostname, port: Number(u.port || 2375) });
-}
-
 const ns = (v: number | undefined): number | undefined => (v === undefined ? undefined : v);
 
-function mounts(ms: readonly Mount[] | undefined): Docker.MountSettings[] {
+function mounts(ms: readonly Mount[] | undefined): MountSettings[] {
   return (ms ?? []).map((m) => {
-    const out: Docker.MountSettings = {
-      Type: m.Type as Docker.MountType,
+    const out: MountSettings = {
+      Type: m.Type,
       Target: m.Target,
       Source: m.Source ?? '',
       ReadOnly: m.ReadOnly ?? false,
@@ -65,7 +59,7 @@ function mounts(ms: readonly Mount[] | undefined): Docker.MountSettings[] {
 }
 
 /** Engine create options for a task (image, command, env, mounts, limits, healthcheck, ...). */
-export function createOptions(a: Assignment, nodeId: string): Docker.ContainerCreateOptions {
+export function createOptions(a: Assignment, nodeId: string): ContainerCreateOptions {
   const t = a.task;
   const cs: ContainerSpec = t.Spec.ContainerSpec ?? { Image: '' };
   const name = containerName(a);
@@ -80,7 +74,7 @@ export function createOptions(a: Assignment, nodeId: string): Docker.ContainerCr
     [LABEL.taskId]: t.ID,
     [LABEL.taskName]: name,
   };
-  const opts: Docker.ContainerCreateOptions = {
+  const opts: ContainerCreateOptions = {
     name,
     Image: cs.Image,
     Labels: labels,
@@ -144,7 +138,7 @@ function statusCode(e: unknown): number | undefined {
 }
 
 export class DockerExecutor implements Executor {
-  readonly docker: Docker;
+  readonly engine: EngineClient;
   #waiters = new Map<string, Set<Waiter>>();
   #events: NodeJS.ReadableStream | undefined;
   #stopped = false;
@@ -152,22 +146,23 @@ export class DockerExecutor implements Executor {
 
   constructor(opts: DockerExecutorOptions) {
     this.#opts = opts;
-    this.docker = dockerFromHost(opts.engineHost);
+    this.engine = new EngineClient(opts.engineHost);
   }
 
   async start(): Promise<void> {
-    await this.docker.ping();
+    await this.engine.ping();
     await this.#subscribe();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    (this.#events as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    (this.#events as { destroy?: () => void } | undefined)?.destroy?.();
   }
 
   async #subscribe(): Promise<void> {
-    const stream = await this.docker.getEvents({
-      filters: { type: ['container'], label: [`${LABEL.node}=${this.#opts.nodeId}`] },
+    const stream = await this.engine.events({
+      type: ['container'],
+      label: [`${LABEL.node}=${this.#opts.nodeId}`],
     });
     this.#events = stream;
     let buf = '';
@@ -201,7 +196,7 @@ export class DockerExecutor implements Executor {
   async #recheckWaiters(): Promise<void> {
     for (const id of this.#waiters.keys()) {
       try {
-        const info = await this.docker.getContainer(id).inspect();
+        const info = await this.engine.inspectContainer(id);
         if (!info.State.Running) this.#notify(id, { kind: 'die', exitCode: info.State.ExitCode });
       } catch (e) {
         if (statusCode(e) === 404) this.#notify(id, { kind: 'die', exitCode: -1 });
@@ -235,8 +230,8 @@ export class DockerExecutor implements Executor {
   }
 
   async describe(): Promise<NodeDescription> {
-    const info = (await this.docker.info()) as Record<string, unknown>;
-    const version = (await this.docker.version()) as { Version?: string };
+    const info = await this.engine.info();
+    const version = await this.engine.version();
     const labels: Record<string, string> = {};
     for (const l of (info.Labels as string[] | undefined) ?? []) {
       const i = l.indexOf('=');
@@ -260,16 +255,13 @@ export class DockerExecutor implements Executor {
   }
 
   async managedTaskIds(): Promise<Map<string, string>> {
-    const list = await this.docker.listContainers({
-      all: true,
-      filters: { label: [`${LABEL.node}=${this.#opts.nodeId}`] },
-    });
+    const list = await this.engine.listContainers({ label: [`${LABEL.node}=${this.#opts.nodeId}`] });
     return new Map(list.map((c) => [c.Labels[LABEL.taskId] ?? '', c.Id]));
   }
 
   async removeContainer(containerId: string): Promise<void> {
     try {
-      await this.docker.getContainer(containerId).remove({ force: true });
+      await this.engine.removeContainer(containerId);
     } catch (e) {
       if (statusCode(e) !== 404 && statusCode(e) !== 409) throw e;
     }
@@ -283,17 +275,12 @@ export class DockerExecutor implements Executor {
     const ids = await this.managedTaskIds();
     const cid = ids.get(taskId);
     if (!cid) return;
-    const container = this.docker.getContainer(cid);
-    const info = await container.inspect();
-    const raw = (await container.logs({
-      follow: opts.follow as true,
-      stdout: true,
-      stderr: true,
-      timestamps: true,
+    const info = await this.engine.inspectContainer(cid);
+    const stream = await this.engine.logs(cid, {
+      follow: opts.follow,
       ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
       ...(opts.since !== undefined ? { since: opts.since } : {}),
-    })) as unknown;
-    const stream: Readable = raw instanceof Readable ? raw : Readable.from([raw as Buffer]);
+    });
     opts.signal.addEventListener('abort', () => stream.destroy(), { once: true });
     yield* demux(stream, info.Config.Tty);
   }
@@ -341,18 +328,19 @@ class DockerController implements Controller {
     private readonly nodeId: string,
   ) {}
 
-  get #container(): Docker.Container {
-    return this.ex.docker.getContainer(this.#id ?? containerName(this.a));
+  /** The container's ID once known, else its name (the engine accepts either). */
+  get #ref(): string {
+    return this.#id ?? containerName(this.a);
   }
 
   async prepare(): Promise<string> {
     try {
-      const c = await this.ex.docker.createContainer(createOptions(this.a, this.nodeId));
-      this.#id = c.id;
+      const { name, ...config } = createOptions(this.a, this.nodeId);
+      this.#id = await this.ex.engine.createContainer(name, config);
     } catch (e) {
       if (statusCode(e) === 409) {
         // Created by an earlier attempt that did not report back: reuse it.
-        const info = await this.ex.docker.getContainer(containerName(this.a)).inspect();
+        const info = await this.ex.engine.inspectContainer(containerName(this.a));
         this.#id = info.Id;
       } else if (statusCode(e) === 404) {
         throw new Error(`No such image: ${this.a.task.Spec.ContainerSpec?.Image ?? ''}`);
@@ -363,11 +351,11 @@ class DockerController implements Controller {
 
   async start(): Promise<{ pid: number }> {
     try {
-      await this.#container.start();
+      await this.ex.engine.startContainer(this.#ref);
     } catch (e) {
       if (statusCode(e) !== 304) throw e;
     }
-    const info = await this.#container.inspect();
+    const info = await this.ex.engine.inspectContainer(this.#ref);
     return { pid: info.State.Pid };
   }
 
@@ -386,7 +374,7 @@ class DockerController implements Controller {
         else if (e.kind === 'die') finish({ exitCode: e.exitCode });
       });
       signal.addEventListener('abort', () => finish(undefined), { once: true });
-      void this.#container.inspect().then(
+      void this.ex.engine.inspectContainer(this.#ref).then(
         (info) => {
           const h = (info.State as { Health?: { Status?: string } }).Health?.Status;
           if (!info.State.Running) finish({ exitCode: info.State.ExitCode });
@@ -414,7 +402,7 @@ class DockerController implements Controller {
         }
       });
       signal.addEventListener('abort', () => (stop(), reject(new Error('wait cancelled'))), { once: true });
-      void this.#container.inspect().then(
+      void this.ex.engine.inspectContainer(this.#ref).then(
         (info) => {
           if (!info.State.Running && !info.State.Restarting) finish({ exitCode: info.State.ExitCode });
         },
@@ -426,7 +414,7 @@ class DockerController implements Controller {
   async shutdown(): Promise<void> {
     const grace = Math.ceil((this.a.task.Spec.ContainerSpec?.StopGracePeriod ?? 10e9) / 1e9);
     try {
-      await this.#container.stop({ t: grace });
+      await this.ex.engine.stopContainer(this.#ref, grace);
     } catch (e) {
       if (statusCode(e) !== 304 && statusCode(e) !== 404) throw e;
     }
@@ -434,7 +422,7 @@ class DockerController implements Controller {
 
   async terminate(): Promise<void> {
     try {
-      await this.#container.kill();
+      await this.ex.engine.killContainer(this.#ref);
     } catch (e) {
       if (statusCode(e) !== 409 && statusCode(e) !== 404) throw e;
     }
@@ -442,7 +430,7 @@ class DockerController implements Controller {
 
   async remove(): Promise<void> {
     try {
-      await this.#container.remove({ force: true });
+      await this.ex.engine.removeContainer(this.#ref);
     } catch (e) {
       if (statusCode(e) !== 404 && statusCode(e) !== 409) throw e;
     }
@@ -450,7 +438,7 @@ class DockerController implements Controller {
 
   async recover(): Promise<Recovered> {
     try {
-      const info = await this.ex.docker.getContainer(this.#id ?? containerName(this.a)).inspect();
+      const info = await this.ex.engine.inspectContainer(this.#ref);
       this.#id = info.Id;
       if (info.State.Running) return { kind: 'running', containerId: info.Id, pid: info.State.Pid };
       if (info.State.Status === 'created') return { kind: 'created', containerId: info.Id };
