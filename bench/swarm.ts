@@ -1,6 +1,6 @@
 // A real Docker swarm for side-by-side figures: Debian's dockerd in a network namespace that the
 // bench creates (so the host's network and iptables are never touched), with busybox:local loaded.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const NS = 'shoalbench';
@@ -23,8 +23,6 @@ function sh(cmd: string, args: string[], input?: Buffer): string {
 }
 
 export class RealSwarm {
-  #proc: ChildProcess | undefined;
-
   async start(): Promise<void> {
     mkdirSync(RUN, { recursive: true });
     writeFileSync(`${RUN}/daemon.json`, '{}');
@@ -35,10 +33,8 @@ export class RealSwarm {
       /* exists already */
     }
     sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
-    this.#proc = spawn('ip', ['netns', 'exec', NS, 'sh', `${RUN}/start.sh`], {
-      stdio: 'ignore',
-      detached: true,
-    });
+    // The dockerd outlives this call; stop() ends it through its pid file.
+    spawn('ip', ['netns', 'exec', NS, 'sh', `${RUN}/start.sh`], { stdio: 'ignore', detached: true }).unref();
     for (let i = 0; i < 120; i++) {
       if (existsSync(SWARM_SOCK) && this.#docker(['version']).ok) break;
       await new Promise((r) => setTimeout(r, 250));
@@ -78,7 +74,6 @@ export class RealSwarm {
     }
     for (let i = 0; i < 80 && existsSync(SWARM_SOCK) && this.#docker(['version']).ok; i++)
       await new Promise((r) => setTimeout(r, 250));
-    this.#proc = undefined;
     try {
       sh('ip', ['netns', 'del', NS]);
     } catch {

@@ -48,8 +48,6 @@ export interface Cluster extends Meta {
   SubnetSize: number;
   DataPathPort: number;
   JoinTokens: { Worker: string; Manager: string };
-  /** Not part of the Engine API object; stripped at the edge. */
-  UnlockKey?: string;
 }
 
 export interface TLSInfo {
@@ -266,8 +264,6 @@ export interface Service extends Meta {
   UpdateStatus?: UpdateStatus;
   ServiceStatus?: { RunningTasks: number; DesiredTasks: number; CompletedTasks: number };
   JobStatus?: { JobIteration: { Index?: number }; LastExecution?: string };
-  /** Internal: bumped on each update so the orchestrator knows a spec change happened. */
-  SpecVersion?: Version;
 }
 
 // ---- Tasks ----
@@ -321,8 +317,6 @@ export interface Task extends Meta {
   DesiredState: TaskState;
   NetworksAttachments?: NetworkAttachment[];
   JobIteration?: { Index?: number };
-  /** Internal: the service spec version this task was created from (drives _up-to-date). */
-  SpecVersion?: Version;
 }
 
 // ---- Networks ----

@@ -25,6 +25,17 @@ export async function main(argv: string[]): Promise<void> {
         .default('info'),
     )
     .option(
+      '--engine-concurrency <n>',
+      'container creates and starts run at once against the engine',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 256)
+          throw new Error('--engine-concurrency must be an integer from 1 to 256');
+        return n;
+      },
+      8,
+    )
+    .option(
       '--dispatcher-heartbeat <ms>',
       'agent heartbeat period in milliseconds (default: from the swarm spec, 5000)',
       (v) => {
@@ -42,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
     hostname?: string;
     logLevel: Level;
     dispatcherHeartbeat?: number;
+    engineConcurrency: number;
   }>();
   const hosts = o.host.length > 0 ? o.host : ['unix:///var/run/shoal.sock'];
   const min = LEVELS.indexOf(o.logLevel);
@@ -55,6 +67,7 @@ export async function main(argv: string[]): Promise<void> {
     log,
     ...(o.hostname ? { hostname: o.hostname } : {}),
     ...(o.dispatcherHeartbeat ? { heartbeatMs: o.dispatcherHeartbeat } : {}),
+    engineConcurrency: o.engineConcurrency,
   });
   await daemon.start();
   const app = buildApp(daemon);

@@ -12,8 +12,6 @@ import {
   notFound,
   parseFilters,
   ShoalError,
-  type Service,
-  type Task,
 } from '../api/index.js';
 import type { Daemon } from '../node/index.js';
 import {
@@ -174,7 +172,7 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     if (cluster) {
       swarm.Nodes = nodes.length;
       swarm.Managers = nodes.filter((n) => n.Spec.Role === 'manager').length;
-      const { JoinTokens: _t, UnlockKey: _k, ...c } = cluster;
+      const { JoinTokens: _t, ...c } = cluster;
       swarm.Cluster = c;
     }
     return json(reply, 200, {
@@ -237,8 +235,7 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   app.get('/swarm', (_req, reply) => {
     const { store } = d.manager;
     const c = store.view((tx) => tx.cluster())!;
-    const { UnlockKey: _k, ...rest } = c;
-    return json(reply, 200, rest);
+    return json(reply, 200, c);
   });
   app.post('/swarm/init', async (req, reply) => {
     const body = (req.body ?? {}) as {
@@ -537,5 +534,3 @@ export async function listen(app: FastifyInstance<Server>, hosts: readonly strin
   }
   return servers;
 }
-
-export type { Service, Task };

@@ -18,6 +18,8 @@ export interface DaemonOptions {
   executorFactory?: (nodeId: string, events: EventLog) => Executor;
   hostname?: string;
   heartbeatMs?: number;
+  /** Engine operations (container create, start) the agent runs at once. */
+  engineConcurrency?: number;
 }
 
 interface NodeFile {
@@ -169,6 +171,7 @@ export class Daemon {
       executor,
       clock: this.clock,
       log: logFn,
+      ...(this.#o.engineConcurrency !== undefined ? { engineConcurrency: this.#o.engineConcurrency } : {}),
     });
     this.#agent = agent;
     await agent.start();

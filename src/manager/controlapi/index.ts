@@ -22,7 +22,7 @@ import {
   type ServiceSpec,
   type SwarmSpec,
 } from '../../api/index.js';
-import type { MemoryStore, ReadTx, WriteTx } from '../../state/index.js';
+import type { MemoryStore, ReadTx } from '../../state/index.js';
 import { nextSubnet, gatewayOf } from '../../network/index.js';
 import { isJob, modeOf, sameJson } from '../orchestrator/index.js';
 
@@ -431,5 +431,3 @@ export function mergeSwarmSpec(base: SwarmSpec, over: SwarmSpec): SwarmSpec {
   }
   return out as SwarmSpec;
 }
-
-export type { WriteTx };

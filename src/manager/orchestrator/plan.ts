@@ -9,7 +9,3 @@ export interface Plan {
 export function emptyPlan(): Plan {
   return { create: [], update: [] };
 }
-
-export function mergePlans(a: Plan, b: Plan): Plan {
-  return { create: [...a.create, ...b.create], update: [...a.update, ...b.update] };
-}
