@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -488,6 +488,46 @@ test('error cases answer as a real swarm does', async () => {
   assert.match(self.stderr, /is a cluster manager and is a member of the raft cluster/);
   const net = await docker(['network', 'inspect', 'nosuchnet']);
   assert.match(net.stderr, /network nosuchnet not found/);
+});
+
+test('docker stack deploy, ls, services, ps, redeploy and rm', async () => {
+  const compose = join(dataRoot, 'compose.yml');
+  await writeFile(
+    compose,
+    [
+      'version: "3.8"',
+      'services:',
+      '  front:',
+      '    image: busybox:local',
+      "    command: sh -c 'echo front up; sleep 3600'",
+      '    deploy:',
+      '      replicas: 2',
+      '    networks: [appnet]',
+      '  back:',
+      '    image: busybox:local',
+      '    command: sleep 3600',
+      '    networks: [appnet]',
+      'networks:',
+      '  appnet:',
+      '    driver: overlay',
+      '',
+    ].join('\n'),
+  );
+  const out = await ok(['stack', 'deploy', '-c', compose, 'apistack']);
+  assert.match(out, /Creating network apistack_appnet/);
+  assert.match(out, /Creating service apistack_front/);
+  await waitFor(
+    'stack running',
+    async () => (await replicas('apistack_front')) === '2/2' && (await replicas('apistack_back')) === '1/1',
+  );
+  assert.match(await ok(['stack', 'ls']), /apistack\s+2/);
+  assert.match(await ok(['stack', 'services', 'apistack']), /apistack_front\s+replicated\s+2\/2/);
+  assert.match(await ok(['stack', 'ps', 'apistack']), /apistack_back\.1\s+busybox:local/);
+  const again = await ok(['stack', 'deploy', '-c', compose, 'apistack']);
+  assert.match(again, /Updating service apistack_front/);
+  await ok(['stack', 'rm', 'apistack']);
+  await waitFor('stack gone', async () => (await ok(['stack', 'ls'])).trim().split('\n').length === 1);
+  assert.doesNotMatch(await ok(['network', 'ls']), /apistack_appnet/);
 });
 
 test('service rm removes every container', async () => {
