@@ -3,6 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiHarness, type ApiHarness } from './support/daemon.js';
+import { DESCRIPTION } from './support/cluster.js';
+import { Daemon } from '../src/node/index.js';
+import { buildApp } from '../src/httpapi/index.js';
+import { SimExecutor } from '../src/agent/index.js';
 
 const svc = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   Name: name,
@@ -389,4 +393,40 @@ test('/events replays service and node events between since and until, filtered 
     );
     assert.equal(bad.status, 400);
   });
+});
+
+test('after a restart the API serves while the engine is unreachable, and tasks run once it is back', async () => {
+  const first = await apiHarness();
+  const dataRoot = first.daemon.dataRoot;
+  await first.call('POST', '/v1.41/swarm/init', {});
+  await first.call('POST', '/v1.41/services/create', svc('survivor'));
+  await first.close();
+
+  let engineUp = false;
+  const sim = new SimExecutor(DESCRIPTION);
+  const flaky = Object.assign(Object.create(sim) as SimExecutor, {
+    start: () =>
+      engineUp ? Promise.resolve() : Promise.reject(new Error('cannot reach the container engine')),
+  });
+  const daemon = new Daemon({
+    dataRoot,
+    engineHost: 'unix:///nonexistent.sock',
+    executorFactory: () => flaky,
+  });
+  await daemon.start();
+  const app = buildApp(daemon);
+  try {
+    const list = await app.inject({ method: 'GET', url: '/v1.41/services' });
+    assert.equal(list.statusCode, 200, 'the manager answers although its engine is down');
+    assert.equal((JSON.parse(list.body) as unknown[]).length, 1);
+    engineUp = true;
+    const deadline = Date.now() + 10_000;
+    while (sim.running().length === 0) {
+      if (Date.now() > deadline) throw new Error('the task never ran after the engine came back');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await daemon.shutdown();
+    await app.close();
+  }
 });

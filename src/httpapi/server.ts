@@ -12,6 +12,7 @@ import {
   notFound,
   parseFilters,
   ShoalError,
+  validateSwarmSpec,
 } from '../api/index.js';
 import type { Daemon } from '../node/index.js';
 import {
@@ -246,7 +247,6 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     };
     if (typeof body !== 'object' || Array.isArray(body))
       throw invalidArgument('the request body must be a JSON object');
-    const { validateSwarmSpec } = await import('../api/index.js');
     const spec = body.Spec ? validateSwarmSpec(body.Spec) : {};
     if (spec.EncryptionConfig?.AutoLockManagers) {
       throw invalidArgument(

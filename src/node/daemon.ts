@@ -174,7 +174,23 @@ export class Daemon {
       ...(this.#o.engineConcurrency !== undefined ? { engineConcurrency: this.#o.engineConcurrency } : {}),
     });
     this.#agent = agent;
-    await agent.start();
+    if (init) {
+      await agent.start();
+      return;
+    }
+    // After a restart the manager serves the API even while the local engine is unreachable;
+    // the agent keeps trying, with backoff, and catches up when the engine is back.
+    const attempt = (n: number): void => {
+      agent.start().catch((e: unknown) => {
+        if (this.#agent !== agent) return;
+        const delay = Math.min(30_000, 500 * 2 ** n);
+        this.#logf('warn', `${(e as Error).message}; retrying in ${delay} ms`);
+        this.clock.setTimer(delay, () => {
+          if (this.#agent === agent) attempt(n + 1);
+        });
+      });
+    };
+    attempt(0);
   }
 
   init(req: {

@@ -150,7 +150,15 @@ export class DockerExecutor implements Executor {
   }
 
   async start(): Promise<void> {
-    await this.engine.ping();
+    // Idempotent: swarm init starts the executor to describe the node before the agent does.
+    if (this.#events) return;
+    try {
+      await this.engine.ping();
+    } catch (e) {
+      throw new Error(
+        `cannot reach the container engine at ${this.#opts.engineHost}: ${(e as Error).message}; is dockerd running? (set it with --engine-host)`,
+      );
+    }
     await this.#subscribe();
   }
 
