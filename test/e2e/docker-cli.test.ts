@@ -86,17 +86,24 @@ async function replicas(name: string): Promise<string> {
   );
 }
 
+/** This node's containers only: leftovers of an earlier, interrupted run must not count. */
+let nodeId = '';
+function mine(service: string): string[] {
+  return [
+    '--filter',
+    `label=com.docker.swarm.service.name=${service}`,
+    '--filter',
+    `label=com.docker.swarm.node.id=${nodeId}`,
+  ];
+}
+
 async function containers(service: string): Promise<string[]> {
-  const r = await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`], {
-    engine: true,
-  });
+  const r = await docker(['ps', '-q', ...mine(service)], { engine: true });
   return r.stdout.split('\n').filter(Boolean);
 }
 
 async function allContainers(service: string): Promise<string[]> {
-  const r = await docker(['ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${service}`], {
-    engine: true,
-  });
+  const r = await docker(['ps', '-aq', ...mine(service)], { engine: true });
   return r.stdout.split('\n').filter(Boolean);
 }
 
@@ -114,6 +121,7 @@ after(async () => {
 
 test('swarm init, info, node ls/inspect/update', async () => {
   const init = await ok(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+  nodeId = (await ok(['info', '--format', '{{.Swarm.NodeID}}'])).trim();
   assert.match(init, /Swarm initialized: current node \(\w{25}\) is now a manager/);
   assert.match(init, /docker swarm join --token SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25} 127\.0\.0\.1:2377/);
   const again = await docker(['swarm', 'init']);
@@ -163,7 +171,7 @@ test('create with the progress monitor converges to 3/3, then scales to 5 and 1'
   assert.equal(await replicas('web'), '3/3');
   assert.equal((await containers('web')).length, 3);
   const names = (
-    await docker(['ps', '--filter', 'label=com.docker.swarm.service.name=web', '--format', '{{.Names}}'], {
+    await docker(['ps', ...mine('web'), '--format', '{{.Names}}'], {
       engine: true,
     })
   ).stdout;
