@@ -15,11 +15,17 @@ function frame(stream: 1 | 2, text: string): Buffer {
   return Buffer.concat([head, payload]);
 }
 
+/**
+ * Writes the logs of `tasks`. With follow and a `serviceId`, tasks of that service that start
+ * while the client follows (a rolling update, a restart, a scale-up) are followed too, from their
+ * first line, until the client goes away.
+ */
 export async function streamLogs(
   d: Daemon,
   reply: FastifyReply,
   tasks: readonly Task[],
   p: Q,
+  serviceId?: string,
 ): Promise<void> {
   const executor = d.executor;
   const follow = bool(p.follow);
@@ -77,17 +83,38 @@ export async function streamLogs(
     res.end();
     return;
   }
-  await Promise.all(
-    mine.map(async (t) => {
-      try {
-        for await (const l of logs(t.ID, opts(ac.signal))) {
-          const b = render(t, l);
-          if (b && !res.destroyed) res.write(b);
+  const followed = new Set<string>();
+  const pumps: Promise<void>[] = [];
+  const pump = (t: Task, fromStart: boolean): void => {
+    if (followed.has(t.ID)) return;
+    followed.add(t.ID);
+    const o = fromStart ? { follow: true, signal: ac.signal } : opts(ac.signal);
+    pumps.push(
+      (async () => {
+        try {
+          for await (const l of logs(t.ID, o)) {
+            const b = render(t, l);
+            if (b && !res.destroyed) res.write(b);
+          }
+        } catch {
+          /* closed */
         }
-      } catch {
-        /* closed */
-      }
-    }),
-  );
+      })(),
+    );
+  };
+  for (const t of mine) pump(t, false);
+  if (serviceId && d.state === 'active') {
+    const unsubscribe = d.manager.store.subscribe((e) => {
+      if (e.kind !== 'change' || e.change.table !== 'tasks') return;
+      const t = e.change.object as Task;
+      if (t.ServiceID === serviceId && t.NodeID === d.nodeId && t.Status.State === 'running') pump(t, true);
+    });
+    await new Promise<void>((resolve) => {
+      if (ac.signal.aborted) resolve();
+      else ac.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    unsubscribe();
+  }
+  await Promise.all(pumps);
   res.end();
 }

@@ -369,7 +369,7 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     const svc = store.view((tx) => tx.lookup('services', id));
     if (!svc) throw notFound(`service ${id} not found`);
     const tasks = store.view((tx) => tx.tasksByService(svc.ID));
-    await streamLogs(d, reply, tasks, q(req));
+    await streamLogs(d, reply, tasks, q(req), svc.ID);
   });
 
   // ---- tasks ----

@@ -398,6 +398,14 @@ test('inspect --pretty, node ps, logs -f and events', async () => {
   let followed = '';
   follower.stdout.on('data', (b: Buffer) => (followed += b.toString()));
   await waitFor('followed a line', async () => followed.includes('hello-from-'), 20_000);
+  // A task that starts while following is followed too.
+  const before = (followed.match(/hello-from-/g) ?? []).length;
+  await ok(['service', 'scale', '--detach', 'talker=2']);
+  await waitFor(
+    'followed the new task',
+    async () => (followed.match(/hello-from-/g) ?? []).length > before && /talker\.2\./.test(followed),
+    30_000,
+  );
   follower.kill('SIGINT');
   const since = Math.floor(Date.now() / 1000) - 1;
   await ok(['service', 'scale', '--detach', 'web=4']);
