@@ -344,3 +344,29 @@ test('a delayed restart prepares the replacement and starts it after the delay',
     await c.stop();
   }
 });
+
+test('a failed job task is retried after the restart delay and the job then completes', async () => {
+  let attempts = 0;
+  const c = await simCluster({ behaviour: () => ({ exitCode: attempts++ === 0 ? 1 : 0 }) });
+  try {
+    const id = await c.manager.control.createService(
+      spec('retry', {
+        Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+        TaskTemplate: {
+          ContainerSpec: { Image: 'x' },
+          RestartPolicy: { Condition: 'on-failure', Delay: 300e6 },
+        },
+      }),
+    );
+    await c.waitFor('first attempt failed', () => c.tasks(id).some((t) => t.Status.State === 'failed'));
+    const failedAt = Date.now();
+    await c.waitFor('retry completed', () => c.tasks(id).some((t) => t.Status.State === 'complete'));
+    assert.ok(
+      Date.now() - failedAt >= 250,
+      `retried after ${Date.now() - failedAt} ms, before the 300 ms delay`,
+    );
+    assert.equal(c.tasks(id).length, 2);
+  } finally {
+    await c.stop();
+  }
+});

@@ -62,7 +62,8 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
     // A delayed replacement waiting for its start time.
     if (t.DesiredState === 'ready') {
       const startAt = Date.parse(t.CreatedAt) + delayMs;
-      if (now >= startAt) plan.update.push(withDesired(t, 'running', now));
+      // Jobs run to completion, services keep running.
+      if (now >= startAt) plan.update.push(withDesired(t, job ? 'complete' : 'running', now));
       else wakeAt = Math.min(wakeAt ?? Infinity, startAt);
       continue;
     }
@@ -87,10 +88,9 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
       now,
       ...(t.Slot !== undefined ? { slot: t.Slot } : {}),
       ...(t.Slot === undefined && t.NodeID ? { nodeId: t.NodeID } : {}),
-      ...(delayMs > 0 && !job ? { desired: 'ready' as const } : {}),
+      ...(delayMs > 0 ? { desired: 'ready' as const } : {}),
     });
-    if (job) replacement.DesiredState = 'complete';
-    if (delayMs > 0 && !job) wakeAt = Math.min(wakeAt ?? Infinity, now + delayMs);
+    if (delayMs > 0) wakeAt = Math.min(wakeAt ?? Infinity, now + delayMs);
     plan.create.push(replacement);
   }
   return wakeAt === undefined ? { plan } : { plan, wakeAt };
