@@ -502,6 +502,13 @@ test('error cases answer as a real swarm does', async () => {
   const selfId = (await ok(['info', '--format', '{{.Swarm.NodeID}}'])).trim();
   const self = await docker(['node', 'rm', selfId]);
   assert.match(self.stderr, /is a cluster manager and is a member of the raft cluster/);
+  await ok(['service', 'create', '--detach', '--name', 'noimg', 'busybox:nosuchtag', 'true']);
+  await waitFor('rejected for a missing image', async () =>
+    /noimg\.1\s+busybox:nosuchtag\s+\S+\s+Running\s+Rejected.*No such image: busybox:nosuchtag/.test(
+      await ok(['service', 'ps', '--no-trunc', 'noimg']),
+    ),
+  );
+  await ok(['service', 'rm', 'noimg']);
   const net = await docker(['network', 'inspect', 'nosuchnet']);
   assert.match(net.stderr, /network nosuchnet not found/);
 });

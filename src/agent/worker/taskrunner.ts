@@ -145,7 +145,15 @@ export class TaskRunner {
     if (stateOrder(this.#observed) < stateOrder('accepted')) this.#set('accepted', 'accepted');
     if (this.#observed === 'accepted' || this.#observed === 'preparing') {
       if (this.#observed === 'accepted') this.#set('preparing', 'preparing');
-      const id = await this.limiter.run(() => this.#ctl.prepare());
+      let id: string;
+      try {
+        id = await this.limiter.run(() => this.#ctl.prepare());
+      } catch (e) {
+        // The task could not be set up here (no such image, bad mount, ...): it never ran, so it
+        // is rejected, as Swarm reports it; the restart supervisor decides whether to try again.
+        this.#set('rejected', 'preparing', { Err: (e as Error).message });
+        return;
+      }
       this.#set('ready', 'prepared', { ContainerStatus: { ContainerID: id } });
     }
     // A delayed restart is prepared but waits for desired RUNNING.
