@@ -218,9 +218,13 @@ test('an env update rolls through with parallelism 2, then service rollback rest
     '{{json .Spec.TaskTemplate.ContainerSpec.Env}}',
   ]);
   assert.equal(env.trim(), '["A=1"]');
-  assert.equal(
-    (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim(),
+  // Like Swarm, shoal marks the update done once the last tasks pass their monitor window,
+  // which can be a moment after the CLI's own stability wait ends.
+  await waitFor(
     'completed',
+    async () =>
+      (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim() === 'completed',
+    15_000,
   );
   for (const id of await containers('web')) {
     const e = (await docker(['inspect', id, '--format', '{{json .Config.Env}}'], { engine: true })).stdout;
@@ -235,9 +239,14 @@ test('an env update rolls through with parallelism 2, then service rollback rest
     ).trim(),
     'null',
   );
-  assert.equal(
-    (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim(),
+  // Like Swarm, shoal marks the update done once the last tasks pass their monitor window,
+  // which can be a moment after the CLI's own stability wait ends.
+  await waitFor(
     'rollback_completed',
+    async () =>
+      (await ok(['service', 'inspect', 'web', '--format', '{{.UpdateStatus.State}}'])).trim() ===
+      'rollback_completed',
+    15_000,
   );
 });
 
