@@ -513,7 +513,7 @@ test('error cases answer as a real swarm does', async () => {
   assert.match(self.stderr, /is a cluster manager and is a member of the raft cluster/);
   await ok(['service', 'create', '--detach', '--name', 'noimg', 'busybox:nosuchtag', 'true']);
   await waitFor('rejected for a missing image', async () =>
-    /noimg\.1\s+busybox:nosuchtag\s+\S+\s+Running\s+Rejected.*No such image: busybox:nosuchtag/.test(
+    /noimg\.1\s+busybox:nosuchtag\s+\S+\s+\w+\s+Rejected[^\n]*No such image: busybox:nosuchtag/.test(
       await ok(['service', 'ps', '--no-trunc', 'noimg']),
     ),
   );
