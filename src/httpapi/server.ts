@@ -64,6 +64,11 @@ function intParam(v: string | undefined, name: string): number {
   return Number(v);
 }
 
+/** Endpoints that only make sense in a swarm answer Docker's 503 when this node is not in one. */
+function requireSwarm(d: Daemon): void {
+  void d.manager;
+}
+
 export function buildApp(d: Daemon): FastifyInstance<Server> {
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = Fastify({
@@ -280,11 +285,11 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     return empty(reply);
   });
   app.get('/swarm/unlockkey', (_req, reply) => {
-    d.manager;
+    requireSwarm(d);
     return json(reply, 200, { UnlockKey: '' });
   });
   app.post('/swarm/unlock', () => {
-    d.manager;
+    requireSwarm(d);
     throw invalidArgument('swarm is not locked');
   });
 
@@ -348,15 +353,10 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
         `unknown registryAuthFrom value "${p.registryAuthFrom}"; use spec or previous-spec`,
       );
     }
-    const warnings = await d.manager.manager.control.updateService(
-      id,
-      intParam(p.version, 'version'),
-      req.body,
-      {
-        rollback: p.rollback === 'previous',
-      },
-    );
-    return json(reply, 200, { Warnings: warnings.length > 0 ? warnings : null });
+    await d.manager.manager.control.updateService(id, intParam(p.version, 'version'), req.body, {
+      rollback: p.rollback === 'previous',
+    });
+    return json(reply, 200, { Warnings: null });
   });
   app.delete('/services/:id', async (req, reply) => {
     const { id } = req.params as { id: string };
@@ -421,15 +421,15 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   for (const kind of ['secrets', 'configs'] as const) {
     const one = kind.slice(0, -1);
     app.get(`/${kind}`, (_req, reply) => {
-      d.manager;
+      requireSwarm(d);
       return json(reply, 200, []);
     });
     app.get(`/${kind}/:id`, (req) => {
-      d.manager;
+      requireSwarm(d);
       throw notFound(`${one} ${(req.params as { id: string }).id} not found`);
     });
     app.post(`/${kind}/create`, () => {
-      d.manager;
+      requireSwarm(d);
       throw new ShoalError(
         'NotImplemented',
         `${kind} are not available in this shoal build yet (they need encrypted state)`,

@@ -252,8 +252,7 @@ export class ControlAPI {
     version: number,
     raw: unknown,
     opts: { rollback: boolean },
-  ): Promise<string[]> {
-    const warnings: string[] = [];
+  ): Promise<void> {
     const incoming = opts.rollback ? undefined : normalizeServiceSpec(raw);
     await this.store.update((tx) => {
       const cur = resolve(tx, 'services', ref, 'service');
@@ -291,7 +290,6 @@ export class ControlAPI {
       }
       tx.update('services', next);
     });
-    return warnings;
   }
 
   async removeService(ref: string): Promise<void> {

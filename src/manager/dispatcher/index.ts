@@ -52,13 +52,12 @@ export class Dispatcher implements DispatcherAPI {
       if (this.#dirtyNodes.size > 0) this.#schedulePush();
       return;
     }
-    const { table, object, action } = e.change;
+    const { table, object } = e.change;
     if (table === 'tasks') {
       const t = object as Task;
       const prev = e.previous as Task | undefined;
       if (t.NodeID) this.#dirtyNodes.add(t.NodeID);
       if (prev?.NodeID && prev.NodeID !== t.NodeID) this.#dirtyNodes.add(prev.NodeID);
-      void action;
     } else if (table === 'services') {
       for (const n of this.#sessions.keys()) this.#dirtyNodes.add(n);
     }
