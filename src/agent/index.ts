@@ -6,3 +6,5 @@ export { SimExecutor } from './exec/sim.js';
 export type { SimContainer } from './exec/sim.js';
 export { containerName } from './exec/executor.js';
 export type { Executor, Controller, ExitInfo, LogLine, LogOptions, Recovered } from './exec/executor.js';
+export { RemoteDispatcher } from './session/remote.js';
+export type { RemoteDispatcherOptions } from './session/remote.js';

@@ -1,12 +1,22 @@
-// The contract between an agent and the manager's dispatcher. Today the agent of a single node
-// calls the dispatcher in-process; the secure-cluster issue carries the same calls over mTLS gRPC.
+// The contract between an agent and the manager's dispatcher. A manager's own agent calls its
+// dispatcher in-process; other nodes reach it over mutual-TLS gRPC (agent/session), behind this
+// same interface.
 import type { Labels, NodeDescription, Task, TaskStatus } from './types.js';
 
-/** One task for a node, with what the agent needs of its service to name and label its container. */
+/** The plaintext of a secret or config that a task on the node references. */
+export interface Payload {
+  id: string;
+  name: string;
+  data: Uint8Array;
+}
+
+/** One task for a node, with what the agent needs of its service and the payloads it references. */
 export interface Assignment {
   task: Task;
   serviceName: string;
   serviceLabels: Labels;
+  secrets: Payload[];
+  configs: Payload[];
 }
 
 export interface TaskStatusUpdate {
@@ -14,11 +24,28 @@ export interface TaskStatusUpdate {
   status: TaskStatus;
 }
 
+export interface SessionHandlers {
+  /** The node's full assignment set, now and after every change. */
+  onAssignments(set: Assignment[]): void;
+  /** The session ended (manager gone, node removed, network): the agent opens a new one. */
+  onClose(err: Error): void;
+}
+
+export interface AgentSession {
+  heartbeatMs: number;
+  /** Cluster addresses of the managers, for failover. */
+  managers: string[];
+  close(): void;
+}
+
 export interface DispatcherAPI {
-  /** Registers the node (or refreshes its description); marks it ready. */
-  register(nodeId: string, description: NodeDescription, addr: string): Promise<{ heartbeatMs: number }>;
+  /** Registers the node (marking it ready) and starts streaming its assignments. */
+  openSession(
+    nodeId: string,
+    description: NodeDescription,
+    addr: string,
+    handlers: SessionHandlers,
+  ): Promise<AgentSession>;
   heartbeat(nodeId: string): Promise<{ heartbeatMs: number }>;
-  /** Calls onSet with the node's full assignment set now and after every change; returns a stop function. */
-  assignments(nodeId: string, onSet: (set: Assignment[]) => void): () => void;
   updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void>;
 }

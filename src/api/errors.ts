@@ -3,6 +3,7 @@
 
 export type ErrorCode =
   | 'InvalidArgument'
+  | 'BadParameter'
   | 'NotFound'
   | 'AlreadyExists'
   | 'FailedPrecondition'
@@ -21,6 +22,8 @@ export class ShoalError extends Error {
 }
 
 export const invalidArgument = (msg: string): ShoalError => new ShoalError('InvalidArgument', msg);
+/** A 400 that Docker's daemon raises itself (request decoding, path resolution): no rpc prefix. */
+export const badParameter = (msg: string): ShoalError => new ShoalError('BadParameter', msg);
 export const notFound = (msg: string): ShoalError => new ShoalError('NotFound', msg);
 export const alreadyExists = (msg: string): ShoalError => new ShoalError('AlreadyExists', msg);
 export const failedPrecondition = (msg: string): ShoalError => new ShoalError('FailedPrecondition', msg);
@@ -31,6 +34,7 @@ export const outOfSequence = (): ShoalError => new ShoalError('Conflict', 'updat
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   InvalidArgument: 400,
+  BadParameter: 400,
   FailedPrecondition: 400,
   NotFound: 404,
   AlreadyExists: 409,

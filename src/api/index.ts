@@ -9,8 +9,22 @@ export {
   validateSwarmSpec,
   validateNetworkSpec,
   isValidName,
+  decodeBase64,
+  decodeObjectSpec,
+  validateSecretSpec,
+  validateConfigSpec,
+  MAX_SECRET_SIZE,
+  MAX_CONFIG_SIZE,
 } from './validate.js';
+export type { DecodedObjectSpec } from './validate.js';
 export { parseFilters } from './filters.js';
 export type { Filters } from './filters.js';
-export type { DispatcherAPI, Assignment, TaskStatusUpdate } from './dispatcher.js';
+export type {
+  DispatcherAPI,
+  Assignment,
+  TaskStatusUpdate,
+  Payload,
+  SessionHandlers,
+  AgentSession,
+} from './dispatcher.js';
 export { stateOrder, isTerminal } from './taskstate.js';

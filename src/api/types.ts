@@ -48,6 +48,13 @@ export interface Cluster extends Meta {
   SubnetSize: number;
   DataPathPort: number;
   JoinTokens: { Worker: string; Manager: string };
+  /** shoal-internal, never returned by the API: the cluster CA's key material. */
+  RootCA?: ClusterRootCA;
+}
+
+export interface ClusterRootCA {
+  CACert: string;
+  CAKey: string;
 }
 
 export interface TLSInfo {
@@ -345,12 +352,34 @@ export interface Network extends Meta {
   IPAMOptions: { Driver: { Name: string }; Configs: IPAMConfig[] };
 }
 
-// ---- Secrets / configs (objects land with the secure-cluster issue; the table exists now) ----
+// ---- Secrets / configs ----
+
+export interface Driver {
+  Name: string;
+  Options?: Labels;
+}
+
+export interface SecretSpec {
+  Name: string;
+  Labels?: Labels;
+  /** Base64 (standard, padded). Stored, but never returned by the API. */
+  Data?: string;
+  Driver?: Driver;
+  Templating?: Driver;
+}
+
+export interface ConfigSpec {
+  Name: string;
+  Labels?: Labels;
+  /** Base64 (standard, padded); returned by inspect and list. */
+  Data?: string;
+  Templating?: Driver;
+}
 
 export interface Secret extends Meta {
-  Spec: { Name: string; Labels?: Labels; Data?: string; Driver?: unknown; Templating?: unknown };
+  Spec: SecretSpec;
 }
 
 export interface Config extends Meta {
-  Spec: { Name: string; Labels?: Labels; Data?: string; Templating?: unknown };
+  Spec: ConfigSpec;
 }

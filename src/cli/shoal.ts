@@ -5,6 +5,7 @@ import type { Node, Service, ServiceSpec, Task } from '../api/index.js';
 import { SHOAL_VERSION } from '../httpapi/index.js';
 import { ApiError, Client } from './client.js';
 import { keyValues, parseBytes, parseCpus, parseDuration, parseMount, parsePort } from './flags.js';
+import { secretCommands } from './secrets.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -728,6 +729,8 @@ export async function main(argv: string[]): Promise<number> {
       print(r);
     }
   });
+
+  secretCommands(program, client, print);
 
   program.exitOverride();
   try {

@@ -2,6 +2,7 @@
 // shape, and the filters of list endpoints. Pure functions over store reads.
 import {
   invalidArgument,
+  type Cluster,
   type Filters,
   type Network,
   type Node,
@@ -9,6 +10,7 @@ import {
   type Task,
 } from '../api/index.js';
 import type { ReadTx } from '../state/index.js';
+import { tlsInfoOf } from '../ca/index.js';
 import {
   DEFAULT_RESTART,
   DEFAULT_UPDATE,
@@ -224,4 +226,10 @@ export function filterNetworks(tx: ReadTx, f: Filters): Network[] {
     if (scopes && !scopes.includes('swarm')) return false;
     return true;
   });
+}
+
+/** The cluster as the API shows it: no CA key, and Docker's TLSInfo of the root. */
+export function publicCluster(c: Cluster): Cluster {
+  const { RootCA, ...rest } = c;
+  return { ...rest, TLSInfo: RootCA ? tlsInfoOf(RootCA.CACert) : rest.TLSInfo };
 }

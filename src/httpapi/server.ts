@@ -12,7 +12,9 @@ import {
   notFound,
   parseFilters,
   ShoalError,
+  unavailable,
   validateSwarmSpec,
+  type NodeAvailability,
 } from '../api/index.js';
 import type { Daemon } from '../node/index.js';
 import {
@@ -21,10 +23,12 @@ import {
   filterNodes,
   filterServices,
   filterTasks,
+  publicCluster,
   serviceStatus,
   withDefaults,
 } from './present.js';
 import { streamLogs } from './logs.js';
+import { secretRoutes } from './secrets.js';
 
 export const API_VERSION = '1.41';
 export const MAX_API_VERSION = '1.50';
@@ -65,6 +69,14 @@ function intParam(v: string | undefined, name: string): number {
 }
 
 /** Endpoints that only make sense in a swarm answer Docker's 503 when this node is not in one. */
+/** A JSON request body that must be an object (or absent). */
+function objectBody(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw invalidArgument('the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
 function requireSwarm(d: Daemon): void {
   void d.manager;
 }
@@ -133,7 +145,10 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   // ---- system ----
   const ping = (_req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     reply.header('Cache-Control', 'no-cache, no-store, must-revalidate').header('Pragma', 'no-cache');
-    reply.header('Swarm', d.state === 'active' ? 'active/manager' : 'inactive');
+    reply.header(
+      'Swarm',
+      d.state === 'active' ? (d.isManager ? 'active/manager' : 'active/worker') : d.state,
+    );
     return reply
       .code(200)
       .type('text/plain; charset=utf-8')
@@ -165,20 +180,22 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
 
   app.get('/info', (_req, reply) => {
     const cluster = d.cluster();
-    const store = d.state === 'active' ? d.manager.store : undefined;
-    const nodes = store?.view((tx) => tx.all('nodes')) ?? [];
+    const nodes = cluster ? d.manager.store.view((tx) => tx.all('nodes')) : [];
+    const managers = cluster
+      ? nodes.flatMap((n) => (n.ManagerStatus ? [{ NodeID: n.ID, Addr: n.ManagerStatus.Addr }] : []))
+      : d.managers.map((Addr) => ({ NodeID: '', Addr }));
     const swarm: Record<string, unknown> = {
       NodeID: d.nodeId ?? '',
       NodeAddr: d.nodeAddr,
       LocalNodeState: d.state,
-      ControlAvailable: d.state === 'active',
+      ControlAvailable: cluster !== undefined,
       Error: '',
-      RemoteManagers: d.state === 'active' ? [{ NodeID: d.nodeId, Addr: d.listenAddr }] : null,
+      RemoteManagers: d.state === 'active' ? managers : null,
     };
     if (cluster) {
       swarm.Nodes = nodes.length;
       swarm.Managers = nodes.filter((n) => n.Spec.Role === 'manager').length;
-      const { JoinTokens: _t, ...c } = cluster;
+      const { JoinTokens: _t, ...c } = publicCluster(cluster);
       swarm.Cluster = c;
     }
     return json(reply, 200, {
@@ -240,8 +257,7 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   // ---- swarm ----
   app.get('/swarm', (_req, reply) => {
     const { store } = d.manager;
-    const c = store.view((tx) => tx.cluster())!;
-    return json(reply, 200, c);
+    return json(reply, 200, publicCluster(store.view((tx) => tx.cluster())!));
   });
   app.post('/swarm/init', async (req, reply) => {
     const body = (req.body ?? {}) as {
@@ -253,11 +269,6 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     if (typeof body !== 'object' || Array.isArray(body))
       throw invalidArgument('the request body must be a JSON object');
     const spec = body.Spec ? validateSwarmSpec(body.Spec) : {};
-    if (spec.EncryptionConfig?.AutoLockManagers) {
-      throw invalidArgument(
-        'autolock needs encrypted state, which this shoal build does not have yet; leave --autolock off',
-      );
-    }
     const id = await d.init({
       ...(body.AdvertiseAddr ? { advertiseAddr: body.AdvertiseAddr } : {}),
       ...(body.ListenAddr ? { listenAddr: body.ListenAddr } : {}),
@@ -265,11 +276,37 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     });
     return json(reply, 200, id);
   });
-  app.post('/swarm/join', () => {
-    throw new ShoalError(
-      'Unavailable',
-      'joining an existing swarm is not available in this shoal build yet (it needs the cluster CA and mutual TLS)',
-    );
+  app.post('/swarm/join', async (req, reply) => {
+    const body = objectBody(req.body) as {
+      ListenAddr?: unknown;
+      AdvertiseAddr?: unknown;
+      RemoteAddrs?: unknown;
+      JoinToken?: unknown;
+      Availability?: unknown;
+    };
+    const str = (v: unknown, name: string): string | undefined => {
+      if (v === undefined || v === null || v === '') return undefined;
+      if (typeof v !== 'string') throw invalidArgument(`${name} must be a string`);
+      return v;
+    };
+    const remote = body.RemoteAddrs;
+    if (!Array.isArray(remote) || remote.length === 0 || remote.some((r) => typeof r !== 'string' || !r))
+      throw invalidArgument('at least 1 RemoteAddr is required to join');
+    const token = str(body.JoinToken, 'JoinToken');
+    if (!token) throw invalidArgument('JoinToken is required');
+    const availability = str(body.Availability, 'Availability');
+    if (availability !== undefined && !['active', 'pause', 'drain'].includes(availability))
+      throw invalidArgument(`invalid Availability "${availability}"`);
+    const advertiseAddr = str(body.AdvertiseAddr, 'AdvertiseAddr');
+    const listenAddr = str(body.ListenAddr, 'ListenAddr');
+    await d.join({
+      remoteAddrs: remote as string[],
+      joinToken: token,
+      ...(advertiseAddr ? { advertiseAddr } : {}),
+      ...(listenAddr ? { listenAddr } : {}),
+      ...(availability ? { availability: availability as NodeAvailability } : {}),
+    });
+    return empty(reply);
   });
   app.post('/swarm/leave', async (req, reply) => {
     await d.leave(bool(q(req).force));
@@ -277,20 +314,27 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   });
   app.post('/swarm/update', async (req, reply) => {
     const p = q(req);
-    await d.manager.manager.control.updateSwarm(intParam(p.version, 'version'), req.body, {
+    const { manager, store } = d.manager;
+    await manager.control.updateSwarm(intParam(p.version, 'version'), req.body, {
       worker: bool(p.rotateWorkerToken),
       manager: bool(p.rotateManagerToken),
       unlockKey: bool(p.rotateManagerUnlockKey),
     });
+    // The key store follows the spec that was just written.
+    await d.setAutolock(store.view((tx) => tx.cluster()?.Spec.EncryptionConfig?.AutoLockManagers === true));
+    if (bool(p.rotateManagerUnlockKey)) await d.rotateUnlockKey();
     return empty(reply);
   });
   app.get('/swarm/unlockkey', (_req, reply) => {
     requireSwarm(d);
-    return json(reply, 200, { UnlockKey: '' });
+    return json(reply, 200, { UnlockKey: d.unlockKey() });
   });
-  app.post('/swarm/unlock', () => {
-    requireSwarm(d);
-    throw invalidArgument('swarm is not locked');
+  app.post('/swarm/unlock', async (req, reply) => {
+    const body = objectBody(req.body) as { UnlockKey?: unknown };
+    if (typeof body.UnlockKey !== 'string') throw invalidArgument('UnlockKey must be a string');
+    if (d.state === 'inactive') throw unavailable('This node is not part of a swarm');
+    await d.unlock(body.UnlockKey);
+    return empty(reply);
   });
 
   // ---- nodes ----
@@ -417,25 +461,7 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     return empty(reply, 204);
   });
 
-  // ---- secrets and configs: the objects arrive with the secure-cluster work; lists are empty ----
-  for (const kind of ['secrets', 'configs'] as const) {
-    const one = kind.slice(0, -1);
-    app.get(`/${kind}`, (_req, reply) => {
-      requireSwarm(d);
-      return json(reply, 200, []);
-    });
-    app.get(`/${kind}/:id`, (req) => {
-      requireSwarm(d);
-      throw notFound(`${one} ${(req.params as { id: string }).id} not found`);
-    });
-    app.post(`/${kind}/create`, () => {
-      requireSwarm(d);
-      throw new ShoalError(
-        'NotImplemented',
-        `${kind} are not available in this shoal build yet (they need encrypted state)`,
-      );
-    });
-  }
+  secretRoutes(app, d);
 
   // ---- registry ----
   app.get('/distribution/*', (req) => {

@@ -5,12 +5,15 @@ import type { MemoryStore } from '../state/index.js';
 import { Allocator } from './allocator/index.js';
 import { ControlAPI } from './controlapi/index.js';
 import { Dispatcher } from './dispatcher/index.js';
+import { NodeCA } from './nodeca/index.js';
 import type { EventLog } from './events.js';
 import { Orchestrator } from './orchestrator/index.js';
 import { Scheduler } from './scheduler/index.js';
 
-export { ControlAPI, DEFAULT_SWARM_SPEC, joinToken, mergeSwarmSpec } from './controlapi/index.js';
+export { ControlAPI, DEFAULT_SWARM_SPEC, mergeSwarmSpec } from './controlapi/index.js';
 export { Dispatcher } from './dispatcher/index.js';
+export { dispatcherService } from './dispatcher/grpc.js';
+export { NodeCA, INVALID_JOIN_TOKEN } from './nodeca/index.js';
 export { EventLog } from './events.js';
 export type { EngineEvent } from './events.js';
 export * from './orchestrator/index.js';
@@ -32,6 +35,7 @@ export class Manager {
   readonly allocator: Allocator;
   readonly scheduler: Scheduler;
   readonly events: EventLog;
+  readonly ca: NodeCA;
 
   constructor(readonly o: ManagerOptions) {
     const log = o.log ?? (() => undefined);
@@ -46,6 +50,7 @@ export class Manager {
     this.allocator = new Allocator(o.store, o.clock, log);
     this.scheduler = new Scheduler(o.store, o.clock, log);
     this.events = o.events;
+    this.ca = new NodeCA(o.store, o.clock, log);
   }
 
   start(): void {

@@ -1,13 +1,54 @@
-// A shoal node: wires the store, the manager loops and the agent together, and moves between
-// "inactive" (no swarm) and "active" on swarm init / leave. Its state lives under --data-root.
+// A shoal node: wires the store, the manager loops, the cluster port and the agent together,
+// and moves between "inactive" (no swarm), "locked" (autolocked state waiting for its key) and
+// "active" on swarm init / join / unlock / leave. Its state lives under --data-root:
+//   node.json      who this node is (ID, role, addresses, known managers)
+//   certificates/  its TLS identity (Docker's file names)
+//   keys.json      the data key for the manager's state, wrapped by the unlock key when autolocked
+//   raft/          the manager's durable log and snapshots, encrypted with the data key
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { newId, unavailable, type Cluster, type SwarmSpec } from '../api/index.js';
-import { isoTime, systemClock, writeFileDurable, type Clock } from '../platform/index.js';
+import {
+  ShoalError,
+  badParameter,
+  failedPrecondition,
+  invalidArgument,
+  newId,
+  unavailable,
+  type Cluster,
+  type NodeAvailability,
+  type SwarmSpec,
+} from '../api/index.js';
+import {
+  aesGcmCipher,
+  isoTime,
+  systemClock,
+  writeFileDurable,
+  type Cancel,
+  type Clock,
+} from '../platform/index.js';
 import { LocalLog, MemoryStore } from '../state/index.js';
-import { EventLog, Manager } from '../manager/index.js';
-import { Agent, DockerExecutor, type Executor } from '../agent/index.js';
+import {
+  CAError,
+  DEFAULT_NODE_CERT_VALIDITY_MS,
+  KeyStore,
+  KeyStoreError,
+  createKeyAndCsr,
+  createRootCA,
+  identityOf,
+  parseJoinToken,
+  renewalDelayMs,
+  signNodeCertificate,
+} from '../ca/index.js';
+import {
+  CAServiceService,
+  ClusterServer,
+  DispatcherServiceService,
+  type TlsMaterial,
+} from '../transport/index.js';
+import { EventLog, Manager, dispatcherService } from '../manager/index.js';
+import { Agent, DockerExecutor, RemoteDispatcher, type Executor } from '../agent/index.js';
+import { CertFiles, renewCertificate, requestJoinCertificate } from './certs.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -20,31 +61,51 @@ export interface DaemonOptions {
   heartbeatMs?: number;
   /** Engine operations (container create, start) the agent runs at once. */
   engineConcurrency?: number;
+  /** Where task secrets are mounted (tmpfs), outside the data root; default /var/run/shoal. */
+  execRoot?: string;
 }
 
 interface NodeFile {
   nodeId: string;
+  role: 'manager' | 'worker';
+  /** Advertised host of this node. */
   addr: string;
+  /** Cluster port address (host:port) a manager listens on. */
   listenAddr: string;
+  /** Cluster addresses of the managers, as last learned. */
+  managers: string[];
 }
 
-export type LocalNodeState = 'inactive' | 'active';
+export type LocalNodeState = 'inactive' | 'locked' | 'active';
 
 const ALREADY_IN_SWARM =
   'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 export const NOT_A_MANAGER =
   'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+export const WORKER_NOT_A_MANAGER =
+  "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.";
+export const SWARM_LOCKED =
+  'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
+/** setTimeout fires at once beyond this; longer delays are waited out in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const RENEW_RETRY_MS = 60_000;
 
 export class Daemon {
   readonly clock: Clock;
   readonly events: EventLog;
   #o: DaemonOptions;
   #node: NodeFile | undefined;
+  #tls: TlsMaterial | undefined;
+  #certs: CertFiles;
+  #keys: KeyStore | undefined;
   #store: MemoryStore | undefined;
   #log: LocalLog | undefined;
   #manager: Manager | undefined;
+  #server: ClusterServer | undefined;
+  #remote: RemoteDispatcher | undefined;
   #agent: Agent | undefined;
   #executor: Executor | undefined;
+  #renewTimer: Cancel | undefined;
   #busy: Promise<unknown> = Promise.resolve();
   readonly startedAt = Date.now();
 
@@ -52,6 +113,7 @@ export class Daemon {
     this.#o = o;
     this.clock = o.clock ?? systemClock;
     this.events = new EventLog(this.clock);
+    this.#certs = new CertFiles(o.dataRoot);
   }
 
   #logf(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void {
@@ -63,7 +125,11 @@ export class Daemon {
   }
 
   get state(): LocalNodeState {
-    return this.#store ? 'active' : 'inactive';
+    if (!this.#node) return 'inactive';
+    return this.#node.role === 'manager' && !this.#store ? 'locked' : 'active';
+  }
+  get isManager(): boolean {
+    return this.#node?.role === 'manager';
   }
   get nodeId(): string | undefined {
     return this.#node?.nodeId;
@@ -73,6 +139,10 @@ export class Daemon {
   }
   get listenAddr(): string {
     return this.#node?.listenAddr ?? '';
+  }
+  /** Cluster addresses of the managers this node knows. */
+  get managers(): string[] {
+    return this.#node?.managers ?? [];
   }
   get hostname(): string {
     return this.#o.hostname ?? osHostname();
@@ -86,14 +156,20 @@ export class Daemon {
   get engineHost(): string {
     return this.#o.engineHost;
   }
-
-  /** The store and manager; throws Docker's 503 when this node is not in a swarm. */
-  get manager(): { store: MemoryStore; manager: Manager } {
-    if (!this.#store || !this.#manager) throw unavailable(NOT_A_MANAGER);
-    return { store: this.#store, manager: this.#manager };
+  /** The port the cluster server is bound to (tests listen on port 0). */
+  get clusterPort(): number {
+    return this.#server?.port ?? 0;
   }
 
-  /** One state change at a time (init, leave, shutdown). */
+  /** The store and manager; throws Docker's 503 when this node is not an unlocked manager. */
+  get manager(): { store: MemoryStore; manager: Manager } {
+    if (this.#store && this.#manager) return { store: this.#store, manager: this.#manager };
+    if (!this.#node) throw unavailable(NOT_A_MANAGER);
+    if (this.#node.role === 'worker') throw unavailable(WORKER_NOT_A_MANAGER);
+    throw unavailable(SWARM_LOCKED);
+  }
+
+  /** One state change at a time (init, join, unlock, leave, shutdown). */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.#busy.then(fn, fn);
     this.#busy = p.catch(() => undefined);
@@ -108,32 +184,29 @@ export class Daemon {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       return;
     }
-    await this.#activate();
-    this.#logf('info', `rejoined swarm as node ${this.#node.nodeId}`);
+    this.#tls = await this.#certs.load();
+    if (this.#node.role === 'manager') {
+      this.#keys = await KeyStore.open(this.#o.dataRoot);
+      if (this.#keys.locked) {
+        this.#logf('warn', 'swarm state is locked; waiting for "docker swarm unlock"');
+        return;
+      }
+      await this.#activateManager();
+    } else {
+      await this.#activateWorker();
+    }
+    this.#logf('info', `rejoined swarm as ${this.#node.role} ${this.#node.nodeId}`);
   }
 
-  async #activate(init?: { spec: SwarmSpec }): Promise<void> {
-    const node = this.#node!;
-    const log = new LocalLog(join(this.#o.dataRoot, 'raft'));
-    const store = new MemoryStore(log);
-    const { replayed, repairedBytes } = await log.open(store);
-    if (repairedBytes > 0)
-      this.#logf('warn', `cut ${repairedBytes} bytes of a torn write off the end of the log`);
-    this.#logf('debug', `state restored at index ${store.index} (${replayed} log entries replayed)`);
+  #newExecutor(nodeId: string): Executor {
     const logFn = (m: string): void => this.#logf('warn', m);
-    const manager = new Manager({
-      store,
-      clock: this.clock,
-      events: this.events,
-      log: logFn,
-      ...(this.#o.heartbeatMs !== undefined ? { heartbeatMs: this.#o.heartbeatMs } : {}),
-    });
-    const executor =
-      this.#o.executorFactory?.(node.nodeId, this.events) ??
+    return (
+      this.#o.executorFactory?.(nodeId, this.events) ??
       new DockerExecutor({
         engineHost: this.#o.engineHost,
-        nodeId: node.nodeId,
+        nodeId,
         hostname: this.hostname,
+        execRoot: join(this.#o.execRoot ?? '/var/run/shoal', nodeId),
         log: logFn,
         onEngineEvent: (e) => {
           if (!e.Action || !e.Actor?.ID) return;
@@ -146,40 +219,100 @@ export class Daemon {
             ...(e.timeNano ? { timeNano: e.timeNano } : {}),
           });
         },
-      });
+      })
+    );
+  }
+
+  async #activateManager(init?: {
+    spec: SwarmSpec;
+    clusterId: string;
+    root: { certPem: string; keyPem: string };
+  }): Promise<void> {
+    const node = this.#node!;
+    const logFn = (m: string): void => this.#logf('warn', m);
+    const log = new LocalLog(join(this.#o.dataRoot, 'raft'), { cipher: aesGcmCipher(this.#keys!.dek()) });
+    const store = new MemoryStore(log);
+    const { replayed, repairedBytes } = await log.open(store);
+    if (repairedBytes > 0)
+      this.#logf('warn', `cut ${repairedBytes} bytes of a torn write off the end of the log`);
+    this.#logf('debug', `state restored at index ${store.index} (${replayed} log entries replayed)`);
+    this.#log = log;
+    const manager = new Manager({
+      store,
+      clock: this.clock,
+      events: this.events,
+      log: logFn,
+      ...(this.#o.heartbeatMs !== undefined ? { heartbeatMs: this.#o.heartbeatMs } : {}),
+    });
+    const executor = this.#newExecutor(node.nodeId);
     if (init) {
       await executor.start();
-      const description = await executor.describe();
       await manager.control.initCluster({
         nodeId: node.nodeId,
         hostname: this.hostname,
         addr: node.addr,
         listenAddr: node.listenAddr,
         spec: init.spec,
-        description,
+        description: await executor.describe(),
+        clusterId: init.clusterId,
+        rootCA: init.root,
       });
     }
+    const server = new ClusterServer(this.#tls!);
+    server.addService(CAServiceService, manager.ca.service());
+    server.addService(
+      DispatcherServiceService,
+      dispatcherService(manager.dispatcher, manager.ca.policy(), logFn),
+    );
+    await server.listen(node.listenAddr);
+    this.#server = server;
     this.#store = store;
-    this.#log = log;
     this.#manager = manager;
     this.#executor = executor;
     manager.start();
-    const agent = new Agent({
-      nodeId: node.nodeId,
-      addr: node.addr,
-      dispatcher: manager.dispatcher,
+    this.#startAgent(new Agent(this.#agentOptions(manager.dispatcher, executor)));
+    this.#scheduleRenewal();
+  }
+
+  async #activateWorker(): Promise<void> {
+    const node = this.#node!;
+    const remote = new RemoteDispatcher({
+      managers: node.managers,
+      tls: () => this.#tls!,
+      log: (m) => this.#logf('warn', m),
+      onManagers: (managers) => {
+        if (!this.#node) return;
+        this.#node = { ...this.#node, managers };
+        void writeFileDurable(this.#nodeFile, JSON.stringify(this.#node)).catch((e: unknown) =>
+          this.#logf('warn', `saving the manager list: ${(e as Error).message}`),
+        );
+      },
+    });
+    const executor = this.#newExecutor(node.nodeId);
+    this.#remote = remote;
+    this.#executor = executor;
+    this.#startAgent(new Agent(this.#agentOptions(remote, executor)));
+    this.#scheduleRenewal();
+  }
+
+  #agentOptions(dispatcher: Agent['o']['dispatcher'], executor: Executor): Agent['o'] {
+    return {
+      nodeId: this.#node!.nodeId,
+      addr: this.#node!.addr,
+      dispatcher,
       executor,
       clock: this.clock,
-      log: logFn,
+      log: (m) => this.#logf('warn', m),
       ...(this.#o.engineConcurrency !== undefined ? { engineConcurrency: this.#o.engineConcurrency } : {}),
-    });
+    };
+  }
+
+  /**
+   * Starts the agent. The node serves its API even while the engine or the managers are
+   * unreachable: the agent keeps trying, with backoff, and catches up later.
+   */
+  #startAgent(agent: Agent): void {
     this.#agent = agent;
-    if (init) {
-      await agent.start();
-      return;
-    }
-    // After a restart the manager serves the API even while the local engine is unreachable;
-    // the agent keeps trying, with backoff, and catches up when the engine is back.
     const attempt = (n: number): void => {
       agent.start().catch((e: unknown) => {
         if (this.#agent !== agent) return;
@@ -193,6 +326,65 @@ export class Daemon {
     attempt(0);
   }
 
+  /** Renews this node's certificate at a random point between 50% and 80% of its life. */
+  #scheduleRenewal(): void {
+    this.#renewTimer?.();
+    const id = identityOf(this.#tls!.certPem);
+    const wait = (ms: number): void => {
+      this.#renewTimer = this.clock.setTimer(Math.min(ms, MAX_TIMER_MS), () => {
+        if (ms > MAX_TIMER_MS) wait(ms - MAX_TIMER_MS);
+        else void this.#renew();
+      });
+    };
+    wait(renewalDelayMs(id, this.clock.now(), Math.random));
+  }
+
+  async #renew(): Promise<void> {
+    const node = this.#node;
+    const tls = this.#tls;
+    if (!node || !tls) return;
+    try {
+      let next: TlsMaterial;
+      if (this.#manager) {
+        const { keyPem, csrPem } = await createKeyAndCsr();
+        const certPem = await this.#manager.ca.sign(csrPem, { nodeId: node.nodeId, role: 'manager' });
+        next = { rootsPem: this.#manager.ca.rootsPem(), certPem, keyPem };
+      } else {
+        next = await renewCertificate(this.#remote?.managers[0] ?? node.managers[0] ?? '', tls);
+      }
+      if (this.#node !== node) return;
+      await this.#certs.save(next);
+      this.#tls = next;
+      this.#server?.updateTls(next);
+      this.#logf(
+        'info',
+        `renewed the node certificate (valid until ${isoTime(identityOf(next.certPem).notAfter)})`,
+      );
+      this.#scheduleRenewal();
+    } catch (e) {
+      this.#logf('warn', `certificate renewal failed: ${(e as Error).message}; retrying in a minute`);
+      this.#renewTimer = this.clock.setTimer(RENEW_RETRY_MS, () => void this.#renew());
+    }
+  }
+
+  #addresses(req: { advertiseAddr?: string; listenAddr?: string }): { addr: string; listenAddr: string } {
+    const addr =
+      (req.advertiseAddr ?? '').split(':')[0] || (req.listenAddr ?? '').split(':')[0] || '127.0.0.1';
+    const listenHost = (req.listenAddr ?? '0.0.0.0:2377').split(':')[0] || '0.0.0.0';
+    const listenPort = (req.listenAddr ?? '').split(':')[1] || '2377';
+    const advHost = addr === '0.0.0.0' ? '127.0.0.1' : addr;
+    return { addr: advHost, listenAddr: `${listenHost === '0.0.0.0' ? advHost : listenHost}:${listenPort}` };
+  }
+
+  /** Clears whatever a failed or finished membership left on disk. */
+  async #wipe(): Promise<void> {
+    await rm(join(this.#o.dataRoot, 'raft'), { recursive: true, force: true });
+    await rm(join(this.#o.dataRoot, 'keys.json'), { force: true });
+    await this.#certs.remove();
+    await rm(this.#nodeFile, { force: true });
+  }
+
+  /** Creates a new swarm with this node as its manager; returns the node ID. */
   init(req: {
     advertiseAddr?: string;
     listenAddr?: string;
@@ -200,50 +392,149 @@ export class Daemon {
     forceNewCluster?: boolean;
   }): Promise<string> {
     return this.#serial(async () => {
-      if (this.#store) throw unavailable(ALREADY_IN_SWARM);
-      const addr =
-        (req.advertiseAddr ?? '').split(':')[0] || (req.listenAddr ?? '').split(':')[0] || '127.0.0.1';
-      const listenHost = (req.listenAddr ?? '0.0.0.0:2377').split(':')[0] || '0.0.0.0';
-      const listenPort = (req.listenAddr ?? '').split(':')[1] || '2377';
-      const advHost = addr === '0.0.0.0' ? '127.0.0.1' : addr;
-      this.#node = {
-        nodeId: newId(),
-        addr: advHost,
-        listenAddr: `${listenHost === '0.0.0.0' ? advHost : listenHost}:${listenPort}`,
-      };
-      await rm(join(this.#o.dataRoot, 'raft'), { recursive: true, force: true });
+      if (this.#node) throw unavailable(ALREADY_IN_SWARM);
+      const spec = req.spec ?? {};
+      const nodeId = newId();
+      const clusterId = newId();
+      const now = this.clock.now();
+      const root = await createRootCA({ now });
+      const { keyPem, csrPem } = await createKeyAndCsr();
+      const expiryNs = spec.CAConfig?.NodeCertExpiry;
+      const certPem = await signNodeCertificate(
+        root,
+        csrPem,
+        { nodeId, role: 'manager', clusterId },
+        { now, validityMs: expiryNs ? expiryNs / 1e6 : DEFAULT_NODE_CERT_VALIDITY_MS },
+      );
+      await this.#wipe();
+      this.#node = { nodeId, role: 'manager', ...this.#addresses(req), managers: [] };
+      this.#node.managers = [this.#node.listenAddr];
+      this.#tls = { rootsPem: root.certPem, certPem, keyPem };
       try {
-        await this.#activate({ spec: req.spec ?? {} });
+        this.#keys = await KeyStore.open(this.#o.dataRoot);
+        await this.#keys.create({ autolock: spec.EncryptionConfig?.AutoLockManagers === true });
+        await this.#activateManager({ spec, clusterId, root });
+        await this.#certs.save(this.#tls);
       } catch (e) {
         await this.#deactivate(true);
+        await this.#wipe();
         this.#node = undefined;
+        this.#tls = undefined;
+        this.#keys = undefined;
         throw e;
       }
       await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
-      this.#logf('info', `swarm initialised; this node is ${this.#node.nodeId}`);
-      return this.#node.nodeId;
+      this.#logf('info', `swarm initialised; this node is ${nodeId}`);
+      return nodeId;
     });
+  }
+
+  /** Joins an existing swarm as a worker through one of its managers. */
+  join(req: {
+    remoteAddrs: string[];
+    joinToken: string;
+    advertiseAddr?: string;
+    listenAddr?: string;
+    availability?: NodeAvailability;
+  }): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#node) throw unavailable(ALREADY_IN_SWARM);
+      const manager = req.remoteAddrs[0];
+      if (!manager) throw invalidArgument('at least 1 RemoteAddr is required to join');
+      try {
+        parseJoinToken(req.joinToken);
+      } catch {
+        throw invalidArgument('invalid join token');
+      }
+      const { addr, listenAddr } = this.#addresses(req);
+      let joined: Awaited<ReturnType<typeof requestJoinCertificate>>;
+      try {
+        joined = await requestJoinCertificate({
+          manager: manager.includes(':') ? manager : `${manager}:2377`,
+          token: req.joinToken,
+          hostname: this.hostname,
+          addr,
+          availability: req.availability ?? 'active',
+        });
+      } catch (e) {
+        throw joinError(e);
+      }
+      await this.#wipe();
+      this.#node = {
+        nodeId: joined.res.nodeId,
+        role: 'worker',
+        addr,
+        listenAddr,
+        managers: joined.res.managers.length > 0 ? joined.res.managers : [manager],
+      };
+      this.#tls = joined.tls;
+      await this.#certs.save(joined.tls);
+      await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
+      await this.#activateWorker();
+      this.#logf('info', `joined the swarm as worker ${joined.res.nodeId}`);
+    });
+  }
+
+  unlock(unlockKey: string): Promise<void> {
+    return this.#serial(async () => {
+      // Docker: not locked is a conflict; a wrong key is a bad parameter (no rpc prefix).
+      if (this.state !== 'locked' || !this.#keys) throw new ShoalError('Conflict', 'swarm is not locked');
+      try {
+        await this.#keys.unlock(unlockKey);
+      } catch (e) {
+        if (e instanceof KeyStoreError) throw badParameter(e.message);
+        throw e;
+      }
+      await this.#activateManager();
+      this.#logf('info', 'swarm unlocked');
+    });
+  }
+
+  /** Turns autolock on or off to match the swarm spec; returns the unlock key when on. */
+  async setAutolock(on: boolean): Promise<void> {
+    const keys = this.#requireKeys();
+    if (on === keys.autolock) return;
+    await keys.setAutolock(on);
+  }
+
+  unlockKey(): string {
+    return this.#requireKeys().unlockKey() ?? '';
+  }
+
+  async rotateUnlockKey(): Promise<void> {
+    const keys = this.#requireKeys();
+    if (keys.autolock) await keys.rotateUnlockKey();
+  }
+
+  #requireKeys(): KeyStore {
+    this.manager;
+    return this.#keys!;
   }
 
   leave(force: boolean): Promise<void> {
     return this.#serial(async () => {
-      if (!this.#store) throw unavailable('This node is not part of a swarm');
-      if (!force) {
+      if (!this.#node) throw unavailable('This node is not part of a swarm');
+      if (this.#node.role === 'manager' && !force) {
         throw unavailable(
           'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.',
         );
       }
       await this.#deactivate(true);
-      await rm(join(this.#o.dataRoot, 'raft'), { recursive: true, force: true });
-      await rm(this.#nodeFile, { force: true });
+      await this.#wipe();
       this.#node = undefined;
+      this.#tls = undefined;
+      this.#keys = undefined;
       this.#logf('info', 'left the swarm');
     });
   }
 
   /** Stops everything; with removeTasks, also removes this node's task containers (swarm leave). */
   async #deactivate(removeTasks: boolean): Promise<void> {
+    this.#renewTimer?.();
+    this.#renewTimer = undefined;
     await this.#agent?.stop();
+    this.#remote?.close();
+    await this.#server?.stop();
     await this.#manager?.stop();
     if (removeTasks && this.#executor) {
       try {
@@ -255,6 +546,8 @@ export class Daemon {
     }
     await this.#log?.close();
     this.#agent = undefined;
+    this.#remote = undefined;
+    this.#server = undefined;
     this.#manager = undefined;
     this.#store = undefined;
     this.#log = undefined;
@@ -278,4 +571,15 @@ export class Daemon {
   now(): string {
     return isoTime(this.clock.now());
   }
+}
+
+/** A join failure as the API reports it: the manager's reason, with Docker's status. */
+function joinError(e: unknown): Error {
+  if (e instanceof CAError) return invalidArgument(e.message);
+  const err = e as { code?: number; details?: string; message?: string };
+  const msg = err.details || err.message || String(e);
+  // gRPC: 3 InvalidArgument, 9 FailedPrecondition, 8 ResourceExhausted, 14 Unavailable, 4 Deadline.
+  if (err.code === 3) return invalidArgument(msg);
+  if (err.code === 9) return failedPrecondition(msg);
+  return unavailable(`could not join the swarm through the manager: ${msg}`);
 }

@@ -1,2 +1,2 @@
-export { readWal, WalWriter, WalCorruptError, frame, MAX_RECORD_BYTES } from './log/wal.js';
-export type { WalReadResult } from './log/wal.js';
+export { readWal, WalWriter, WalCorruptError, WalDecryptError, frame, MAX_RECORD_BYTES } from './log/wal.js';
+export type { WalReadResult, WalOptions } from './log/wal.js';

@@ -9,5 +9,6 @@ export type {
   ReadTx,
   WriteTx,
 } from './store/memory.js';
-export { LocalLog } from './locallog.js';
+export { LocalLog, LocalLogKeyError } from './locallog.js';
+export type { LocalLogKeyErrorCode } from './locallog.js';
 export { BoundedQueue } from './watch/queue.js';

@@ -4,7 +4,15 @@ import { MemoryStore, type Proposer } from '../../src/state/index.js';
 import { EventLog, Manager } from '../../src/manager/index.js';
 import { Agent, SimExecutor } from '../../src/agent/index.js';
 import { systemClock } from '../../src/platform/index.js';
-import type { Assignment, ContainerSpec, NodeDescription, Service, Task } from '../../src/api/index.js';
+import {
+  newId,
+  type Assignment,
+  type ContainerSpec,
+  type NodeDescription,
+  type Service,
+  type Task,
+} from '../../src/api/index.js';
+import { createRootCA } from '../../src/ca/index.js';
 
 export const DESCRIPTION: NodeDescription = {
   Hostname: 'sim1',
@@ -44,6 +52,8 @@ export async function simCluster(
     addr: '127.0.0.1',
     listenAddr: '127.0.0.1:2377',
     description: DESCRIPTION,
+    clusterId: newId(),
+    rootCA: await createRootCA({ now: Date.now() }),
   });
   manager.start();
   const executor = new SimExecutor(DESCRIPTION, opts.behaviour);

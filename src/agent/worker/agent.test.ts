@@ -26,19 +26,18 @@ function assignment(id: string): Assignment {
     Status: { Timestamp: '', State: 'assigned', Message: '', PortStatus: {} },
     DesiredState: 'running',
   };
-  return { task, serviceName: 'web', serviceLabels: {} };
+  return { task, serviceName: 'web', serviceLabels: {}, secrets: [], configs: [] };
 }
 
 test('an older assignment set applied after a newer one never closes the newer tasks (regression)', async () => {
   let push: (set: Assignment[]) => void = () => undefined;
   const reports: TaskStatusUpdate[] = [];
   const dispatcher: DispatcherAPI = {
-    register: () => Promise.resolve({ heartbeatMs: 60_000 }),
-    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
-    assignments: (_n, onSet) => {
-      push = onSet;
-      return () => undefined;
+    openSession: (_n, _d, _a, h) => {
+      push = (set) => h.onAssignments(set);
+      return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
     },
+    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
     updateTaskStatus: (_n, u) => {
       reports.push(...u);
       return Promise.resolve();
@@ -56,5 +55,36 @@ test('an older assignment set applied after a newer one never closes the newer t
   assert.ok(executor.containers.has('t2'), "t2's container was not removed by the stale set");
   assert.equal(executor.containers.get('t2')?.state, 'running');
   assert.ok(!reports.some((r) => r.taskId === 't2' && r.status.State === 'failed'));
+  await agent.stop();
+});
+
+test('a lost session keeps tasks running and reconnects with a fresh complete set', async () => {
+  const sessions: { close: (e: Error) => void; push: (set: Assignment[]) => void }[] = [];
+  const dispatcher: DispatcherAPI = {
+    openSession: (_n, _d, _a, h) => {
+      sessions.push({ close: (e) => h.onClose(e), push: (set) => h.onAssignments(set) });
+      return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
+    },
+    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
+    updateTaskStatus: () => Promise.resolve(),
+  };
+  const executor = new SimExecutor(desc);
+  const agent = new Agent({ nodeId: 'node', addr: '127.0.0.1', dispatcher, executor, clock: systemClock });
+  await agent.start();
+  sessions[0]!.push([assignment('t1')]);
+  await new Promise((r) => setTimeout(r, 20));
+  sessions[0]!.close(new Error('manager went away'));
+  assert.equal(agent.connected, false);
+  // Late messages of the dead session are ignored.
+  sessions[0]!.push([]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(executor.containers.get('t1')?.state, 'running', 'tasks keep running while disconnected');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(sessions.length, 2, 'a new session was opened after the backoff');
+  assert.equal(agent.connected, true);
+  sessions[1]!.push([assignment('t2')]);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(executor.containers.get('t2')?.state, 'running');
+  assert.ok(!executor.containers.has('t1'), 't1 left with the new complete set');
   await agent.stop();
 });

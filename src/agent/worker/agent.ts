@@ -1,6 +1,15 @@
 // The agent: keeps a session with the dispatcher, runs one TaskRunner per assigned task, reports
-// their status, and removes containers of tasks that are no longer assigned to this node.
-import type { Assignment, DispatcherAPI, TaskStatus, TaskStatusUpdate } from '../../api/index.js';
+// their status, and removes containers of tasks that are no longer assigned to this node. When
+// the session breaks it goes on running its tasks and opens a new session with backoff; the
+// complete assignment set that starts every session reconciles whatever changed meanwhile.
+import type {
+  AgentSession,
+  Assignment,
+  DispatcherAPI,
+  NodeDescription,
+  TaskStatus,
+  TaskStatusUpdate,
+} from '../../api/index.js';
 import type { Clock, Cancel } from '../../platform/index.js';
 import type { Executor } from '../exec/executor.js';
 import { TaskRunner } from './taskrunner.js';
@@ -17,10 +26,17 @@ export interface AgentOptions {
   engineConcurrency?: number;
 }
 
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
 export class Agent {
   #runners = new Map<string, TaskRunner>();
-  #stopSession: (() => void) | undefined;
+  #session: AgentSession | undefined;
   #heartbeat: Cancel | undefined;
+  #reconnect: Cancel | undefined;
+  #failures = 0;
+  #stopped = false;
+  #description: NodeDescription | undefined;
   #reports: TaskStatusUpdate[] = [];
   #reportScheduled = false;
   #firstSet = true;
@@ -32,12 +48,53 @@ export class Agent {
     this.#limiter = new Limiter(o.engineConcurrency ?? 8);
   }
 
+  /** Starts the executor and opens the first session; later sessions are opened on their own. */
   async start(): Promise<void> {
+    this.#stopped = false;
     await this.o.executor.start();
-    const description = await this.o.executor.describe();
-    const { heartbeatMs } = await this.o.dispatcher.register(this.o.nodeId, description, this.o.addr);
-    this.#beat(heartbeatMs);
-    this.#stopSession = this.o.dispatcher.assignments(this.o.nodeId, (set) => this.#offer(set));
+    this.#description = await this.o.executor.describe();
+    await this.#connect();
+  }
+
+  get connected(): boolean {
+    return this.#session !== undefined;
+  }
+
+  async #connect(): Promise<void> {
+    let session: AgentSession | undefined;
+    session = await this.o.dispatcher.openSession(this.o.nodeId, this.#description!, this.o.addr, {
+      onAssignments: (set) => {
+        if (session === undefined || this.#session === session) this.#offer(set);
+      },
+      onClose: (err) => {
+        if (session !== undefined && this.#session !== session) return;
+        this.#lost(err);
+      },
+    });
+    if (this.#stopped) {
+      session.close();
+      return;
+    }
+    this.#session = session;
+    this.#failures = 0;
+    this.#heartbeat?.();
+    this.#beat(session.heartbeatMs);
+  }
+
+  /** The session is gone: keep the tasks running and try again with backoff. */
+  #lost(err: Error): void {
+    this.#session?.close();
+    this.#session = undefined;
+    this.#heartbeat?.();
+    this.#heartbeat = undefined;
+    if (this.#stopped || this.#reconnect) return;
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#failures++);
+    this.#log(`session with the manager lost (${err.message}); reconnecting in ${delay} ms`);
+    this.#reconnect = this.o.clock.setTimer(delay, () => {
+      this.#reconnect = undefined;
+      if (this.#stopped) return;
+      this.#connect().catch((e: unknown) => this.#lost(e as Error));
+    });
   }
 
   #latest: Assignment[] | undefined;
@@ -64,17 +121,27 @@ export class Agent {
     })();
   }
 
+  /** Heartbeats at half the period: one late or lost beat never costs the node its liveness. */
   #beat(ms: number): void {
+    const session = this.#session;
     this.#heartbeat = this.o.clock.setTimer(ms / 2, () => {
       this.o.dispatcher.heartbeat(this.o.nodeId).then(
-        ({ heartbeatMs }) => this.#beat(heartbeatMs),
-        () => this.#beat(ms),
+        ({ heartbeatMs }) => {
+          if (this.#session === session) this.#beat(heartbeatMs);
+        },
+        (e: unknown) => {
+          if (this.#session === session) this.#lost(e as Error);
+        },
       );
     });
   }
 
   async stop(): Promise<void> {
-    this.#stopSession?.();
+    this.#stopped = true;
+    this.#session?.close();
+    this.#session = undefined;
+    this.#reconnect?.();
+    this.#reconnect = undefined;
     this.#heartbeat?.();
     for (const r of this.#runners.values()) await r.close(false);
     this.#runners.clear();

@@ -1,23 +1,32 @@
 // controlapi: the manager's operations on cluster objects. It validates, resolves references,
 // enforces cross-object rules (names, ports, in-use checks) and writes through store transactions.
+// Secrets and configs are read here too, so a secret's data is dropped in one place.
 // Every operation either fully applies or changes nothing.
-import { randomBytes, createHash } from 'node:crypto';
+import { generateJoinToken, tlsInfoOf, type CertKey } from '../../ca/index.js';
 import { isoTime, type Clock } from '../../platform/index.js';
 import {
+  decodeObjectSpec,
   failedPrecondition,
   invalidArgument,
   newId,
   normalizeServiceSpec,
   notFound,
   outOfSequence,
+  validateConfigSpec,
   validateNetworkSpec,
   validateNodeSpec,
+  validateSecretSpec,
   validateSwarmSpec,
   type Cluster,
+  type Config,
+  type ConfigSpec,
   type Endpoint,
+  type Filters,
   type Network,
   type Node,
   type PortConfig,
+  type Secret,
+  type SecretSpec,
   type Service,
   type ServiceSpec,
   type SwarmSpec,
@@ -25,6 +34,16 @@ import {
 import type { MemoryStore, ReadTx } from '../../state/index.js';
 import { nextSubnet, gatewayOf } from '../../network/index.js';
 import { isJob, modeOf, sameJson } from '../orchestrator/index.js';
+import {
+  findObject,
+  KIND,
+  listObjects,
+  redact,
+  referencedIds,
+  resolveObjectRefs,
+  sameBytes,
+  type ObjectTable,
+} from './objects.js';
 
 const INGRESS_PORT_RANGE: [number, number] = [30000, 32767];
 
@@ -39,23 +58,12 @@ export const DEFAULT_SWARM_SPEC: SwarmSpec = {
     ElectionTick: 10,
     HeartbeatTick: 1,
   },
-  Dispatcher: { HeartbeatPeriod: 5e9 },
+  // 1 s, not Swarm's 5 s: with three periods of grace a dead node is down in about 3 s.
+  Dispatcher: { HeartbeatPeriod: 1e9 },
   CAConfig: { NodeCertExpiry: 7776000e9 },
   TaskDefaults: {},
   EncryptionConfig: { AutoLockManagers: false },
 };
-
-function base36(buf: Uint8Array, len: number): string {
-  let n = 0n;
-  for (const b of buf) n = (n << 8n) | BigInt(b);
-  return n.toString(36).padStart(len, '0').slice(-len);
-}
-
-/** Docker's join token format: SWMTKN-1-<CA digest, base 36, 50>-<secret, base 36, 25>. */
-export function joinToken(caDigestSource: string): string {
-  const digest = createHash('sha256').update(caDigestSource).digest();
-  return `SWMTKN-1-${base36(digest, 50)}-${base36(randomBytes(16), 25)}`;
-}
 
 function resolve<T extends 'services' | 'nodes' | 'networks'>(
   tx: ReadTx,
@@ -87,9 +95,12 @@ export class ControlAPI {
     listenAddr: string;
     spec?: SwarmSpec;
     description: Node['Description'];
+    clusterId: string;
+    rootCA: CertKey;
   }): Promise<Cluster> {
     const now = this.#now();
-    const id = newId();
+    const id = opts.clusterId;
+    const rootPem = opts.rootCA.certPem;
     // At init, the CLI sends zeros for what the user left unset; zero means "the default" there.
     const spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, dropZeros(opts.spec ?? {}) as SwarmSpec);
     const cluster: Cluster = {
@@ -103,7 +114,8 @@ export class ControlAPI {
       DefaultAddrPool: ['10.0.0.0/8'],
       SubnetSize: 24,
       DataPathPort: 4789,
-      JoinTokens: { Worker: joinToken(id), Manager: joinToken(id) },
+      JoinTokens: { Worker: generateJoinToken(rootPem), Manager: generateJoinToken(rootPem) },
+      RootCA: { CACert: rootPem, CAKey: opts.rootCA.keyPem },
     };
     const node: Node = {
       ID: opts.nodeId,
@@ -111,7 +123,7 @@ export class ControlAPI {
       CreatedAt: now,
       UpdatedAt: now,
       Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
-      Description: opts.description,
+      Description: { ...opts.description, TLSInfo: tlsInfoOf(rootPem) },
       Status: { State: 'ready', Addr: opts.addr },
       ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: opts.listenAddr },
     };
@@ -148,19 +160,15 @@ export class ControlAPI {
     rotate: { worker: boolean; manager: boolean; unlockKey: boolean },
   ): Promise<void> {
     const spec = validateSwarmSpec(raw);
-    if (spec.EncryptionConfig?.AutoLockManagers) {
-      throw invalidArgument(
-        'autolock needs encrypted state, which this shoal build does not have yet; leave AutoLockManagers off',
-      );
-    }
     await this.store.update((tx) => {
       const c = tx.cluster();
       if (!c) throw failedPrecondition('this node is not part of a swarm');
       if (c.Version.Index !== version) throw outOfSequence();
       const next = structuredClone(c) as Cluster;
       next.Spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, spec);
-      if (rotate.worker) next.JoinTokens.Worker = joinToken(c.ID);
-      if (rotate.manager) next.JoinTokens.Manager = joinToken(c.ID);
+      const rootPem = c.RootCA?.CACert ?? '';
+      if (rotate.worker) next.JoinTokens.Worker = generateJoinToken(rootPem);
+      if (rotate.manager) next.JoinTokens.Manager = generateJoinToken(rootPem);
       next.UpdatedAt = this.#now();
       tx.update('clusters', next);
     });
@@ -233,6 +241,7 @@ export class ControlAPI {
     await this.store.update((tx) => {
       if (!tx.cluster()) throw failedPrecondition('this node is not a swarm manager');
       this.#checkReferences(tx, spec);
+      resolveObjectRefs(tx, spec);
       const service: Service = {
         ID: id,
         Version: { Index: 0 },
@@ -266,6 +275,8 @@ export class ControlAPI {
         if (spec.Name !== cur.Spec.Name) throw invalidArgument('renaming services is not supported');
         this.#checkReferences(tx, spec);
       }
+      // A rollback too: the previous spec may name a secret or config removed since.
+      resolveObjectRefs(tx, spec);
       const kindOf = (s: ServiceSpec): string => modeOf({ Spec: s } as Service);
       if (kindOf(spec) !== kindOf(cur.Spec)) throw invalidArgument('service mode change is not allowed');
       const next = structuredClone(cur) as Service;
@@ -398,6 +409,91 @@ export class ControlAPI {
         );
       if (user) throw failedPrecondition(`network ${n.ID} is in use by service ${user.ID}`);
       tx.remove('networks', n.ID);
+    });
+  }
+
+  // ---- secrets and configs ----
+
+  createSecret(raw: unknown): Promise<string> {
+    return this.#createObject('secrets', validateSecretSpec(raw));
+  }
+
+  createConfig(raw: unknown): Promise<string> {
+    return this.#createObject('configs', validateConfigSpec(raw));
+  }
+
+  /** Inspect by ID, name or unique ID prefix; never includes the secret's data. */
+  getSecret(ref: string): Secret {
+    return this.store.view((tx) => redact(findObject(tx, 'secrets', ref)));
+  }
+
+  getConfig(ref: string): Config {
+    return this.store.view((tx) => findObject(tx, 'configs', ref));
+  }
+
+  listSecrets(f: Filters): Secret[] {
+    return this.store.view((tx) => listObjects(tx, 'secrets', f).map(redact));
+  }
+
+  listConfigs(f: Filters): Config[] {
+    return this.store.view((tx) => listObjects(tx, 'configs', f));
+  }
+
+  /** Only the labels may change; the body re-sends Name (and Data), which must match. */
+  updateSecret(ref: string, version: number, raw: unknown): Promise<void> {
+    return this.#updateObject('secrets', ref, version, raw);
+  }
+
+  updateConfig(ref: string, version: number, raw: unknown): Promise<void> {
+    return this.#updateObject('configs', ref, version, raw);
+  }
+
+  removeSecret(ref: string): Promise<void> {
+    return this.#removeObject('secrets', ref);
+  }
+
+  removeConfig(ref: string): Promise<void> {
+    return this.#removeObject('configs', ref);
+  }
+
+  async #createObject(table: ObjectTable, spec: SecretSpec | ConfigSpec): Promise<string> {
+    const now = this.#now();
+    const id = newId();
+    await this.store.update((tx) => {
+      if (!tx.cluster()) throw failedPrecondition('this node is not a swarm manager');
+      // A duplicate name is refused by the store: "secret x already exists" (409).
+      tx.create(table, { ID: id, Version: { Index: 0 }, CreatedAt: now, UpdatedAt: now, Spec: spec });
+    });
+    return id;
+  }
+
+  async #updateObject(table: ObjectTable, ref: string, version: number, raw: unknown): Promise<void> {
+    const { spec, data } = decodeObjectSpec(raw, KIND[table]);
+    await this.store.update((tx) => {
+      const cur = findObject(tx, table, ref);
+      const stored = Buffer.from(cur.Spec.Data ?? '', 'base64');
+      if (spec.Name !== cur.Spec.Name || (data !== undefined && !sameBytes(data, stored))) {
+        throw invalidArgument('only updates to Labels are allowed');
+      }
+      if (cur.Version.Index !== version) throw outOfSequence();
+      tx.update(table, {
+        ...cur,
+        Spec: { ...cur.Spec, Labels: spec.Labels ?? {} },
+        UpdatedAt: this.#now(),
+      });
+    });
+  }
+
+  async #removeObject(table: ObjectTable, ref: string): Promise<void> {
+    await this.store.update((tx) => {
+      const o = findObject(tx, table, ref);
+      const users = tx.all('services').filter((s) => referencedIds(s.Spec, table).includes(o.ID));
+      if (users.length > 0) {
+        throw invalidArgument(
+          `${KIND[table]} '${o.Spec.Name}' is in use by the following service${users.length > 1 ? 's' : ''}: ${users.map((s) => s.Spec.Name ?? s.ID).join(', ')}`,
+        );
+      }
+      tx.remove(table, o.ID);
     });
   }
 }

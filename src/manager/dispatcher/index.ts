@@ -2,14 +2,25 @@
 // pushes each node its assignment set when it changes, and writes task status reports in batches
 // (one transaction per flush), refusing any report that would move a task backwards.
 import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
-import type { Assignment, DispatcherAPI, NodeDescription, Task, TaskStatusUpdate } from '../../api/index.js';
+import type {
+  AgentSession,
+  Assignment,
+  DispatcherAPI,
+  NodeDescription,
+  Payload,
+  SessionHandlers,
+  Task,
+  TaskStatusUpdate,
+} from '../../api/index.js';
 import type { MemoryStore, StoreEvent } from '../../state/index.js';
 import { stateOrder } from '../orchestrator/index.js';
 
 /** Reports are flushed on the next tick; those that arrive during a flush go in the next one. */
 const FLUSH_MS = 0;
 const MAX_BATCH = 1000;
-const DEFAULT_HEARTBEAT_MS = 5000;
+const DEFAULT_HEARTBEAT_MS = 1000;
+/** A node is down after this many periods without a heartbeat (Swarm's grace factor). */
+const GRACE_PERIODS = 3;
 
 export class Dispatcher implements DispatcherAPI {
   #sessions = new Map<string, Set<(set: Assignment[]) => void>>();
@@ -18,7 +29,8 @@ export class Dispatcher implements DispatcherAPI {
   #pending = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   #flushTimer: Cancel | undefined;
   #flushing: Promise<void> | undefined;
-  #lastSeen = new Map<string, number>();
+  /** When each node is due its next sign of life; past it, the node is marked down. */
+  #deadline = new Map<string, number>();
   #unsubscribe: (() => void) | undefined;
   #livenessTimer: Cancel | undefined;
 
@@ -81,10 +93,28 @@ export class Dispatcher implements DispatcherAPI {
         .filter((t) => stateOrder(t.Status.State) >= stateOrder('assigned'))
         .map((task) => {
           const svc = tx.get('services', task.ServiceID);
+          // Payloads go only with tasks that may still run: a finished task's secrets leave the node.
+          const live = stateOrder(task.DesiredState) <= stateOrder('running');
+          const cs = task.Spec.ContainerSpec;
+          const payloads = (table: 'secrets' | 'configs', ids: string[]): Payload[] =>
+            live
+              ? ids.flatMap((id) => {
+                  const o = tx.get(table, id);
+                  return o ? [{ id, name: o.Spec.Name, data: Buffer.from(o.Spec.Data ?? '', 'base64') }] : [];
+                })
+              : [];
           return {
             task,
             serviceName: svc?.Spec.Name ?? task.ServiceID,
             serviceLabels: svc?.Spec.Labels ?? {},
+            secrets: payloads(
+              'secrets',
+              (cs?.Secrets ?? []).map((r) => r.SecretID),
+            ),
+            configs: payloads(
+              'configs',
+              (cs?.Configs ?? []).map((r) => r.ConfigID),
+            ),
           };
         }),
     );
@@ -97,12 +127,26 @@ export class Dispatcher implements DispatcherAPI {
     for (const s of subs) s(set);
   }
 
-  async register(
+  async openSession(
     nodeId: string,
     description: NodeDescription,
     addr: string,
-  ): Promise<{ heartbeatMs: number }> {
-    this.#lastSeen.set(nodeId, this.clock.now());
+    handlers: SessionHandlers,
+  ): Promise<AgentSession> {
+    await this.register(nodeId, description, addr);
+    const stop = this.assignments(nodeId, (set) => handlers.onAssignments(set));
+    return { heartbeatMs: this.heartbeatMs, managers: this.managers(), close: stop };
+  }
+
+  /** Cluster addresses of the managers. */
+  managers(): string[] {
+    return this.store.view((tx) =>
+      tx.by('nodes', 'role', 'manager').flatMap((n) => (n.ManagerStatus?.Addr ? [n.ManagerStatus.Addr] : [])),
+    );
+  }
+
+  async register(nodeId: string, description: NodeDescription, addr: string): Promise<void> {
+    this.#alive(nodeId);
     await this.store.update((tx) => {
       const node = tx.get('nodes', nodeId);
       if (!node) return;
@@ -115,26 +159,37 @@ export class Dispatcher implements DispatcherAPI {
       next.UpdatedAt = isoTime(this.clock.now());
       tx.update('nodes', next);
     });
-    return { heartbeatMs: this.heartbeatMs };
   }
 
   heartbeat(nodeId: string): Promise<{ heartbeatMs: number }> {
-    this.#lastSeen.set(nodeId, this.clock.now());
+    this.#alive(nodeId);
     return Promise.resolve({ heartbeatMs: this.heartbeatMs });
   }
 
-  /** Marks nodes down when they miss heartbeats for three periods. */
+  #alive(nodeId: string): void {
+    this.#deadline.set(nodeId, this.clock.now() + GRACE_PERIODS * this.heartbeatMs);
+  }
+
+  /**
+   * The node's session stream ended. A process that dies closes its connection at once, so the
+   * node gets one heartbeat period to open a new session instead of the full grace.
+   */
+  sessionLost(nodeId: string): void {
+    const soon = this.clock.now() + this.heartbeatMs;
+    this.#deadline.set(nodeId, Math.min(this.#deadline.get(nodeId) ?? soon, soon));
+  }
+
+  /** Marks nodes down when their deadline passes. */
   #checkLiveness(): void {
     if (!this.#unsubscribe) return;
     const period = this.heartbeatMs;
     const now = this.clock.now();
-    const stale = this.store.view((tx) =>
-      tx
-        .all('nodes')
-        .filter((n) => n.Status.State === 'ready' && now - (this.#lastSeen.get(n.ID) ?? now) > 3 * period),
-    );
+    // A manager that just took over gives every node a full grace period before judging it.
     for (const n of this.store.view((tx) => tx.all('nodes')))
-      if (!this.#lastSeen.has(n.ID)) this.#lastSeen.set(n.ID, now);
+      if (!this.#deadline.has(n.ID)) this.#alive(n.ID);
+    const stale = this.store.view((tx) =>
+      tx.all('nodes').filter((n) => n.Status.State === 'ready' && now > (this.#deadline.get(n.ID) ?? now)),
+    );
     if (stale.length > 0) {
       void this.store
         .update((tx) => {
@@ -149,7 +204,7 @@ export class Dispatcher implements DispatcherAPI {
         })
         .catch((e: unknown) => this.log(`marking nodes down failed: ${(e as Error).message}`));
     }
-    this.#livenessTimer = this.clock.setTimer(Math.max(100, period / 2), () => this.#checkLiveness());
+    this.#livenessTimer = this.clock.setTimer(Math.max(50, period / 10), () => this.#checkLiveness());
   }
 
   assignments(nodeId: string, onSet: (set: Assignment[]) => void): () => void {
@@ -161,7 +216,7 @@ export class Dispatcher implements DispatcherAPI {
   }
 
   updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
-    this.#lastSeen.set(nodeId, this.clock.now());
+    this.#alive(nodeId);
     for (const u of updates) this.#pending.set(u.taskId, { nodeId, update: u });
     if (this.#pending.size >= MAX_BATCH) return this.#flush();
     this.#flushTimer ??= this.clock.setTimer(FLUSH_MS, () => {

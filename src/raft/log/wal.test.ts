@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile, appendFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { frame, readWal, WalCorruptError, WalWriter } from './wal.js';
+import { aesGcmCipher, randomKey } from '../../platform/index.js';
+import { frame, readWal, WalCorruptError, WalDecryptError, WalWriter } from './wal.js';
 
 async function tmp(): Promise<string> {
   return join(await mkdtemp(join(tmpdir(), 'shoal-wal-')), 'wal.log');
@@ -46,4 +47,40 @@ test('corruption before the tail is a loud error, never a silent skip', async ()
   buf[10] = buf[10]! ^ 0xff; // flip a byte inside the first payload
   await writeFile(path, buf);
   await assert.rejects(readWal(path), WalCorruptError);
+});
+
+test('with a cipher, records are sealed on disk, read back in order, and a torn sealed tail is repaired', async () => {
+  const path = await tmp();
+  const cipher = aesGcmCipher(randomKey());
+  const w = await WalWriter.open(path, { cipher });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => w.append(Buffer.from(`secret-record ${i}`))));
+  await w.close();
+  const intact = (await stat(path)).size;
+  assert.equal((await readFile(path)).includes('secret-record'), false);
+  // A torn write of a 21st sealed record: the CRC over the sealed bytes catches it before decryption.
+  const torn = frame(cipher.seal(Buffer.from('secret-record 20')));
+  await appendFile(path, torn.subarray(0, torn.length - 3));
+  const { records, repairedBytes } = await readWal(path, { cipher });
+  assert.deepEqual(
+    records.map((r) => r.toString()),
+    Array.from({ length: 20 }, (_, i) => `secret-record ${i}`),
+  );
+  assert.equal(repairedBytes, torn.length - 3);
+  assert.equal((await stat(path)).size, intact);
+});
+
+test('a wrong key is a loud error that names the record, and the file is left untouched', async () => {
+  const path = await tmp();
+  const w = await WalWriter.open(path, { cipher: aesGcmCipher(randomKey()) });
+  await w.append(Buffer.from('one'));
+  await w.append(Buffer.from('two'));
+  await w.close();
+  await appendFile(path, Buffer.from([1, 2, 3])); // a torn tail that must not be cut on a failed read
+  const before = await readFile(path);
+  await assert.rejects(
+    readWal(path, { cipher: aesGcmCipher(randomKey()) }),
+    (e: unknown) =>
+      e instanceof WalDecryptError && /at byte 0 cannot be decrypted: .*wrong key/.test(e.message),
+  );
+  assert.deepEqual(await readFile(path), before);
 });

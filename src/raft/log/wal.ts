@@ -1,9 +1,12 @@
 // Write-ahead log: length- and CRC-framed records with group commit (one write + one fdatasync per
 // flush), torn-tail repair on open, and a loud error for corruption before the tail.
-// Record frame: [u32 payload length][u32 crc32(payload)][payload].
+// Record frame: [u32 payload length][u32 crc32(payload)][payload]. With a cipher the payload is the
+// sealed record, so the CRC (and torn-tail repair) works on the bytes as written.
 import { open, readFile, stat, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
+import { DecryptError } from '../../platform/index.js';
+import type { RecordCipher } from '../../platform/index.js';
 
 const HEADER = 8;
 /** A single record above this is a bug (entries are bounded upstream). */
@@ -18,14 +21,28 @@ export class WalCorruptError extends Error {
   }
 }
 
+export class WalDecryptError extends Error {
+  override readonly cause: DecryptError;
+  constructor(path: string, offset: number, cause: DecryptError) {
+    super(`WAL ${path}: the record at byte ${offset} cannot be decrypted: ${cause.message}`);
+    this.cause = cause;
+    this.name = 'WalDecryptError';
+  }
+}
+
+export interface WalOptions {
+  /** Seals every record on append and opens it on read. */
+  cipher?: RecordCipher | undefined;
+}
+
 export interface WalReadResult {
   records: Buffer[];
   /** Bytes cut off the end because the last record was only partly written. */
   repairedBytes: number;
 }
 
-/** Reads every record, cutting a torn final record off the file. */
-export async function readWal(path: string): Promise<WalReadResult> {
+/** Reads every record, cutting a torn final record off the file. Nothing is cut when a record cannot be decrypted. */
+export async function readWal(path: string, opts: WalOptions = {}): Promise<WalReadResult> {
   let buf: Buffer;
   try {
     buf = await readFile(path);
@@ -50,12 +67,21 @@ export async function readWal(path: string): Promise<WalReadResult> {
       if (off + HEADER + len === buf.length) break;
       throw new WalCorruptError(path, off, 'checksum mismatch');
     }
-    records.push(Buffer.from(payload));
+    records.push(opts.cipher ? openRecord(opts.cipher, payload, path, off) : Buffer.from(payload));
     off += HEADER + len;
   }
   const repairedBytes = buf.length - off;
   if (repairedBytes > 0) await truncate(path, off);
   return { records, repairedBytes };
+}
+
+function openRecord(cipher: RecordCipher, payload: Buffer, path: string, off: number): Buffer {
+  try {
+    return cipher.open(payload);
+  } catch (e) {
+    if (e instanceof DecryptError) throw new WalDecryptError(path, off, e);
+    throw e;
+  }
 }
 
 function isZeroTail(buf: Buffer, off: number): boolean {
@@ -73,20 +99,22 @@ export function frame(payload: Uint8Array): Buffer {
 /** Appends records durably; concurrent appends share one fdatasync (group commit). */
 export class WalWriter {
   #fh: FileHandle;
+  #cipher: RecordCipher | undefined;
   #pending: { buf: Buffer; resolve: () => void; reject: (e: unknown) => void }[] = [];
   #flushing = false;
   #size: number;
   #closed = false;
 
-  private constructor(fh: FileHandle, size: number) {
+  private constructor(fh: FileHandle, size: number, cipher: RecordCipher | undefined) {
     this.#fh = fh;
     this.#size = size;
+    this.#cipher = cipher;
   }
 
-  static async open(path: string): Promise<WalWriter> {
+  static async open(path: string, opts: WalOptions = {}): Promise<WalWriter> {
     const fh = await open(path, 'a', 0o600);
     const size = (await stat(path)).size;
-    return new WalWriter(fh, size);
+    return new WalWriter(fh, size, opts.cipher);
   }
 
   get size(): number {
@@ -96,7 +124,8 @@ export class WalWriter {
   append(payload: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('WAL is closed'));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ buf: frame(payload), resolve, reject });
+      const record = this.#cipher ? this.#cipher.seal(payload) : payload;
+      this.#pending.push({ buf: frame(record), resolve, reject });
       if (!this.#flushing) void this.#flush();
     });
   }

@@ -23,7 +23,7 @@ export interface ContainerInspect {
     ExitCode: number;
     Health?: { Status?: string };
   };
-  Config: { Tty: boolean };
+  Config: { Tty: boolean; Labels?: Record<string, string> };
 }
 
 export interface ContainerSummary {

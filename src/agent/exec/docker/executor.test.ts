@@ -7,6 +7,8 @@ test('the container spec maps onto engine create options with swarm names and la
   const a: Assignment = {
     serviceName: 'web',
     serviceLabels: {},
+    secrets: [],
+    configs: [],
     task: {
       ID: 'taskid0000000000000000001',
       Version: { Index: 1 },

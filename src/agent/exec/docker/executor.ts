@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import { EngineClient, type ContainerCreateOptions, type MountSettings } from './engine.js';
 import type { Assignment, ContainerSpec, Mount, NodeDescription, Task } from '../../../api/index.js';
+import { TaskFiles, type FileMount } from '../../secrets/taskfiles.js';
 import {
   containerName,
   type Controller,
@@ -36,6 +37,8 @@ export interface DockerExecutorOptions {
   engineHost: string;
   nodeId: string;
   hostname?: string;
+  /** This node's runtime directory (tmpfs mounts for task secrets live under it). */
+  execRoot: string;
   log?: (msg: string) => void;
   /** Receives every container event of this node (for /events). */
   onEngineEvent?: (e: EngineEvent) => void;
@@ -59,7 +62,11 @@ function mounts(ms: readonly Mount[] | undefined): MountSettings[] {
 }
 
 /** Engine create options for a task (image, command, env, mounts, limits, healthcheck, ...). */
-export function createOptions(a: Assignment, nodeId: string): ContainerCreateOptions {
+export function createOptions(
+  a: Assignment,
+  nodeId: string,
+  files: readonly FileMount[] = [],
+): ContainerCreateOptions {
   const t = a.task;
   const cs: ContainerSpec = t.Spec.ContainerSpec ?? { Image: '' };
   const name = containerName(a);
@@ -82,7 +89,10 @@ export function createOptions(a: Assignment, nodeId: string): ContainerCreateOpt
     Tty: cs.TTY ?? false,
     OpenStdin: cs.OpenStdin ?? false,
     HostConfig: {
-      Mounts: mounts(cs.Mounts),
+      Mounts: [
+        ...mounts(cs.Mounts),
+        ...files.map((f) => ({ Type: 'bind', Source: f.source, Target: f.target, ReadOnly: true })),
+      ],
       Init: cs.Init ?? false,
       RestartPolicy: { Name: 'no' },
       ReadonlyRootfs: cs.ReadOnly ?? false,
@@ -144,9 +154,12 @@ export class DockerExecutor implements Executor {
   #stopped = false;
   #opts: DockerExecutorOptions;
 
+  readonly files: TaskFiles;
+
   constructor(opts: DockerExecutorOptions) {
     this.#opts = opts;
     this.engine = new EngineClient(opts.engineHost);
+    this.files = new TaskFiles(opts.execRoot);
   }
 
   async start(): Promise<void> {
@@ -160,6 +173,8 @@ export class DockerExecutor implements Executor {
       );
     }
     await this.#subscribe();
+    // Secrets of tasks whose containers are gone (removed while this node was down) go too.
+    await this.files.sweep(new Set((await this.managedTaskIds()).keys()));
   }
 
   async stop(): Promise<void> {
@@ -268,11 +283,14 @@ export class DockerExecutor implements Executor {
   }
 
   async removeContainer(containerId: string): Promise<void> {
+    let taskId: string | undefined;
     try {
+      taskId = (await this.engine.inspectContainer(containerId)).Config.Labels?.[LABEL.taskId];
       await this.engine.removeContainer(containerId);
     } catch (e) {
       if (statusCode(e) !== 404 && statusCode(e) !== 409) throw e;
     }
+    if (taskId) await this.files.release(taskId);
   }
 
   controller(a: Assignment): Controller {
@@ -343,7 +361,8 @@ class DockerController implements Controller {
 
   async prepare(): Promise<string> {
     try {
-      const { name, ...config } = createOptions(this.a, this.nodeId);
+      const files = await this.ex.files.prepare(this.a);
+      const { name, ...config } = createOptions(this.a, this.nodeId, files);
       this.#id = await this.ex.engine.createContainer(name, config);
     } catch (e) {
       if (statusCode(e) === 409) {
@@ -401,7 +420,8 @@ class DockerController implements Controller {
     return new Promise((resolve, reject) => {
       const finish = (v: ExitInfo): void => {
         stop();
-        resolve(v);
+        // The task has ended: its secrets leave the node now, not when its container is reaped.
+        void this.ex.files.release(this.a.task.ID).finally(() => resolve(v));
       };
       const stop = this.ex.watch(id, (e) => {
         if (e.kind === 'die') finish({ exitCode: e.exitCode });
@@ -426,6 +446,7 @@ class DockerController implements Controller {
     } catch (e) {
       if (statusCode(e) !== 304 && statusCode(e) !== 404) throw e;
     }
+    await this.ex.files.release(this.a.task.ID);
   }
 
   async terminate(): Promise<void> {
@@ -442,6 +463,7 @@ class DockerController implements Controller {
     } catch (e) {
       if (statusCode(e) !== 404 && statusCode(e) !== 409) throw e;
     }
+    await this.ex.files.release(this.a.task.ID);
   }
 
   async recover(): Promise<Recovered> {

@@ -1,0 +1,239 @@
+// The agent's side of a session with a manager over mutual-TLS gRPC. It rebuilds the full
+// assignment set from the session's complete-then-incremental stream, and moves to the next
+// known manager whenever a session fails.
+import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import type {
+  AgentSession,
+  Assignment,
+  DispatcherAPI,
+  Labels,
+  NodeDescription,
+  Payload,
+  SessionHandlers,
+  Task,
+  TaskStatusUpdate,
+} from '../../api/index.js';
+import {
+  DispatcherServiceClient,
+  managerChannelCredentials,
+  type SessionResponse,
+  type TlsMaterial,
+} from '../../transport/index.js';
+
+/** How long a manager may take to answer a new session with its complete assignment set. */
+const SESSION_OPEN_TIMEOUT_MS = 10_000;
+const CALL_TIMEOUT_MS = 5_000;
+const CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  // Reconnection is the agent's business (with its own backoff), not the channel's.
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+};
+
+interface WireTask {
+  task: Task;
+  serviceName: string;
+  serviceLabels: Labels;
+}
+
+export interface RemoteDispatcherOptions {
+  /** Cluster addresses (host:port) of the managers, in order of preference. */
+  managers: string[];
+  /** The node's current TLS material (it changes on renewal). */
+  tls: () => TlsMaterial;
+  /** Told whenever the manager list changes, so it can be kept for the next start. */
+  onManagers?: (managers: string[]) => void;
+  log?: (msg: string) => void;
+}
+
+export class RemoteDispatcher implements DispatcherAPI {
+  #managers: string[];
+  #next = 0;
+  #client: { addr: string; tls: TlsMaterial; client: DispatcherServiceClient } | undefined;
+  #sessionId = '';
+
+  constructor(private readonly o: RemoteDispatcherOptions) {
+    if (o.managers.length === 0) throw new Error('no manager address to connect to');
+    this.#managers = [...o.managers];
+  }
+
+  get managers(): readonly string[] {
+    return this.#managers;
+  }
+
+  #dial(): DispatcherServiceClient {
+    const tls = this.o.tls();
+    const addr = this.#managers[this.#next % this.#managers.length]!;
+    if (this.#client && this.#client.addr === addr && this.#client.tls === tls) return this.#client.client;
+    this.#client?.client.close();
+    const client = new DispatcherServiceClient(addr, managerChannelCredentials(tls), CHANNEL_OPTIONS);
+    this.#client = { addr, tls, client };
+    return client;
+  }
+
+  /** The next session goes to the next manager. */
+  #failover(): void {
+    this.#next++;
+    this.#client?.client.close();
+    this.#client = undefined;
+  }
+
+  openSession(
+    _nodeId: string,
+    description: NodeDescription,
+    addr: string,
+    handlers: SessionHandlers,
+  ): Promise<AgentSession> {
+    const client = this.#dial();
+    const tasks = new Map<string, WireTask>();
+    const secrets = new Map<string, Payload>();
+    const configs = new Map<string, Payload>();
+    const stream: ClientReadableStream<SessionResponse> = client.session(
+      { descriptionJson: Buffer.from(JSON.stringify(description)), addr },
+      new Metadata(),
+    );
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      let closed = false;
+      const timer = setTimeout(() => {
+        stream.cancel();
+        fail(new Error(`manager ${this.#client?.addr ?? ''} did not open a session in time`));
+      }, SESSION_OPEN_TIMEOUT_MS);
+      const fail = (err: Error): void => {
+        clearTimeout(timer);
+        if (closed) return;
+        closed = true;
+        this.#failover();
+        if (opened) handlers.onClose(err);
+        else reject(err);
+      };
+      stream.on('data', (msg: SessionResponse) => {
+        if (msg.complete) {
+          tasks.clear();
+          secrets.clear();
+          configs.clear();
+        }
+        applyChanges(msg, tasks, secrets, configs);
+        this.#sessionId = msg.sessionId;
+        if (msg.managers.length > 0 && msg.managers.join() !== this.#managers.join()) {
+          this.#managers = [...msg.managers];
+          this.#next = 0;
+          this.o.onManagers?.(this.#managers);
+        }
+        if (!opened) {
+          opened = true;
+          clearTimeout(timer);
+          resolve({
+            heartbeatMs: msg.heartbeatMs,
+            managers: [...this.#managers],
+            close: () => {
+              closed = true;
+              stream.cancel();
+            },
+          });
+        }
+        handlers.onAssignments(assemble(tasks, secrets, configs));
+      });
+      stream.on('error', (e: ServiceError) => {
+        if (e.code === status.CANCELLED && closed) return;
+        fail(new Error(e.details || e.message));
+      });
+      stream.on('end', () => fail(new Error('the manager ended the session')));
+    });
+  }
+
+  heartbeat(): Promise<{ heartbeatMs: number }> {
+    const client = this.#dial();
+    return new Promise((resolve, reject) => {
+      client.heartbeat(
+        { sessionId: this.#sessionId },
+        new Metadata(),
+        { deadline: Date.now() + CALL_TIMEOUT_MS },
+        (err, res) => (err ? reject(new Error(err.details || err.message)) : resolve(res)),
+      );
+    });
+  }
+
+  updateTaskStatus(_nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
+    const client = this.#dial();
+    return new Promise((resolve, reject) => {
+      client.updateTaskStatus(
+        {
+          sessionId: this.#sessionId,
+          updates: updates.map((u) => ({
+            taskId: u.taskId,
+            statusJson: Buffer.from(JSON.stringify(u.status)),
+          })),
+        },
+        new Metadata(),
+        { deadline: Date.now() + CALL_TIMEOUT_MS },
+        (err) => (err ? reject(new Error(err.details || err.message)) : resolve()),
+      );
+    });
+  }
+
+  close(): void {
+    this.#client?.client.close();
+    this.#client = undefined;
+  }
+}
+
+function applyChanges(
+  msg: SessionResponse,
+  tasks: Map<string, WireTask>,
+  secrets: Map<string, Payload>,
+  configs: Map<string, Payload>,
+): void {
+  for (const c of msg.changes) {
+    const item = c.item;
+    if (!item) continue;
+    switch (item.$case) {
+      case 'task': {
+        const task = JSON.parse(Buffer.from(item.value.taskJson).toString('utf8')) as Task;
+        const serviceLabels = JSON.parse(
+          Buffer.from(item.value.serviceLabelsJson).toString('utf8'),
+        ) as Labels;
+        tasks.set(task.ID, { task, serviceName: item.value.serviceName, serviceLabels });
+        break;
+      }
+      case 'secret':
+        secrets.set(item.value.id, { ...item.value });
+        break;
+      case 'config':
+        configs.set(item.value.id, { ...item.value });
+        break;
+      case 'taskId':
+        tasks.delete(item.value);
+        break;
+      case 'secretId':
+        secrets.delete(item.value);
+        break;
+      case 'configId':
+        configs.delete(item.value);
+        break;
+    }
+  }
+}
+
+function assemble(
+  tasks: Map<string, WireTask>,
+  secrets: Map<string, Payload>,
+  configs: Map<string, Payload>,
+): Assignment[] {
+  return [...tasks.values()].map((w) => {
+    const cs = w.task.Spec.ContainerSpec;
+    return {
+      ...w,
+      secrets: (cs?.Secrets ?? []).flatMap((r) => {
+        const p = secrets.get(r.SecretID);
+        return p ? [p] : [];
+      }),
+      configs: (cs?.Configs ?? []).flatMap((r) => {
+        const p = configs.get(r.ConfigID);
+        return p ? [p] : [];
+      }),
+    };
+  });
+}

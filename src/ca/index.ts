@@ -1,0 +1,29 @@
+export {
+  MANAGER_OU,
+  WORKER_OU,
+  ROOT_CN,
+  ROOT_VALIDITY_MS,
+  DEFAULT_NODE_CERT_VALIDITY_MS,
+  CLOCK_SKEW_MS,
+  CAError,
+  createRootCA,
+  createKeyAndCsr,
+  signNodeCertificate,
+  crossSignRoot,
+  identityOf,
+  verifyNodeCertificate,
+  renewalDelayMs,
+  splitPemCertificates,
+  tlsInfoOf,
+} from './pki.js';
+export type { NodeRole, CertKey, NodeIdentity, CAErrorCode } from './pki.js';
+export {
+  rootDigest,
+  generateJoinToken,
+  parseJoinToken,
+  checkRootDigest,
+  joinTokenMatches,
+} from './tokens.js';
+export { JoinRateLimiter } from './ratelimit.js';
+export { KeyStore, KeyStoreError, formatUnlockKey, parseUnlockKey } from './keystore.js';
+export type { KeyStoreErrorCode } from './keystore.js';

@@ -1,0 +1,355 @@
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { X509Certificate as NodeX509, randomBytes } from 'node:crypto';
+
+// Node 20's global WebCrypto; typed by the DOM lib, which is what @peculiar/x509 expects.
+const webcrypto = globalThis.crypto;
+x509.cryptoProvider.set(webcrypto);
+
+export type NodeRole = 'manager' | 'worker';
+export const MANAGER_OU = 'swarm-manager';
+export const WORKER_OU = 'swarm-worker';
+/** CN of every root, and a DNS name managers carry so clients can address "the CA". */
+export const ROOT_CN = 'swarm-ca';
+
+export const ROOT_VALIDITY_MS = 20 * 365 * 24 * 3600_000;
+export const DEFAULT_NODE_CERT_VALIDITY_MS = 90 * 24 * 3600_000;
+/** Certificates start this far in the past so a peer whose clock is slightly behind accepts them. */
+export const CLOCK_SKEW_MS = 60_000;
+
+const MAX_PEM_BYTES = 64 * 1024;
+const MAX_CHAIN_CERTS = 8;
+
+export interface CertKey {
+  certPem: string;
+  /** PKCS#8 PEM. */
+  keyPem: string;
+}
+
+export interface NodeIdentity {
+  nodeId: string;
+  role: NodeRole;
+  clusterId: string;
+  /** ms since the epoch */
+  notBefore: number;
+  notAfter: number;
+  /** lowercase hex */
+  serial: string;
+}
+
+export type CAErrorCode =
+  | 'bad-csr'
+  | 'untrusted'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'bad-identity'
+  | 'bad-token'
+  | 'digest-mismatch'
+  | 'rate-limited';
+
+export class CAError extends Error {
+  readonly code: CAErrorCode;
+  constructor(code: CAErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'CAError';
+  }
+}
+
+const EC_KEY = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+const ROLE_BY_OU: ReadonlyMap<string, NodeRole> = new Map([
+  [MANAGER_OU, 'manager'],
+  [WORKER_OU, 'worker'],
+]);
+const OU_BY_ROLE: Record<NodeRole, string> = { manager: MANAGER_OU, worker: WORKER_OU };
+
+// Node and cluster IDs are generated base-36 IDs; this also keeps them valid as DNS SANs.
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+async function newKeyPair(): Promise<CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
+}
+
+async function exportKeyPem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+async function importSigningKey(keyPem: string): Promise<CryptoKey> {
+  const der = x509.PemConverter.decodeFirst(keyPem);
+  return webcrypto.subtle.importKey('pkcs8', der, EC_KEY, false, ['sign']);
+}
+
+/** Positive, non-zero 128-bit serial (first byte 0x01..0x7f keeps DER from adding a sign byte). */
+function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] = ((b[0] ?? 0) & 0x7f) | 0x01;
+  return b.toString('hex');
+}
+
+function caExtensions(ski: x509.SubjectKeyIdentifierExtension): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(true, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ski,
+  ];
+}
+
+function subjectKeyId(cert: x509.X509Certificate): string {
+  const ext = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  if (ext === null) throw new CAError('untrusted', 'issuer certificate has no subject key identifier');
+  return ext.keyId;
+}
+
+export async function createRootCA(o: { now: number; validityMs?: number }): Promise<CertKey> {
+  const keys = await newKeyPair();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    name: [{ CN: [ROOT_CN] }],
+    notBefore: new Date(o.now - CLOCK_SKEW_MS),
+    notAfter: new Date(o.now + (o.validityMs ?? ROOT_VALIDITY_MS)),
+    signingAlgorithm: SIGNING,
+    keys,
+    extensions: caExtensions(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)),
+  });
+  return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
+}
+
+export async function createKeyAndCsr(): Promise<{ keyPem: string; csrPem: string }> {
+  const keys = await newKeyPair();
+  // The CA assigns the identity; the CSR only proves possession of the key.
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: [{ CN: ['swarm-node'] }],
+    keys,
+    signingAlgorithm: SIGNING,
+  });
+  return { keyPem: await exportKeyPem(keys.privateKey), csrPem: csr.toString('pem') };
+}
+
+async function parseVerifiedCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
+  if (csrPem.length > MAX_PEM_BYTES) throw new CAError('bad-csr', 'CSR too large');
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (err) {
+    throw new CAError('bad-csr', `cannot parse CSR: ${(err as Error).message}`);
+  }
+  let ok: boolean;
+  try {
+    ok = await csr.verify();
+  } catch (err) {
+    throw new CAError('bad-csr', `cannot verify CSR: ${(err as Error).message}`);
+  }
+  if (!ok) throw new CAError('bad-csr', 'CSR signature does not verify');
+  return csr;
+}
+
+/**
+ * Issues a node certificate for the CSR's key. The subject comes from the CA, never the CSR.
+ * Returns the leaf PEM, followed by `intermediatePem` when given (the cross-signed new root
+ * during rotation, so peers still trusting only the old root accept it).
+ */
+export async function signNodeCertificate(
+  issuer: CertKey,
+  csrPem: string,
+  subject: { nodeId: string; role: NodeRole; clusterId: string },
+  o: { now: number; validityMs: number; intermediatePem?: string },
+): Promise<string> {
+  if (!ID_RE.test(subject.nodeId) || !ID_RE.test(subject.clusterId)) {
+    throw new CAError('bad-identity', `invalid node or cluster ID: ${subject.nodeId} / ${subject.clusterId}`);
+  }
+  const ou = OU_BY_ROLE[subject.role];
+  const csr = await parseVerifiedCsr(csrPem);
+  const issuerCert = new x509.X509Certificate(issuer.certPem);
+  const signingKey = await importSigningKey(issuer.keyPem);
+  // A certificate outliving its issuer could never verify; cap it.
+  const notAfter = Math.min(o.now + o.validityMs, issuerCert.notAfter.getTime());
+  const dnsNames = subject.role === 'manager' ? [ou, subject.nodeId, ROOT_CN] : [ou, subject.nodeId];
+  const leaf = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: [{ O: [subject.clusterId] }, { OU: [ou] }, { CN: [subject.nodeId] }],
+    issuer: issuerCert.subjectName,
+    notBefore: new Date(o.now - CLOCK_SKEW_MS),
+    notAfter: new Date(notAfter),
+    publicKey: csr.publicKey,
+    signingKey,
+    signingAlgorithm: SIGNING,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([
+        x509.ExtendedKeyUsage.serverAuth,
+        x509.ExtendedKeyUsage.clientAuth,
+      ]),
+      new x509.SubjectAlternativeNameExtension(dnsNames.map((value) => ({ type: 'dns' as const, value }))),
+      await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
+      new x509.AuthorityKeyIdentifierExtension(subjectKeyId(issuerCert)),
+    ],
+  });
+  const chain = [leaf.toString('pem')];
+  if (o.intermediatePem !== undefined) chain.push(...splitPemCertificates(o.intermediatePem));
+  return chain.join('\n') + '\n';
+}
+
+/**
+ * The new root's subject and key, issued by the old root: a chain leaf → cross-signed → old root
+ * verifies for nodes that have not yet learned the new root.
+ */
+export async function crossSignRoot(oldRoot: CertKey, newRoot: CertKey, now: number): Promise<string> {
+  const oldCert = new x509.X509Certificate(oldRoot.certPem);
+  const newCert = new x509.X509Certificate(newRoot.certPem);
+  const signingKey = await importSigningKey(oldRoot.keyPem);
+  const notAfter = Math.min(newCert.notAfter.getTime(), oldCert.notAfter.getTime());
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: newCert.subjectName,
+    issuer: oldCert.subjectName,
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(notAfter),
+    publicKey: newCert.publicKey,
+    signingKey,
+    signingAlgorithm: SIGNING,
+    extensions: [
+      ...caExtensions(new x509.SubjectKeyIdentifierExtension(subjectKeyId(newCert))),
+      new x509.AuthorityKeyIdentifierExtension(subjectKeyId(oldCert)),
+    ],
+  });
+  return cert.toString('pem');
+}
+
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
+
+/** The certificate PEM blocks of a bundle, in order. */
+export function splitPemCertificates(pem: string): string[] {
+  return pem.match(PEM_CERT_RE) ?? [];
+}
+
+export function identityOf(certPemOrDer: string | Uint8Array): NodeIdentity {
+  let cert: x509.X509Certificate;
+  try {
+    if (typeof certPemOrDer === 'string') {
+      const first = splitPemCertificates(certPemOrDer)[0];
+      if (first === undefined) throw new Error('no certificate in PEM');
+      cert = new x509.X509Certificate(first);
+    } else {
+      cert = new x509.X509Certificate(new Uint8Array(certPemOrDer));
+    }
+  } catch (err) {
+    throw new CAError('bad-identity', `cannot parse certificate: ${(err as Error).message}`);
+  }
+  const name = cert.subjectName;
+  const one = (field: string): string => {
+    const values = name.getField(field);
+    const v = values[0];
+    // More than one value would make the identity ambiguous.
+    if (values.length !== 1 || v === undefined || v === '') {
+      throw new CAError('bad-identity', `certificate subject needs exactly one ${field}`);
+    }
+    return v;
+  };
+  const ou = one('OU');
+  const role = ROLE_BY_OU.get(ou);
+  if (role === undefined) throw new CAError('bad-identity', `unknown certificate OU ${ou}`);
+  return {
+    nodeId: one('CN'),
+    role,
+    clusterId: one('O'),
+    notBefore: cert.notBefore.getTime(),
+    notAfter: cert.notAfter.getTime(),
+    serial: cert.serialNumber.toLowerCase(),
+  };
+}
+
+interface ParsedCert {
+  node: NodeX509;
+  notBefore: number;
+  notAfter: number;
+}
+
+function parseCerts(pem: string): ParsedCert[] {
+  return splitPemCertificates(pem).map((block) => {
+    const p = new x509.X509Certificate(block);
+    return { node: new NodeX509(block), notBefore: p.notBefore.getTime(), notAfter: p.notAfter.getTime() };
+  });
+}
+
+function issuedBy(child: ParsedCert, parent: ParsedCert): boolean {
+  // checkIssued matches names, key identifiers and the issuer's key usage; verify checks the signature.
+  return parent.node.ca && child.node.checkIssued(parent.node) && child.node.verify(parent.node.publicKey);
+}
+
+function findPath(
+  leaf: ParsedCert,
+  intermediates: ParsedCert[],
+  roots: ParsedCert[],
+): ParsedCert[] | undefined {
+  for (const root of roots) if (issuedBy(leaf, root)) return [leaf, root];
+  for (const mid of intermediates) {
+    if (!issuedBy(leaf, mid)) continue;
+    for (const root of roots) if (issuedBy(mid, root)) return [leaf, mid, root];
+  }
+  return undefined;
+}
+
+/**
+ * Verifies that the chain's first certificate chains to one of `rootsPem` (directly or through
+ * one intermediate carried in the chain), that every certificate on that path is valid at `now`,
+ * and returns the leaf's identity.
+ */
+export function verifyNodeCertificate(
+  chainPem: string,
+  rootsPem: readonly string[],
+  now: number,
+): NodeIdentity {
+  if (chainPem.length > MAX_PEM_BYTES) throw new CAError('untrusted', 'certificate chain too large');
+  let chain: ParsedCert[];
+  let roots: ParsedCert[];
+  try {
+    chain = parseCerts(chainPem);
+    roots = rootsPem.flatMap((pem) => parseCerts(pem));
+  } catch (err) {
+    throw new CAError('untrusted', `cannot parse certificate: ${(err as Error).message}`);
+  }
+  const leaf = chain[0];
+  if (leaf === undefined) throw new CAError('untrusted', 'no certificate presented');
+  if (chain.length > MAX_CHAIN_CERTS) throw new CAError('untrusted', 'certificate chain too long');
+  const path = findPath(leaf, chain.slice(1), roots);
+  if (path === undefined) throw new CAError('untrusted', 'certificate is not signed by a trusted root');
+  for (const cert of path) {
+    if (now < cert.notBefore)
+      throw new CAError('not-yet-valid', `certificate ${cert.node.subject} is not yet valid`);
+    if (now > cert.notAfter) throw new CAError('expired', `certificate ${cert.node.subject} has expired`);
+  }
+  return identityOf(leaf.node.raw);
+}
+
+/**
+ * Time from `now` until a point drawn uniformly in [50%, 80%] of the certificate's life, so that
+ * nodes do not all renew at once; 0 when that point has passed.
+ */
+export function renewalDelayMs(
+  id: Pick<NodeIdentity, 'notBefore' | 'notAfter'>,
+  now: number,
+  random: () => number,
+): number {
+  const life = id.notAfter - id.notBefore;
+  const at = id.notBefore + life * (0.5 + 0.3 * random());
+  return Math.max(0, Math.floor(at - now));
+}
+
+/** Docker's TLSInfo for a root: its PEM, and its subject and public key as base64 DER. */
+export function tlsInfoOf(rootPem: string): {
+  TrustRoot: string;
+  CertIssuerSubject: string;
+  CertIssuerPublicKey: string;
+} {
+  const first = splitPemCertificates(rootPem)[0] ?? rootPem;
+  const cert = new x509.X509Certificate(first);
+  return {
+    TrustRoot: rootPem,
+    CertIssuerSubject: Buffer.from(cert.subjectName.toArrayBuffer()).toString('base64'),
+    CertIssuerPublicKey: Buffer.from(cert.publicKey.rawData).toString('base64'),
+  };
+}

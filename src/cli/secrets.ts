@@ -1,0 +1,122 @@
+// `shoal secret` and `shoal config`: create, ls, inspect, rm, with docker's arguments and output.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { Config, Secret } from '../api/index.js';
+import type { Client } from './client.js';
+import { keyValues } from './flags.js';
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]! + 3))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function ago(iso: string): string {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} seconds ago`;
+  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+async function readData(file: string): Promise<Buffer> {
+  if (file !== '-') return readFile(file);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** `--filter key=value` flags as the Engine API's filters parameter. */
+function filterQuery(flags: readonly string[]): string {
+  if (flags.length === 0) return '';
+  const f: Record<string, Record<string, boolean>> = {};
+  for (const kv of flags) {
+    const i = kv.indexOf('=');
+    if (i < 0) throw new Error(`bad format of filter (expected name=value): ${kv}`);
+    (f[kv.slice(0, i)] ??= {})[kv.slice(i + 1)] = true;
+  }
+  return `?filters=${encodeURIComponent(JSON.stringify(f))}`;
+}
+
+function pretty(o: Secret | Config, kind: 'secret' | 'config'): string {
+  const labels = Object.entries(o.Spec.Labels ?? {}).map(([k, v]) => ` - ${k}=${v}`);
+  return [
+    `ID:\t\t${o.ID}`,
+    `Name:\t\t${o.Spec.Name}`,
+    ...(labels.length ? ['Labels:', ...labels] : []),
+    ...(kind === 'secret' ? [`Driver:\t\t${(o as Secret).Spec.Driver?.Name ?? ''}`] : []),
+    `Created at:\t${o.CreatedAt}`,
+    `Updated at:\t${o.UpdatedAt}`,
+    ...(kind === 'config' ? ['Data:', Buffer.from(o.Spec.Data ?? '', 'base64').toString('utf8')] : []),
+  ].join('\n');
+}
+
+/** Registers `secret` and `config` on the program; `client` and `print` are the program's own. */
+export function secretCommands(program: Command, client: () => Client, print: (s: string) => void): void {
+  for (const kind of ['secret', 'config'] as const) {
+    const cmd = program.command(kind).description(`manage swarm ${kind}s`);
+    cmd
+      .command('create <name> <file>')
+      .description(`create a ${kind} from a file, or from standard input with "-"`)
+      .option('-l, --label <KEY=VALUE>', `${kind} label`, collect, [])
+      .action(async (name: string, file: string, o: { label: string[] }) => {
+        const data = await readData(file);
+        const { ID } = await client().call<{ ID: string }>('POST', `/${kind}s/create`, {
+          Name: name,
+          Labels: keyValues(o.label),
+          Data: data.toString('base64'),
+        });
+        print(ID);
+      });
+    cmd
+      .command('ls')
+      .alias('list')
+      .option('-q, --quiet', 'only IDs')
+      .option('-f, --filter <key=value>', 'filter: id, name, names or label', collect, [])
+      .action(async (o: { quiet?: boolean; filter: string[] }) => {
+        const list = await client().call<(Secret | Config)[]>('GET', `/${kind}s${filterQuery(o.filter)}`);
+        if (o.quiet) return print(list.map((x) => x.ID).join('\n'));
+        const head =
+          kind === 'secret'
+            ? ['ID', 'NAME', 'DRIVER', 'CREATED', 'UPDATED']
+            : ['ID', 'NAME', 'CREATED', 'UPDATED'];
+        const rows = [...list]
+          .sort((a, b) => a.Spec.Name.localeCompare(b.Spec.Name))
+          .map((x) => [
+            x.ID,
+            x.Spec.Name,
+            ...(kind === 'secret' ? [(x as Secret).Spec.Driver?.Name ?? ''] : []),
+            ago(x.CreatedAt),
+            ago(x.UpdatedAt),
+          ]);
+        print(table([head, ...rows]));
+      });
+    cmd
+      .command('inspect <ref...>')
+      .option('--pretty', 'human-readable output')
+      .action(async (refs: string[], o: { pretty?: boolean }) => {
+        const c = client();
+        const list = await Promise.all(
+          refs.map((r) => c.call<Secret | Config>('GET', `/${kind}s/${encodeURIComponent(r)}`)),
+        );
+        print(o.pretty ? list.map((x) => pretty(x, kind)).join('\n\n') : JSON.stringify(list, null, 4));
+      });
+    cmd
+      .command('rm <ref...>')
+      .alias('remove')
+      .action(async (refs: string[]) => {
+        for (const r of refs) {
+          await client().call('DELETE', `/${kind}s/${encodeURIComponent(r)}`);
+          print(r);
+        }
+      });
+  }
+}

@@ -1,0 +1,196 @@
+// The dispatcher's gRPC face: agent sessions from other nodes. Each session stream starts with
+// the node's complete assignment set and then carries only what changed (tasks, and the secrets
+// and configs those tasks reference). Every call authenticates its caller from its certificate;
+// the node ID always comes from the certificate, never from the request.
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
+import {
+  newId,
+  type Assignment,
+  type AgentSession,
+  type NodeDescription,
+  type TaskStatus,
+} from '../../api/index.js';
+import {
+  AssignmentChange_Action,
+  RpcError,
+  authorize,
+  unary,
+  toServiceError,
+  type AssignmentChange,
+  type DispatcherServiceServer,
+  type PeerPolicy,
+  type SessionRequest,
+  type SessionResponse,
+} from '../../transport/index.js';
+import type { Dispatcher } from './index.js';
+
+/** A session whose client stops reading is dropped (it reconnects and gets a complete set). */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+const UPDATE = AssignmentChange_Action.ACTION_UPDATE;
+const REMOVE = AssignmentChange_Action.ACTION_REMOVE;
+
+/** What a session has sent so far, to send only differences. */
+class SentState {
+  tasks = new Map<string, string>();
+  secrets = new Set<string>();
+  configs = new Set<string>();
+
+  diff(set: Assignment[]): AssignmentChange[] {
+    const changes: AssignmentChange[] = [];
+    const tasks = new Map<string, string>();
+    const secrets = new Map<string, Assignment['secrets'][number]>();
+    const configs = new Map<string, Assignment['configs'][number]>();
+    for (const a of set) {
+      tasks.set(
+        a.task.ID,
+        JSON.stringify(a.task) + '\0' + a.serviceName + '\0' + JSON.stringify(a.serviceLabels),
+      );
+      for (const s of a.secrets) secrets.set(s.id, s);
+      for (const c of a.configs) configs.set(c.id, c);
+    }
+    // Payloads before the tasks that use them, removals after.
+    for (const [id, s] of secrets)
+      if (!this.secrets.has(id))
+        changes.push({
+          action: UPDATE,
+          item: { $case: 'secret', value: { ...s, data: Buffer.from(s.data) } },
+        });
+    for (const [id, c] of configs)
+      if (!this.configs.has(id))
+        changes.push({
+          action: UPDATE,
+          item: { $case: 'config', value: { ...c, data: Buffer.from(c.data) } },
+        });
+    for (const a of set) {
+      const key = tasks.get(a.task.ID)!;
+      if (this.tasks.get(a.task.ID) === key) continue;
+      changes.push({
+        action: UPDATE,
+        item: {
+          $case: 'task',
+          value: {
+            taskJson: Buffer.from(JSON.stringify(a.task)),
+            serviceName: a.serviceName,
+            serviceLabelsJson: Buffer.from(JSON.stringify(a.serviceLabels)),
+          },
+        },
+      });
+    }
+    for (const id of this.tasks.keys())
+      if (!tasks.has(id)) changes.push({ action: REMOVE, item: { $case: 'taskId', value: id } });
+    for (const id of this.secrets)
+      if (!secrets.has(id)) changes.push({ action: REMOVE, item: { $case: 'secretId', value: id } });
+    for (const id of this.configs)
+      if (!configs.has(id)) changes.push({ action: REMOVE, item: { $case: 'configId', value: id } });
+    this.tasks = tasks;
+    this.secrets = new Set(secrets.keys());
+    this.configs = new Set(configs.keys());
+    return changes;
+  }
+}
+
+function parseJson<T>(buf: Uint8Array, what: string): T {
+  try {
+    const v = JSON.parse(Buffer.from(buf).toString('utf8')) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as T;
+  } catch (e) {
+    throw new RpcError(status.INVALID_ARGUMENT, `${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function dispatcherService(
+  d: Dispatcher,
+  policy: PeerPolicy,
+  log: (msg: string) => void,
+): DispatcherServiceServer {
+  /** The current session of each node; a newer session supersedes an older one. */
+  const current = new Map<string, string>();
+
+  const checkSession = (nodeId: string, sessionId: string): void => {
+    if (current.get(nodeId) !== sessionId)
+      throw new RpcError(status.NOT_FOUND, 'session invalid: open a new session');
+  };
+
+  return {
+    session(call: ServerWritableStream<SessionRequest, SessionResponse>): void {
+      let nodeId: string;
+      let description: NodeDescription;
+      try {
+        nodeId = authorize(call, policy, ['worker', 'manager']).nodeId;
+        description = parseJson<NodeDescription>(call.request.descriptionJson, 'description');
+      } catch (e) {
+        call.destroy(Object.assign(new Error(), toServiceError(e, log)));
+        return;
+      }
+      const sessionId = newId();
+      current.set(nodeId, sessionId);
+      const sent = new SentState();
+      let first = true;
+      let handle: AgentSession | undefined;
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        handle?.close();
+        if (current.get(nodeId) === sessionId) {
+          current.delete(nodeId);
+          d.sessionLost(nodeId);
+        }
+      };
+      call.on('cancelled', end);
+      call.on('close', end);
+      call.on('error', end);
+      d.openSession(nodeId, description, call.request.addr, {
+        onAssignments: (set) => {
+          if (ended) return;
+          const changes = sent.diff(set);
+          if (!first && changes.length === 0) return;
+          if (call.writableLength > MAX_BUFFERED_BYTES) {
+            log(`dropping the session of node ${nodeId}: it is not reading its assignments`);
+            call.destroy(
+              Object.assign(new Error(), { code: status.RESOURCE_EXHAUSTED, details: 'too far behind' }),
+            );
+            return;
+          }
+          call.write({
+            sessionId,
+            heartbeatMs: d.heartbeatMs,
+            managers: d.managers(),
+            complete: first,
+            changes,
+          });
+          first = false;
+        },
+        onClose: () => call.end(),
+      }).then(
+        (h) => {
+          handle = h;
+          if (ended) h.close();
+        },
+        (e: unknown) => {
+          call.destroy(Object.assign(new Error(), toServiceError(e, log)));
+          end();
+        },
+      );
+    },
+
+    heartbeat: unary(async (call) => {
+      const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      checkSession(nodeId, call.request.sessionId);
+      return { heartbeatMs: (await d.heartbeat(nodeId)).heartbeatMs };
+    }, log),
+
+    updateTaskStatus: unary(async (call) => {
+      const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      checkSession(nodeId, call.request.sessionId);
+      const updates = call.request.updates.map((u) => ({
+        taskId: u.taskId,
+        status: parseJson<TaskStatus>(u.statusJson, 'task status'),
+      }));
+      await d.updateTaskStatus(nodeId, updates);
+      return {};
+    }, log),
+  };
+}

@@ -1,0 +1,109 @@
+// A node's TLS material on disk, under <data-root>/certificates with Docker's file names, and
+// the CA client calls a node makes to get or renew its certificate.
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { writeFileDurable } from '../platform/index.js';
+import { checkRootDigest, createKeyAndCsr } from '../ca/index.js';
+import {
+  CAServiceClient,
+  bootstrapChannelCredentials,
+  managerChannelCredentials,
+  type IssueNodeCertificateResponse,
+  type TlsMaterial,
+} from '../transport/index.js';
+
+const CALL_TIMEOUT_MS = 10_000;
+
+export class CertFiles {
+  constructor(private readonly dataRoot: string) {}
+
+  get #dir(): string {
+    return join(this.dataRoot, 'certificates');
+  }
+
+  async load(): Promise<TlsMaterial> {
+    const [rootsPem, certPem, keyPem] = await Promise.all(
+      ['swarm-root-ca.crt', 'swarm-node.crt', 'swarm-node.key'].map((f) =>
+        readFile(join(this.#dir, f), 'utf8'),
+      ),
+    );
+    return { rootsPem: rootsPem!, certPem: certPem!, keyPem: keyPem! };
+  }
+
+  async save(m: TlsMaterial): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    // The key first: a crash between files leaves an old certificate with a new key, which
+    // fails loudly at the next start instead of silently using a mismatched pair.
+    await writeFileDurable(join(this.#dir, 'swarm-node.key'), m.keyPem);
+    await writeFileDurable(join(this.#dir, 'swarm-node.crt'), m.certPem);
+    await writeFileDurable(join(this.#dir, 'swarm-root-ca.crt'), m.rootsPem);
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.#dir, { recursive: true, force: true });
+  }
+}
+
+function call<T>(fn: (cb: (err: ServiceError | null, res: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
+}
+
+const deadline = (): { deadline: number } => ({ deadline: Date.now() + CALL_TIMEOUT_MS });
+
+/**
+ * Joins a cluster: fetches the manager's root without trusting it, accepts it only if its digest
+ * matches the one in the token, then asks that (now authenticated) CA for a certificate.
+ */
+export async function requestJoinCertificate(o: {
+  manager: string;
+  token: string;
+  hostname: string;
+  addr: string;
+  availability: string;
+}): Promise<{ tls: TlsMaterial; res: IssueNodeCertificateResponse }> {
+  const insecure = new CAServiceClient(o.manager, bootstrapChannelCredentials());
+  let rootsPem: string;
+  try {
+    rootsPem = (
+      await call<{ rootsPem: string }>((cb) => insecure.getRootCa({}, new Metadata(), deadline(), cb))
+    ).rootsPem;
+  } finally {
+    insecure.close();
+  }
+  checkRootDigest(o.token, rootsPem);
+  const { keyPem, csrPem } = await createKeyAndCsr();
+  const ca = new CAServiceClient(o.manager, managerChannelCredentials({ rootsPem }));
+  try {
+    const res = await call<IssueNodeCertificateResponse>((cb) =>
+      ca.issueNodeCertificate(
+        { csrPem, token: o.token, availability: o.availability, hostname: o.hostname, addr: o.addr },
+        new Metadata(),
+        deadline(),
+        cb,
+      ),
+    );
+    return { tls: { rootsPem: res.rootsPem, certPem: res.certificatePem, keyPem }, res };
+  } finally {
+    ca.close();
+  }
+}
+
+/** Renews this node's certificate with a manager, proving identity with the current one. */
+export async function renewCertificate(manager: string, current: TlsMaterial): Promise<TlsMaterial> {
+  const { keyPem, csrPem } = await createKeyAndCsr();
+  const ca = new CAServiceClient(manager, managerChannelCredentials(current));
+  try {
+    const res = await call<IssueNodeCertificateResponse>((cb) =>
+      ca.issueNodeCertificate(
+        { csrPem, token: '', availability: '', hostname: '', addr: '' },
+        new Metadata(),
+        deadline(),
+        cb,
+      ),
+    );
+    return { rootsPem: res.rootsPem, certPem: res.certificatePem, keyPem };
+  } finally {
+    ca.close();
+  }
+}

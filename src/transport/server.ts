@@ -1,0 +1,91 @@
+// The cluster port: one gRPC server per node, mutual TLS, with the services the node's role
+// provides. Handlers are async functions; their errors become gRPC statuses here, in one place.
+import {
+  Server,
+  status,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { ClusterServerCredentials, type TlsMaterial } from './tls.js';
+import { RpcError } from './peer.js';
+
+/** Bounds on what a peer may send or keep open. */
+const SERVER_OPTIONS = {
+  'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  'grpc.max_concurrent_streams': 1000,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 1_000,
+};
+
+export class ClusterServer {
+  #server = new Server(SERVER_OPTIONS);
+  #creds: ClusterServerCredentials;
+  #port = 0;
+
+  constructor(tls: TlsMaterial) {
+    this.#creds = new ClusterServerCredentials(tls);
+  }
+
+  addService<I extends UntypedServiceImplementation>(def: ServiceDefinition, impl: I): void {
+    this.#server.addService(def, impl);
+  }
+
+  /** Binds host:port (port 0 picks one); resolves with the bound port. */
+  listen(addr: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(addr, this.#creds, (err, port) => {
+        if (err) {
+          reject(new Error(`cannot listen on ${addr}: ${err.message}`));
+          return;
+        }
+        this.#port = port;
+        resolve(port);
+      });
+    });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  updateTls(tls: TlsMaterial): void {
+    this.#creds.update(tls);
+  }
+
+  /** Stops accepting calls; open streams are cancelled after graceMs. */
+  stop(graceMs = 1000): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+/** Adapts an async handler to grpc-js, turning RpcError into its status and anything else into INTERNAL. */
+export function unary<Req, Res>(
+  fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+  log: (msg: string) => void = () => undefined,
+): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
+  return (call, cb) => {
+    fn(call).then(
+      (res) => cb(null, res),
+      (e: unknown) => cb(toServiceError(e, log)),
+    );
+  };
+}
+
+export function toServiceError(e: unknown, log: (msg: string) => void): { code: status; details: string } {
+  if (e instanceof RpcError) return { code: e.code, details: e.message };
+  log(`cluster RPC failed: ${(e as Error).stack ?? String(e)}`);
+  return { code: status.INTERNAL, details: (e as Error).message };
+}
