@@ -18,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
       [] as string[],
     )
     .option('--engine-host <addr>', 'container engine this node drives', 'unix:///var/run/docker.sock')
+    .option('--exec-root <dir>', 'root directory of runtime state (task secrets on tmpfs)', '/var/run/shoal')
     .option('--hostname <name>', 'node hostname (defaults to the machine hostname)')
     .addOption(
       new Option('-l, --log-level <level>', 'log level')
@@ -54,6 +55,7 @@ export async function main(argv: string[]): Promise<void> {
     logLevel: Level;
     dispatcherHeartbeat?: number;
     engineConcurrency: number;
+    execRoot: string;
   }>();
   const hosts = o.host.length > 0 ? o.host : ['unix:///var/run/shoal.sock'];
   const min = LEVELS.indexOf(o.logLevel);
@@ -68,6 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     ...(o.hostname ? { hostname: o.hostname } : {}),
     ...(o.dispatcherHeartbeat ? { heartbeatMs: o.dispatcherHeartbeat } : {}),
     engineConcurrency: o.engineConcurrency,
+    execRoot: o.execRoot,
   });
   await daemon.start();
   const app = buildApp(daemon);

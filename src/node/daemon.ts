@@ -63,6 +63,8 @@ export interface DaemonOptions {
   engineConcurrency?: number;
   /** Where task secrets are mounted (tmpfs), outside the data root; default /var/run/shoal. */
   execRoot?: string;
+  /** The cluster port address when swarm init/join gives none; Docker's is 0.0.0.0:2377 (tests use port 0). */
+  defaultListenAddr?: string;
 }
 
 interface NodeFile {
@@ -245,6 +247,13 @@ export class Daemon {
       ...(this.#o.heartbeatMs !== undefined ? { heartbeatMs: this.#o.heartbeatMs } : {}),
     });
     const executor = this.#newExecutor(node.nodeId);
+    const server = new ClusterServer(this.#tls!);
+    server.addService(CAServiceService, manager.ca.service(() => this.#keys?.unlockKey() ?? ''));
+    server.addService(DispatcherServiceService, dispatcherService(manager.dispatcher, manager.ca.policy(), logFn));
+    const port = await server.listen(node.listenAddr);
+    if (node.listenAddr.endsWith(':0')) node.listenAddr = `${node.listenAddr.slice(0, -2)}:${port}`;
+    node.managers = [node.listenAddr];
+    this.#server = server;
     if (init) {
       await executor.start();
       await manager.control.initCluster({
@@ -258,14 +267,6 @@ export class Daemon {
         rootCA: init.root,
       });
     }
-    const server = new ClusterServer(this.#tls!);
-    server.addService(CAServiceService, manager.ca.service());
-    server.addService(
-      DispatcherServiceService,
-      dispatcherService(manager.dispatcher, manager.ca.policy(), logFn),
-    );
-    await server.listen(node.listenAddr);
-    this.#server = server;
     this.#store = store;
     this.#manager = manager;
     this.#executor = executor;
@@ -368,10 +369,10 @@ export class Daemon {
   }
 
   #addresses(req: { advertiseAddr?: string; listenAddr?: string }): { addr: string; listenAddr: string } {
-    const addr =
-      (req.advertiseAddr ?? '').split(':')[0] || (req.listenAddr ?? '').split(':')[0] || '127.0.0.1';
-    const listenHost = (req.listenAddr ?? '0.0.0.0:2377').split(':')[0] || '0.0.0.0';
-    const listenPort = (req.listenAddr ?? '').split(':')[1] || '2377';
+    const listen = req.listenAddr ?? this.#o.defaultListenAddr ?? '0.0.0.0:2377';
+    const addr = (req.advertiseAddr ?? '').split(':')[0] || listen.split(':')[0] || '127.0.0.1';
+    const listenHost = listen.split(':')[0] || '0.0.0.0';
+    const listenPort = listen.split(':')[1] ?? '2377';
     const advHost = addr === '0.0.0.0' ? '127.0.0.1' : addr;
     return { addr: advHost, listenAddr: `${listenHost === '0.0.0.0' ? advHost : listenHost}:${listenPort}` };
   }
@@ -408,7 +409,6 @@ export class Daemon {
       );
       await this.#wipe();
       this.#node = { nodeId, role: 'manager', ...this.#addresses(req), managers: [] };
-      this.#node.managers = [this.#node.listenAddr];
       this.#tls = { rootsPem: root.certPem, certPem, keyPem };
       try {
         this.#keys = await KeyStore.open(this.#o.dataRoot);

@@ -77,10 +77,13 @@ export function unary<Req, Res>(
   log: (msg: string) => void = () => undefined,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
-    fn(call).then(
-      (res) => cb(null, res),
-      (e: unknown) => cb(toServiceError(e, log)),
-    );
+    // A handler that throws before its first await still answers with its status.
+    Promise.resolve()
+      .then(() => fn(call))
+      .then(
+        (res) => cb(null, res),
+        (e: unknown) => cb(toServiceError(e, log)),
+      );
   };
 }
 

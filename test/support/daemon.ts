@@ -27,6 +27,7 @@ export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiH
     engineHost: 'unix:///nonexistent.sock',
     hostname: 'sim1',
     executorFactory: () => (executor = new SimExecutor(DESCRIPTION)),
+    defaultListenAddr: '127.0.0.1:0',
   });
   await daemon.start();
   const app = buildApp(daemon);

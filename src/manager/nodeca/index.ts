@@ -18,6 +18,7 @@ import {
 } from '../../ca/index.js';
 import {
   RpcError,
+  authorize,
   authorizeIdentity,
   peerIdentity,
   unary,
@@ -153,8 +154,13 @@ export class NodeCA {
     }
   }
 
-  service(): CAServiceServer {
+  /** The CA's gRPC service; unlockKey reads the managers' current unlock key. */
+  service(unlockKey: () => string): CAServiceServer {
     return {
+      getUnlockKey: unary((call) => {
+        authorize(call, this.policy(), ['manager']);
+        return Promise.resolve({ unlockKey: unlockKey() });
+      }, this.log),
       getRootCa: unary(() => Promise.resolve({ rootsPem: this.rootsPem() }), this.log),
       issueNodeCertificate: unary(
         (call) => this.issue(call.request, peerIdentity(call), hostOf(call.getPeer())),

@@ -84,13 +84,16 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
     history.record(service.ID, key, now);
     // Global tasks belong to their node: a dead node's task is not recreated there.
     if (t.Slot === undefined && nodeGone) continue;
+    // The delay damps crash loops. A task whose node died did not crash, so its replacement
+    // starts at once (Swarm waits the delay here too, which adds 5 s to every node failure).
+    const delayed = delayMs > 0 && !nodeGone;
     const replacement = newTask(service, {
       now,
       ...(t.Slot !== undefined ? { slot: t.Slot } : {}),
       ...(t.Slot === undefined && t.NodeID ? { nodeId: t.NodeID } : {}),
-      ...(delayMs > 0 ? { desired: 'ready' as const } : {}),
+      ...(delayed ? { desired: 'ready' as const } : {}),
     });
-    if (delayMs > 0) wakeAt = Math.min(wakeAt ?? Infinity, now + delayMs);
+    if (delayed) wakeAt = Math.min(wakeAt ?? Infinity, now + delayMs);
     plan.create.push(replacement);
   }
   return wakeAt === undefined ? { plan } : { plan, wakeAt };

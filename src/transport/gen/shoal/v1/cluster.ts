@@ -64,6 +64,14 @@ export interface IssueNodeCertificateResponse {
   managers: string[];
 }
 
+export interface GetUnlockKeyRequest {
+}
+
+export interface GetUnlockKeyResponse {
+  /** Empty when autolock is off. */
+  unlockKey: string;
+}
+
 export interface SessionRequest {
   /** Engine API NodeDescription, JSON. */
   descriptionJson: Buffer;
@@ -621,6 +629,131 @@ export const IssueNodeCertificateResponse: MessageFns<IssueNodeCertificateRespon
     message.rootsPem = object.rootsPem ?? "";
     message.role = object.role ?? "";
     message.managers = object.managers?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetUnlockKeyRequest(): GetUnlockKeyRequest {
+  return {};
+}
+
+export const GetUnlockKeyRequest: MessageFns<GetUnlockKeyRequest> = {
+  encode(_: GetUnlockKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUnlockKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUnlockKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetUnlockKeyRequest {
+    return {};
+  },
+
+  toJSON(_: GetUnlockKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUnlockKeyRequest>): GetUnlockKeyRequest {
+    return GetUnlockKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetUnlockKeyRequest>): GetUnlockKeyRequest {
+    const message = createBaseGetUnlockKeyRequest();
+    return message;
+  },
+};
+
+function createBaseGetUnlockKeyResponse(): GetUnlockKeyResponse {
+  return { unlockKey: "" };
+}
+
+export const GetUnlockKeyResponse: MessageFns<GetUnlockKeyResponse> = {
+  encode(message: GetUnlockKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unlockKey !== "") {
+      writer.uint32(10).string(message.unlockKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUnlockKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUnlockKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.unlockKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUnlockKeyResponse {
+    return {
+      unlockKey: isSet(object.unlockKey)
+        ? globalThis.String(object.unlockKey)
+        : isSet(object.unlock_key)
+        ? globalThis.String(object.unlock_key)
+        : "",
+    };
+  },
+
+  toJSON(message: GetUnlockKeyResponse): unknown {
+    const obj: any = {};
+    if (message.unlockKey !== "") {
+      obj.unlockKey = message.unlockKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUnlockKeyResponse>): GetUnlockKeyResponse {
+    return GetUnlockKeyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUnlockKeyResponse>): GetUnlockKeyResponse {
+    const message = createBaseGetUnlockKeyResponse();
+    message.unlockKey = object.unlockKey ?? "";
     return message;
   },
 };
@@ -1630,11 +1763,24 @@ export const CAServiceService = {
       Buffer.from(IssueNodeCertificateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): IssueNodeCertificateResponse => IssueNodeCertificateResponse.decode(value),
   },
+  /** Manager-only: the key that unlocks the managers' state, so that managers can unlock each other. */
+  getUnlockKey: {
+    path: "/shoal.v1.CAService/GetUnlockKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUnlockKeyRequest): Buffer => Buffer.from(GetUnlockKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUnlockKeyRequest => GetUnlockKeyRequest.decode(value),
+    responseSerialize: (value: GetUnlockKeyResponse): Buffer =>
+      Buffer.from(GetUnlockKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUnlockKeyResponse => GetUnlockKeyResponse.decode(value),
+  },
 } as const;
 
 export interface CAServiceServer extends UntypedServiceImplementation {
   getRootCa: handleUnaryCall<GetRootCARequest, GetRootCAResponse>;
   issueNodeCertificate: handleUnaryCall<IssueNodeCertificateRequest, IssueNodeCertificateResponse>;
+  /** Manager-only: the key that unlocks the managers' state, so that managers can unlock each other. */
+  getUnlockKey: handleUnaryCall<GetUnlockKeyRequest, GetUnlockKeyResponse>;
 }
 
 export interface CAServiceClient extends Client {
@@ -1667,6 +1813,22 @@ export interface CAServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IssueNodeCertificateResponse) => void,
+  ): ClientUnaryCall;
+  /** Manager-only: the key that unlocks the managers' state, so that managers can unlock each other. */
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
   ): ClientUnaryCall;
 }
 

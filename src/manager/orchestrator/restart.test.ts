@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planRestarts, RestartHistory } from './restart.js';
+import { newTask } from './tasks.js';
+import type { Node, Service, Task } from '../../api/index.js';
+
+const NOW = Date.UTC(2026, 0, 1);
+
+const service: Service = {
+  ID: 'svc',
+  Version: { Index: 1 },
+  CreatedAt: '',
+  UpdatedAt: '',
+  // Docker's default restart policy: condition any, delay 5 s.
+  Spec: { Name: 'web', Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { ContainerSpec: { Image: 'x' } } },
+  Endpoint: { Spec: {} },
+};
+
+function node(id: string, state: 'ready' | 'down'): Node {
+  return {
+    ID: id,
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Spec: { Role: 'worker', Availability: 'active' },
+    Description: {
+      Hostname: id,
+      Platform: { Architecture: '', OS: '' },
+      Resources: { NanoCPUs: 0, MemoryBytes: 0 },
+      Engine: { EngineVersion: '' },
+    },
+    Status: { State: state, Addr: '' },
+  };
+}
+
+function running(nodeId: string, state: 'running' | 'failed' = 'running'): Task {
+  const t = newTask(service, { now: NOW - 60_000, slot: 1 });
+  return { ...t, NodeID: nodeId, Status: { ...t.Status, State: state } };
+}
+
+test('a task that failed is replaced after the restart delay', () => {
+  const { plan, wakeAt } = planRestarts({
+    service,
+    tasks: [running('n1', 'failed')],
+    nodes: new Map([['n1', node('n1', 'ready')]]),
+    now: NOW,
+    history: new RestartHistory(),
+  });
+  assert.equal(plan.create.length, 1);
+  assert.equal(plan.create[0]!.DesiredState, 'ready', 'waits the delay in READY');
+  assert.equal(wakeAt, NOW + 5000);
+});
+
+test('a task whose node went down is replaced at once, without the restart delay', () => {
+  const { plan, wakeAt } = planRestarts({
+    service,
+    tasks: [running('n1')],
+    nodes: new Map([['n1', node('n1', 'down')]]),
+    now: NOW,
+    history: new RestartHistory(),
+  });
+  assert.equal(plan.update[0]?.DesiredState, 'shutdown');
+  assert.equal(plan.create.length, 1);
+  assert.equal(plan.create[0]!.DesiredState, 'running');
+  assert.equal(plan.create[0]!.Slot, 1);
+  assert.equal(wakeAt, undefined);
+});
