@@ -12,6 +12,7 @@ import { createKeyAndCsr, createRootCA, generateJoinToken, signNodeCertificate }
 import {
   CAServiceClient,
   CAServiceService,
+  CLUSTER_CHANNEL_OPTIONS,
   ClusterServer,
   DispatcherServiceClient,
   managerChannelCredentials,
@@ -49,7 +50,11 @@ async function newWorker(name: string): Promise<Daemon> {
 
 /** Calls Dispatcher.Heartbeat with the given credentials; resolves with the gRPC status code. */
 function heartbeatCode(tls: Partial<TlsMaterial> & { rootsPem: string }): Promise<status> {
-  const client = new DispatcherServiceClient(managerAddr, managerChannelCredentials(tls));
+  const client = new DispatcherServiceClient(
+    managerAddr,
+    managerChannelCredentials(tls),
+    CLUSTER_CHANNEL_OPTIONS,
+  );
   return new Promise((resolve) => {
     client.heartbeat({ sessionId: 'none' }, new Metadata(), { deadline: Date.now() + 5000 }, (err) => {
       client.close();
@@ -59,7 +64,7 @@ function heartbeatCode(tls: Partial<TlsMaterial> & { rootsPem: string }): Promis
 }
 
 function unlockKeyCode(tls: TlsMaterial): Promise<status> {
-  const client = new CAServiceClient(managerAddr, managerChannelCredentials(tls));
+  const client = new CAServiceClient(managerAddr, managerChannelCredentials(tls), CLUSTER_CHANNEL_OPTIONS);
   return new Promise((resolve) => {
     client.getUnlockKey({}, new Metadata(), { deadline: Date.now() + 5000 }, (err) => {
       client.close();
@@ -233,7 +238,11 @@ test('joins are rate-limited per address', async () => {
   const { rootsPem } = await tlsOf(h.daemon.dataRoot);
   const { csrPem } = await createKeyAndCsr();
   const wrong = workerToken.slice(0, -25) + '0'.repeat(24) + '2';
-  const client = new CAServiceClient(managerAddr, managerChannelCredentials({ rootsPem }));
+  const client = new CAServiceClient(
+    managerAddr,
+    managerChannelCredentials({ rootsPem }),
+    CLUSTER_CHANNEL_OPTIONS,
+  );
   const codes = await Promise.all(
     Array.from(
       { length: 40 },

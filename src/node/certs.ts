@@ -6,6 +6,7 @@ import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { writeFileDurable } from '../platform/index.js';
 import { checkRootDigest, createKeyAndCsr } from '../ca/index.js';
 import {
+  CLUSTER_CHANNEL_OPTIONS,
   CAServiceClient,
   bootstrapChannelCredentials,
   managerChannelCredentials,
@@ -62,7 +63,7 @@ export async function requestJoinCertificate(o: {
   addr: string;
   availability: string;
 }): Promise<{ tls: TlsMaterial; res: IssueNodeCertificateResponse }> {
-  const insecure = new CAServiceClient(o.manager, bootstrapChannelCredentials());
+  const insecure = new CAServiceClient(o.manager, bootstrapChannelCredentials(), CLUSTER_CHANNEL_OPTIONS);
   let rootsPem: string;
   try {
     rootsPem = (
@@ -73,7 +74,7 @@ export async function requestJoinCertificate(o: {
   }
   checkRootDigest(o.token, rootsPem);
   const { keyPem, csrPem } = await createKeyAndCsr();
-  const ca = new CAServiceClient(o.manager, managerChannelCredentials({ rootsPem }));
+  const ca = new CAServiceClient(o.manager, managerChannelCredentials({ rootsPem }), CLUSTER_CHANNEL_OPTIONS);
   try {
     const res = await call<IssueNodeCertificateResponse>((cb) =>
       ca.issueNodeCertificate(
@@ -92,7 +93,7 @@ export async function requestJoinCertificate(o: {
 /** Renews this node's certificate with a manager, proving identity with the current one. */
 export async function renewCertificate(manager: string, current: TlsMaterial): Promise<TlsMaterial> {
   const { keyPem, csrPem } = await createKeyAndCsr();
-  const ca = new CAServiceClient(manager, managerChannelCredentials(current));
+  const ca = new CAServiceClient(manager, managerChannelCredentials(current), CLUSTER_CHANNEL_OPTIONS);
   try {
     const res = await call<IssueNodeCertificateResponse>((cb) =>
       ca.issueNodeCertificate(

@@ -248,8 +248,14 @@ export class Daemon {
     });
     const executor = this.#newExecutor(node.nodeId);
     const server = new ClusterServer(this.#tls!);
-    server.addService(CAServiceService, manager.ca.service(() => this.#keys?.unlockKey() ?? ''));
-    server.addService(DispatcherServiceService, dispatcherService(manager.dispatcher, manager.ca.policy(), logFn));
+    server.addService(
+      CAServiceService,
+      manager.ca.service(() => this.#keys?.unlockKey() ?? ''),
+    );
+    server.addService(
+      DispatcherServiceService,
+      dispatcherService(manager.dispatcher, manager.ca.policy(), logFn),
+    );
     const port = await server.listen(node.listenAddr);
     if (node.listenAddr.endsWith(':0')) node.listenAddr = `${node.listenAddr.slice(0, -2)}:${port}`;
     node.managers = [node.listenAddr];

@@ -64,3 +64,12 @@ function checkManagerCertificate(cert: PeerCertificate): Error | undefined {
     return e instanceof CAError ? e : new Error(String(e));
   }
 }
+
+/**
+ * Channel options every client of the cluster port uses. Managers are addressed by IP, but TLS
+ * server names must be host names (RFC 6066), so the TLS name is the role all managers carry.
+ */
+export const CLUSTER_CHANNEL_OPTIONS = {
+  'grpc.ssl_target_name_override': 'swarm-manager',
+  'grpc.default_authority': 'swarm-manager',
+} as const;

@@ -14,6 +14,7 @@ import type {
   TaskStatusUpdate,
 } from '../../api/index.js';
 import {
+  CLUSTER_CHANNEL_OPTIONS,
   DispatcherServiceClient,
   managerChannelCredentials,
   type SessionResponse,
@@ -24,6 +25,7 @@ import {
 const SESSION_OPEN_TIMEOUT_MS = 10_000;
 const CALL_TIMEOUT_MS = 5_000;
 const CHANNEL_OPTIONS = {
+  ...CLUSTER_CHANNEL_OPTIONS,
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
   'grpc.keepalive_time_ms': 10_000,
   'grpc.keepalive_timeout_ms': 5_000,

@@ -12,7 +12,11 @@ const service: Service = {
   CreatedAt: '',
   UpdatedAt: '',
   // Docker's default restart policy: condition any, delay 5 s.
-  Spec: { Name: 'web', Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { ContainerSpec: { Image: 'x' } } },
+  Spec: {
+    Name: 'web',
+    Mode: { Replicated: { Replicas: 1 } },
+    TaskTemplate: { ContainerSpec: { Image: 'x' } },
+  },
   Endpoint: { Spec: {} },
 };
 
@@ -64,4 +68,45 @@ test('a task whose node went down is replaced at once, without the restart delay
   assert.equal(plan.create[0]!.DesiredState, 'running');
   assert.equal(plan.create[0]!.Slot, 1);
   assert.equal(wakeAt, undefined);
+});
+
+test('a task on a drained node moves at once, even with restart condition none', () => {
+  const none: Service = {
+    ...service,
+    Spec: {
+      ...service.Spec,
+      TaskTemplate: { ...service.Spec.TaskTemplate, RestartPolicy: { Condition: 'none' } },
+    },
+  };
+  const drained = {
+    ...node('n1', 'ready'),
+    Spec: { Role: 'worker' as const, Availability: 'drain' as const },
+  };
+  const { plan } = planRestarts({
+    service: none,
+    tasks: [running('n1')],
+    nodes: new Map([['n1', drained]]),
+    now: NOW,
+    history: new RestartHistory(),
+  });
+  assert.equal(plan.update[0]?.DesiredState, 'shutdown');
+  assert.equal(plan.create.length, 1);
+  assert.equal(plan.create[0]!.DesiredState, 'running');
+});
+
+test('a task that already ended is not resurrected because its node went down', () => {
+  const { plan } = planRestarts({
+    service: {
+      ...service,
+      Spec: {
+        ...service.Spec,
+        TaskTemplate: { ...service.Spec.TaskTemplate, RestartPolicy: { Condition: 'none' } },
+      },
+    },
+    tasks: [running('n1', 'failed')],
+    nodes: new Map([['n1', node('n1', 'down')]]),
+    now: NOW,
+    history: new RestartHistory(),
+  });
+  assert.deepEqual(plan, { create: [], update: [] });
 });

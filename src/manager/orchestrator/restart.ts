@@ -33,17 +33,21 @@ export interface RestartInput {
   history: RestartHistory;
 }
 
-/** Why a live task must be replaced, or undefined if it is fine. */
+/**
+ * Why a live task must be replaced, or undefined if it is fine. 'node': its node is gone, down
+ * or drained, so the task must move whatever its restart policy says (as in Swarm).
+ */
 function stopReason(
   t: Task,
   nodes: ReadonlyMap<string, Node>,
   job: boolean,
-): 'failure' | 'success' | undefined {
-  if (t.NodeID) {
-    const node = nodes.get(t.NodeID);
-    if (!node || node.Status.State === 'down') return 'failure';
+): 'node' | 'failure' | 'success' | undefined {
+  if (!isTerminal(t.Status.State)) {
+    const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
+    if (t.NodeID && (!node || node.Status.State === 'down' || node.Spec.Availability === 'drain'))
+      return 'node';
+    return undefined;
   }
-  if (!isTerminal(t.Status.State)) return undefined;
   if (t.Status.State === 'complete') return job ? undefined : 'success';
   return 'failure';
 }
@@ -70,30 +74,30 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
     const why = stopReason(t, nodes, job);
     if (!why) continue;
     const key = slotKey(t);
+    if (why === 'node') {
+      plan.update.push(withDesired(t, 'shutdown', now));
+      // Global tasks belong to their node: the global orchestrator decides about that node.
+      if (t.Slot === undefined) continue;
+      // The task did not crash, so no crash-loop delay: the replacement starts at once (Swarm
+      // waits the restart delay here too, which adds 5 s to every node failure).
+      history.record(service.ID, key, now);
+      plan.create.push(newTask(service, { now, slot: t.Slot }));
+      continue;
+    }
     const allowed = policy.Condition === 'any' || (policy.Condition === 'on-failure' && why === 'failure');
     const windowStart = policy.Window > 0 ? now - policy.Window / 1e6 : 0;
     const exhausted =
       policy.MaxAttempts > 0 && history.count(service.ID, key, windowStart) >= policy.MaxAttempts;
-    const nodeGone = t.NodeID !== undefined && (nodes.get(t.NodeID)?.Status.State ?? 'down') === 'down';
-    if (!allowed || exhausted) {
-      // The task stays as it ended; if it never finished (its node died), mark it shut down.
-      if (nodeGone && !isTerminal(t.Status.State)) plan.update.push(withDesired(t, 'shutdown', now));
-      continue;
-    }
+    if (!allowed || exhausted) continue;
     plan.update.push(withDesired(t, 'shutdown', now));
     history.record(service.ID, key, now);
-    // Global tasks belong to their node: a dead node's task is not recreated there.
-    if (t.Slot === undefined && nodeGone) continue;
-    // The delay damps crash loops. A task whose node died did not crash, so its replacement
-    // starts at once (Swarm waits the delay here too, which adds 5 s to every node failure).
-    const delayed = delayMs > 0 && !nodeGone;
     const replacement = newTask(service, {
       now,
       ...(t.Slot !== undefined ? { slot: t.Slot } : {}),
       ...(t.Slot === undefined && t.NodeID ? { nodeId: t.NodeID } : {}),
-      ...(delayed ? { desired: 'ready' as const } : {}),
+      ...(delayMs > 0 ? { desired: 'ready' as const } : {}),
     });
-    if (delayed) wakeAt = Math.min(wakeAt ?? Infinity, now + delayMs);
+    if (delayMs > 0) wakeAt = Math.min(wakeAt ?? Infinity, now + delayMs);
     plan.create.push(replacement);
   }
   return wakeAt === undefined ? { plan } : { plan, wakeAt };

@@ -1,0 +1,271 @@
+// A real cluster on loopback: one manager and worker shoald processes, each with its own data
+// dir and 127.0.0.x address, sharing this machine's dockerd, driven by the stock docker CLI.
+// Containers of different nodes are told apart by the com.docker.swarm.node.id label.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Shoald, engine, waitFor } from '../support/shoald.js';
+
+let dir = '';
+let m: Shoald;
+const w: Shoald[] = [];
+const ids = new Map<Shoald, string>();
+let joinCommand: string[] = [];
+const SECRET = 'shoal-e2e-plaintext-7f3a9c';
+
+const MANAGER_ADDR = '127.0.0.2';
+const MANAGER_PORT = 42377;
+
+async function join_(node: Shoald, addr: string): Promise<void> {
+  await node.start();
+  const out = await node.ok([...joinCommand, '--advertise-addr', addr]);
+  assert.match(out, /This node joined a swarm as a worker/);
+  ids.set(node, (await node.ok(['info', '--format', '{{.Swarm.NodeID}}'])).trim());
+}
+
+/** Running tasks of a service per node hostname (desired running and observed running). */
+async function placement(service: string): Promise<Map<string, number>> {
+  const out = await m.ok([
+    'service',
+    'ps',
+    service,
+    '--filter',
+    'desired-state=running',
+    '--format',
+    '{{.Node}} {{.CurrentState}}',
+  ]);
+  const counts = new Map<string, number>();
+  for (const l of out.split('\n').filter((x) => /\sRunning\b/.test(x))) {
+    const node = l.split(' ')[0]!;
+    counts.set(node, (counts.get(node) ?? 0) + 1);
+  }
+  return counts;
+}
+
+const total = (c: Map<string, number>): number => [...c.values()].reduce((a, b) => a + b, 0);
+
+async function nodeStatus(name: string): Promise<string> {
+  const out = await m.ok(['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.Availability}}']);
+  return out.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+}
+
+async function filesUnder(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) {
+    const p = join(e.parentPath, e.name);
+    if ((await stat(p)).isFile()) out.push(p);
+  }
+  return out;
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'shoal-cluster-'));
+  m = new Shoald('m1', dir);
+  for (let i = 1; i <= 4; i++) w.push(new Shoald(`w${i}`, dir));
+  await m.start();
+  const init = await m.ok([
+    'swarm',
+    'init',
+    '--advertise-addr',
+    MANAGER_ADDR,
+    '--listen-addr',
+    `${MANAGER_ADDR}:${MANAGER_PORT}`,
+  ]);
+  assert.match(init, /Swarm initialized/);
+  ids.set(m, (await m.ok(['info', '--format', '{{.Swarm.NodeID}}'])).trim());
+  const cmd = (await m.ok(['swarm', 'join-token', 'worker']))
+    .trim()
+    .split('\n')
+    .find((l) => l.includes('docker swarm join'))!;
+  joinCommand = cmd.trim().split(/\s+/).slice(1);
+  assert.deepEqual(joinCommand.slice(-1), [`${MANAGER_ADDR}:${MANAGER_PORT}`]);
+});
+
+after(async () => {
+  for (const n of [...w, m]) {
+    await n.docker(['swarm', 'leave', '--force']).catch(() => undefined);
+    await n.stop('SIGKILL');
+  }
+  // Whatever a killed node left behind.
+  for (const id of ids.values()) {
+    const left = (await engine(['ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${id}`])).stdout
+      .split('\n')
+      .filter(Boolean);
+    if (left.length > 0) await engine(['rm', '-f', ...left]);
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('three workers join with the docker CLI and show up in node ls', async () => {
+  for (const [i, n] of w.slice(0, 3).entries()) await join_(n, `127.0.0.${i + 3}`);
+  const ls = await m.ok([
+    'node',
+    'ls',
+    '--format',
+    '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}',
+  ]);
+  for (const name of ['w1', 'w2', 'w3']) assert.match(ls, new RegExp(`^${name} Ready Active $`, 'm'));
+  assert.match(ls, /^m1 Ready Active Leader$/m);
+  // Workers are not managers: their API says so, as Docker's does.
+  const r = await w[0]!.docker(['node', 'ls']);
+  assert.notEqual(r.code, 0);
+  assert.match(
+    r.stderr,
+    /This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state/,
+  );
+  // The manager does not run tasks in this test.
+  await m.ok(['node', 'update', '--availability', 'drain', 'm1']);
+});
+
+test('a 6-replica service spreads 2/2/2 over the workers', async () => {
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'web',
+    '--replicas',
+    '6',
+    '--no-resolve-image',
+    'busybox:local',
+    'sleep',
+    '100000',
+  ]);
+  await waitFor('6 running tasks', async () => total(await placement('web')) === 6);
+  const p = await placement('web');
+  assert.deepEqual(Object.fromEntries([...p].sort()), { w1: 2, w2: 2, w3: 2 });
+});
+
+test('a secret from stdin reaches only its task, at /run/secrets, and is never at rest in plaintext', async () => {
+  assert.match(await m.ok(['secret', 'create', 'x', '-'], { input: SECRET }), /^\w{25}\n$/);
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'sec',
+    '--secret',
+    'x',
+    '--no-resolve-image',
+    'busybox:local',
+    'sleep',
+    '100000',
+  ]);
+  await waitFor('the secret task running', async () => total(await placement('sec')) === 1);
+  const cid = (await engine(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=sec'])).stdout
+    .trim()
+    .split('\n')[0]!;
+  const read = await engine(['exec', cid, 'cat', '/run/secrets/x']);
+  assert.equal(read.code, 0, read.stderr);
+  assert.equal(read.stdout, SECRET);
+  // The API never returns the data.
+  assert.doesNotMatch(await m.ok(['secret', 'inspect', 'x']), /"Data"/);
+  // No file under any node's data dir, and no log line, holds it (raw or base64).
+  const needles = [Buffer.from(SECRET), Buffer.from(Buffer.from(SECRET).toString('base64'))];
+  for (const n of [m, ...w]) {
+    assert.ok(!needles.some((x) => n.log.includes(x.toString())), `${n.name}'s log holds the secret`);
+    for (const f of await filesUnder(n.dataRoot).catch(() => [])) {
+      const bytes = await readFile(f);
+      assert.ok(!needles.some((x) => bytes.includes(x)), `${f} holds the secret in plaintext`);
+    }
+  }
+});
+
+test('kill -9 of a worker: it goes Down and its tasks run on the other two in under 5 s', async () => {
+  const victim = w[2]!;
+  const started = Date.now();
+  await victim.stop('SIGKILL');
+  await waitFor('w3 down', async () => (await nodeStatus('w3')).startsWith('w3 Down'), 30_000, 50);
+  const down = Date.now() - started;
+  await waitFor(
+    '6/6 on w1 and w2',
+    async () => {
+      const p = await placement('web');
+      return (p.get('w1') ?? 0) + (p.get('w2') ?? 0) === 6;
+    },
+    30_000,
+    50,
+  );
+  const replaced = Date.now() - started;
+  console.log(`# kill -9 of a worker: Down after ${down} ms, 6/6 running elsewhere after ${replaced} ms`);
+  assert.ok(down < 5000, `Down after ${down} ms`);
+  assert.ok(replaced < 5000, `6/6 after ${replaced} ms`);
+  // Back again, it reconciles: the tasks it ran were replaced, so their containers stop.
+  const wid = ids.get(victim)!;
+  await victim.start();
+  await waitFor('w3 ready', async () => (await nodeStatus('w3')).startsWith('w3 Ready'), 30_000);
+  await waitFor('w3 stopped its old tasks', async () => {
+    const r = await engine([
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.swarm.node.id=${wid}`,
+      '--filter',
+      'label=com.docker.swarm.service.name=web',
+    ]);
+    return r.stdout.trim() === '';
+  });
+});
+
+test('drain moves tasks away; active takes new ones again', async () => {
+  await m.ok(['node', 'update', '--availability', 'drain', 'w1']);
+  await waitFor('no web task on w1, 6 running', async () => {
+    const p = await placement('web');
+    return !p.has('w1') && total(p) === 6;
+  });
+  assert.match(await nodeStatus('w1'), /^w1 Ready Drain$/);
+  await m.ok(['node', 'update', '--availability', 'active', 'w1']);
+  await m.ok(['service', 'scale', '--detach', 'web=9']);
+  await waitFor('9 running, some on w1', async () => {
+    const p = await placement('web');
+    return total(p) === 9 && (p.get('w1') ?? 0) > 0;
+  });
+});
+
+test('a global service gains a task when a 4th worker joins', async () => {
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'glob',
+    '--mode',
+    'global',
+    '--no-resolve-image',
+    'busybox:local',
+    'sleep',
+    '100000',
+  ]);
+  await waitFor('one global task per active worker', async () => {
+    const p = await placement('glob');
+    return total(p) === 3 && ['w1', 'w2', 'w3'].every((n) => p.get(n) === 1);
+  });
+  await join_(w[3]!, '127.0.0.6');
+  await waitFor('a global task on w4', async () => (await placement('glob')).get('w4') === 1);
+  assert.equal(total(await placement('glob')), 4);
+});
+
+test('autolock: a restarted manager serves nothing but unlock until it gets the key', async () => {
+  await m.ok(['swarm', 'update', '--autolock=true']);
+  const key = (await m.ok(['swarm', 'unlock-key', '-q'])).trim();
+  assert.match(key, /^SWMKEY-1-/);
+  await m.stop('SIGTERM');
+  await m.start();
+  assert.equal((await m.ok(['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'locked');
+  const refused = await m.docker(['service', 'ls']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Swarm is encrypted and needs to be unlocked/);
+  const wrong = await m.docker(['swarm', 'unlock'], { input: 'SWMKEY-1-' + 'A'.repeat(43) + '\n' });
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /invalid key/);
+  await m.ok(['swarm', 'unlock'], { input: `${key}\n` });
+  const ls = await m.ok(['service', 'ls', '--format', '{{.Name}}']);
+  assert.deepEqual(ls.trim().split('\n').sort(), ['glob', 'sec', 'web']);
+  // Workers kept running their tasks and reconnect to the unlocked manager.
+  await waitFor('all workers ready again', async () => {
+    const out = await m.ok(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
+    return ['w1', 'w2', 'w3', 'w4'].every((n) => out.includes(`${n} Ready`));
+  });
+});
