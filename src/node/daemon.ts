@@ -277,7 +277,8 @@ export class Daemon {
     this.#manager = manager;
     this.#executor = executor;
     manager.start();
-    this.#startAgent(new Agent(this.#agentOptions(manager.dispatcher, executor)));
+    const started = this.#startAgent(new Agent(this.#agentOptions(manager.dispatcher, executor)));
+    if (init) await started;
     this.#scheduleRenewal();
   }
 
@@ -298,8 +299,9 @@ export class Daemon {
     const executor = this.#newExecutor(node.nodeId);
     this.#remote = remote;
     this.#executor = executor;
-    this.#startAgent(new Agent(this.#agentOptions(remote, executor)));
     this.#scheduleRenewal();
+    // Joining returns once the node has its first session (or the first attempt failed).
+    await this.#startAgent(new Agent(this.#agentOptions(remote, executor)));
   }
 
   #agentOptions(dispatcher: Agent['o']['dispatcher'], executor: Executor): Agent['o'] {
@@ -318,10 +320,13 @@ export class Daemon {
    * Starts the agent. The node serves its API even while the engine or the managers are
    * unreachable: the agent keeps trying, with backoff, and catches up later.
    */
-  #startAgent(agent: Agent): void {
+  #startAgent(agent: Agent): Promise<void> {
     this.#agent = agent;
+    let first: Promise<void> | undefined;
     const attempt = (n: number): void => {
-      agent.start().catch((e: unknown) => {
+      const p = agent.start();
+      first ??= p.catch(() => undefined);
+      p.catch((e: unknown) => {
         if (this.#agent !== agent) return;
         const delay = Math.min(30_000, 500 * 2 ** n);
         this.#logf('warn', `${(e as Error).message}; retrying in ${delay} ms`);
@@ -331,6 +336,7 @@ export class Daemon {
       });
     };
     attempt(0);
+    return first!;
   }
 
   /** Renews this node's certificate at a random point between 50% and 80% of its life. */

@@ -23,6 +23,9 @@ async function join_(node: Shoald, addr: string): Promise<void> {
   const out = await node.ok([...joinCommand, '--advertise-addr', addr]);
   assert.match(out, /This node joined a swarm as a worker/);
   ids.set(node, (await node.ok(['info', '--format', '{{.Swarm.NodeID}}'])).trim());
+  await waitFor(`${node.name} ready`, async () =>
+    (await nodeStatus(node.name)).startsWith(`${node.name} Ready`),
+  );
 }
 
 /** Running tasks of a service per node hostname (desired running and observed running). */
