@@ -24,9 +24,17 @@ export interface TaskStatusUpdate {
   status: TaskStatus;
 }
 
+/** What a node should trust, and which root should have signed its certificate. */
+export interface TlsTarget {
+  rootsPem: string;
+  issuerPem: string;
+}
+
 export interface SessionHandlers {
   /** The node's full assignment set, now and after every change. */
   onAssignments(set: Assignment[]): void;
+  /** The cluster's TLS target, now and after every change (root rotation): the node renews to match. */
+  onTlsTarget?(t: TlsTarget): void;
   /** The session ended (manager gone, node removed, network): the agent opens a new one. */
   onClose(err: Error): void;
 }

@@ -26,5 +26,6 @@ export type {
   Payload,
   SessionHandlers,
   AgentSession,
+  TlsTarget,
 } from './dispatcher.js';
 export { stateOrder, isTerminal } from './taskstate.js';

@@ -55,6 +55,8 @@ export interface Cluster extends Meta {
 export interface ClusterRootCA {
   CACert: string;
   CAKey: string;
+  /** During a root rotation: the new root, and the new root cross-signed by the old one. */
+  Rotation?: { CACert: string; CAKey: string; CrossSignedCACert: string };
 }
 
 export interface TLSInfo {

@@ -15,6 +15,7 @@ export {
   renewalDelayMs,
   splitPemCertificates,
   tlsInfoOf,
+  signedByRoot,
 } from './pki.js';
 export type { NodeRole, CertKey, NodeIdentity, CAErrorCode } from './pki.js';
 export {
@@ -23,6 +24,7 @@ export {
   parseJoinToken,
   checkRootDigest,
   joinTokenMatches,
+  rebaseJoinToken,
 } from './tokens.js';
 export { JoinRateLimiter } from './ratelimit.js';
 export { KeyStore, KeyStoreError, formatUnlockKey, parseUnlockKey } from './keystore.js';

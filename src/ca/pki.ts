@@ -353,3 +353,11 @@ export function tlsInfoOf(rootPem: string): {
     CertIssuerPublicKey: Buffer.from(cert.publicKey.rawData).toString('base64'),
   };
 }
+
+/** True when the chain's leaf was signed by this root's key. */
+export function signedByRoot(chainPem: string, rootPem: string): boolean {
+  const leaf = splitPemCertificates(chainPem)[0];
+  const root = splitPemCertificates(rootPem)[0];
+  if (!leaf || !root) return false;
+  return new NodeX509(leaf).verify(new NodeX509(root).publicKey);
+}

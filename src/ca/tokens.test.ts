@@ -81,3 +81,15 @@ test('joinTokenMatches compares whole tokens', () => {
   assert.equal(joinTokenMatches(generateJoinToken(ROOT), token), false);
   assert.equal(joinTokenMatches('', ''), false, 'an unset token never matches');
 });
+
+test('a token rebased on a new root keeps its secret and names the new root', async () => {
+  const { rebaseJoinToken } = await import('./tokens.js');
+  const { createRootCA } = await import('./pki.js');
+  const a = await createRootCA({ now: Date.now() });
+  const b = await createRootCA({ now: Date.now() });
+  const t = generateJoinToken(a.certPem);
+  const r = rebaseJoinToken(t, b.certPem);
+  assert.equal(parseJoinToken(r).secret, parseJoinToken(t).secret);
+  assert.equal(parseJoinToken(r).digest, rootDigest(b.certPem));
+  assert.notEqual(r, t);
+});

@@ -73,3 +73,9 @@ export function joinTokenMatches(presented: string, expected: string): boolean {
   const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b);
 }
+
+/** The same token for a new root (after a root rotation): new digest, same secret. */
+export function rebaseJoinToken(token: string, rootPem: string): string {
+  const { secret } = parseJoinToken(token);
+  return `${PREFIX}-${VERSION}-${rootDigest(rootPem)}-${secret}`;
+}

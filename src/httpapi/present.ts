@@ -228,8 +228,12 @@ export function filterNetworks(tx: ReadTx, f: Filters): Network[] {
   });
 }
 
-/** The cluster as the API shows it: no CA key, and Docker's TLSInfo of the root. */
+/**
+ * The cluster as the API shows it: no CA key, and Docker's TLSInfo of the desired root (the new
+ * one during a rotation, which is what `docker swarm ca --rotate` waits for nodes to reach).
+ */
 export function publicCluster(c: Cluster): Cluster {
   const { RootCA, ...rest } = c;
-  return { ...rest, TLSInfo: RootCA ? tlsInfoOf(RootCA.CACert) : rest.TLSInfo };
+  const desired = RootCA?.Rotation?.CACert ?? RootCA?.CACert;
+  return { ...rest, TLSInfo: desired ? tlsInfoOf(desired) : rest.TLSInfo };
 }

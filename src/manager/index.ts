@@ -13,7 +13,7 @@ import { Scheduler } from './scheduler/index.js';
 export { ControlAPI, DEFAULT_SWARM_SPEC, mergeSwarmSpec } from './controlapi/index.js';
 export { Dispatcher } from './dispatcher/index.js';
 export { dispatcherService } from './dispatcher/grpc.js';
-export { NodeCA, INVALID_JOIN_TOKEN } from './nodeca/index.js';
+export { NodeCA, INVALID_JOIN_TOKEN, tlsTarget } from './nodeca/index.js';
 export { EventLog } from './events.js';
 export type { EngineEvent } from './events.js';
 export * from './orchestrator/index.js';
@@ -55,6 +55,7 @@ export class Manager {
 
   start(): void {
     this.events.attach(this.o.store);
+    this.ca.start();
     this.dispatcher.start();
     this.allocator.start();
     this.scheduler.start();
@@ -66,6 +67,7 @@ export class Manager {
     this.scheduler.stop();
     this.allocator.stop();
     await this.dispatcher.stop();
+    this.ca.stop();
     this.events.detach();
   }
 }

@@ -18,6 +18,7 @@ import {
   type Cluster,
   type NodeAvailability,
   type SwarmSpec,
+  type TlsTarget,
 } from '../api/index.js';
 import {
   aesGcmCipher,
@@ -39,6 +40,7 @@ import {
   parseJoinToken,
   renewalDelayMs,
   signNodeCertificate,
+  signedByRoot,
 } from '../ca/index.js';
 import {
   CAServiceService,
@@ -91,6 +93,8 @@ export const SWARM_LOCKED =
 /** setTimeout fires at once beyond this; longer delays are waited out in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RENEW_RETRY_MS = 60_000;
+/** Nodes renew within this long of learning of a root rotation. */
+const ROTATION_SPREAD_MS = 1000;
 
 export class Daemon {
   readonly clock: Clock;
@@ -108,6 +112,8 @@ export class Daemon {
   #agent: Agent | undefined;
   #executor: Executor | undefined;
   #renewTimer: Cancel | undefined;
+  #renewing = false;
+  #tlsTarget: TlsTarget | undefined;
   #busy: Promise<unknown> = Promise.resolve();
   readonly startedAt = Date.now();
 
@@ -312,6 +318,7 @@ export class Daemon {
       executor,
       clock: this.clock,
       log: (m) => this.#logf('warn', m),
+      onTlsTarget: (t) => this.#onTlsTarget(t),
       ...(this.#o.engineConcurrency !== undefined ? { engineConcurrency: this.#o.engineConcurrency } : {}),
     };
   }
@@ -352,16 +359,27 @@ export class Daemon {
     wait(renewalDelayMs(id, this.clock.now(), Math.random));
   }
 
+  /** The cluster moved its trust (root rotation): renew soon, at a random moment so nodes spread out. */
+  #onTlsTarget(t: TlsTarget): void {
+    this.#tlsTarget = t;
+    const tls = this.#tls;
+    if (this.#renewing || !tls || (tls.rootsPem === t.rootsPem && signedByRoot(tls.certPem, t.issuerPem)))
+      return;
+    this.#renewTimer?.();
+    this.#renewTimer = this.clock.setTimer(Math.random() * ROTATION_SPREAD_MS, () => void this.#renew());
+  }
+
   async #renew(): Promise<void> {
     const node = this.#node;
     const tls = this.#tls;
-    if (!node || !tls) return;
+    if (!node || !tls || this.#renewing) return;
+    this.#renewing = true;
     try {
       let next: TlsMaterial;
       if (this.#manager) {
         const { keyPem, csrPem } = await createKeyAndCsr();
         const certPem = await this.#manager.ca.sign(csrPem, { nodeId: node.nodeId, role: 'manager' });
-        next = { rootsPem: this.#manager.ca.rootsPem(), certPem, keyPem };
+        next = { rootsPem: this.#manager.ca.target().rootsPem, certPem, keyPem };
       } else {
         next = await renewCertificate(this.#remote?.managers[0] ?? node.managers[0] ?? '', tls);
       }
@@ -373,8 +391,12 @@ export class Daemon {
         'info',
         `renewed the node certificate (valid until ${isoTime(identityOf(next.certPem).notAfter)})`,
       );
+      this.#renewing = false;
       this.#scheduleRenewal();
+      // The target may have moved while this renewal ran (a rotation finishing): catch up.
+      if (this.#tlsTarget) this.#onTlsTarget(this.#tlsTarget);
     } catch (e) {
+      this.#renewing = false;
       this.#logf('warn', `certificate renewal failed: ${(e as Error).message}; retrying in a minute`);
       this.#renewTimer = this.clock.setTimer(RENEW_RETRY_MS, () => void this.#renew());
     }

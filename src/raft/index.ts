@@ -1,2 +1,3 @@
 export { readWal, WalWriter, WalCorruptError, WalDecryptError, frame, MAX_RECORD_BYTES } from './log/wal.js';
 export type { WalReadResult, WalOptions } from './log/wal.js';
+export * from './core/index.js';

@@ -174,6 +174,14 @@ test('a secret from stdin reaches only its task, at /run/secrets, and is never a
       assert.ok(!needles.some((x) => bytes.includes(x)), `${f} holds the secret in plaintext`);
     }
   }
+  // When the task ends, the secret leaves the node: its tmpfs is unmounted and removed.
+  const secretDirs = async (): Promise<string[]> =>
+    (await readdir(join(dir, 'run'), { recursive: true }).catch(() => [] as string[])).filter((p) =>
+      /secrets\/\w+$/.test(p),
+    );
+  assert.equal((await secretDirs()).length, 1);
+  await m.ok(['service', 'rm', 'sec']);
+  await waitFor('the secret tmpfs removed', async () => (await secretDirs()).length === 0);
 });
 
 test('kill -9 of a worker: it goes Down and its tasks run on the other two in under 5 s', async () => {
@@ -227,6 +235,38 @@ test('drain moves tasks away; active takes new ones again', async () => {
   });
 });
 
+test('swarm ca --rotate: every node moves to the new root without an outage', async () => {
+  const before = await m.ok(['swarm', 'ca']);
+  const tokenBefore = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
+  await m.ok(['swarm', 'ca', '--rotate'], { timeoutMs: 60_000 });
+  const after = await m.ok(['swarm', 'ca']);
+  assert.match(after, /BEGIN CERTIFICATE/);
+  assert.notEqual(after, before);
+  const tls = await m.ok([
+    'node',
+    'inspect',
+    '--format',
+    '{{json .Description.TLSInfo}}',
+    'm1',
+    'w1',
+    'w2',
+    'w3',
+  ]);
+  const want = (await m.ok(['info', '--format', '{{json .Swarm.Cluster.TLSInfo}}'])).trim();
+  for (const l of tls.trim().split('\n')) assert.equal(l, want);
+  // Tokens name the new root and keep their secret.
+  const tokenAfter = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
+  assert.notEqual(tokenAfter, tokenBefore);
+  assert.equal(tokenAfter.split('-')[3], tokenBefore.split('-')[3]);
+  const cmd = (await m.ok(['swarm', 'join-token', 'worker']))
+    .split('\n')
+    .find((l) => l.includes('docker swarm join'))!;
+  joinCommand = cmd.trim().split(/\s+/).slice(1);
+  // The workers still get work.
+  await m.ok(['service', 'scale', '--detach', 'web=10']);
+  await waitFor('10 running', async () => total(await placement('web')) === 10);
+});
+
 test('a global service gains a task when a 4th worker joins', async () => {
   await m.ok([
     'service',
@@ -250,6 +290,17 @@ test('a global service gains a task when a 4th worker joins', async () => {
   assert.equal(total(await placement('glob')), 4);
 });
 
+test('a worker leaves; node rm needs it down unless --force', async () => {
+  const busy = await m.docker(['node', 'rm', 'w1']);
+  assert.notEqual(busy.code, 0);
+  assert.match(busy.stderr, /is not down and can't be removed/);
+  await w[3]!.ok(['swarm', 'leave']);
+  await waitFor('w4 down', async () => (await nodeStatus('w4')).startsWith('w4 Down'));
+  await m.ok(['node', 'rm', 'w4']);
+  assert.equal(await nodeStatus('w4'), '');
+  assert.equal(total(await placement('glob')), 3);
+});
+
 test('autolock: a restarted manager serves nothing but unlock until it gets the key', async () => {
   await m.ok(['swarm', 'update', '--autolock=true']);
   const key = (await m.ok(['swarm', 'unlock-key', '-q'])).trim();
@@ -265,10 +316,10 @@ test('autolock: a restarted manager serves nothing but unlock until it gets the 
   assert.match(wrong.stderr, /invalid key/);
   await m.ok(['swarm', 'unlock'], { input: `${key}\n` });
   const ls = await m.ok(['service', 'ls', '--format', '{{.Name}}']);
-  assert.deepEqual(ls.trim().split('\n').sort(), ['glob', 'sec', 'web']);
+  assert.deepEqual(ls.trim().split('\n').sort(), ['glob', 'web']);
   // Workers kept running their tasks and reconnect to the unlocked manager.
   await waitFor('all workers ready again', async () => {
     const out = await m.ok(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
-    return ['w1', 'w2', 'w3', 'w4'].every((n) => out.includes(`${n} Ready`));
+    return ['w1', 'w2', 'w3'].every((n) => out.includes(`${n} Ready`));
   });
 });

@@ -65,11 +65,18 @@ export class RemoteDispatcher implements DispatcherAPI {
     return this.#managers;
   }
 
+  /** A channel made with older TLS material, kept open for the session stream still on it. */
+  #retired: DispatcherServiceClient | undefined;
+
   #dial(): DispatcherServiceClient {
     const tls = this.o.tls();
     const addr = this.#managers[this.#next % this.#managers.length]!;
     if (this.#client && this.#client.addr === addr && this.#client.tls === tls) return this.#client.client;
-    this.#client?.client.close();
+    if (this.#client?.addr === addr) {
+      // Renewed certificate, same manager: new calls use it, the open session carries on.
+      this.#retired?.close();
+      this.#retired = this.#client.client;
+    } else this.#client?.client.close();
     const client = new DispatcherServiceClient(addr, managerChannelCredentials(tls), CHANNEL_OPTIONS);
     this.#client = { addr, tls, client };
     return client;
@@ -80,6 +87,8 @@ export class RemoteDispatcher implements DispatcherAPI {
     this.#next++;
     this.#client?.client.close();
     this.#client = undefined;
+    this.#retired?.close();
+    this.#retired = undefined;
   }
 
   openSession(
@@ -118,6 +127,7 @@ export class RemoteDispatcher implements DispatcherAPI {
           configs.clear();
         }
         applyChanges(msg, tasks, secrets, configs);
+        if (msg.rootsPem) handlers.onTlsTarget?.({ rootsPem: msg.rootsPem, issuerPem: msg.issuerPem });
         this.#sessionId = msg.sessionId;
         if (msg.managers.length > 0 && msg.managers.join() !== this.#managers.join()) {
           this.#managers = [...msg.managers];
@@ -179,6 +189,8 @@ export class RemoteDispatcher implements DispatcherAPI {
   close(): void {
     this.#client?.client.close();
     this.#client = undefined;
+    this.#retired?.close();
+    this.#retired = undefined;
   }
 }
 

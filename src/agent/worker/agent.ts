@@ -9,6 +9,7 @@ import type {
   NodeDescription,
   TaskStatus,
   TaskStatusUpdate,
+  TlsTarget,
 } from '../../api/index.js';
 import type { Clock, Cancel } from '../../platform/index.js';
 import type { Executor } from '../exec/executor.js';
@@ -24,6 +25,10 @@ export interface AgentOptions {
   log?: (msg: string) => void;
   /** Engine operations (create, start) run at once; default 8. */
   engineConcurrency?: number;
+  /** Told the cluster's TLS target when a session starts and when it changes (root rotation). */
+  onTlsTarget?: (t: TlsTarget) => void;
+  /** For heartbeat jitter; injected so simulations replay exactly. */
+  random?: () => number;
 }
 
 const RECONNECT_MIN_MS = 100;
@@ -66,6 +71,7 @@ export class Agent {
       onAssignments: (set) => {
         if (session === undefined || this.#session === session) this.#offer(set);
       },
+      onTlsTarget: (t) => this.o.onTlsTarget?.(t),
       onClose: (err) => {
         if (session !== undefined && this.#session !== session) return;
         this.#lost(err);
@@ -121,10 +127,14 @@ export class Agent {
     })();
   }
 
-  /** Heartbeats at half the period: one late or lost beat never costs the node its liveness. */
+  /**
+   * Heartbeats at about half the period (±10% jitter, so a fleet restarted together does not
+   * beat in lockstep): one late or lost beat never costs the node its liveness.
+   */
   #beat(ms: number): void {
     const session = this.#session;
-    this.#heartbeat = this.o.clock.setTimer(ms / 2, () => {
+    const jitter = 0.9 + 0.2 * (this.o.random ?? Math.random)();
+    this.#heartbeat = this.o.clock.setTimer((ms / 2) * jitter, () => {
       this.o.dispatcher.heartbeat(this.o.nodeId).then(
         ({ heartbeatMs }) => {
           if (this.#session === session) this.#beat(heartbeatMs);

@@ -3,6 +3,7 @@
 // Secrets and configs are read here too, so a secret's data is dropped in one place.
 // Every operation either fully applies or changes nothing.
 import { generateJoinToken, tlsInfoOf, type CertKey } from '../../ca/index.js';
+import { newRootRotation } from '../nodeca/index.js';
 import { isoTime, type Clock } from '../../platform/index.js';
 import {
   decodeObjectSpec,
@@ -160,12 +161,26 @@ export class ControlAPI {
     rotate: { worker: boolean; manager: boolean; unlockKey: boolean },
   ): Promise<void> {
     const spec = validateSwarmSpec(raw);
+    if (spec.CAConfig?.SigningCACert || spec.CAConfig?.SigningCAKey || spec.CAConfig?.ExternalCAs?.length)
+      throw invalidArgument(
+        'shoal generates its own root CA: --ca-cert, --ca-key and --external-ca are not supported; use "docker swarm ca --rotate" alone',
+      );
+    // A changed ForceRotate starts a root rotation: the new root is made before the transaction.
+    const current = this.store.view((tx) => tx.cluster());
+    const rotation =
+      current?.RootCA && (spec.CAConfig?.ForceRotate ?? 0) !== (current.Spec.CAConfig?.ForceRotate ?? 0)
+        ? await newRootRotation(current.RootCA, this.clock.now())
+        : undefined;
     await this.store.update((tx) => {
       const c = tx.cluster();
       if (!c) throw failedPrecondition('this node is not part of a swarm');
       if (c.Version.Index !== version) throw outOfSequence();
       const next = structuredClone(c) as Cluster;
       next.Spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, spec);
+      if (rotation && next.RootCA) {
+        next.RootCA.Rotation = rotation;
+        next.RootRotationInProgress = true;
+      }
       const rootPem = c.RootCA?.CACert ?? '';
       if (rotate.worker) next.JoinTokens.Worker = generateJoinToken(rootPem);
       if (rotate.manager) next.JoinTokens.Manager = generateJoinToken(rootPem);

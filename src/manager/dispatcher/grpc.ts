@@ -128,6 +128,8 @@ export function dispatcherService(
       current.set(nodeId, sessionId);
       const sent = new SentState();
       let first = true;
+      let tls = { rootsPem: '', issuerPem: '' };
+      let tlsSent = false;
       let handle: AgentSession | undefined;
       let ended = false;
       const end = (): void => {
@@ -147,21 +149,12 @@ export function dispatcherService(
           if (ended) return;
           const changes = sent.diff(set);
           if (!first && changes.length === 0) return;
-          if (call.writableLength > MAX_BUFFERED_BYTES) {
-            log(`dropping the session of node ${nodeId}: it is not reading its assignments`);
-            call.destroy(
-              Object.assign(new Error(), { code: status.RESOURCE_EXHAUSTED, details: 'too far behind' }),
-            );
-            return;
-          }
-          call.write({
-            sessionId,
-            heartbeatMs: d.heartbeatMs,
-            managers: d.managers(),
-            complete: first,
-            changes,
-          });
-          first = false;
+          write(changes);
+        },
+        onTlsTarget: (t) => {
+          tls = t;
+          tlsSent = false;
+          if (!first) write([]);
         },
         onClose: () => call.end(),
       }).then(
@@ -174,6 +167,26 @@ export function dispatcherService(
           end();
         },
       );
+      function write(changes: AssignmentChange[]): void {
+        if (ended) return;
+        if (call.writableLength > MAX_BUFFERED_BYTES) {
+          log(`dropping the session of node ${nodeId}: it is not reading its assignments`);
+          call.destroy(
+            Object.assign(new Error(), { code: status.RESOURCE_EXHAUSTED, details: 'too far behind' }),
+          );
+          return;
+        }
+        call.write({
+          sessionId,
+          heartbeatMs: d.heartbeatMs,
+          managers: d.managers(),
+          complete: first,
+          changes,
+          ...(tlsSent ? { rootsPem: '', issuerPem: '' } : tls),
+        });
+        tlsSent = true;
+        first = false;
+      }
     },
 
     heartbeat: unary(async (call) => {

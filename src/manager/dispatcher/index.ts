@@ -10,10 +10,12 @@ import type {
   Payload,
   SessionHandlers,
   Task,
+  TlsTarget,
   TaskStatusUpdate,
 } from '../../api/index.js';
 import type { MemoryStore, StoreEvent } from '../../state/index.js';
 import { stateOrder } from '../orchestrator/index.js';
+import { tlsTarget } from '../nodeca/index.js';
 
 /** Reports are flushed on the next tick; those that arrive during a flush go in the next one. */
 const FLUSH_MS = 0;
@@ -24,6 +26,8 @@ const GRACE_PERIODS = 3;
 
 export class Dispatcher implements DispatcherAPI {
   #sessions = new Map<string, Set<(set: Assignment[]) => void>>();
+  #tlsListeners = new Set<(t: TlsTarget) => void>();
+  #lastTls: TlsTarget | undefined;
   #dirtyNodes = new Set<string>();
   #pushScheduled = false;
   #pending = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
@@ -65,6 +69,10 @@ export class Dispatcher implements DispatcherAPI {
       return;
     }
     const { table, object } = e.change;
+    if (table === 'clusters') {
+      setImmediate(() => this.#pushTls());
+      return;
+    }
     if (table === 'tasks') {
       const t = object as Task;
       const prev = e.previous as Task | undefined;
@@ -135,7 +143,32 @@ export class Dispatcher implements DispatcherAPI {
   ): Promise<AgentSession> {
     await this.register(nodeId, description, addr);
     const stop = this.assignments(nodeId, (set) => handlers.onAssignments(set));
-    return { heartbeatMs: this.heartbeatMs, managers: this.managers(), close: stop };
+    const onTls = handlers.onTlsTarget?.bind(handlers);
+    const target = this.tlsTarget();
+    if (onTls) {
+      this.#tlsListeners.add(onTls);
+      if (target) onTls(target);
+    }
+    return {
+      heartbeatMs: this.heartbeatMs,
+      managers: this.managers(),
+      close: () => {
+        stop();
+        if (onTls) this.#tlsListeners.delete(onTls);
+      },
+    };
+  }
+
+  tlsTarget(): TlsTarget | undefined {
+    const root = this.store.view((tx) => tx.cluster()?.RootCA);
+    return root ? tlsTarget(root) : undefined;
+  }
+
+  #pushTls(): void {
+    const t = this.tlsTarget();
+    if (!t || (this.#lastTls?.rootsPem === t.rootsPem && this.#lastTls.issuerPem === t.issuerPem)) return;
+    this.#lastTls = t;
+    for (const l of this.#tlsListeners) l(t);
   }
 
   /** Cluster addresses of the managers. */

@@ -4,10 +4,21 @@
 // here: the node ID is new on join and the role follows the token (later: the node's spec).
 import { status } from '@grpc/grpc-js';
 import { isoTime, type Clock } from '../../platform/index.js';
-import { newId, type Node, type NodeAvailability } from '../../api/index.js';
+import {
+  newId,
+  type TlsTarget,
+  type Cluster,
+  type ClusterRootCA,
+  type Node,
+  type NodeAvailability,
+  type TLSInfo,
+} from '../../api/index.js';
 import {
   CAError,
   DEFAULT_NODE_CERT_VALIDITY_MS,
+  createRootCA,
+  crossSignRoot,
+  rebaseJoinToken,
   JoinRateLimiter,
   joinTokenMatches,
   parseJoinToken,
@@ -27,12 +38,37 @@ import {
   type IssueNodeCertificateResponse,
   type PeerPolicy,
 } from '../../transport/index.js';
-import type { MemoryStore } from '../../state/index.js';
+import type { MemoryStore, StoreEvent } from '../../state/index.js';
 
 /** Docker's message for a token that is not this cluster's. */
 export const INVALID_JOIN_TOKEN = 'A valid join token is necessary to join this cluster';
 
 const AVAILABILITIES: readonly string[] = ['active', 'pause', 'drain'];
+
+/** A new root for a rotation, cross-signed by the current one so that old trust accepts new certificates. */
+export async function newRootRotation(
+  current: ClusterRootCA,
+  now: number,
+): Promise<NonNullable<ClusterRootCA['Rotation']>> {
+  const next = await createRootCA({ now });
+  const cross = await crossSignRoot({ certPem: current.CACert, keyPem: current.CAKey }, next, now);
+  return { CACert: next.certPem, CAKey: next.keyPem, CrossSignedCACert: cross };
+}
+
+const pemJoin = (...pems: string[]): string => pems.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join('');
+
+/** During a rotation nodes trust both roots and get certificates from the new one. */
+export function tlsTarget(root: ClusterRootCA): TlsTarget {
+  return root.Rotation
+    ? { rootsPem: pemJoin(root.CACert, root.Rotation.CACert), issuerPem: root.Rotation.CACert }
+    : { rootsPem: root.CACert, issuerPem: root.CACert };
+}
+
+/** Docker's TLSInfo of a node: the roots it trusts and the issuer of its certificate. */
+function nodeTlsInfo(root: ClusterRootCA): TLSInfo {
+  const t = tlsTarget(root);
+  return { ...tlsInfoOf(t.issuerPem), TrustRoot: t.rootsPem };
+}
 
 export class NodeCA {
   // Ten joins a second per address with bursts of twenty: a cluster joining at once is fine, a
@@ -53,8 +89,60 @@ export class NodeCA {
     return { ...c, RootCA: c.RootCA };
   }
 
-  rootsPem(): string {
+  /** The root a joining node checks against its token's digest (the old one during a rotation). */
+  rootPem(): string {
     return this.#cluster().RootCA.CACert;
+  }
+
+  target(): TlsTarget {
+    return tlsTarget(this.#cluster().RootCA);
+  }
+
+  #unsubscribe: (() => void) | undefined;
+
+  /** Leader loop: finishes a root rotation once every node holds a certificate of the new root. */
+  start(): void {
+    this.#unsubscribe = this.store.subscribe((e: StoreEvent) => {
+      if (e.kind === 'commit') this.#maybeFinishRotation();
+    });
+    this.#maybeFinishRotation();
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  #finishing = false;
+  #maybeFinishRotation(): void {
+    if (this.#finishing) return;
+    const done = this.store.view((tx) => {
+      const rot = tx.cluster()?.RootCA?.Rotation;
+      if (!rot) return false;
+      const want = tlsInfoOf(rot.CACert).CertIssuerPublicKey;
+      return tx.all('nodes').every((n) => n.Description.TLSInfo?.CertIssuerPublicKey === want);
+    });
+    if (!done) return;
+    this.#finishing = true;
+    void this.store
+      .update((tx) => {
+        const c = tx.cluster();
+        const rot = c?.RootCA?.Rotation;
+        if (!c || !rot) return;
+        const next = structuredClone(c) as Cluster;
+        next.RootCA = { CACert: rot.CACert, CAKey: rot.CAKey };
+        next.RootRotationInProgress = false;
+        // Tokens name the root by digest: same secrets, new root.
+        next.JoinTokens = {
+          Worker: rebaseJoinToken(c.JoinTokens.Worker, rot.CACert),
+          Manager: rebaseJoinToken(c.JoinTokens.Manager, rot.CACert),
+        };
+        next.UpdatedAt = isoTime(this.clock.now());
+        tx.update('clusters', next);
+      })
+      .then(() => this.log('root rotation complete: every node holds a certificate of the new root'))
+      .catch((e: unknown) => this.log(`finishing the root rotation failed: ${(e as Error).message}`))
+      .finally(() => (this.#finishing = false));
   }
 
   /**
@@ -68,16 +156,28 @@ export class NodeCA {
     };
   }
 
-  /** Signs a certificate for an identity this manager decided. */
+  /** Signs a certificate for an identity this manager decided, and records the node's new TLS info. */
   async sign(csrPem: string, subject: { nodeId: string; role: NodeRole }): Promise<string> {
     const c = this.#cluster();
     const expiryNs = c.Spec.CAConfig?.NodeCertExpiry;
-    return signNodeCertificate(
-      { certPem: c.RootCA.CACert, keyPem: c.RootCA.CAKey },
+    const rot = c.RootCA.Rotation;
+    const certPem = await signNodeCertificate(
+      rot ? { certPem: rot.CACert, keyPem: rot.CAKey } : { certPem: c.RootCA.CACert, keyPem: c.RootCA.CAKey },
       csrPem,
       { ...subject, clusterId: c.ID },
-      { now: this.clock.now(), validityMs: expiryNs ? expiryNs / 1e6 : DEFAULT_NODE_CERT_VALIDITY_MS },
+      {
+        now: this.clock.now(),
+        validityMs: expiryNs ? expiryNs / 1e6 : DEFAULT_NODE_CERT_VALIDITY_MS,
+        ...(rot ? { intermediatePem: rot.CrossSignedCACert } : {}),
+      },
     );
+    const info = nodeTlsInfo(c.RootCA);
+    await this.store.update((tx) => {
+      const n = tx.get('nodes', subject.nodeId);
+      if (!n) return;
+      tx.update('nodes', { ...n, Description: { ...n.Description, TLSInfo: info } });
+    });
+    return certPem;
   }
 
   async issue(
@@ -96,7 +196,7 @@ export class NodeCA {
       const node = this.store.view((tx) => tx.get('nodes', id.nodeId))!;
       const role = node.Spec.Role ?? id.role;
       const certificatePem = await this.#signOrReject(req.csrPem, { nodeId: id.nodeId, role });
-      return { nodeId: id.nodeId, certificatePem, rootsPem: c.RootCA.CACert, role, managers };
+      return { nodeId: id.nodeId, certificatePem, rootsPem: tlsTarget(c.RootCA).rootsPem, role, managers };
     }
     if (!this.#limiter.take(remoteHost))
       throw new RpcError(
@@ -135,13 +235,13 @@ export class NodeCA {
         Platform: { Architecture: '', OS: '' },
         Resources: { NanoCPUs: 0, MemoryBytes: 0 },
         Engine: { EngineVersion: '' },
-        TLSInfo: tlsInfoOf(c.RootCA.CACert),
+        TLSInfo: nodeTlsInfo(c.RootCA),
       },
       Status: { State: 'unknown', Addr: req.addr },
     };
     await this.store.update((tx) => tx.create('nodes', node));
     this.log(`node ${nodeId} (${req.hostname}) joined as a ${role}`);
-    return { nodeId, certificatePem, rootsPem: c.RootCA.CACert, role, managers };
+    return { nodeId, certificatePem, rootsPem: tlsTarget(c.RootCA).rootsPem, role, managers };
   }
 
   async #signOrReject(csrPem: string, subject: { nodeId: string; role: NodeRole }): Promise<string> {
@@ -161,7 +261,7 @@ export class NodeCA {
         authorize(call, this.policy(), ['manager']);
         return Promise.resolve({ unlockKey: unlockKey() });
       }, this.log),
-      getRootCa: unary(() => Promise.resolve({ rootsPem: this.rootsPem() }), this.log),
+      getRootCa: unary(() => Promise.resolve({ rootsPem: this.rootPem() }), this.log),
       issueNodeCertificate: unary(
         (call) => this.issue(call.request, peerIdentity(call), hostOf(call.getPeer())),
         this.log,

@@ -153,6 +153,12 @@ export interface SessionResponse {
   /** The first assignment message of a session is complete; later ones carry changes only. */
   complete: boolean;
   changes: AssignmentChange[];
+  /**
+   * Set when it changes (and on the first message): the roots to trust and the root that signs
+   * certificates now. A node whose material differs renews its certificate (root rotation).
+   */
+  rootsPem: string;
+  issuerPem: string;
 }
 
 export interface HeartbeatRequest {
@@ -1269,7 +1275,7 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
 };
 
 function createBaseSessionResponse(): SessionResponse {
-  return { sessionId: "", heartbeatMs: 0, managers: [], complete: false, changes: [] };
+  return { sessionId: "", heartbeatMs: 0, managers: [], complete: false, changes: [], rootsPem: "", issuerPem: "" };
 }
 
 export const SessionResponse: MessageFns<SessionResponse> = {
@@ -1288,6 +1294,12 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     }
     for (const v of message.changes) {
       AssignmentChange.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.rootsPem !== "") {
+      writer.uint32(50).string(message.rootsPem);
+    }
+    if (message.issuerPem !== "") {
+      writer.uint32(58).string(message.issuerPem);
     }
     return writer;
   },
@@ -1345,6 +1357,22 @@ export const SessionResponse: MessageFns<SessionResponse> = {
             message.changes.push(AssignmentChange.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rootsPem = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.issuerPem = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1374,6 +1402,16 @@ export const SessionResponse: MessageFns<SessionResponse> = {
       changes: globalThis.Array.isArray(object?.changes)
         ? object.changes.map((e: any) => AssignmentChange.fromJSON(e))
         : [],
+      rootsPem: isSet(object.rootsPem)
+        ? globalThis.String(object.rootsPem)
+        : isSet(object.roots_pem)
+        ? globalThis.String(object.roots_pem)
+        : "",
+      issuerPem: isSet(object.issuerPem)
+        ? globalThis.String(object.issuerPem)
+        : isSet(object.issuer_pem)
+        ? globalThis.String(object.issuer_pem)
+        : "",
     };
   },
 
@@ -1394,6 +1432,12 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     if (message.changes?.length) {
       obj.changes = message.changes.map((e) => AssignmentChange.toJSON(e));
     }
+    if (message.rootsPem !== "") {
+      obj.rootsPem = message.rootsPem;
+    }
+    if (message.issuerPem !== "") {
+      obj.issuerPem = message.issuerPem;
+    }
     return obj;
   },
 
@@ -1407,6 +1451,8 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     message.managers = object.managers?.map((e) => e) || [];
     message.complete = object.complete ?? false;
     message.changes = object.changes?.map((e) => AssignmentChange.fromPartial(e)) || [];
+    message.rootsPem = object.rootsPem ?? "";
+    message.issuerPem = object.issuerPem ?? "";
     return message;
   },
 };

@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../platform/index.js';
+import { MemoryStore, type Proposer } from '../../state/index.js';
+import type { Node } from '../../api/index.js';
+import { Dispatcher } from './index.js';
+
+const proposer: Proposer = (() => {
+  let i = 0;
+  return { propose: () => Promise.resolve(++i) };
+})();
+
+const DESCRIPTION = {
+  Hostname: 'w1',
+  Platform: { Architecture: 'x86_64', OS: 'linux' },
+  Resources: { NanoCPUs: 1e9, MemoryBytes: 1e9 },
+  Engine: { EngineVersion: 'sim' },
+};
+
+async function setup(): Promise<{ clock: ManualClock; store: MemoryStore; d: Dispatcher }> {
+  const clock = new ManualClock();
+  const store = new MemoryStore(proposer);
+  const node: Node = {
+    ID: 'n1',
+    Version: { Index: 0 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Spec: { Role: 'worker', Availability: 'active' },
+    Description: DESCRIPTION,
+    Status: { State: 'unknown', Addr: '' },
+  };
+  await store.update((tx) => tx.create('nodes', node));
+  const d = new Dispatcher(store, clock, () => undefined, { heartbeatMs: 1000 });
+  d.start();
+  await d.register('n1', DESCRIPTION, '127.0.0.3');
+  return { clock, store, d };
+}
+
+const state = (store: MemoryStore): string => store.view((tx) => tx.get('nodes', 'n1')!.Status.State);
+
+/** Lets the store's update (a promise) land after timers fired. */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('late heartbeats (200 ms jitter) and a 1.5 s pause never mark a node down', async () => {
+  const { clock, store, d } = await setup();
+  // Beats every 500-700 ms, then one 1.5 s gap (a long GC pause on the agent), then normal again.
+  const gaps = [700, 500, 700, 650, 1500, 700, 500, 700, 600, 700];
+  for (const g of gaps) {
+    clock.advance(g);
+    await settle();
+    await d.heartbeat('n1');
+    assert.equal(state(store), 'ready', `down after a ${g} ms gap`);
+  }
+  await d.stop();
+});
+
+test('a node that stops beating is down within three periods', async () => {
+  const { clock, store, d } = await setup();
+  clock.advance(2900);
+  await settle();
+  assert.equal(state(store), 'ready');
+  clock.advance(300);
+  await settle();
+  assert.equal(state(store), 'down');
+  await d.stop();
+});
+
+test('a closed session leaves the node one period to come back, not three', async () => {
+  const { clock, store, d } = await setup();
+  d.sessionLost('n1');
+  clock.advance(900);
+  await settle();
+  assert.equal(state(store), 'ready');
+  clock.advance(300);
+  await settle();
+  assert.equal(state(store), 'down');
+  await d.stop();
+});
