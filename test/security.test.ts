@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { Daemon } from '../src/node/index.js';
 import { SimExecutor } from '../src/agent/index.js';
-import { createKeyAndCsr, createRootCA, generateJoinToken, signNodeCertificate } from '../src/ca/index.js';
+import {
+  createKeyAndCsr,
+  createRootCA,
+  generateJoinToken,
+  identityOf,
+  signNodeCertificate,
+} from '../src/ca/index.js';
+import { ManualClock } from '../src/platform/index.js';
 import {
   CAServiceClient,
   CAServiceService,
@@ -233,6 +240,50 @@ test('a token whose CA digest does not match the manager: the node never sends i
     await server.stop();
   }
 });
+
+test('a node renews its certificate by itself between 50% and 80% of its life, with the current expiry', async () => {
+  // Node certificates issued from now on are valid 2 hours (docker swarm update --cert-expiry 2h).
+  const sw = (await h.call('GET', '/v1.41/swarm')).body as {
+    Version: { Index: number };
+    Spec: Record<string, unknown>;
+  };
+  const spec = { ...sw.Spec, CAConfig: { ...(sw.Spec.CAConfig as object), NodeCertExpiry: 2 * 3600e9 } };
+  assert.equal((await h.call('POST', `/v1.41/swarm/update?version=${sw.Version.Index}`, spec)).status, 200);
+  // The worker lives on a manual clock; the manager on the real one.
+  const clock = new ManualClock(Date.now());
+  const d = new Daemon({
+    dataRoot: await mkdtemp(join(tmpdir(), 'shoal-sec-renew-')),
+    engineHost: 'unix:///nonexistent.sock',
+    hostname: 'w7',
+    clock,
+    executorFactory: () => new SimExecutor({ ...DESCRIPTION, Hostname: 'w7' }),
+  });
+  await d.start();
+  workers.push(d);
+  await d.join({ remoteAddrs: [managerAddr], joinToken: workerToken });
+  const first = identityOf((await tlsOf(d.dataRoot)).certPem);
+  const life = first.notAfter - first.notBefore;
+  assert.ok(Math.abs(life - (2 * 3600_000 + 60_000)) < 5_000, `issued for ${life} ms`);
+  // Just before half its life nothing happens; by 80% it has renewed.
+  clock.advance(life * 0.49);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(identityOf((await tlsOf(d.dataRoot)).certPem).serial, first.serial);
+  clock.advance(life * 0.32);
+  await waitUntil(async () => identityOf((await tlsOf(d.dataRoot)).certPem).serial !== first.serial);
+  const second = identityOf((await tlsOf(d.dataRoot)).certPem);
+  assert.equal(second.nodeId, first.nodeId);
+  assert.equal(second.role, 'worker');
+  // The renewed certificate opens sessions like the first.
+  assert.equal(await heartbeatCode(await tlsOf(d.dataRoot)), status.NOT_FOUND);
+});
+
+async function waitUntil(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 test('joins are rate-limited per address', async () => {
   const { rootsPem } = await tlsOf(h.daemon.dataRoot);
