@@ -85,3 +85,27 @@ export function parsePort(v: string): Record<string, unknown> {
     ? { Protocol: proto, TargetPort: Number(a), PublishMode: 'ingress' }
     : { Protocol: proto, PublishedPort: Number(a), TargetPort: Number(b), PublishMode: 'ingress' };
 }
+
+/**
+ * `--secret src` or `--secret source=src,target=t,uid=0,gid=0,mode=0400`, as the docker CLI
+ * takes it. The daemon resolves the name to the object.
+ */
+export function parseFileReference(v: string, kind: 'secret' | 'config'): Record<string, unknown> {
+  const o: Record<string, string> = {};
+  if (!v.includes('=')) o.source = v;
+  else
+    for (const part of v.split(',')) {
+      const [k = '', val = ''] = part.split('=');
+      if (!['source', 'src', 'target', 'uid', 'gid', 'mode'].includes(k))
+        throw new Error(`unknown ${kind} option "${k}"`);
+      o[k === 'src' ? 'source' : k] = val;
+    }
+  if (!o.source) throw new Error(`--${kind} needs a source`);
+  const mode = o.mode !== undefined ? Number.parseInt(o.mode, 8) : 0o444;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+    throw new Error(`invalid ${kind} mode "${o.mode}"`);
+  return {
+    [kind === 'secret' ? 'SecretName' : 'ConfigName']: o.source,
+    File: { Name: o.target ?? o.source, UID: o.uid ?? '0', GID: o.gid ?? '0', Mode: mode },
+  };
+}

@@ -4,7 +4,15 @@ import { Command, Option } from 'commander';
 import type { Node, Service, ServiceSpec, Task } from '../api/index.js';
 import { SHOAL_VERSION } from '../httpapi/index.js';
 import { ApiError, Client } from './client.js';
-import { keyValues, parseBytes, parseCpus, parseDuration, parseMount, parsePort } from './flags.js';
+import {
+  keyValues,
+  parseBytes,
+  parseCpus,
+  parseDuration,
+  parseFileReference,
+  parseMount,
+  parsePort,
+} from './flags.js';
 import { secretCommands } from './secrets.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -47,6 +55,8 @@ interface SpecFlags {
   publish: string[];
   network: string[];
   mount: string[];
+  secret: string[];
+  config: string[];
   restartCondition?: string;
   restartDelay?: string;
   restartMaxAttempts?: string;
@@ -95,6 +105,8 @@ const LIST_FLAGS: [string, string, string][] = [
   ['publish', '<port>', 'publish a port (8080:80 or published=8080,target=80)'],
   ['network', '<name>', 'attach to a network'],
   ['mount', '<spec>', 'mount (type=bind,source=/a,target=/b)'],
+  ['secret', '<spec>', 'give the task a secret (name, or source=x,target=y,mode=0400)'],
+  ['config', '<spec>', 'give the task a config (name, or source=x,target=/path)'],
 ];
 
 function camel(s: string): string {
@@ -107,6 +119,12 @@ function normalizeListFlags(f: Record<string, unknown>): void {
     const add = f[camel(`${name}-add`)];
     if (add !== undefined) f[camel(name)] = add;
   }
+}
+
+function printUnlockKey(key: string): void {
+  process.stdout.write(
+    `To unlock a swarm manager after it restarts, run \`shoal swarm unlock\` and give it this key:\n\n    ${key}\n\nKeep it in a password manager: without it a restarted manager cannot read its state.\n`,
+  );
 }
 
 function specOptions(cmd: Command, update: boolean): Command {
@@ -211,6 +229,16 @@ function applyFlags(spec: ServiceSpec, f: SpecFlags): ServiceSpec {
     };
   if (f.network.length) tt.Networks = [...(tt.Networks ?? []), ...f.network.map((n) => ({ Target: n }))];
   if (f.mount.length) cs.Mounts = [...(cs.Mounts ?? []), ...(f.mount.map(parseMount) as never[])];
+  if (f.secret.length)
+    cs.Secrets = [
+      ...(cs.Secrets ?? []),
+      ...(f.secret.map((s) => parseFileReference(s, 'secret')) as never[]),
+    ];
+  if (f.config.length)
+    cs.Configs = [
+      ...(cs.Configs ?? []),
+      ...(f.config.map((s) => parseFileReference(s, 'config')) as never[]),
+    ];
   if (f.replicas !== undefined) {
     const n = int(f.replicas, 'replicas');
     if (spec.Mode?.ReplicatedJob) spec.Mode.ReplicatedJob.TotalCompletions = n;
@@ -348,15 +376,119 @@ export async function main(argv: string[]): Promise<number> {
     .option('--advertise-addr <addr>', 'advertised address')
     .option('--listen-addr <addr>', 'listen address', '0.0.0.0:2377')
     .option('--task-history-limit <n>', 'task history retention limit')
-    .action(async (o: { advertiseAddr?: string; listenAddr: string; taskHistoryLimit?: string }) => {
-      const id = await client().call<string>('POST', '/swarm/init', {
-        ListenAddr: o.listenAddr,
-        AdvertiseAddr: o.advertiseAddr ?? '',
-        Spec: o.taskHistoryLimit
-          ? { Orchestration: { TaskHistoryRetentionLimit: int(o.taskHistoryLimit, 'task-history-limit') } }
-          : {},
+    .option('--autolock', "encrypt the managers' state with a key that a restarted manager needs")
+    .action(
+      async (o: {
+        advertiseAddr?: string;
+        listenAddr: string;
+        taskHistoryLimit?: string;
+        autolock?: boolean;
+      }) => {
+        const c = client();
+        const id = await c.call<string>('POST', '/swarm/init', {
+          ListenAddr: o.listenAddr,
+          AdvertiseAddr: o.advertiseAddr ?? '',
+          Spec: {
+            ...(o.taskHistoryLimit
+              ? {
+                  Orchestration: { TaskHistoryRetentionLimit: int(o.taskHistoryLimit, 'task-history-limit') },
+                }
+              : {}),
+            ...(o.autolock ? { EncryptionConfig: { AutoLockManagers: true } } : {}),
+          },
+        });
+        print(`Swarm initialized: current node (${id}) is now a manager.`);
+        if (o.autolock)
+          printUnlockKey((await c.call<{ UnlockKey: string }>('GET', '/swarm/unlockkey')).UnlockKey);
+      },
+    );
+  swarm
+    .command('join <manager>')
+    .requiredOption('--token <token>', 'the worker join token')
+    .option('--advertise-addr <addr>', 'advertised address')
+    .option('--listen-addr <addr>', 'listen address')
+    .option('--availability <a>', 'active, pause or drain', 'active')
+    .action(
+      async (
+        manager: string,
+        o: { token: string; advertiseAddr?: string; listenAddr?: string; availability: string },
+      ) => {
+        await client().call('POST', '/swarm/join', {
+          RemoteAddrs: [manager],
+          JoinToken: o.token,
+          AdvertiseAddr: o.advertiseAddr ?? '',
+          ListenAddr: o.listenAddr ?? '0.0.0.0:2377',
+          Availability: o.availability,
+        });
+        print('This node joined a swarm as a worker.');
+      },
+    );
+  swarm
+    .command('unlock')
+    .description('unlock a locked manager (the key is read from standard input)')
+    .action(async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      await client().call('POST', '/swarm/unlock', {
+        UnlockKey: Buffer.concat(chunks).toString('utf8').trim(),
       });
-      print(`Swarm initialized: current node (${id}) is now a manager.`);
+    });
+  swarm
+    .command('unlock-key')
+    .option('-q, --quiet', 'only the key')
+    .option('--rotate', 'rotate the key')
+    .action(async (o: { quiet?: boolean; rotate?: boolean }) => {
+      const c = client();
+      if (o.rotate) {
+        const sw = await c.call<{ Version: { Index: number }; Spec: unknown }>('GET', '/swarm');
+        await c.call(
+          'POST',
+          `/swarm/update?version=${sw.Version.Index}&rotateManagerUnlockKey=true`,
+          sw.Spec,
+        );
+      }
+      const key = (await c.call<{ UnlockKey: string }>('GET', '/swarm/unlockkey')).UnlockKey;
+      if (!key) throw new Error('no unlock key is set');
+      if (o.quiet) print(key);
+      else printUnlockKey(key);
+    });
+  swarm
+    .command('ca')
+    .option('--rotate', 'rotate the root CA (nodes move over to the new root)')
+    .option('-d, --detach', 'do not wait for every node to move over')
+    .action(async (o: { rotate?: boolean; detach?: boolean }) => {
+      const c = client();
+      type Sw = {
+        Version: { Index: number };
+        Spec: { CAConfig?: { ForceRotate?: number } };
+        TLSInfo: TLSView;
+        RootRotationInProgress: boolean;
+      };
+      type TLSView = { TrustRoot: string; CertIssuerPublicKey: string };
+      if (o.rotate) {
+        const sw = await c.call<Sw>('GET', '/swarm');
+        const spec = {
+          ...sw.Spec,
+          CAConfig: { ...sw.Spec.CAConfig, ForceRotate: (sw.Spec.CAConfig?.ForceRotate ?? 0) + 1 },
+        };
+        await c.call('POST', `/swarm/update?version=${sw.Version.Index}`, spec);
+        for (let i = 0; !o.detach; i++) {
+          const now = await c.call<Sw>('GET', '/swarm');
+          const nodes = await c.call<{ Description: { TLSInfo?: TLSView } }[]>('GET', '/nodes');
+          const moved = nodes.filter(
+            (n) => n.Description.TLSInfo?.TrustRoot === now.TLSInfo.TrustRoot,
+          ).length;
+          process.stdout.write(`\rrotating the root CA: ${moved}/${nodes.length} nodes moved over`);
+          if (!now.RootRotationInProgress && moved === nodes.length) {
+            process.stdout.write('\n');
+            break;
+          }
+          if (i > 3000)
+            throw new Error('the rotation has not converged in 10 minutes; it goes on in the background');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      print((await c.call<Sw>('GET', '/swarm')).TLSInfo.TrustRoot.trimEnd());
     });
   swarm
     .command('join-token <role>')
@@ -386,23 +518,40 @@ export async function main(argv: string[]): Promise<number> {
     .command('update')
     .option('--task-history-limit <n>', 'task history retention limit')
     .option('--dispatcher-heartbeat <d>', 'heartbeat period')
-    .action(async (o: { taskHistoryLimit?: string; dispatcherHeartbeat?: string }) => {
-      const c = client();
-      const sw = await c.call<{ Version: { Index: number }; Spec: Record<string, Record<string, unknown>> }>(
-        'GET',
-        '/swarm',
-      );
-      const spec = sw.Spec;
-      if (o.taskHistoryLimit !== undefined)
-        spec.Orchestration = {
-          ...spec.Orchestration,
-          TaskHistoryRetentionLimit: int(o.taskHistoryLimit, 'task-history-limit'),
-        };
-      if (o.dispatcherHeartbeat)
-        spec.Dispatcher = { ...spec.Dispatcher, HeartbeatPeriod: parseDuration(o.dispatcherHeartbeat) };
-      await c.call('POST', `/swarm/update?version=${sw.Version.Index}`, spec);
-      print('Swarm updated.');
-    });
+    .option('--cert-expiry <d>', 'validity of node certificates')
+    .option('--autolock <bool>', 'true or false: require the unlock key when a manager restarts')
+    .action(
+      async (o: {
+        taskHistoryLimit?: string;
+        dispatcherHeartbeat?: string;
+        certExpiry?: string;
+        autolock?: string;
+      }) => {
+        const c = client();
+        const sw = await c.call<{
+          Version: { Index: number };
+          Spec: Record<string, Record<string, unknown>>;
+        }>('GET', '/swarm');
+        const spec = sw.Spec;
+        if (o.taskHistoryLimit !== undefined)
+          spec.Orchestration = {
+            ...spec.Orchestration,
+            TaskHistoryRetentionLimit: int(o.taskHistoryLimit, 'task-history-limit'),
+          };
+        if (o.dispatcherHeartbeat)
+          spec.Dispatcher = { ...spec.Dispatcher, HeartbeatPeriod: parseDuration(o.dispatcherHeartbeat) };
+        if (o.certExpiry) spec.CAConfig = { ...spec.CAConfig, NodeCertExpiry: parseDuration(o.certExpiry) };
+        if (o.autolock !== undefined) {
+          if (o.autolock !== 'true' && o.autolock !== 'false')
+            throw new Error('--autolock takes true or false');
+          spec.EncryptionConfig = { ...spec.EncryptionConfig, AutoLockManagers: o.autolock === 'true' };
+        }
+        await c.call('POST', `/swarm/update?version=${sw.Version.Index}`, spec);
+        print('Swarm updated.');
+        if (o.autolock === 'true')
+          printUnlockKey((await c.call<{ UnlockKey: string }>('GET', '/swarm/unlockkey')).UnlockKey);
+      },
+    );
   swarm
     .command('leave')
     .option('-f, --force', 'leave even as the last manager')
@@ -543,6 +692,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--env-rm <KEY>', 'remove an environment variable', collect, [])
     .option('--label-rm <KEY>', 'remove a service label', collect, [])
     .option('--constraint-rm <expr>', 'remove a constraint', collect, [])
+    .option('--secret-rm <name>', 'take a secret away from the tasks', collect, [])
+    .option('--config-rm <name>', 'take a config away from the tasks', collect, [])
     .option('--force', 'redeploy tasks even if nothing changed')
     .action(
       async (
@@ -553,6 +704,8 @@ export async function main(argv: string[]): Promise<number> {
           envRm: string[];
           labelRm: string[];
           constraintRm: string[];
+          secretRm: string[];
+          configRm: string[];
           force?: boolean;
         },
       ) => {
@@ -571,6 +724,14 @@ export async function main(argv: string[]): Promise<number> {
             (x) => !f.constraintRm.includes(x),
           );
         }
+        if (f.secretRm.length)
+          cs.Secrets = (cs.Secrets ?? []).filter(
+            (r) => !f.secretRm.includes(r.SecretName) && !f.secretRm.includes(r.SecretID),
+          );
+        if (f.configRm.length)
+          cs.Configs = (cs.Configs ?? []).filter(
+            (r) => !f.configRm.includes(r.ConfigName) && !f.configRm.includes(r.ConfigID),
+          );
         if (f.force) spec.TaskTemplate!.ForceUpdate = (spec.TaskTemplate!.ForceUpdate ?? 0) + 1;
         await c.call('POST', `/services/${s.ID}/update?version=${s.Version.Index}`, spec);
         print(s.Spec.Name ?? s.ID);

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -103,4 +103,52 @@ test('shoal drives a service through its life with docker verbs', async () => {
   assert.match(missing.err, /Error response from daemon: service nosuch not found/);
   await ok('service', 'rm', 'hello', 'quick');
   assert.equal((await ok('service', 'ls')).trim().split('\n').length, 1);
+});
+
+test('shoal gives a task a secret and manages autolock and the root CA', async () => {
+  const file = join(dataRoot, 'pw.txt');
+  await writeFile(file, 'hunter2');
+  assert.match(await ok('secret', 'create', 'pw', file), /^\w{25}\n$/);
+  await ok(
+    'service',
+    'create',
+    '--name',
+    'withsecret',
+    '--secret',
+    'source=pw,target=db-password,mode=0400',
+    'busybox:local',
+    'sleep',
+    '600',
+  );
+  const { stdout: cid } = await run('docker', [
+    'ps',
+    '-q',
+    '--filter',
+    'label=com.docker.swarm.service.name=withsecret',
+  ]);
+  const { stdout: inside } = await run('docker', [
+    'exec',
+    cid.trim().split('\n')[0]!,
+    'cat',
+    '/run/secrets/db-password',
+  ]);
+  assert.equal(inside, 'hunter2');
+  const busy = await shoal('secret', 'rm', 'pw');
+  assert.match(busy.err, /secret 'pw' is in use by the following service: withsecret/);
+  await ok('service', 'update', '--secret-rm', 'pw', 'withsecret');
+  await ok('secret', 'rm', 'pw');
+  await ok('service', 'rm', 'withsecret');
+
+  assert.match(await ok('swarm', 'update', '--autolock', 'true'), /SWMKEY-1-\S+/);
+  const key = (await ok('swarm', 'unlock-key', '-q')).trim();
+  const rotated = (await ok('swarm', 'unlock-key', '--rotate', '-q')).trim();
+  assert.match(rotated, /^SWMKEY-1-/);
+  assert.notEqual(rotated, key);
+  await ok('swarm', 'update', '--autolock', 'false');
+  assert.match((await shoal('swarm', 'unlock-key')).err, /no unlock key is set/);
+
+  const root = await ok('swarm', 'ca');
+  const after = await ok('swarm', 'ca', '--rotate');
+  assert.match(after, /1\/1 nodes moved over/);
+  assert.notEqual(after.slice(after.indexOf('-----BEGIN')), root);
 });
