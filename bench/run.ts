@@ -10,6 +10,7 @@ import { Client } from '../src/cli/index.js';
 import type { Service } from '../src/api/index.js';
 import { RealSwarm, SWARM_SOCK } from './swarm.js';
 import { serviceListLatency } from './scale.js';
+import { nodeFailover } from './failover.js';
 
 const quick = process.argv.includes('--quick');
 const withSwarm = !process.argv.includes('--no-swarm');
@@ -209,6 +210,16 @@ async function main(): Promise<void> {
       `| idle manager RSS (MB) | ${fmt(shoalRss, 0)} | ${fmt(swarmRss, 0)} (dockerd) | | ${fmt(shoalRss / swarmRss)} | |`,
     );
     console.log(rows.at(-1));
+    const fo = await nodeFailover(quick ? 2 : 6);
+    rows.push(
+      `| kill -9 of a worker until Down (s, median of ${fo.downMs.length}) | ${fmt(median(fo.downMs) / 1000)} | 12.6 (anchors.md) | | ${fmt(median(fo.downMs) / 12600)} | |`,
+      `| kill -9 of a worker until its 3 tasks run elsewhere, default restart policy (s, median of ${fo.replacedMs.length}) | ${fmt(median(fo.replacedMs) / 1000)} | 18.0 (anchors.md) | | ${fmt(median(fo.replacedMs) / 18000)} | |`,
+    );
+    console.log(rows.at(-2));
+    console.log(rows.at(-1));
+    notes.push(
+      `node failure: 1 drained manager and 2 workers (shoald processes on 127.0.0.2-4), 6 replicas, kill -9 of the worker holding 3; per-round figures down ${fo.downMs.join(', ')} ms, replaced ${fo.replacedMs.join(', ')} ms. The swarm column is the anchors.md measurement of a 3-manager + 1-worker swarm on this machine type (not this run): its multi-node setup needs one dockerd per network namespace, which this bench does not build yet.`,
+    );
     const ls = await serviceListLatency(quick ? 200 : 1000, 10, quick ? 50 : 200);
     rows.push(
       `| GET /services?status=true, ${ls.services} services / ${ls.tasks} tasks: p50 / p99 (ms) | ${fmt(ls.p50)} / ${fmt(ls.p99)} | | | | |`,
