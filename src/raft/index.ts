@@ -1,3 +1,4 @@
 export { readWal, WalWriter, WalCorruptError, WalDecryptError, frame, MAX_RECORD_BYTES } from './log/wal.js';
 export type { WalReadResult, WalOptions } from './log/wal.js';
 export * from './core/index.js';
+export * from './node/index.js';

@@ -12,3 +12,4 @@ export type {
 export { LocalLog, LocalLogKeyError } from './locallog.js';
 export type { LocalLogKeyErrorCode } from './locallog.js';
 export { BoundedQueue } from './watch/queue.js';
+export { RaftProposer, ProposalError, encodeChanges, decodeChanges } from './raftlog.js';

@@ -143,12 +143,15 @@ test('a 6-replica service spreads 2/2/2 over the workers', async () => {
 
 test('a secret from stdin reaches only its task, at /run/secrets, and is never at rest in plaintext', async () => {
   assert.match(await m.ok(['secret', 'create', 'x', '-'], { input: SECRET }), /^\w{25}\n$/);
+  assert.match(await m.ok(['config', 'create', 'conf', '-'], { input: 'listen 8080\n' }), /^\w{25}\n$/);
   await m.ok([
     'service',
     'create',
     '--detach',
     '--name',
     'sec',
+    '--config',
+    'source=conf,target=/etc/app.conf,mode=0440',
     '--secret',
     'x',
     '--no-resolve-image',
@@ -163,6 +166,8 @@ test('a secret from stdin reaches only its task, at /run/secrets, and is never a
   const read = await engine(['exec', cid, 'cat', '/run/secrets/x']);
   assert.equal(read.code, 0, read.stderr);
   assert.equal(read.stdout, SECRET);
+  const conf = await engine(['exec', cid, 'sh', '-c', 'cat /etc/app.conf; stat -c %a /etc/app.conf']);
+  assert.equal(conf.stdout, 'listen 8080\n440\n');
   // The API never returns the data.
   assert.doesNotMatch(await m.ok(['secret', 'inspect', 'x']), /"Data"/);
   // No file under any node's data dir, and no log line, holds it (raw or base64).

@@ -1,0 +1,148 @@
+// Where a Raft member keeps its state: one append-only log of records and a few snapshot files.
+// The driver needs only these operations, so the simulation can plug in a disk that loses unsynced
+// writes on a crash. NodeRaftDisk is the real one: the CRC-framed WAL and durable file writes.
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fsyncDir, writeFileDurable } from '../../platform/index.js';
+import type { RecordCipher } from '../../platform/index.js';
+import { readWal, WalWriter } from '../log/wal.js';
+
+export interface RaftDisk {
+  /** The log's records in order, as far as they survived (a torn tail is cut off). */
+  readLog(): Promise<Uint8Array[]>;
+  /** Appends records; they are durable once this resolves. */
+  append(records: readonly Uint8Array[]): Promise<void>;
+  /** Replaces the whole log with `records`, atomically and durably. */
+  rewriteLog(records: readonly Uint8Array[]): Promise<void>;
+  /** Indexes of the snapshot files present. */
+  listSnapshots(): Promise<number[]>;
+  readSnapshot(index: number): Promise<Uint8Array>;
+  /** Writes a snapshot file atomically and durably (temp file, fsync, rename, fsync dir). */
+  writeSnapshot(index: number, data: Uint8Array): Promise<void>;
+  removeSnapshot(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SNAP_RE = /^snap-([0-9a-f]{16})\.bin$/;
+
+function snapName(index: number): string {
+  return `snap-${index.toString(16).padStart(16, '0')}.bin`;
+}
+
+/** The production disk: `<dir>/wal.log` plus `<dir>/snap-<index>.bin`, all sealed with the cipher if given. */
+export class NodeRaftDisk implements RaftDisk {
+  readonly #dir: string;
+  readonly #cipher: RecordCipher | undefined;
+  #wal: WalWriter | undefined;
+
+  constructor(dir: string, opts: { cipher?: RecordCipher | undefined } = {}) {
+    this.#dir = dir;
+    this.#cipher = opts.cipher;
+  }
+
+  get #walPath(): string {
+    return join(this.#dir, 'wal.log');
+  }
+
+  async readLog(): Promise<Uint8Array[]> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const { records } = await readWal(this.#walPath, { cipher: this.#cipher });
+    return records;
+  }
+
+  async #writer(): Promise<WalWriter> {
+    this.#wal ??= await WalWriter.open(this.#walPath, { cipher: this.#cipher });
+    return this.#wal;
+  }
+
+  async append(records: readonly Uint8Array[]): Promise<void> {
+    const wal = await this.#writer();
+    await Promise.all(records.map((r) => wal.append(r)));
+  }
+
+  async rewriteLog(records: readonly Uint8Array[]): Promise<void> {
+    const tmp = `${this.#walPath}.tmp`;
+    await rm(tmp, { force: true });
+    const w = await WalWriter.open(tmp, { cipher: this.#cipher });
+    try {
+      await Promise.all(records.map((r) => w.append(r)));
+    } finally {
+      await w.close();
+    }
+    await this.#wal?.close();
+    this.#wal = undefined;
+    await rename(tmp, this.#walPath);
+    await fsyncDir(this.#dir);
+  }
+
+  async listSnapshots(): Promise<number[]> {
+    const names = await readdir(this.#dir).catch(() => [] as string[]);
+    const out: number[] = [];
+    for (const n of names) {
+      const m = SNAP_RE.exec(n);
+      if (m) out.push(parseInt(m[1]!, 16));
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  async readSnapshot(index: number): Promise<Uint8Array> {
+    const raw = await readFile(join(this.#dir, snapName(index)));
+    return this.#cipher ? this.#cipher.open(raw) : raw;
+  }
+
+  async writeSnapshot(index: number, data: Uint8Array): Promise<void> {
+    await writeFileDurable(join(this.#dir, snapName(index)), this.#cipher ? this.#cipher.seal(data) : data);
+  }
+
+  async removeSnapshot(index: number): Promise<void> {
+    await rm(join(this.#dir, snapName(index)), { force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.#wal?.close();
+    this.#wal = undefined;
+  }
+}
+
+/**
+ * A disk in memory that survives its user: hand the same instance to a restarted node. Every write
+ * is durable at once; the simulation has its own disk with fsync delays and crash loss.
+ */
+export class MemoryRaftDisk implements RaftDisk {
+  #log: Uint8Array[] = [];
+  #snaps = new Map<number, Uint8Array>();
+
+  readLog(): Promise<Uint8Array[]> {
+    return Promise.resolve([...this.#log]);
+  }
+  append(records: readonly Uint8Array[]): Promise<void> {
+    this.#log.push(...records.map((r) => r.slice()));
+    return Promise.resolve();
+  }
+  rewriteLog(records: readonly Uint8Array[]): Promise<void> {
+    this.#log = records.map((r) => r.slice());
+    return Promise.resolve();
+  }
+  listSnapshots(): Promise<number[]> {
+    return Promise.resolve([...this.#snaps.keys()].sort((a, b) => a - b));
+  }
+  readSnapshot(index: number): Promise<Uint8Array> {
+    const s = this.#snaps.get(index);
+    return s ? Promise.resolve(s.slice()) : Promise.reject(new Error(`no snapshot ${index}`));
+  }
+  writeSnapshot(index: number, data: Uint8Array): Promise<void> {
+    this.#snaps.set(index, data.slice());
+    return Promise.resolve();
+  }
+  removeSnapshot(index: number): Promise<void> {
+    this.#snaps.delete(index);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  /** Records in the log, for tests that check compaction. */
+  get recordCount(): number {
+    return this.#log.length;
+  }
+}

@@ -1,0 +1,19 @@
+// The Raft driver: the pure core run against a clock, a durable disk and a transport.
+export { RaftNode, RaftNodeError } from './node.js';
+export type { RaftNodeErrorCode, RaftNodeOptions, RaftTuning, StateMachine } from './node.js';
+export { DurableStorage, RaftStorageCorruptError } from './storage.js';
+export type { ReadyWrite } from './storage.js';
+export { MemoryRaftDisk, NodeRaftDisk } from './disk.js';
+export type { RaftDisk } from './disk.js';
+export { MemoryNetwork } from './transport.js';
+export type { RaftTransport } from './transport.js';
+export {
+  CodecError,
+  decodeMessage,
+  decodeRecord,
+  decodeSnapshot,
+  encodeMessage,
+  encodeRecord,
+  encodeSnapshot,
+} from './codec.js';
+export type { WalRecord } from './codec.js';

@@ -1,0 +1,513 @@
+// The driver: runs the pure core against a clock, a disk and a transport. Each Ready is handled in
+// order: persist (one durable write) → send → apply → advance; then, every snapshotInterval applied
+// entries, the application is snapshotted and the log compacted. Time, randomness, disk and network
+// are injected, so the simulation runs this code unchanged.
+import { decodeConfChange, NONE, RaftError, RawNode, SILENT_LOGGER } from '../core/index.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  Logger,
+  Message,
+  NodeId,
+  RaftConfig,
+  Ready,
+  Status,
+} from '../core/index.js';
+import type { Cancel, Clock } from '../../platform/index.js';
+import type { RaftDisk } from './disk.js';
+import { DurableStorage } from './storage.js';
+import type { RaftTransport } from './transport.js';
+
+export type RaftNodeErrorCode = 'NotLeader' | 'Dropped' | 'Stopped' | 'QuorumLost';
+
+/** An expected failure of a proposal or read. Check `maybeCommitted` before retrying a write. */
+export class RaftNodeError extends Error {
+  readonly code: RaftNodeErrorCode;
+  /** The leader this member knows of (NONE if none), for NotLeader. */
+  readonly leader: NodeId;
+  /** The entry reached the log and may still commit: the write's outcome is unknown. */
+  readonly maybeCommitted: boolean;
+  constructor(
+    code: RaftNodeErrorCode,
+    message: string,
+    opts: { leader?: NodeId; maybeCommitted?: boolean } = {},
+  ) {
+    super(message);
+    this.name = 'RaftNodeError';
+    this.code = code;
+    this.leader = opts.leader ?? NONE;
+    this.maybeCommitted = opts.maybeCommitted ?? false;
+  }
+}
+
+/** The replicated application. Calls are synchronous and in log order. */
+export interface StateMachine {
+  /** A committed normal entry with data (the leaders' empty entries are not passed on). */
+  apply(entry: Entry): void;
+  /** The state as of the last applied entry. */
+  snapshot(): Uint8Array;
+  /** Replaces the state with a snapshot's, taken at `index`. */
+  restore(data: Uint8Array, index: number): void;
+}
+
+export type RaftTuning = Pick<
+  RaftConfig,
+  | 'maxSizePerMsg'
+  | 'maxCommittedSizePerReady'
+  | 'maxUncommittedEntriesSize'
+  | 'maxInflightMsgs'
+  | 'maxInflightBytes'
+  | 'snapshotChunkBytes'
+>;
+
+export interface RaftNodeOptions {
+  id: NodeId;
+  disk: RaftDisk;
+  transport: RaftTransport;
+  clock: Clock;
+  /** In [0, 1): a seeded generator under simulation. */
+  rand: () => number;
+  stateMachine: StateMachine;
+  /** The voters of a new cluster; used only when the disk is empty. A joining member passes none. */
+  peers?: readonly NodeId[];
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  /** Applied entries between snapshots. */
+  snapshotInterval?: number;
+  /** Entries kept behind a snapshot so slow followers catch up without one. */
+  snapshotKeep?: number;
+  /** A proposal or read that has not completed after this fails with QuorumLost. */
+  requestTimeoutMs?: number;
+  maxPendingProposals?: number;
+  maxPendingReads?: number;
+  raft?: RaftTuning;
+  logger?: Logger;
+  /** `isLeader` is true once this leader has applied its whole log and accepts proposals. */
+  onLeaderChange?: (isLeader: boolean, leader: NodeId, term: number) => void;
+  onConfChange?: (cc: ConfChange, confState: ConfState) => void;
+  /** The node stopped itself on an error it cannot survive (a failed disk write). */
+  onFatal?: (e: unknown) => void;
+}
+
+interface PendingProposal {
+  term: number;
+  resolve: (index: number) => void;
+  reject: (e: RaftNodeError) => void;
+  cancelTimer: Cancel;
+}
+
+interface PendingRead {
+  index: number | undefined;
+  resolve: (index: number) => void;
+  reject: (e: RaftNodeError) => void;
+  cancelTimer: Cancel;
+}
+
+type Phase = 'new' | 'starting' | 'running' | 'stopped';
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+export class RaftNode {
+  readonly #o: RaftNodeOptions;
+  readonly #tickMs: number;
+  readonly #timeoutMs: number;
+  readonly #log: Logger;
+  #phase: Phase = 'new';
+  #rn: RawNode | undefined;
+  #storage: DurableStorage | undefined;
+  #cancelTick: Cancel | undefined;
+  #unlisten: (() => void) | undefined;
+  #looping = false;
+  #loopDone: Promise<void> = Promise.resolve();
+
+  #applied = 0;
+  #confState: ConfState = { voters: [], learners: [] };
+  #term = 0;
+  #lead: NodeId = NONE;
+  #isLeaderState = false;
+  #leaderReady = false;
+  #notified = { ready: false, lead: NONE, term: 0 };
+
+  readonly #proposals = new Map<number, PendingProposal>();
+  readonly #reads = new Map<string, PendingRead>();
+  #readNonce = new Uint8Array(8);
+  #readSeq = 0;
+
+  constructor(opts: RaftNodeOptions) {
+    this.#o = opts;
+    this.#tickMs = opts.tickMs ?? 100;
+    const electionMs = (opts.electionTick ?? 10) * this.#tickMs;
+    this.#timeoutMs = opts.requestTimeoutMs ?? 4 * electionMs;
+    this.#log = opts.logger ?? SILENT_LOGGER;
+  }
+
+  get id(): NodeId {
+    return this.#o.id;
+  }
+  /** A leader that has applied its log and accepts proposals. */
+  get isLeader(): boolean {
+    return this.#leaderReady;
+  }
+  get leader(): NodeId {
+    return this.#lead;
+  }
+  get term(): number {
+    return this.#term;
+  }
+  get appliedIndex(): number {
+    return this.#applied;
+  }
+  get confState(): ConfState {
+    return { voters: [...this.#confState.voters], learners: [...this.#confState.learners] };
+  }
+  get running(): boolean {
+    return this.#phase === 'running';
+  }
+
+  /** Opens the disk (bootstrapping a new cluster from `peers` if it is empty) and starts ticking. */
+  async start(): Promise<void> {
+    if (this.#phase !== 'new') throw new Error('RaftNode.start: a node starts once');
+    this.#phase = 'starting';
+    const o = this.#o;
+    const storage = await DurableStorage.open(o.disk);
+    this.#storage = storage;
+    if (storage.isEmpty && o.peers !== undefined && o.peers.length > 0) {
+      const voters = [...new Set(o.peers)].sort((a, b) => a - b);
+      await storage.save({
+        snapshot: {
+          metadata: { index: 1, term: 1, confState: { voters, learners: [] } },
+          data: o.stateMachine.snapshot(),
+        },
+        hardState: { term: 1, vote: NONE, commit: 1 },
+        entries: [],
+      });
+    }
+    const snap = storage.mem.snapshot();
+    if (snap.metadata.index > 0) o.stateMachine.restore(snap.data, snap.metadata.index);
+    this.#applied = snap.metadata.index;
+    this.#confState = storage.mem.initialState().confState;
+    this.#term = storage.hardState.term;
+    for (let i = 0; i < this.#readNonce.length; i++) this.#readNonce[i] = Math.floor(o.rand() * 256);
+    this.#rn = new RawNode({
+      ...o.raft,
+      id: o.id,
+      storage: storage.mem,
+      electionTick: o.electionTick ?? 10,
+      heartbeatTick: o.heartbeatTick ?? 1,
+      rand: o.rand,
+      applied: snap.metadata.index,
+      preVote: o.preVote ?? true,
+      checkQuorum: o.checkQuorum ?? true,
+      logger: this.#log,
+    });
+    if (this.#phase !== 'starting') return void (await storage.close()); // stopped while opening
+    this.#phase = 'running';
+    this.#unlisten = o.transport.onMessage((m) => this.#step(m));
+    this.#armTick();
+    const voters = this.#confState.voters;
+    if (voters.length === 1 && voters[0] === o.id) this.#rn.campaign();
+    this.#kick();
+  }
+
+  /** Stops ticking and receiving; fails every pending request with Stopped; closes the disk. */
+  async stop(): Promise<void> {
+    if (this.#phase === 'stopped') return;
+    const wasRunning = this.#phase !== 'new';
+    this.#halt(new RaftNodeError('Stopped', 'the raft node is stopping', { maybeCommitted: true }));
+    await this.#loopDone;
+    if (wasRunning) await this.#storage?.close();
+  }
+
+  #halt(err: RaftNodeError): void {
+    this.#phase = 'stopped';
+    this.#cancelTick?.();
+    this.#unlisten?.();
+    this.#leaderReady = false;
+    for (const p of this.#proposals.values()) {
+      p.cancelTimer();
+      p.reject(err);
+    }
+    this.#proposals.clear();
+    for (const r of this.#reads.values()) {
+      r.cancelTimer();
+      r.reject(new RaftNodeError(err.code, err.message));
+    }
+    this.#reads.clear();
+  }
+
+  #fail(e: unknown): void {
+    if (this.#phase === 'stopped') return;
+    this.#log.warn(`${this.id} raft node stopped on an error: ${e instanceof Error ? e.message : String(e)}`);
+    this.#halt(new RaftNodeError('Stopped', `the raft node failed: ${String(e)}`, { maybeCommitted: true }));
+    this.#o.onFatal?.(e);
+  }
+
+  #armTick(): void {
+    this.#cancelTick = this.#o.clock.setTimer(this.#tickMs, () => {
+      if (this.#phase !== 'running') return;
+      this.#rn!.tick();
+      this.#kick();
+      this.#armTick();
+    });
+  }
+
+  #step(m: Message): void {
+    if (this.#phase !== 'running' || m.to !== this.id) return;
+    try {
+      this.#rn!.step(m);
+    } catch (e) {
+      // A malformed or local-only message from the network must not take the member down.
+      if (!(e instanceof RaftError)) throw e;
+      this.#log.warn(`${this.id} refused ${m.type} from ${m.from}: ${e.message}`);
+    }
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#looping || this.#phase !== 'running') return;
+    this.#looping = true;
+    this.#loopDone = this.#loop().catch((e: unknown) => this.#fail(e));
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      const rn = this.#rn!;
+      while (this.#phase === 'running' && rn.hasReady()) {
+        const rd = rn.ready();
+        if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+          await this.#storage!.save(rd);
+          if (this.#phase !== 'running') return;
+        }
+        if (rd.messages.length > 0) this.#o.transport.send(rd.messages);
+        this.#handle(rd);
+        rn.advance();
+        await this.#maybeCompact();
+      }
+    } finally {
+      this.#looping = false;
+    }
+  }
+
+  #handle(rd: Ready): void {
+    const rn = this.#rn!;
+    if (rd.hardState !== undefined) this.#term = rd.hardState.term;
+    if (rd.softState !== undefined) {
+      this.#lead = rd.softState.lead;
+      const leader = rd.softState.state === 'StateLeader';
+      if (!leader) this.#leaderReady = false;
+      this.#isLeaderState = leader;
+    }
+    if (rd.snapshot !== undefined) {
+      const { index, confState } = rd.snapshot.metadata;
+      this.#o.stateMachine.restore(rd.snapshot.data, index);
+      this.#applied = index;
+      this.#confState = confState;
+      for (const [i, p] of this.#proposals) {
+        if (i > index) continue;
+        this.#proposals.delete(i);
+        p.cancelTimer();
+        p.reject(
+          new RaftNodeError('Dropped', `entry ${i} was overtaken by a snapshot; its outcome is unknown`, {
+            maybeCommitted: true,
+          }),
+        );
+      }
+    }
+    for (const e of rd.committedEntries) {
+      let refused: string | undefined;
+      if (e.type === 'EntryConfChange') {
+        const cc = decodeConfChange(e.data);
+        try {
+          this.#confState = rn.applyConfChange(cc);
+          this.#o.onConfChange?.(cc, this.confState);
+        } catch (err) {
+          if (!(err instanceof RaftError)) throw err;
+          refused = err.message;
+        }
+      } else if (e.data.byteLength > 0) {
+        this.#o.stateMachine.apply(e);
+      }
+      this.#applied = e.index;
+      this.#settle(e, refused);
+      if (this.#isLeaderState && !this.#leaderReady && e.term === this.#term) this.#leaderReady = true;
+    }
+    for (const rs of rd.readStates) {
+      const r = this.#reads.get(hex(rs.requestCtx));
+      if (r !== undefined) r.index = rs.index;
+    }
+    for (const [key, r] of this.#reads) {
+      if (r.index === undefined || r.index > this.#applied) continue;
+      this.#reads.delete(key);
+      r.cancelTimer();
+      r.resolve(r.index);
+    }
+    this.#notifyLeader();
+  }
+
+  #settle(e: Entry, refused: string | undefined): void {
+    const p = this.#proposals.get(e.index);
+    if (p === undefined) return;
+    this.#proposals.delete(e.index);
+    p.cancelTimer();
+    if (p.term !== e.term) {
+      p.reject(new RaftNodeError('Dropped', `entry ${e.index} was replaced by a new leader's; retry`));
+    } else if (refused !== undefined) {
+      p.reject(new RaftNodeError('Dropped', `configuration change refused: ${refused}`));
+    } else {
+      p.resolve(e.index);
+    }
+  }
+
+  #notifyLeader(): void {
+    const n = this.#notified;
+    if (n.ready === this.#leaderReady && n.lead === this.#lead) return;
+    this.#notified = { ready: this.#leaderReady, lead: this.#lead, term: this.#term };
+    try {
+      this.#o.onLeaderChange?.(this.#leaderReady, this.#lead, this.#term);
+    } catch (e) {
+      this.#log.warn(`${this.id} onLeaderChange threw: ${String(e)}`);
+    }
+  }
+
+  async #maybeCompact(): Promise<void> {
+    const storage = this.#storage!;
+    const interval = this.#o.snapshotInterval ?? 10_000;
+    if (this.#applied - storage.mem.snapshot().metadata.index < interval) return;
+    await storage.compact({
+      index: this.#applied,
+      confState: this.#confState,
+      data: this.#o.stateMachine.snapshot(),
+      keep: this.#o.snapshotKeep ?? 1000,
+    });
+  }
+
+  /** Appends data to the log; resolves with its index once it is committed and applied here. */
+  propose(data: Uint8Array): Promise<number> {
+    return this.#propose((rn) => rn.propose(data));
+  }
+
+  /** Proposes one membership change; resolves once it is applied here. */
+  proposeConfChange(cc: ConfChange): Promise<number> {
+    return this.#propose((rn) => rn.proposeConfChange(cc));
+  }
+
+  addLearner(id: NodeId, context?: Uint8Array): Promise<number> {
+    return this.proposeConfChange(
+      context ? { type: 'AddLearnerNode', nodeId: id, context } : { type: 'AddLearnerNode', nodeId: id },
+    );
+  }
+  /** Makes a learner (or a new member) a voter. */
+  promote(id: NodeId): Promise<number> {
+    return this.proposeConfChange({ type: 'AddNode', nodeId: id });
+  }
+  removeMember(id: NodeId): Promise<number> {
+    return this.proposeConfChange({ type: 'RemoveNode', nodeId: id });
+  }
+
+  #propose(append: (rn: RawNode) => void): Promise<number> {
+    if (this.#phase !== 'running')
+      return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+    if (!this.#leaderReady) {
+      const lead = this.#lead === this.id ? NONE : this.#lead;
+      return Promise.reject(
+        new RaftNodeError(
+          'NotLeader',
+          lead === NONE ? 'no leader is ready; retry shortly' : `not the leader; the leader is ${lead}`,
+          { leader: lead },
+        ),
+      );
+    }
+    const max = this.#o.maxPendingProposals ?? 1024;
+    if (this.#proposals.size >= max) {
+      return Promise.reject(
+        new RaftNodeError('Dropped', `${max} proposals are already in flight; retry later`),
+      );
+    }
+    const rn = this.#rn!;
+    try {
+      append(rn);
+    } catch (e) {
+      if (e instanceof RaftError) return Promise.reject(new RaftNodeError('Dropped', e.message));
+      throw e;
+    }
+    const st = rn.status();
+    const index = st.lastIndex;
+    return new Promise<number>((resolve, reject) => {
+      const cancelTimer = this.#o.clock.setTimer(this.#timeoutMs, () => {
+        if (this.#proposals.get(index)?.cancelTimer !== cancelTimer) return;
+        this.#proposals.delete(index);
+        reject(
+          new RaftNodeError(
+            'QuorumLost',
+            `entry ${index} did not commit within ${this.#timeoutMs} ms; its outcome is unknown`,
+            { maybeCommitted: true },
+          ),
+        );
+      });
+      this.#proposals.set(index, { term: st.term, resolve, reject, cancelTimer });
+      this.#kick();
+    });
+  }
+
+  /** Resolves (with the read index) once a linearizable read of the local state is safe. */
+  readIndex(): Promise<number> {
+    if (this.#phase !== 'running')
+      return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+    if (this.#lead === NONE)
+      return Promise.reject(new RaftNodeError('NotLeader', 'no leader is known; retry shortly'));
+    const max = this.#o.maxPendingReads ?? 1024;
+    if (this.#reads.size >= max)
+      return Promise.reject(new RaftNodeError('Dropped', `${max} reads are already waiting; retry later`));
+    // The nonce makes a late answer to a previous incarnation's read unable to match this one's.
+    const ctx = new Uint8Array(12);
+    ctx.set(this.#readNonce);
+    new DataView(ctx.buffer).setUint32(8, this.#readSeq++ % 2 ** 32);
+    const key = hex(ctx);
+    return new Promise<number>((resolve, reject) => {
+      const cancelTimer = this.#o.clock.setTimer(this.#timeoutMs, () => {
+        if (this.#reads.get(key)?.cancelTimer !== cancelTimer) return;
+        this.#reads.delete(key);
+        reject(new RaftNodeError('QuorumLost', `no quorum confirmed the read within ${this.#timeoutMs} ms`));
+      });
+      this.#reads.set(key, { index: undefined, resolve, reject, cancelTimer });
+      this.#rn!.readIndex(ctx);
+      this.#kick();
+    });
+  }
+
+  /** Asks the leader to hand leadership to `to` (a voter). */
+  transferLeadership(to: NodeId): void {
+    if (this.#phase !== 'running') return;
+    this.#rn!.transferLeadership(to);
+    this.#kick();
+  }
+
+  campaign(): void {
+    if (this.#phase !== 'running') return;
+    this.#rn!.campaign();
+    this.#kick();
+  }
+
+  reportUnreachable(id: NodeId): void {
+    if (this.#phase !== 'running') return;
+    this.#rn!.reportUnreachable(id);
+    this.#kick();
+  }
+
+  status(): Status | undefined {
+    return this.#rn?.status();
+  }
+
+  /** The whole log the core sees (stable and unstable), for checkers. */
+  logEntries(): Entry[] {
+    return this.#rn?.logEntries() ?? [];
+  }
+}

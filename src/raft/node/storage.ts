@@ -1,0 +1,167 @@
+// The core's Storage made durable: every Ready becomes one log record (hard state, entries, and a
+// marker naming a snapshot file written before it); opening replays the log into a MemoryStorage.
+// A snapshot file counts only once a record names it, so a crash between the two leaves the old state.
+import { MemoryStorage } from '../core/index.js';
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../core/index.js';
+import { decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshot } from './codec.js';
+import type { WalRecord } from './codec.js';
+import type { RaftDisk } from './disk.js';
+
+export class RaftStorageCorruptError extends Error {
+  constructor(message: string) {
+    super(`raft storage is inconsistent: ${message}; refusing to start (restore from another manager)`);
+    this.name = 'RaftStorageCorruptError';
+  }
+}
+
+/** What a Ready asks to make durable. */
+export interface ReadyWrite {
+  hardState?: HardState | undefined;
+  entries: readonly Entry[];
+  snapshot?: Snapshot | undefined;
+}
+
+export class DurableStorage {
+  readonly #disk: RaftDisk;
+  readonly mem: MemoryStorage;
+  #hardState: HardState;
+
+  private constructor(disk: RaftDisk, mem: MemoryStorage, hs: HardState) {
+    this.#disk = disk;
+    this.mem = mem;
+    this.#hardState = hs;
+  }
+
+  /** Rebuilds the in-memory log from the disk. */
+  static async open(disk: RaftDisk): Promise<DurableStorage> {
+    const records = (await disk.readLog()).map((r) => decodeRecord(r));
+    const files = new Set(await disk.listSnapshots());
+    const load = async (meta: SnapshotMetadata): Promise<Snapshot> => {
+      if (!files.has(meta.index)) {
+        throw new RaftStorageCorruptError(`the log names snapshot ${meta.index} but its file is missing`);
+      }
+      const snap = decodeSnapshot(await disk.readSnapshot(meta.index));
+      if (snap.metadata.index !== meta.index || snap.metadata.term !== meta.term) {
+        throw new RaftStorageCorruptError(
+          `snapshot file ${meta.index} holds ${snap.metadata.index}/${snap.metadata.term}`,
+        );
+      }
+      return snap;
+    };
+    let mem = new MemoryStorage();
+    let hs: HardState = { term: 0, vote: 0, commit: 0 };
+    // The log restarts at the last record that replaces it (a base or an installed snapshot); the
+    // snapshot files earlier records name may be gone, but their hard state still counts.
+    let start = 0;
+    records.forEach((rec, i) => {
+      if (rec.kind === 'base' || rec.snapshot !== undefined) start = i;
+    });
+    for (const rec of records.slice(0, start)) if (rec.hardState) hs = rec.hardState;
+    for (const rec of records.slice(start)) {
+      if (rec.kind === 'base') {
+        mem = new MemoryStorage();
+        if (rec.snapshot.index === rec.baseIndex) {
+          if (rec.baseIndex > 0) mem.applySnapshot(await load(rec.snapshot));
+        } else {
+          const cs = rec.snapshot.confState;
+          mem.applySnapshot({
+            metadata: { index: rec.baseIndex, term: rec.baseTerm, confState: cs },
+            data: new Uint8Array(0),
+          });
+        }
+        mem.append(rec.entries);
+        if (rec.snapshot.index > rec.baseIndex) {
+          const snap = await load(rec.snapshot);
+          mem.createSnapshot(snap.metadata.index, snap.metadata.confState, snap.data);
+          if (mem.snapshot().metadata.term !== snap.metadata.term) {
+            throw new RaftStorageCorruptError(
+              `snapshot ${snap.metadata.index} has a different term than its entry`,
+            );
+          }
+        }
+        hs = rec.hardState;
+      } else {
+        if (rec.snapshot) mem.applySnapshot(await load(rec.snapshot));
+        appendChecked(mem, rec.entries);
+        if (rec.hardState) hs = rec.hardState;
+      }
+    }
+    const snapIndex = mem.snapshot().metadata.index;
+    hs = { ...hs, commit: Math.min(Math.max(hs.commit, snapIndex), mem.lastIndex()) };
+    mem.setHardState(hs);
+    // Files no record names: left by a crash between writing a snapshot and its record.
+    for (const f of files) if (f !== snapIndex) await disk.removeSnapshot(f);
+    return new DurableStorage(disk, mem, hs);
+  }
+
+  get hardState(): HardState {
+    return this.#hardState;
+  }
+
+  /** Whether nothing was ever written (a new member). */
+  get isEmpty(): boolean {
+    return this.mem.lastIndex() === 0 && this.#hardState.term === 0;
+  }
+
+  /** Makes a Ready's state durable with one log append (after its snapshot file, if any). */
+  async save(w: ReadyWrite): Promise<void> {
+    const prevSnap = this.mem.snapshot().metadata.index;
+    if (w.snapshot) await this.#disk.writeSnapshot(w.snapshot.metadata.index, encodeSnapshot(w.snapshot));
+    const rec: WalRecord = { kind: 'ready', entries: [...w.entries] };
+    if (w.hardState) rec.hardState = w.hardState;
+    if (w.snapshot) rec.snapshot = w.snapshot.metadata;
+    await this.#disk.append([encodeRecord(rec)]);
+    if (w.snapshot) this.mem.applySnapshot(w.snapshot);
+    appendChecked(this.mem, w.entries);
+    if (w.hardState) {
+      this.#hardState = w.hardState;
+      this.mem.setHardState(w.hardState);
+    }
+    if (w.snapshot && prevSnap > 0) await this.#disk.removeSnapshot(prevSnap);
+  }
+
+  /**
+   * Records a snapshot of the application at `index` (applied), keeps `keep` entries behind it for
+   * slow followers, and rewrites the log so it no longer holds what the snapshot covers.
+   */
+  async compact(opts: {
+    index: number;
+    confState: ConfState;
+    data: Uint8Array;
+    keep: number;
+  }): Promise<void> {
+    const prevSnap = this.mem.snapshot().metadata.index;
+    if (opts.index <= prevSnap) return;
+    const snap = this.mem.createSnapshot(opts.index, opts.confState, opts.data);
+    await this.#disk.writeSnapshot(opts.index, encodeSnapshot(snap));
+    const compactTo = opts.index - opts.keep;
+    if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
+    const baseIndex = this.mem.firstIndex() - 1;
+    const last = this.mem.lastIndex();
+    const entries = last > baseIndex ? this.mem.entries(baseIndex + 1, last + 1, Infinity) : [];
+    await this.#disk.rewriteLog([
+      encodeRecord({
+        kind: 'base',
+        baseIndex,
+        baseTerm: this.mem.term(baseIndex),
+        hardState: this.#hardState,
+        snapshot: snap.metadata,
+        entries,
+      }),
+    ]);
+    if (prevSnap > 0) await this.#disk.removeSnapshot(prevSnap);
+  }
+
+  close(): Promise<void> {
+    return this.#disk.close();
+  }
+}
+
+function appendChecked(mem: MemoryStorage, entries: readonly Entry[]): void {
+  const first = entries[0];
+  if (first === undefined) return;
+  if (first.index > mem.lastIndex() + 1) {
+    throw new RaftStorageCorruptError(`entry ${first.index} follows ${mem.lastIndex()} with a gap`);
+  }
+  mem.append([...entries]);
+}

@@ -1,0 +1,77 @@
+// The replicated Proposer: a transaction's changes become one Raft entry, and every manager (the
+// leader included) installs committed entries into its store in log order through apply(). The
+// leader's own update() then finds the entry already applied and does not apply it twice.
+// Store snapshots ride on Raft snapshots, so a lagging or new manager starts from one.
+import { ShoalError } from '../api/index.js';
+import { RaftNodeError } from '../raft/index.js';
+import type { Entry, NodeId, RaftNode, RaftNodeErrorCode, StateMachine } from '../raft/index.js';
+import type { Change, MemoryStore, Proposer } from './store/memory.js';
+
+const ENTRY_VERSION = 1;
+
+interface EntryBody {
+  v: number;
+  changes: Change[];
+}
+
+/** A write the cluster could not take (503). `maybeCommitted` says the outcome is unknown. */
+export class ProposalError extends ShoalError {
+  readonly reason: RaftNodeErrorCode;
+  readonly leader: NodeId;
+  readonly maybeCommitted: boolean;
+  constructor(e: RaftNodeError) {
+    super('Unavailable', `cannot write to the cluster store: ${e.message}`);
+    this.name = 'ProposalError';
+    this.reason = e.code;
+    this.leader = e.leader;
+    this.maybeCommitted = e.maybeCommitted;
+  }
+}
+
+export function encodeChanges(changes: readonly Change[]): Uint8Array {
+  const body: EntryBody = { v: ENTRY_VERSION, changes: [...changes] };
+  return new TextEncoder().encode(JSON.stringify(body));
+}
+
+export function decodeChanges(data: Uint8Array): Change[] {
+  const body = JSON.parse(new TextDecoder().decode(data)) as EntryBody;
+  if (body.v !== ENTRY_VERSION) throw new Error(`store entry version ${body.v} is not supported`);
+  return body.changes;
+}
+
+export class RaftProposer implements Proposer, StateMachine {
+  readonly #store: MemoryStore;
+  #node: RaftNode | undefined;
+
+  constructor(store: MemoryStore) {
+    this.#store = store;
+  }
+
+  /** Connects the node this proposer writes through; pass this proposer as its stateMachine. */
+  attach(node: RaftNode): void {
+    this.#node = node;
+  }
+
+  async propose(changes: readonly Change[]): Promise<number> {
+    const node = this.#node;
+    if (node === undefined) throw new Error('RaftProposer.propose before attach()');
+    try {
+      return await node.propose(encodeChanges(changes));
+    } catch (e) {
+      if (e instanceof RaftNodeError) throw new ProposalError(e);
+      throw e;
+    }
+  }
+
+  apply(entry: Entry): void {
+    this.#store.apply(decodeChanges(entry.data), entry.index);
+  }
+
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.#store.snapshot()));
+  }
+
+  restore(data: Uint8Array): void {
+    this.#store.restore(JSON.parse(new TextDecoder().decode(data)) as ReturnType<MemoryStore['snapshot']>);
+  }
+}
