@@ -164,7 +164,7 @@ async function startShoal(dir: string): Promise<{ proc: ChildProcess; api: Clien
       ),
     20_000,
   );
-  await api.call('POST', '/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1' });
+  await api.call('POST', '/swarm/init', { ListenAddr: '127.0.0.1:0', AdvertiseAddr: '127.0.0.1' });
   return { proc, api };
 }
 

@@ -33,7 +33,7 @@ export async function serviceListLatency(
   const servers = await listen(app, [`unix://${sock}`]);
   const api = new Client({ host: `unix://${sock}` });
   try {
-    await api.call('POST', '/swarm/init', {});
+    await api.call('POST', '/swarm/init', { ListenAddr: '127.0.0.1:0' });
     for (let i = 0; i < services; i++) {
       await api.call('POST', '/services/create', {
         Name: `s${i}`,

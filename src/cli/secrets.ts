@@ -4,34 +4,12 @@ import type { Command } from 'commander';
 import type { Config, Secret } from '../api/index.js';
 import type { Client } from './client.js';
 import { keyValues } from './flags.js';
+import { ago, readStdin, table } from './text.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]! + 3))
-        .join('')
-        .trimEnd(),
-    )
-    .join('\n');
-}
-
-function ago(iso: string): string {
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `${Math.round(s / 86400)} days ago`;
-}
-
 async function readData(file: string): Promise<Buffer> {
-  if (file !== '-') return readFile(file);
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  return file === '-' ? readStdin() : readFile(file);
 }
 
 /** `--filter key=value` flags as the Engine API's filters parameter. */

@@ -14,27 +14,9 @@ import {
   parsePort,
 } from './flags.js';
 import { secretCommands } from './secrets.js';
+import { ago, readStdin, table } from './text.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3)))
-        .join('')
-        .trimEnd(),
-    )
-    .join('\n');
-}
-
-function ago(iso: string): string {
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  return `${Math.round(s / 3600)} hours ago`;
-}
 
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -427,10 +409,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('unlock')
     .description('unlock a locked manager (the key is read from standard input)')
     .action(async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       await client().call('POST', '/swarm/unlock', {
-        UnlockKey: Buffer.concat(chunks).toString('utf8').trim(),
+        UnlockKey: (await readStdin()).toString('utf8').trim(),
       });
     });
   swarm

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setImmediate as tick } from 'node:timers/promises';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { aesGcmCipher, ManualClock, randomKey } from '../../platform/index.js';
 import { message } from '../core/index.js';
 import type { Entry, NodeId } from '../core/index.js';
@@ -87,15 +87,20 @@ class Cluster {
   }
 
   /** Moves simulated time forward in 10 ms steps, letting every async step settle in between. */
+  /** With a real disk, waits are bounded in real time: fsync is slow on a loaded machine. */
+  constructor(readonly realIo = false) {}
+
   async run(ms: number): Promise<void> {
     for (let t = 0; t < ms; t += 10) {
       this.clock.advance(10);
       for (let i = 0; i < 5; i++) await tick();
+      if (this.realIo) await sleep(1);
     }
   }
 
   async until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-    for (let t = 0; t < ms; t += 50) {
+    const deadline = Date.now() + 30_000;
+    for (let t = 0; this.realIo ? Date.now() < deadline : t < ms; t += 50) {
       if (cond()) return;
       await this.run(50);
     }
@@ -317,7 +322,7 @@ test('a single node on the real disk elects itself, encrypts its log, and reopen
   const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
   try {
     const cipher = aesGcmCipher(randomKey());
-    const c = new Cluster();
+    const c = new Cluster(true);
     // Real disk I/O takes real time, which the manual clock does not count.
     const real = { snapshotInterval: 4, requestTimeoutMs: 1e9 };
     const m = await c.add(1, { peers: [1], disk: new NodeRaftDisk(dir, { cipher }), ...real });
