@@ -1,10 +1,22 @@
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { X509Certificate as NodeX509, randomBytes } from 'node:crypto';
 
 // Node 20's global WebCrypto; typed by the DOM lib, which is what @peculiar/x509 expects.
 const webcrypto = globalThis.crypto;
-x509.cryptoProvider.set(webcrypto);
+
+let x509Loaded: Promise<typeof X509> | undefined;
+/**
+ * @peculiar/x509 (with reflect-metadata) costs about 20 MB of resident memory, and only making
+ * certificates needs it: parsing and verifying use node:crypto. So it loads on first use.
+ */
+function loadX509(): Promise<typeof X509> {
+  x509Loaded ??= import('reflect-metadata').then(async () => {
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto);
+    return x509;
+  });
+  return x509Loaded;
+}
 
 export type NodeRole = 'manager' | 'worker';
 export const MANAGER_OU = 'swarm-manager';
@@ -73,11 +85,13 @@ async function newKeyPair(): Promise<CryptoKeyPair> {
 }
 
 async function exportKeyPem(key: CryptoKey): Promise<string> {
+  const x509 = await loadX509();
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 async function importSigningKey(keyPem: string): Promise<CryptoKey> {
+  const x509 = await loadX509();
   const der = x509.PemConverter.decodeFirst(keyPem);
   return webcrypto.subtle.importKey('pkcs8', der, EC_KEY, false, ['sign']);
 }
@@ -89,7 +103,7 @@ function randomSerial(): string {
   return b.toString('hex');
 }
 
-function caExtensions(ski: x509.SubjectKeyIdentifierExtension): x509.Extension[] {
+function caExtensions(x509: typeof X509, ski: X509.SubjectKeyIdentifierExtension): X509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(true, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -97,13 +111,14 @@ function caExtensions(ski: x509.SubjectKeyIdentifierExtension): x509.Extension[]
   ];
 }
 
-function subjectKeyId(cert: x509.X509Certificate): string {
+function subjectKeyId(x509: typeof X509, cert: X509.X509Certificate): string {
   const ext = cert.getExtension(x509.SubjectKeyIdentifierExtension);
   if (ext === null) throw new CAError('untrusted', 'issuer certificate has no subject key identifier');
   return ext.keyId;
 }
 
 export async function createRootCA(o: { now: number; validityMs?: number }): Promise<CertKey> {
+  const x509 = await loadX509();
   const keys = await newKeyPair();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -112,12 +127,13 @@ export async function createRootCA(o: { now: number; validityMs?: number }): Pro
     notAfter: new Date(o.now + (o.validityMs ?? ROOT_VALIDITY_MS)),
     signingAlgorithm: SIGNING,
     keys,
-    extensions: caExtensions(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)),
+    extensions: caExtensions(x509, await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)),
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
 }
 
 export async function createKeyAndCsr(): Promise<{ keyPem: string; csrPem: string }> {
+  const x509 = await loadX509();
   const keys = await newKeyPair();
   // The CA assigns the identity; the CSR only proves possession of the key.
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
@@ -128,9 +144,9 @@ export async function createKeyAndCsr(): Promise<{ keyPem: string; csrPem: strin
   return { keyPem: await exportKeyPem(keys.privateKey), csrPem: csr.toString('pem') };
 }
 
-async function parseVerifiedCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
+async function parseVerifiedCsr(x509: typeof X509, csrPem: string): Promise<X509.Pkcs10CertificateRequest> {
   if (csrPem.length > MAX_PEM_BYTES) throw new CAError('bad-csr', 'CSR too large');
-  let csr: x509.Pkcs10CertificateRequest;
+  let csr: X509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch (err) {
@@ -161,7 +177,8 @@ export async function signNodeCertificate(
     throw new CAError('bad-identity', `invalid node or cluster ID: ${subject.nodeId} / ${subject.clusterId}`);
   }
   const ou = OU_BY_ROLE[subject.role];
-  const csr = await parseVerifiedCsr(csrPem);
+  const x509 = await loadX509();
+  const csr = await parseVerifiedCsr(x509, csrPem);
   const issuerCert = new x509.X509Certificate(issuer.certPem);
   const signingKey = await importSigningKey(issuer.keyPem);
   // A certificate outliving its issuer could never verify; cap it.
@@ -185,7 +202,7 @@ export async function signNodeCertificate(
       ]),
       new x509.SubjectAlternativeNameExtension(dnsNames.map((value) => ({ type: 'dns' as const, value }))),
       await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
-      new x509.AuthorityKeyIdentifierExtension(subjectKeyId(issuerCert)),
+      new x509.AuthorityKeyIdentifierExtension(subjectKeyId(x509, issuerCert)),
     ],
   });
   const chain = [leaf.toString('pem')];
@@ -198,6 +215,7 @@ export async function signNodeCertificate(
  * verifies for nodes that have not yet learned the new root.
  */
 export async function crossSignRoot(oldRoot: CertKey, newRoot: CertKey, now: number): Promise<string> {
+  const x509 = await loadX509();
   const oldCert = new x509.X509Certificate(oldRoot.certPem);
   const newCert = new x509.X509Certificate(newRoot.certPem);
   const signingKey = await importSigningKey(oldRoot.keyPem);
@@ -212,8 +230,8 @@ export async function crossSignRoot(oldRoot: CertKey, newRoot: CertKey, now: num
     signingKey,
     signingAlgorithm: SIGNING,
     extensions: [
-      ...caExtensions(new x509.SubjectKeyIdentifierExtension(subjectKeyId(newCert))),
-      new x509.AuthorityKeyIdentifierExtension(subjectKeyId(oldCert)),
+      ...caExtensions(x509, new x509.SubjectKeyIdentifierExtension(subjectKeyId(x509, newCert))),
+      new x509.AuthorityKeyIdentifierExtension(subjectKeyId(x509, oldCert)),
     ],
   });
   return cert.toString('pem');
@@ -227,21 +245,28 @@ export function splitPemCertificates(pem: string): string[] {
 }
 
 export function identityOf(certPemOrDer: string | Uint8Array): NodeIdentity {
-  let cert: x509.X509Certificate;
+  let cert: NodeX509;
   try {
     if (typeof certPemOrDer === 'string') {
       const first = splitPemCertificates(certPemOrDer)[0];
       if (first === undefined) throw new Error('no certificate in PEM');
-      cert = new x509.X509Certificate(first);
+      cert = new NodeX509(first);
     } else {
-      cert = new x509.X509Certificate(new Uint8Array(certPemOrDer));
+      cert = new NodeX509(Buffer.from(certPemOrDer));
     }
   } catch (err) {
     throw new CAError('bad-identity', `cannot parse certificate: ${(err as Error).message}`);
   }
-  const name = cert.subjectName;
+  // Node prints the subject one attribute per line; IDs (checked at issue) never contain newlines.
+  const fields = new Map<string, string[]>();
+  for (const line of cert.subject.split('\n')) {
+    const i = line.indexOf('=');
+    if (i <= 0) continue;
+    const k = line.slice(0, i);
+    fields.set(k, [...(fields.get(k) ?? []), line.slice(i + 1)]);
+  }
   const one = (field: string): string => {
-    const values = name.getField(field);
+    const values = fields.get(field) ?? [];
     const v = values[0];
     // More than one value would make the identity ambiguous.
     if (values.length !== 1 || v === undefined || v === '') {
@@ -256,8 +281,8 @@ export function identityOf(certPemOrDer: string | Uint8Array): NodeIdentity {
     nodeId: one('CN'),
     role,
     clusterId: one('O'),
-    notBefore: cert.notBefore.getTime(),
-    notAfter: cert.notAfter.getTime(),
+    notBefore: Date.parse(cert.validFrom),
+    notAfter: Date.parse(cert.validTo),
     serial: cert.serialNumber.toLowerCase(),
   };
 }
@@ -270,8 +295,8 @@ interface ParsedCert {
 
 function parseCerts(pem: string): ParsedCert[] {
   return splitPemCertificates(pem).map((block) => {
-    const p = new x509.X509Certificate(block);
-    return { node: new NodeX509(block), notBefore: p.notBefore.getTime(), notAfter: p.notAfter.getTime() };
+    const node = new NodeX509(block);
+    return { node, notBefore: Date.parse(node.validFrom), notAfter: Date.parse(node.validTo) };
   });
 }
 
@@ -346,11 +371,42 @@ export function tlsInfoOf(rootPem: string): {
   CertIssuerPublicKey: string;
 } {
   const first = splitPemCertificates(rootPem)[0] ?? rootPem;
-  const cert = new x509.X509Certificate(first);
+  const { subject, spki } = subjectAndKeyDer(new NodeX509(first).raw);
   return {
     TrustRoot: rootPem,
-    CertIssuerSubject: Buffer.from(cert.subjectName.toArrayBuffer()).toString('base64'),
-    CertIssuerPublicKey: Buffer.from(cert.publicKey.rawData).toString('base64'),
+    CertIssuerSubject: subject.toString('base64'),
+    CertIssuerPublicKey: spki.toString('base64'),
+  };
+}
+
+/**
+ * The DER of a certificate's subject Name and SubjectPublicKeyInfo, read from the TBSCertificate:
+ * [0] version, serial, signature algorithm, issuer, validity, subject, subjectPublicKeyInfo.
+ */
+function subjectAndKeyDer(der: Buffer): { subject: Buffer; spki: Buffer } {
+  const tlv = (buf: Buffer, at: number): { start: number; body: number; end: number } => {
+    const first = buf[at + 1];
+    if (first === undefined) throw new CAError('bad-identity', 'truncated certificate');
+    let len = first;
+    let body = at + 2;
+    if (first & 0x80) {
+      const n = first & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (buf[at + 2 + i] ?? 0);
+      body = at + 2 + n;
+    }
+    return { start: at, body, end: body + len };
+  };
+  const cert = tlv(der, 0);
+  const tbs = tlv(der, cert.body);
+  let at = tbs.body;
+  if (der[at] === 0xa0) at = tlv(der, at).end; // explicit [0] version
+  for (let i = 0; i < 4; i++) at = tlv(der, at).end; // serial, signature, issuer, validity
+  const subject = tlv(der, at);
+  const spki = tlv(der, subject.end);
+  return {
+    subject: der.subarray(subject.start, subject.end),
+    spki: der.subarray(spki.start, spki.end),
   };
 }
 

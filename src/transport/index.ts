@@ -9,3 +9,17 @@ export type { TlsMaterial } from './tls.js';
 export { authorize, authorizeIdentity, peerIdentity, RpcError } from './peer.js';
 export type { PeerPolicy } from './peer.js';
 export * from './gen/shoal/v1/cluster.js';
+export {
+  GrpcRaftTransport,
+  raftService,
+  registerRaftService,
+  MAX_RAFT_MESSAGE_BYTES,
+} from './raft.js';
+export type { GrpcRaftTransportOptions, RaftPeerStats, RaftServiceOptions } from './raft.js';
+export {
+  RaftServiceClient,
+  RaftServiceService,
+  StreamRaftMessageRequest,
+  StreamRaftMessageResponse,
+} from './gen/shoal/v1/raft.js';
+export type { RaftServiceServer } from './gen/shoal/v1/raft.js';
