@@ -288,7 +288,8 @@ export class Daemon {
     this.#scheduleRenewal();
   }
 
-  async #activateWorker(): Promise<void> {
+  /** With joining, resolves once the first session is up (or failed); a restart never waits for managers. */
+  async #activateWorker(joining = false): Promise<void> {
     const node = this.#node!;
     const remote = new RemoteDispatcher({
       managers: node.managers,
@@ -306,8 +307,8 @@ export class Daemon {
     this.#remote = remote;
     this.#executor = executor;
     this.#scheduleRenewal();
-    // Joining returns once the node has its first session (or the first attempt failed).
-    await this.#startAgent(new Agent(this.#agentOptions(remote, executor)));
+    const started = this.#startAgent(new Agent(this.#agentOptions(remote, executor)));
+    if (joining) await started;
   }
 
   #agentOptions(dispatcher: Agent['o']['dispatcher'], executor: Executor): Agent['o'] {
@@ -504,7 +505,7 @@ export class Daemon {
       this.#tls = joined.tls;
       await this.#certs.save(joined.tls);
       await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
-      await this.#activateWorker();
+      await this.#activateWorker(true);
       this.#logf('info', `joined the swarm as worker ${joined.res.nodeId}`);
     });
   }
