@@ -1,5 +1,5 @@
 // The seed runner. `--seed S` replays one run (printing its trace if it fails, or with --verbose);
-// `--seeds N [--from B]` runs N seeds from B. Exits non-zero naming the first failing seed.
+// `--seeds N [--from B]` runs N seeds from B; `--handoff` forces the leader-handoff workload. Exits non-zero naming the first failing seed.
 import { runSim } from './cluster.js';
 import type { SimResult } from './cluster.js';
 
@@ -10,10 +10,11 @@ interface Args {
   verbose: boolean;
   faultMs?: number;
   clients?: number;
+  handoff: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { from: 1, verbose: false };
+  const a: Args = { from: 1, verbose: false, handoff: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const num = (): number => {
@@ -27,9 +28,10 @@ function parse(argv: string[]): Args {
     else if (flag === '--fault-ms') a.faultMs = num();
     else if (flag === '--clients') a.clients = num();
     else if (flag === '--verbose' || flag === '-v') a.verbose = true;
+    else if (flag === '--handoff') a.handoff = true;
     else
       throw new Error(
-        `unknown argument ${flag}; usage: sim --seed S [--verbose] | --seeds N [--from B] [--fault-ms MS] [--clients C]`,
+        `unknown argument ${flag}; usage: sim --seed S [--verbose] | --seeds N [--from B] [--fault-ms MS] [--clients C] [--handoff]`,
       );
   }
   return a;
@@ -37,7 +39,7 @@ function parse(argv: string[]): Args {
 
 function summary(r: SimResult): string {
   const s = r.stats;
-  return `seed ${r.seed} ${r.ok ? 'ok' : 'FAILED'} managers=${r.regime.managers} net=${r.regime.network} partitions=${r.regime.partitions} crashes=${s.crashes} ops=${s.ops} (ok ${s.okOps}, unknown ${s.unknownOps}) terms=${s.leaders} events=${s.events} sim=${s.simMs}ms digest=${r.digest.slice(0, 16)}`;
+  return `seed ${r.seed} ${r.ok ? 'ok' : 'FAILED'} managers=${r.regime.managers} net=${r.regime.network} partitions=${r.regime.partitions} handoff=${r.regime.handoff} crashes=${s.crashes} ops=${s.ops} (ok ${s.okOps}, unknown ${s.unknownOps}) terms=${s.leaders} events=${s.events} sim=${s.simMs}ms digest=${r.digest.slice(0, 16)}`;
 }
 
 async function main(): Promise<number> {
@@ -45,6 +47,7 @@ async function main(): Promise<number> {
   const opts = {
     ...(a.faultMs === undefined ? {} : { faultMs: a.faultMs }),
     ...(a.clients === undefined ? {} : { clients: a.clients }),
+    ...(a.handoff ? { handoff: true } : {}),
   };
   if (a.seed !== undefined) {
     const r = await runSim({ seed: a.seed, verbose: a.verbose, ...opts });

@@ -26,6 +26,8 @@ export interface SimOptions {
   clients?: number;
   /** Keep the whole trace (otherwise the last TRACE_TAIL lines). */
   verbose?: boolean;
+  /** Run the leader-handoff workload whatever the seed's regime says (see Regime.handoff). */
+  handoff?: boolean;
 }
 
 export interface Regime {
@@ -36,6 +38,13 @@ export interface Regime {
   drift: number;
   disk: DiskFaults;
   snapshotInterval: number;
+  /**
+   * The leader-handoff workload: a write is acknowledged, its leader is cut off before any follower
+   * learns the commit, and the follower that wins the election is sent read-modify-writes that
+   * expect the value from before that write. A leader that took them before applying an entry of
+   * its own term would validate them against state that misses the acknowledged write.
+   */
+  handoff: boolean;
 }
 
 export interface SimResult {
@@ -83,6 +92,8 @@ export function chooseRegime(rand: Prng): Regime {
       { minSyncMs: 1, maxSyncMs: 15 },
     ]),
     snapshotInterval: rand.pick([8, 20, 64]),
+    // Drawn last, so adding it left every other choice of every seed as it was.
+    handoff: rand.chance(0.25),
   };
 }
 
@@ -126,6 +137,9 @@ class Sim {
   /** Every entry any member applied: index → term and payload. */
   readonly #committed = new Map<number, { term: number; data: string }>();
   readonly #leaders = new Map<number, NodeId>();
+  /** The handoff round waiting for a new leader, if any; `busy` holds off the random faults. */
+  #handoff: { from: NodeId; onLeader: (m: Manager) => void } | undefined;
+  #handoffBusy = false;
   #opId = 0;
   crashes = 0;
 
@@ -133,6 +147,7 @@ class Sim {
     this.seed = opts.seed;
     this.#rand = new Prng(opts.seed);
     this.regime = chooseRegime(this.#rand.fork());
+    if (opts.handoff) this.regime.handoff = true;
     this.#verbose = opts.verbose ?? false;
     this.net = new SimNetwork({ sched: this.sched, rand: this.#rand.fork(), trace: (l) => this.trace(l) });
     this.net.faults = { ...NETWORKS[this.regime.network]! };
@@ -205,8 +220,15 @@ class Sim {
       snapshotInterval: this.regime.snapshotInterval,
       snapshotKeep: 4,
       raft: { maxSizePerMsg: 64 * 1024, snapshotChunkBytes: 4096, maxInflightMsgs: 64 },
-      onLeaderChange: (isLeader, leader, term) =>
-        this.trace(`leader ${m.id}: ready=${isLeader} lead=${leader} term=${term}`),
+      onLeaderChange: (isLeader, leader, term) => {
+        this.trace(`leader ${m.id}: ready=${isLeader} lead=${leader} term=${term}`);
+        const h = this.#handoff;
+        // On the raft-level election, ready or not: the driver, not the client, must hold writes back.
+        if (h !== undefined && leader === m.id && m.id !== h.from) {
+          this.#handoff = undefined;
+          this.sched.at(0, () => h.onLeader(m));
+        }
+      },
       onFatal: (e) => this.fail(`manager ${m.id} stopped on a fatal error: ${String(e)}`),
     });
     proposer.attach(node);
@@ -330,7 +352,7 @@ class Sim {
     op: RegisterOp,
     key: string,
     direct: boolean,
-    next: (hint: NodeId | undefined, failed: boolean) => void,
+    next: (hint: NodeId | undefined, failed: boolean, h: HistoryOp) => void,
   ): void {
     const inc = target.inc!;
     const h: HistoryOp = { id: this.#opId++, client, key, op, call: this.sched.now, ret: -1, unknown: false };
@@ -373,22 +395,22 @@ class Sim {
         inc.inFlight.delete(h);
         if (unconfirmed(output)) this.#finish(h, { failed: true });
         else this.#finish(h, output === undefined ? {} : { output });
-        next(undefined, false);
+        next(undefined, false, h);
       },
       (e: unknown) => {
         if (!inc.owner.alive) return;
         inc.inFlight.delete(h);
         if (e instanceof ProposalError) {
           this.#finish(h, e.maybeCommitted ? { unknown: true } : { failed: true });
-          next(e.leader || undefined, true);
+          next(e.leader || undefined, true, h);
         } else if (e instanceof RaftNodeError) {
           // From readIndex: a read (or a cas before its write) that did nothing.
           this.#finish(h, { failed: true });
-          next(e.leader || undefined, true);
+          next(e.leader || undefined, true, h);
         } else {
           this.fail(`unexpected error from ${op.kind} on ${target.id}: ${String(e)}`);
           this.#finish(h, { failed: true });
-          next(undefined, true);
+          next(undefined, true, h);
         }
       },
     );
@@ -432,6 +454,67 @@ class Sim {
     return op.kind === 'read' ? null : op.value;
   }
 
+  /** The client side of Regime.handoff: rounds of read, write, cut the leader, stale CAS on the next. */
+  startHandoff(until: number): void {
+    // Its own stream, so the other components draw exactly what they did without it.
+    const rand = new Prng(this.seed ^ 0x4a4d0ff);
+    const client = 100;
+    let round = 0;
+    const begin = (): void => {
+      if (this.sched.now >= until) return;
+      const lead = this.live().find((m) => m.inc!.node.isLeader);
+      if (lead === undefined) return void this.sched.at(100, begin);
+      const r = ++round;
+      let over = false;
+      const end = (why: string): void => {
+        if (over) return;
+        over = true;
+        this.trace(`handoff ${r} over: ${why}`);
+        this.#handoff = undefined;
+        this.sched.at(rand.range(100, 500), () => {
+          this.net.heal();
+          this.#handoffBusy = false;
+          this.sched.at(rand.range(200, 800), begin);
+        });
+      };
+      // A crash swallows a client's answer: the watchdog ends the round anyway.
+      this.sched.at(8000, () => end('timed out'));
+      const write = (key: string, before: string | null): void => {
+        if (lead.inc === undefined) return end('leader crashed');
+        this.issue(client, lead, { kind: 'write', value: `w${r}` }, key, false, (_hint, failed) => {
+          if (failed || over) return end('write failed');
+          // Acknowledged: cut the leader off now, so the commit index it just sent never arrives.
+          this.#handoffBusy = true;
+          this.net.heal();
+          this.net.partition([[lead.id], [...this.managers.keys()].filter((id) => id !== lead.id)]);
+          this.trace(`handoff ${r}: ${key} acknowledged on ${lead.id}; cut it off`);
+          this.#handoff = { from: lead.id, onLeader: (m) => stale(m, key, before, this.sched.now + 300) };
+        });
+      };
+      // Sends the new leader a CAS only state from before the acknowledged write satisfies,
+      // retrying quickly while it refuses (not ready yet).
+      const stale = (m: Manager, key: string, expect: string | null, deadline: number): void => {
+        if (over) return;
+        if (m.inc === undefined || this.sched.now > deadline) return end('new leader gone or never ready');
+        this.issue(client, m, { kind: 'cas', expect, value: `s${r}` }, key, true, (_hint, failed, h) => {
+          if (!failed) return end(`stale cas on ${m.id} → ${String(h.output ?? false)}`);
+          this.sched.at(rand.range(1, 3), () => stale(m, key, expect, deadline));
+        });
+      };
+      // Either a register CAS on one key, or "create if absent" on a name no one has used yet.
+      if (rand.chance(0.5)) {
+        this.issue(client, lead, { kind: 'read' }, 'h', false, (_hint, failed, h) => {
+          if (failed || over || h.output === undefined || typeof h.output === 'boolean')
+            return end('read failed');
+          write('h', h.output);
+        });
+      } else {
+        write(`n${r}`, null);
+      }
+    };
+    this.sched.at(rand.range(300, 1000), begin);
+  }
+
   // ---- faults ----
 
   scheduleFaults(until: number): void {
@@ -441,7 +524,9 @@ class Sim {
       if (this.sched.now >= until) return;
       const r = this.regime;
       const roll = rand.next();
-      if (roll < 0.3) {
+      if (this.#handoffBusy) {
+        this.trace('fault: none during the handoff round');
+      } else if (roll < 0.3) {
         this.net.heal();
         this.trace('fault: heal network');
       } else if (roll < 0.65 && r.partitions !== 'none') {
@@ -535,6 +620,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
   try {
     for (const m of sim.managers.values()) sim.start(m);
     for (let c = 0; c < (opts.clients ?? 3); c++) sim.startClient(c, faultMs);
+    if (sim.regime.handoff) sim.startHandoff(faultMs);
     sim.scheduleFaults(faultMs);
     const periodic = (): void => {
       sim.checkLogs();

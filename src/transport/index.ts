@@ -9,12 +9,7 @@ export type { TlsMaterial } from './tls.js';
 export { authorize, authorizeIdentity, peerIdentity, RpcError } from './peer.js';
 export type { PeerPolicy } from './peer.js';
 export * from './gen/shoal/v1/cluster.js';
-export {
-  GrpcRaftTransport,
-  raftService,
-  registerRaftService,
-  MAX_RAFT_MESSAGE_BYTES,
-} from './raft.js';
+export { GrpcRaftTransport, raftService, registerRaftService, MAX_RAFT_MESSAGE_BYTES } from './raft.js';
 export type { GrpcRaftTransportOptions, RaftPeerStats, RaftServiceOptions } from './raft.js';
 export {
   RaftServiceClient,

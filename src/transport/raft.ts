@@ -49,7 +49,7 @@ export interface GrpcRaftTransportOptions {
   selfId: NodeId;
   /** Raft ID → cluster address (host:port) of every other manager; read on each send. */
   peers: () => ReadonlyMap<NodeId, string>;
-  /** The node's current TLS material; a new object (renewal) reconnects with it. */
+  /** The node's current TLS material: the same object until it changes (a new one reconnects). */
   tls: () => TlsMaterial;
   log?: (msg: string) => void;
   /** Messages waiting for one peer's stream; beyond this the oldest are dropped. Default 1024. */
