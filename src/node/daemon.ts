@@ -542,7 +542,7 @@ export class Daemon {
   }
 
   #requireKeys(): KeyStore {
-    this.manager;
+    void this.manager; // throws Docker's 503 unless this node is an unlocked manager
     return this.#keys!;
   }
 
