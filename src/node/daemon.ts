@@ -192,6 +192,10 @@ export class Daemon {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       return;
     }
+    if (this.#node.role !== 'manager' && this.#node.role !== 'worker')
+      throw new Error(
+        `${this.#nodeFile} was written by a shoal without cluster certificates; move ${this.#o.dataRoot} aside and run "swarm init" again`,
+      );
     this.#tls = await this.#certs.load();
     if (this.#node.role === 'manager') {
       this.#keys = await KeyStore.open(this.#o.dataRoot);
