@@ -69,7 +69,9 @@ async function main(): Promise<number> {
   }
   console.log(`${n - failed.length}/${n} seeds passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (failed.length > 0) {
-    console.log(`FAILING SEEDS: ${failed.join(' ')} (replay: npm run sim -- --seed ${failed[0]})`);
+    console.log(
+      `FAILING SEEDS: ${failed.join(' ')} (replay: npm run sim -- --seed ${failed[0]}${a.handoff ? ' --handoff' : ''})`,
+    );
     return 1;
   }
   return 0;
