@@ -1,6 +1,7 @@
 // npm run bench: shoal beside a real Docker swarm and the engine's own limit, in one run, on this
 // machine. Writes the figures to BENCHMARKS.md. Flags: --quick (N=10 only, fewer rounds),
-// --no-swarm (skip the real swarm when its dockerd cannot run here).
+// --no-swarm (skip the real swarm when its dockerd cannot run here), --no-raft (skip shoal's Raft
+// vs etcd 3.4, bench/raft.ts; `node dist/bench/raft-only.js` runs that part alone).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,9 +12,11 @@ import type { Service } from '../src/api/index.js';
 import { RealSwarm, SWARM_SOCK } from './swarm.js';
 import { serviceListLatency } from './scale.js';
 import { nodeFailover } from './failover.js';
+import { raftVsEtcd } from './raft.js';
 
 const quick = process.argv.includes('--quick');
 const withSwarm = !process.argv.includes('--no-swarm');
+const withRaft = !process.argv.includes('--no-raft');
 const SIZES = quick ? [10] : [10, 50, 100];
 const KILL_ROUNDS = quick ? 3 : 7;
 const HOST_ENGINE = '/var/run/docker.sock';
@@ -231,6 +234,14 @@ async function main(): Promise<void> {
     notes.push(
       `service list latency runs on the simulated executor (${ls.services} services, ${ls.tasks} running tasks in one shoald), over the HTTP API on a unix socket.`,
     );
+    if (withRaft) {
+      const raft = await raftVsEtcd({ quick });
+      for (const r of raft.rows) {
+        rows.push(r);
+        console.log(r);
+      }
+      notes.push(...raft.notes);
+    }
   } finally {
     await shoal.api.call('POST', '/swarm/leave?force=true').catch(() => undefined);
     shoal.proc.kill('SIGTERM');
