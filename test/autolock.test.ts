@@ -33,6 +33,7 @@ test('init --autolock: a restarted manager is locked until it gets its key', asy
     const bytes = await readFile(join(f.parentPath, f.name));
     assert.ok(!bytes.includes(Buffer.from(key)), `${f.name} holds the unlock key`);
     assert.ok(!bytes.includes(Buffer.from('"kept"')), `${f.name} holds state in plaintext`);
+    assert.ok(!bytes.includes(Buffer.from('PRIVATE KEY')), `${f.name} holds a private key in the clear`);
   }
 
   const second = await apiHarness({ dataRoot });

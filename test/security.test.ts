@@ -43,6 +43,11 @@ async function tlsOf(dataRoot: string): Promise<TlsMaterial> {
   };
 }
 
+/** The manager's key is sealed on disk; the running daemon holds it in the clear. */
+function managerTls(): Promise<TlsMaterial> {
+  return Promise.resolve(h.daemon.tls!);
+}
+
 async function newWorker(name: string): Promise<Daemon> {
   const d = new Daemon({
     dataRoot: await mkdtemp(join(tmpdir(), `shoal-sec-${name}-`)),
@@ -124,7 +129,7 @@ test('a worker joins with the worker token and its certificate opens a session',
 });
 
 test('no client certificate: refused', async () => {
-  const { rootsPem } = await tlsOf(h.daemon.dataRoot);
+  const { rootsPem } = await managerTls();
   assert.equal(await heartbeatCode({ rootsPem }), status.UNAUTHENTICATED);
 });
 
@@ -142,7 +147,7 @@ test('a certificate from another CA: refused', async () => {
       validityMs: 3600_000,
     },
   );
-  const { rootsPem } = await tlsOf(h.daemon.dataRoot);
+  const { rootsPem } = await managerTls();
   assert.equal(await heartbeatCode({ rootsPem, certPem, keyPem }), status.UNAUTHENTICATED);
 });
 
@@ -156,7 +161,7 @@ test('a certificate of another cluster (O) signed by this CA: refused', async ()
 
 test('a worker certificate calling a manager-only RPC: refused; a manager certificate: allowed', async () => {
   assert.equal(await unlockKeyCode(await tlsOf(workers[0]!.dataRoot)), status.PERMISSION_DENIED);
-  assert.equal(await unlockKeyCode(await tlsOf(h.daemon.dataRoot)), status.OK);
+  assert.equal(await unlockKeyCode(await managerTls()), status.OK);
 });
 
 test('an expired certificate: refused', async () => {
@@ -286,7 +291,7 @@ async function waitUntil(cond: () => Promise<boolean>, timeoutMs = 10_000): Prom
 }
 
 test('joins are rate-limited per address', async () => {
-  const { rootsPem } = await tlsOf(h.daemon.dataRoot);
+  const { rootsPem } = await managerTls();
   const { csrPem } = await createKeyAndCsr();
   const wrong = workerToken.slice(0, -25) + '0'.repeat(24) + '2';
   const client = new CAServiceClient(

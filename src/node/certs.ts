@@ -3,7 +3,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { writeFileDurable } from '../platform/index.js';
+import { writeFileDurable, type RecordCipher } from '../platform/index.js';
 import { checkRootDigest, createKeyAndCsr } from '../ca/index.js';
 import {
   CLUSTER_CHANNEL_OPTIONS,
@@ -16,6 +16,9 @@ import {
 
 const CALL_TIMEOUT_MS = 10_000;
 
+/** A manager's private key on disk is sealed with the data key (so, when autolocked, by the unlock key). */
+const SEALED = 'SHOAL SEALED KEY\n';
+
 export class CertFiles {
   constructor(private readonly dataRoot: string) {}
 
@@ -23,20 +26,26 @@ export class CertFiles {
     return join(this.dataRoot, 'certificates');
   }
 
-  async load(): Promise<TlsMaterial> {
-    const [rootsPem, certPem, keyPem] = await Promise.all(
+  async load(cipher?: RecordCipher): Promise<TlsMaterial> {
+    const [rootsPem, certPem, key] = await Promise.all(
       ['swarm-root-ca.crt', 'swarm-node.crt', 'swarm-node.key'].map((f) =>
         readFile(join(this.#dir, f), 'utf8'),
       ),
     );
-    return { rootsPem: rootsPem!, certPem: certPem!, keyPem: keyPem! };
+    let keyPem = key!;
+    if (keyPem.startsWith(SEALED)) {
+      if (!cipher) throw new Error('the node key is sealed and no data key was given');
+      keyPem = cipher.open(Buffer.from(keyPem.slice(SEALED.length), 'base64')).toString('utf8');
+    }
+    return { rootsPem: rootsPem!, certPem: certPem!, keyPem };
   }
 
-  async save(m: TlsMaterial): Promise<void> {
+  async save(m: TlsMaterial, cipher?: RecordCipher): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const key = cipher ? SEALED + cipher.seal(Buffer.from(m.keyPem)).toString('base64') + '\n' : m.keyPem;
     // The key first: a crash between files leaves an old certificate with a new key, which
     // fails loudly at the next start instead of silently using a mismatched pair.
-    await writeFileDurable(join(this.#dir, 'swarm-node.key'), m.keyPem);
+    await writeFileDurable(join(this.#dir, 'swarm-node.key'), key);
     await writeFileDurable(join(this.#dir, 'swarm-node.crt'), m.certPem);
     await writeFileDurable(join(this.#dir, 'swarm-root-ca.crt'), m.rootsPem);
   }

@@ -27,6 +27,7 @@ import {
   writeFileDurable,
   type Cancel,
   type Clock,
+  type RecordCipher,
 } from '../platform/index.js';
 import { LocalLog, MemoryStore } from '../state/index.js';
 import {
@@ -164,6 +165,10 @@ export class Daemon {
   get engineHost(): string {
     return this.#o.engineHost;
   }
+  /** This node's current TLS material (certificate chain, key, trusted roots). */
+  get tls(): TlsMaterial | undefined {
+    return this.#tls;
+  }
   /** The port the cluster server is bound to (tests listen on port 0). */
   get clusterPort(): number {
     return this.#server?.port ?? 0;
@@ -196,15 +201,16 @@ export class Daemon {
       throw new Error(
         `${this.#nodeFile} was written by a shoal without cluster certificates; move ${this.#o.dataRoot} aside and run "swarm init" again`,
       );
-    this.#tls = await this.#certs.load();
     if (this.#node.role === 'manager') {
       this.#keys = await KeyStore.open(this.#o.dataRoot);
       if (this.#keys.locked) {
         this.#logf('warn', 'swarm state is locked; waiting for "docker swarm unlock"');
         return;
       }
+      this.#tls = await this.#certs.load(this.#dataCipher());
       await this.#activateManager();
     } else {
+      this.#tls = await this.#certs.load();
       await this.#activateWorker();
     }
     this.#logf('info', `rejoined swarm as ${this.#node.role} ${this.#node.nodeId}`);
@@ -242,7 +248,7 @@ export class Daemon {
   }): Promise<void> {
     const node = this.#node!;
     const logFn = (m: string): void => this.#logf('warn', m);
-    const log = new LocalLog(join(this.#o.dataRoot, 'raft'), { cipher: aesGcmCipher(this.#keys!.dek()) });
+    const log = new LocalLog(join(this.#o.dataRoot, 'raft'), { cipher: this.#dataCipher() });
     const store = new MemoryStore(log);
     const { replayed, repairedBytes } = await log.open(store);
     if (repairedBytes > 0)
@@ -290,6 +296,11 @@ export class Daemon {
     const started = this.#startAgent(new Agent(this.#agentOptions(manager.dispatcher, executor)));
     if (init) await started;
     this.#scheduleRenewal();
+  }
+
+  /** What seals a manager's state and private key: the data key, itself wrapped by the unlock key when autolocked. */
+  #dataCipher(): RecordCipher {
+    return aesGcmCipher(this.#keys!.dek());
   }
 
   /** With joining, resolves once the first session is up (or failed); a restart never waits for managers. */
@@ -389,7 +400,7 @@ export class Daemon {
         next = await renewCertificate(this.#remote?.managers[0] ?? node.managers[0] ?? '', tls);
       }
       if (this.#node !== node) return;
-      await this.#certs.save(next);
+      await this.#certs.save(next, this.#manager ? this.#dataCipher() : undefined);
       this.#tls = next;
       this.#server?.updateTls(next);
       this.#logf(
@@ -453,7 +464,7 @@ export class Daemon {
         this.#keys = await KeyStore.open(this.#o.dataRoot);
         await this.#keys.create({ autolock: spec.EncryptionConfig?.AutoLockManagers === true });
         await this.#activateManager({ spec, clusterId, root });
-        await this.#certs.save(this.#tls);
+        await this.#certs.save(this.#tls, this.#dataCipher());
       } catch (e) {
         await this.#deactivate(true);
         await this.#wipe();
@@ -524,6 +535,7 @@ export class Daemon {
         if (e instanceof KeyStoreError) throw badParameter(e.message);
         throw e;
       }
+      this.#tls = await this.#certs.load(this.#dataCipher());
       await this.#activateManager();
       this.#logf('info', 'swarm unlocked');
     });
