@@ -1,18 +1,11 @@
 // /secrets and /configs: create (201 {"ID"}), list with filters, inspect by ID, name or ID prefix,
 // labels-only update (200, empty), remove (204). A secret's data never leaves the manager.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Server } from 'node:http';
 import { badParameter, parseFilters } from '../api/index.js';
 import type { ControlAPI } from '../manager/index.js';
 import type { Daemon } from '../node/index.js';
-
-/** Exactly `application/json`: the docker CLI parses only bodies of that type. */
-function sendJson(reply: FastifyReply, code: number, body: unknown): FastifyReply {
-  return reply
-    .code(code)
-    .header('content-type', 'application/json')
-    .send(Buffer.from(`${JSON.stringify(body)}\n`));
-}
+import { sendJson } from './reply.js';
 
 const param = (req: FastifyRequest): string => (req.params as { id: string }).id;
 const query = (req: FastifyRequest): Record<string, string | undefined> =>

@@ -29,6 +29,7 @@ import {
 } from './present.js';
 import { streamLogs } from './logs.js';
 import { secretRoutes } from './secrets.js';
+import { sendJson } from './reply.js';
 
 export const API_VERSION = '1.41';
 export const MAX_API_VERSION = '1.50';
@@ -50,16 +51,6 @@ function cmpVersion(a: string, b: string): number {
 
 type Q = Record<string, string | undefined>;
 
-/**
- * JSON with exactly `Content-Type: application/json`: the docker CLI only parses error bodies
- * whose type matches exactly, and fastify would append a charset to a string payload.
- */
-function sendJson(reply: FastifyReply, code: number, body: unknown): FastifyReply {
-  return reply
-    .code(code)
-    .header('content-type', 'application/json')
-    .send(Buffer.from(`${JSON.stringify(body)}\n`));
-}
 const q = (req: FastifyRequest): Q => req.query as Q;
 const bool = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
 function intParam(v: string | undefined, name: string): number {
