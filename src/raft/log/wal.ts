@@ -35,6 +35,11 @@ export interface WalOptions {
   cipher?: RecordCipher | undefined;
 }
 
+export interface AppendOptions {
+  /** false: written but not fdatasynced; durable only once a later synced append's flush completes. */
+  sync?: boolean | undefined;
+}
+
 export interface WalReadResult {
   records: Buffer[];
   /** Bytes cut off the end because the last record was only partly written. */
@@ -96,11 +101,11 @@ export function frame(payload: Uint8Array): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-/** Appends records durably; concurrent appends share one fdatasync (group commit). */
+/** Appends records, durably unless told not to; concurrent ones share one fdatasync (group commit). */
 export class WalWriter {
   #fh: FileHandle;
   #cipher: RecordCipher | undefined;
-  #pending: { buf: Buffer; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #pending: { buf: Buffer; sync: boolean; resolve: () => void; reject: (e: unknown) => void }[] = [];
   #flushing = false;
   #size: number;
   #closed = false;
@@ -121,11 +126,11 @@ export class WalWriter {
     return this.#size;
   }
 
-  append(payload: Uint8Array): Promise<void> {
+  append(payload: Uint8Array, opts: AppendOptions = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('WAL is closed'));
     return new Promise((resolve, reject) => {
       const record = this.#cipher ? this.#cipher.seal(payload) : payload;
-      this.#pending.push({ buf: frame(record), resolve, reject });
+      this.#pending.push({ buf: frame(record), sync: opts.sync !== false, resolve, reject });
       if (!this.#flushing) void this.#flush();
     });
   }
@@ -136,7 +141,7 @@ export class WalWriter {
       const batch = this.#pending.splice(0, this.#pending.length);
       try {
         await this.#fh.writev(batch.map((b) => b.buf));
-        await this.#fh.datasync();
+        if (batch.some((b) => b.sync)) await this.#fh.datasync();
         for (const b of batch) this.#size += b.buf.length;
         for (const b of batch) b.resolve();
       } catch (e) {

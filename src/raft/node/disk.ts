@@ -10,8 +10,12 @@ import { readWal, WalWriter } from '../log/wal.js';
 export interface RaftDisk {
   /** The log's records in order, as far as they survived (a torn tail is cut off). */
   readLog(): Promise<Uint8Array[]>;
-  /** Appends records; they are durable once this resolves. */
-  append(records: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Appends records; they are durable once this resolves. With `sync: false` (state that may be
+   * lost, such as a commit index alone) they are only written: a crash may drop them, never
+   * what earlier appends made durable.
+   */
+  append(records: readonly Uint8Array[], opts?: { sync?: boolean }): Promise<void>;
   /** Replaces the whole log with `records`, atomically and durably. */
   rewriteLog(records: readonly Uint8Array[]): Promise<void>;
   /** Indexes of the snapshot files present. */
@@ -55,9 +59,9 @@ export class NodeRaftDisk implements RaftDisk {
     return this.#wal;
   }
 
-  async append(records: readonly Uint8Array[]): Promise<void> {
+  async append(records: readonly Uint8Array[], opts: { sync?: boolean } = {}): Promise<void> {
     const wal = await this.#writer();
-    await Promise.all(records.map((r) => wal.append(r)));
+    await Promise.all(records.map((r) => wal.append(r, opts)));
   }
 
   async rewriteLog(records: readonly Uint8Array[]): Promise<void> {

@@ -1,7 +1,8 @@
 // The driver: runs the pure core against a clock, a disk and a transport. Each Ready is handled in
-// order: persist (one durable write) → send → apply → advance; then, every snapshotInterval applied
-// entries, the application is snapshotted and the log compacted. Time, randomness, disk and network
-// are injected, so the simulation runs this code unchanged.
+// order: persist (one durable write) → send → apply → advance, except that a leader's appends go
+// out and already-durable committed entries apply while the write is under way (see #loop); then,
+// every snapshotInterval applied entries, the application is snapshotted and the log compacted.
+// Time, randomness, disk and network are injected, so the simulation runs this code unchanged.
 import { decodeConfChange, NONE, RaftError, RawNode, SILENT_LOGGER } from '../core/index.js';
 import type {
   ConfChange,
@@ -15,6 +16,7 @@ import type {
   Status,
 } from '../core/index.js';
 import type { Cancel, Clock } from '../../platform/index.js';
+import { coalesce } from './coalesce.js';
 import type { RaftDisk } from './disk.js';
 import { DurableStorage } from './storage.js';
 import type { RaftTransport } from './transport.js';
@@ -282,18 +284,63 @@ export class RaftNode {
       const rn = this.#rn!;
       while (this.#phase === 'running' && rn.hasReady()) {
         const rd = rn.ready();
+        let late = rd.messages;
+        let handled = false;
         if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+          const early = this.#sendableBeforePersist(rd);
+          if (early.length > 0) {
+            this.#o.transport.send(coalesce(early));
+            const sent = new Set(early);
+            late = rd.messages.filter((m) => !sent.has(m));
+          }
+          if (this.#appliableBeforePersist(rd)) {
+            this.#handle(rd);
+            handled = true;
+          }
           await this.#storage!.save(rd);
           if (this.#phase !== 'running') return;
         }
-        if (rd.messages.length > 0) this.#o.transport.send(rd.messages);
-        this.#handle(rd);
+        if (late.length > 0) this.#o.transport.send(coalesce(late));
+        if (!handled) this.#handle(rd);
         rn.advance();
         await this.#maybeCompact();
       }
     } finally {
       this.#looping = false;
     }
+  }
+
+  /**
+   * A leader's appends and heartbeats may leave while its own write is under way (Raft thesis
+   * §10.2.1, as etcd does): the leader counts itself towards a commit as soon as it appends, but
+   * any commit it reaches only shows (in messages, applies, replies) in a later Ready, which comes
+   * after this one is durable. Not when this Ready changes the term or vote (a message of a term
+   * the leader has not yet made durable could outlive a crash that forgets it), nor a commit past
+   * the durable log (a sole voter commits its entries at once; a learner must not apply them yet).
+   */
+  #sendableBeforePersist(rd: Ready): Message[] {
+    if (rd.snapshot !== undefined) return [];
+    const storage = this.#storage!;
+    const durable = storage.hardState;
+    const hs = rd.hardState;
+    if (hs !== undefined && (hs.term !== durable.term || hs.vote !== durable.vote)) return [];
+    const last = storage.mem.lastIndex();
+    return rd.messages.filter(
+      (m) =>
+        (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') && m.term === durable.term && m.commit <= last,
+    );
+  }
+
+  /**
+   * Committed entries already durable here (below this Ready's own entries, which may replace
+   * later ones) are applied while the write is under way, as etcd does: they are on a quorum's
+   * disks, and losing the commit index in this write only means learning it again.
+   */
+  #appliableBeforePersist(rd: Ready): boolean {
+    const last = rd.committedEntries[rd.committedEntries.length - 1];
+    if (last === undefined || rd.snapshot !== undefined) return false;
+    const first = rd.entries[0];
+    return last.index <= this.#storage!.mem.lastIndex() && (first === undefined || last.index < first.index);
   }
 
   #handle(rd: Ready): void {

@@ -19,6 +19,8 @@ export interface ReadyWrite {
   hardState?: HardState | undefined;
   entries: readonly Entry[];
   snapshot?: Snapshot | undefined;
+  /** false when nothing but the commit index changed: then the write need not be fsynced. */
+  mustSync?: boolean | undefined;
 }
 
 export class DurableStorage {
@@ -110,7 +112,9 @@ export class DurableStorage {
     const rec: WalRecord = { kind: 'ready', entries: [...w.entries] };
     if (w.hardState) rec.hardState = w.hardState;
     if (w.snapshot) rec.snapshot = w.snapshot.metadata;
-    await this.#disk.append([encodeRecord(rec)]);
+    // A lost commit index is learnt again from the leader, so etcd skips that fsync as well.
+    const sync = w.mustSync !== false || w.snapshot !== undefined;
+    await this.#disk.append([encodeRecord(rec)], { sync });
     if (w.snapshot) this.mem.applySnapshot(w.snapshot);
     appendChecked(this.mem, w.entries);
     if (w.hardState) {
