@@ -29,7 +29,8 @@ import {
   type Clock,
   type RecordCipher,
 } from '../platform/index.js';
-import { LocalLog, MemoryStore } from '../state/index.js';
+import { MemoryStore, RaftProposer } from '../state/index.js';
+import { MemoryNetwork, NodeRaftDisk, RaftNode } from '../raft/index.js';
 import {
   CAError,
   DEFAULT_NODE_CERT_VALIDITY_MS,
@@ -94,6 +95,9 @@ export const SWARM_LOCKED =
 /** setTimeout fires at once beyond this; longer delays are waited out in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RENEW_RETRY_MS = 60_000;
+/** The Raft member ID of a single manager. */
+const RAFT_ID = 1;
+const LEADERSHIP_TIMEOUT_MS = 30_000;
 /** Nodes renew within this long of learning of a root rotation. */
 const ROTATION_SPREAD_MS = 1000;
 
@@ -106,7 +110,7 @@ export class Daemon {
   #certs: CertFiles;
   #keys: KeyStore | undefined;
   #store: MemoryStore | undefined;
-  #log: LocalLog | undefined;
+  #raft: RaftNode | undefined;
   #manager: Manager | undefined;
   #server: ClusterServer | undefined;
   #remote: RemoteDispatcher | undefined;
@@ -248,13 +252,38 @@ export class Daemon {
   }): Promise<void> {
     const node = this.#node!;
     const logFn = (m: string): void => this.#logf('warn', m);
-    const log = new LocalLog(join(this.#o.dataRoot, 'raft'), { cipher: this.#dataCipher() });
-    const store = new MemoryStore(log);
-    const { replayed, repairedBytes } = await log.open(store);
-    if (repairedBytes > 0)
-      this.#logf('warn', `cut ${repairedBytes} bytes of a torn write off the end of the log`);
-    this.#logf('debug', `state restored at index ${store.index} (${replayed} log entries replayed)`);
-    this.#log = log;
+    const store = new MemoryStore({ propose: () => Promise.reject(new Error('the store is not open yet')) });
+    const proposer = new RaftProposer(store);
+    let becameLeader: () => void = () => undefined;
+    const leading = new Promise<void>((resolve) => (becameLeader = resolve));
+    // One member today: it elects itself at once. Managers joining as members is the HA work.
+    const raft = new RaftNode({
+      id: RAFT_ID,
+      disk: new NodeRaftDisk(join(this.#o.dataRoot, 'raft'), { cipher: this.#dataCipher() }),
+      transport: new MemoryNetwork().transport(RAFT_ID),
+      clock: this.clock,
+      rand: Math.random,
+      stateMachine: proposer,
+      peers: [RAFT_ID],
+      onLeaderChange: (isLeader) => {
+        if (isLeader) becameLeader();
+      },
+      onFatal: (e) => this.#logf('error', `the raft log failed and stopped: ${(e as Error).message}`),
+    });
+    proposer.attach(raft);
+    store.setProposer(proposer);
+    this.#raft = raft;
+    await raft.start();
+    let timer: Cancel | undefined;
+    await Promise.race([
+      leading,
+      new Promise<never>((_, reject) => {
+        timer = this.clock.setTimer(LEADERSHIP_TIMEOUT_MS, () =>
+          reject(new Error('the manager did not become leader of its raft log in time')),
+        );
+      }),
+    ]).finally(() => timer?.());
+    this.#logf('debug', `state restored at index ${store.index}`);
     const manager = new Manager({
       store,
       clock: this.clock,
@@ -595,22 +624,19 @@ export class Daemon {
         this.#logf('warn', `removing task containers: ${(e as Error).message}`);
       }
     }
-    await this.#log?.close();
+    await this.#raft?.stop();
     this.#agent = undefined;
     this.#remote = undefined;
     this.#server = undefined;
     this.#manager = undefined;
     this.#store = undefined;
-    this.#log = undefined;
+    this.#raft = undefined;
     this.#executor = undefined;
   }
 
-  /** Clean shutdown (SIGTERM): containers keep running, state is snapshotted. */
+  /** Clean shutdown (SIGTERM): containers keep running; the raft log already holds every write. */
   shutdown(): Promise<void> {
     return this.#serial(async () => {
-      await this.#log
-        ?.snapshot()
-        .catch((e: unknown) => this.#logf('warn', `snapshot at shutdown failed: ${(e as Error).message}`));
       await this.#deactivate(false);
     });
   }

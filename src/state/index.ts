@@ -9,7 +9,5 @@ export type {
   ReadTx,
   WriteTx,
 } from './store/memory.js';
-export { LocalLog, LocalLogKeyError } from './locallog.js';
-export type { LocalLogKeyErrorCode } from './locallog.js';
 export { BoundedQueue } from './watch/queue.js';
 export { RaftProposer, ProposalError, encodeChanges, decodeChanges } from './raftlog.js';
