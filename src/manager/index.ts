@@ -13,7 +13,7 @@ import { Scheduler } from './scheduler/index.js';
 export { ControlAPI, DEFAULT_SWARM_SPEC, mergeSwarmSpec } from './controlapi/index.js';
 export { Dispatcher } from './dispatcher/index.js';
 export { dispatcherService } from './dispatcher/grpc.js';
-export { NodeCA, INVALID_JOIN_TOKEN, tlsTarget } from './nodeca/index.js';
+export { NodeCA } from './nodeca/index.js';
 export { EventLog } from './events.js';
 export type { EngineEvent } from './events.js';
 export * from './orchestrator/index.js';

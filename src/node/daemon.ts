@@ -338,7 +338,6 @@ export class Daemon {
     const remote = new RemoteDispatcher({
       managers: node.managers,
       tls: () => this.#tls!,
-      log: (m) => this.#logf('warn', m),
       onManagers: (managers) => {
         if (!this.#node) return;
         this.#node = { ...this.#node, managers };

@@ -47,7 +47,6 @@ export interface RemoteDispatcherOptions {
   tls: () => TlsMaterial;
   /** Told whenever the manager list changes, so it can be kept for the next start. */
   onManagers?: (managers: string[]) => void;
-  log?: (msg: string) => void;
 }
 
 export class RemoteDispatcher implements DispatcherAPI {

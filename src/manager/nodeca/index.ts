@@ -41,7 +41,7 @@ import {
 import type { MemoryStore, StoreEvent } from '../../state/index.js';
 
 /** Docker's message for a token that is not this cluster's. */
-export const INVALID_JOIN_TOKEN = 'A valid join token is necessary to join this cluster';
+const INVALID_JOIN_TOKEN = 'A valid join token is necessary to join this cluster';
 
 const AVAILABILITIES: readonly string[] = ['active', 'pause', 'drain'];
 
