@@ -1,7 +1,7 @@
-// The contract between an agent and the manager's dispatcher. A manager's own agent calls its
-// dispatcher in-process; other nodes reach it over mutual-TLS gRPC (agent/session), behind this
-// same interface.
-import type { Labels, NodeDescription, Task, TaskStatus } from './types.js';
+// The contract between an agent and the leader's dispatcher. Agents reach it over mutual-TLS gRPC
+// (agent/session), managers' own agents included; tests also call a dispatcher in-process,
+// behind this same interface.
+import type { NodeRole, Labels, NodeDescription, Task, TaskStatus } from './types.js';
 
 /** The plaintext of a secret or config that a task on the node references. */
 export interface Payload {
@@ -35,6 +35,8 @@ export interface SessionHandlers {
   onAssignments(set: Assignment[]): void;
   /** The cluster's TLS target, now and after every change (root rotation): the node renews to match. */
   onTlsTarget?(t: TlsTarget): void;
+  /** The role the cluster wants this node in, now and after every change (node promote/demote). */
+  onNodeRole?(role: NodeRole): void;
   /** The session ended (manager gone, node removed, network): the agent opens a new one. */
   onClose(err: Error): void;
 }

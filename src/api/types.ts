@@ -90,7 +90,13 @@ export interface Node extends Meta {
   Spec: NodeSpec;
   Description: NodeDescription;
   Status: { State: NodeState; Message?: string; Addr: string };
-  ManagerStatus?: { Leader?: boolean; Reachability: 'unknown' | 'unreachable' | 'reachable'; Addr: string };
+  ManagerStatus?: {
+    Leader?: boolean;
+    Reachability: 'unknown' | 'unreachable' | 'reachable';
+    Addr: string;
+    /** shoal's own: the manager's member ID in the Raft group (never shown by the API). */
+    RaftID?: number;
+  };
 }
 
 // ---- Services ----

@@ -14,9 +14,10 @@ import {
   ShoalError,
   unavailable,
   validateSwarmSpec,
+  type Node,
   type NodeAvailability,
 } from '../api/index.js';
-import type { Daemon } from '../node/index.js';
+import { NO_LEADER, type Daemon } from '../node/index.js';
 import {
   dockerNetwork,
   filterNetworks,
@@ -68,6 +69,33 @@ function objectBody(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/** Marks a request a follower forwarded, so the leader never forwards it again. */
+const FORWARDED_HEADER = 'x-shoal-forwarded';
+/** Writes that change this node alone, not the cluster's state: never forwarded. */
+const LOCAL_WRITES = new Set(['/swarm/init', '/swarm/join', '/swarm/leave', '/swarm/unlock']);
+
+function isForwardable(req: FastifyRequest): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return false;
+  return !LOCAL_WRITES.has(req.url.split('?')[0] ?? '');
+}
+
+/** A node as the API shows it: whether it leads, from this manager's Raft view; no Raft ID. */
+function presentNode(d: Daemon, n: Node): Node {
+  if (!n.ManagerStatus) return n;
+  const { RaftID, ...ms } = n.ManagerStatus;
+  const r = d.raftLeader;
+  const leader = RaftID !== undefined && r !== undefined && r.leader === RaftID;
+  return {
+    ...n,
+    ManagerStatus: {
+      ...(leader ? { Leader: true } : {}),
+      ...ms,
+      // This manager and the leader are plainly reachable, whatever the last record says.
+      ...(leader || RaftID === r?.self ? { Reachability: 'reachable' as const } : {}),
+    },
+  };
+}
+
 function requireSwarm(d: Daemon): void {
   void d.manager;
 }
@@ -91,8 +119,9 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   (app as unknown as { shoalHandler: () => typeof handler }).shoalHandler = () => handler;
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     const text = String(body);
+    (req as FastifyRequest & { rawBody?: string }).rawBody = text;
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(text));
@@ -114,6 +143,37 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
         `client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
       );
     }
+  });
+
+  // A manager that does not lead sends writes to the leader, which runs them as its own requests.
+  app.addHook('preHandler', async (req, reply) => {
+    if (!isForwardable(req) || !d.forwardsWrites) return;
+    if (req.headers[FORWARDED_HEADER]) throw unavailable(NO_LEADER);
+    const v = (req.raw as IncomingMessage & { apiVersion?: string }).apiVersion;
+    const headers: Record<string, string> = {};
+    for (const h of ['content-type', 'x-registry-auth']) {
+      const value = req.headers[h];
+      if (typeof value === 'string') headers[h] = value;
+    }
+    const res = await d.forwardToLeader({
+      method: req.method,
+      url: v ? `/v${v}${req.url}` : req.url,
+      headers,
+      body: Buffer.from((req as FastifyRequest & { rawBody?: string }).rawBody ?? ''),
+    });
+    reply.code(res.status);
+    if (res.contentType) reply.type(res.contentType);
+    return reply.send(res.body.byteLength > 0 ? res.body : undefined);
+  });
+  d.setApiHandler(async (req) => {
+    const res = await app.inject({
+      method: req.method as 'POST',
+      url: req.url,
+      headers: { ...req.headers, [FORWARDED_HEADER]: '1' },
+      ...(req.body.byteLength > 0 ? { payload: Buffer.from(req.body) } : {}),
+    });
+    const ct = res.headers['content-type'];
+    return { status: res.statusCode, contentType: typeof ct === 'string' ? ct : '', body: res.rawPayload };
   });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
@@ -334,14 +394,14 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     return json(
       reply,
       200,
-      d.manager.store.view((tx) => filterNodes(tx, f)),
+      d.manager.store.view((tx) => filterNodes(tx, f)).map((n) => presentNode(d, n)),
     );
   });
   app.get('/nodes/:id', (req, reply) => {
     const { id } = req.params as { id: string };
     const n = d.manager.store.view((tx) => tx.lookup('nodes', id));
     if (!n) throw notFound(`node ${id} not found`);
-    return json(reply, 200, n);
+    return json(reply, 200, presentNode(d, n));
   });
   app.post('/nodes/:id/update', async (req, reply) => {
     const { id } = req.params as { id: string };

@@ -2,15 +2,18 @@
 // the CA client calls a node makes to get or renew its certificate.
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { writeFileDurable, type RecordCipher } from '../platform/index.js';
 import { checkRootDigest, createKeyAndCsr } from '../ca/index.js';
 import {
   CLUSTER_CHANNEL_OPTIONS,
   CAServiceClient,
+  ManagerServiceClient,
   bootstrapChannelCredentials,
+  leaderHint,
   managerChannelCredentials,
   type IssueNodeCertificateResponse,
+  type JoinRaftResponse,
   type TlsMaterial,
 } from '../transport/index.js';
 
@@ -83,37 +86,76 @@ export async function requestJoinCertificate(o: {
   }
   checkRootDigest(o.token, rootsPem);
   const { keyPem, csrPem } = await createKeyAndCsr();
-  const ca = new CAServiceClient(o.manager, managerChannelCredentials({ rootsPem }), CLUSTER_CHANNEL_OPTIONS);
-  try {
-    const res = await call<IssueNodeCertificateResponse>((cb) =>
+  // Only the leader adds nodes; another manager answers with the leader's address.
+  const res = await onLeader(o.manager, (addr) => {
+    const ca = new CAServiceClient(addr, managerChannelCredentials({ rootsPem }), CLUSTER_CHANNEL_OPTIONS);
+    return call<IssueNodeCertificateResponse>((cb) =>
       ca.issueNodeCertificate(
         { csrPem, token: o.token, availability: o.availability, hostname: o.hostname, addr: o.addr },
         new Metadata(),
         deadline(),
         cb,
       ),
-    );
-    return { tls: { rootsPem: res.rootsPem, certPem: res.certificatePem, keyPem }, res };
-  } finally {
-    ca.close();
+    ).finally(() => ca.close());
+  });
+  return { tls: { rootsPem: res.rootsPem, certPem: res.certificatePem, keyPem }, res };
+}
+
+const LEADER_HOPS = 3;
+const NO_LEADER_RETRY_MS = 500;
+const NO_LEADER_WAIT_MS = 15_000;
+
+/**
+ * Runs a leader-only call, following a not-leader answer to the leader it names, and waiting
+ * (up to 15 s) while the managers elect one.
+ */
+export async function onLeader<T>(first: string, fn: (addr: string) => Promise<T>): Promise<T> {
+  let addr = first;
+  let hops = 0;
+  const until = Date.now() + NO_LEADER_WAIT_MS;
+  for (;;) {
+    try {
+      return await fn(addr);
+    } catch (e) {
+      const hint = leaderHint(e);
+      const code = (e as { code?: number }).code;
+      if (hint && hint !== addr && hops++ < LEADER_HOPS) {
+        addr = hint;
+        continue;
+      }
+      if (code === status.UNAVAILABLE && !hint && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, NO_LEADER_RETRY_MS));
+        addr = first;
+        continue;
+      }
+      throw e;
+    }
   }
+}
+
+/** Adds this manager to the Raft group (through the leader); returns its Raft ID and the members. */
+export function joinRaft(manager: string, tls: TlsMaterial, addr: string): Promise<JoinRaftResponse> {
+  return onLeader(manager, (to) => {
+    const c = new ManagerServiceClient(to, managerChannelCredentials(tls), CLUSTER_CHANNEL_OPTIONS);
+    return call<JoinRaftResponse>((cb) =>
+      c.joinRaft({ addr }, new Metadata(), { deadline: Date.now() + 30_000 }, cb),
+    ).finally(() => c.close());
+  });
 }
 
 /** Renews this node's certificate with a manager, proving identity with the current one. */
 export async function renewCertificate(manager: string, current: TlsMaterial): Promise<TlsMaterial> {
   const { keyPem, csrPem } = await createKeyAndCsr();
-  const ca = new CAServiceClient(manager, managerChannelCredentials(current), CLUSTER_CHANNEL_OPTIONS);
-  try {
-    const res = await call<IssueNodeCertificateResponse>((cb) =>
+  const res = await onLeader(manager, (addr) => {
+    const ca = new CAServiceClient(addr, managerChannelCredentials(current), CLUSTER_CHANNEL_OPTIONS);
+    return call<IssueNodeCertificateResponse>((cb) =>
       ca.issueNodeCertificate(
         { csrPem, token: '', availability: '', hostname: '', addr: '' },
         new Metadata(),
         deadline(),
         cb,
       ),
-    );
-    return { rootsPem: res.rootsPem, certPem: res.certificatePem, keyPem };
-  } finally {
-    ca.close();
-  }
+    ).finally(() => ca.close());
+  });
+  return { rootsPem: res.rootsPem, certPem: res.certificatePem, keyPem };
 }

@@ -30,7 +30,7 @@ import {
   type RecordCipher,
 } from '../platform/index.js';
 import { MemoryStore, RaftProposer } from '../state/index.js';
-import { MemoryNetwork, NodeRaftDisk, RaftNode } from '../raft/index.js';
+import { NodeRaftDisk, RaftNode, type RaftNodeOptions } from '../raft/index.js';
 import {
   CAError,
   DEFAULT_NODE_CERT_VALIDITY_MS,
@@ -48,11 +48,23 @@ import {
   CAServiceService,
   ClusterServer,
   DispatcherServiceService,
+  GrpcRaftTransport,
+  ManagerServiceService,
+  managerService,
+  notLeaderError,
+  registerRaftService,
+  CLUSTER_CHANNEL_OPTIONS,
+  ManagerServiceClient,
+  leaderHint,
+  managerChannelCredentials,
+  type ForwardApiRequest,
+  type ForwardApiResponse,
   type TlsMaterial,
 } from '../transport/index.js';
-import { EventLog, Manager, dispatcherService } from '../manager/index.js';
+import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
+import { EventLog, Manager, dispatcherService, raftMembers, type RaftGroup } from '../manager/index.js';
 import { Agent, DockerExecutor, RemoteDispatcher, type Executor } from '../agent/index.js';
-import { CertFiles, renewCertificate, requestJoinCertificate } from './certs.js';
+import { CertFiles, joinRaft, renewCertificate, requestJoinCertificate } from './certs.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -69,6 +81,65 @@ export interface DaemonOptions {
   execRoot?: string;
   /** The cluster port address when swarm init/join gives none; Docker's is 0.0.0.0:2377 (tests use port 0). */
   defaultListenAddr?: string;
+  /** Raft timing for managers (tick length, election and heartbeat ticks). */
+  raft?: Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval'>;
+}
+
+/** Runs an Engine API request forwarded from another manager; the HTTP API installs it. */
+export type ApiHandler = (
+  req: ForwardApiRequest,
+) => Promise<{ status: number; contentType: string; body: Buffer }>;
+
+/**
+ * Raft ID → cluster address of every member: the store's node records, and until the store knows
+ * them, the members the leader named at join. Recomputed only when nodes change.
+ */
+class RaftPeers {
+  #cache: Map<number, string> | undefined;
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly bootstrap: () => readonly { raftId: number; addr: string }[],
+  ) {
+    store.subscribe((e) => {
+      if (e.kind === 'change' && e.change.table === 'nodes') this.#cache = undefined;
+    });
+  }
+  invalidate(): void {
+    this.#cache = undefined;
+  }
+  get(): ReadonlyMap<number, string> {
+    if (this.#cache) return this.#cache;
+    const m = new Map<number, string>();
+    for (const p of this.bootstrap()) m.set(p.raftId, p.addr);
+    for (const r of raftMembers(this.store)) m.set(r.raftId, r.addr);
+    this.#cache = m;
+    return m;
+  }
+}
+
+/** The membership's view of the Raft node, which exists only once the manager has started it. */
+function raftGroupOf(raft: () => RaftNode | undefined): RaftGroup {
+  const r = (): RaftNode => {
+    const n = raft();
+    if (!n) throw unavailable('the raft node is not running');
+    return n;
+  };
+  return {
+    get id() {
+      return r().id;
+    },
+    get leader() {
+      return r().leader;
+    },
+    get confState() {
+      return r().confState;
+    },
+    status: () => raft()?.status(),
+    addLearner: (id) => r().addLearner(id),
+    promote: (id) => r().promote(id),
+    removeMember: (id) => r().removeMember(id),
+    transferLeadership: (to) => r().transferLeadership(to),
+  };
 }
 
 interface NodeFile {
@@ -80,6 +151,10 @@ interface NodeFile {
   listenAddr: string;
   /** Cluster addresses of the managers, as last learned. */
   managers: string[];
+  /** A manager's member ID in the Raft group (absent: 1, as written before managers replicated). */
+  raftId?: number;
+  /** The members the leader named when this manager joined, until its store knows them. */
+  raftPeers?: { raftId: number; addr: string }[];
 }
 
 export type LocalNodeState = 'inactive' | 'locked' | 'active';
@@ -95,9 +170,36 @@ export const SWARM_LOCKED =
 /** setTimeout fires at once beyond this; longer delays are waited out in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const RENEW_RETRY_MS = 60_000;
-/** The Raft member ID of a single manager. */
-const RAFT_ID = 1;
+/** The Raft member ID of a manager whose node.json predates replicated managers. */
+const LEGACY_RAFT_ID = 1;
 const LEADERSHIP_TIMEOUT_MS = 30_000;
+/** Docker's message when a write finds no leader (too few managers online). */
+export const NO_LEADER =
+  "The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+const FORWARD_TIMEOUT_MS = 60_000;
+/** How long a follower waits to apply a write it forwarded before answering anyway. */
+const FORWARD_CATCH_UP_MS = 5_000;
+
+/** A random member ID for a new Raft group's first manager (the leader picks them for joiners). */
+function newRaftId(): number {
+  return 1 + Math.floor(Math.random() * (2 ** 31 - 2));
+}
+
+/** Resolves once the store has applied `index`, or after timeoutMs. */
+function waitForIndex(store: MemoryStore, index: number, timeoutMs: number): Promise<void> {
+  if (store.index >= index) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    const unsubscribe = store.subscribe((e) => {
+      if (e.kind === 'commit' && e.index >= index) done();
+    });
+  });
+}
 /** Nodes renew within this long of learning of a root rotation. */
 const ROTATION_SPREAD_MS = 1000;
 
@@ -111,6 +213,8 @@ export class Daemon {
   #keys: KeyStore | undefined;
   #store: MemoryStore | undefined;
   #raft: RaftNode | undefined;
+  #transport: GrpcRaftTransport | undefined;
+  #apiHandler: ApiHandler | undefined;
   #manager: Manager | undefined;
   #server: ClusterServer | undefined;
   #remote: RemoteDispatcher | undefined;
@@ -245,66 +349,157 @@ export class Daemon {
     );
   }
 
-  async #activateManager(init?: {
-    spec: SwarmSpec;
-    clusterId: string;
-    root: { certPem: string; keyPem: string };
-  }): Promise<void> {
+  /**
+   * Starts this node as a manager: its store on a Raft node, the cluster port, and its agent.
+   * `init` creates the cluster (a one-member group); `joining` asks the leader for a place in the
+   * group first (as a learner; the leader promotes it once it has caught up); otherwise the node
+   * restarts from its Raft log.
+   */
+  async #activateManager(
+    opts: {
+      init?: { spec: SwarmSpec; clusterId: string; root: { certPem: string; keyPem: string } };
+      joining?: boolean;
+    } = {},
+  ): Promise<void> {
+    const { init, joining } = opts;
     const node = this.#node!;
     const logFn = (m: string): void => this.#logf('warn', m);
+    const infoFn = (m: string): void => this.#logf('info', m);
     const store = new MemoryStore({ propose: () => Promise.reject(new Error('the store is not open yet')) });
-    const proposer = new RaftProposer(store);
-    let becameLeader: () => void = () => undefined;
-    const leading = new Promise<void>((resolve) => (becameLeader = resolve));
-    // One member today: it elects itself at once. Managers joining as members is the HA work.
-    const raft = new RaftNode({
-      id: RAFT_ID,
-      disk: new NodeRaftDisk(join(this.#o.dataRoot, 'raft'), { cipher: this.#dataCipher() }),
-      transport: new MemoryNetwork().transport(RAFT_ID),
-      clock: this.clock,
-      rand: Math.random,
-      stateMachine: proposer,
-      peers: [RAFT_ID],
-      onLeaderChange: (isLeader) => {
-        if (isLeader) becameLeader();
-      },
-      onFatal: (e) => this.#logf('error', `the raft log failed and stopped: ${(e as Error).message}`),
-    });
-    proposer.attach(raft);
+    const members = new RaftPeers(store, () => this.#node?.raftPeers ?? []);
+    const proposer = new RaftProposer(store, { onRestore: () => members.invalidate() });
     store.setProposer(proposer);
-    this.#raft = raft;
-    await raft.start();
-    let timer: Cancel | undefined;
-    await Promise.race([
-      leading,
-      new Promise<never>((_, reject) => {
-        timer = this.clock.setTimer(LEADERSHIP_TIMEOUT_MS, () =>
-          reject(new Error('the manager did not become leader of its raft log in time')),
-        );
-      }),
-    ]).finally(() => timer?.());
-    this.#logf('debug', `state restored at index ${store.index}`);
+    const group = raftGroupOf(() => this.#raft);
     const manager = new Manager({
       store,
       clock: this.clock,
       events: this.events,
-      log: logFn,
+      raft: group,
+      log: infoFn,
+      clusterId: identityOf(this.#tls!.certPem).clusterId,
+      selfAddr: () => this.#node?.listenAddr ?? '',
       ...(this.#o.heartbeatMs !== undefined ? { heartbeatMs: this.#o.heartbeatMs } : {}),
     });
-    const executor = this.#newExecutor(node.nodeId);
+    const policy = manager.ca.policy();
+    const requireLeader = (): void => {
+      if (!this.#raft?.isLeader) throw notLeaderError(this.#leaderAddr());
+    };
     const server = new ClusterServer(this.#tls!);
     server.addService(
       CAServiceService,
-      manager.ca.service(() => this.#keys?.unlockKey() ?? ''),
+      manager.ca.service(() => this.#keys?.unlockKey() ?? '', requireLeader),
     );
     server.addService(
       DispatcherServiceService,
-      dispatcherService(manager.dispatcher, manager.ca.policy(), logFn),
+      dispatcherService(
+        () => {
+          const d = manager.leader?.dispatcher;
+          if (!d) throw notLeaderError(this.#leaderAddr());
+          return d;
+        },
+        policy,
+        logFn,
+      ),
     );
+    registerRaftService(server, {
+      policy,
+      deliver: (m) => this.#transport?.deliver(m),
+      log: logFn,
+    });
+    server.addService(
+      ManagerServiceService,
+      managerService({
+        policy,
+        log: logFn,
+        joinRaft: async (nodeId, addr) => {
+          const m = manager.leader?.membership;
+          if (!m) throw notLeaderError(this.#leaderAddr());
+          const r = await m.join(nodeId, addr);
+          return { raftId: r.raftId, members: r.members };
+        },
+        forwardApi: async (req) => {
+          requireLeader();
+          if (!this.#apiHandler) throw unavailable('this manager is not serving its API yet');
+          const res = await this.#apiHandler(req);
+          return { ...res, appliedIndex: store.index };
+        },
+      }),
+    );
+    this.#server = server;
+    this.#store = store;
+    this.#manager = manager;
     const port = await server.listen(node.listenAddr);
     if (node.listenAddr.endsWith(':0')) node.listenAddr = `${node.listenAddr.slice(0, -2)}:${port}`;
-    node.managers = [node.listenAddr];
-    this.#server = server;
+    if (joining) {
+      const joined = await joinRaft(node.managers[0] ?? '', this.#tls!, node.listenAddr);
+      node.raftId = joined.raftId;
+      node.raftPeers = joined.members.map((m) => ({ raftId: m.raftId, addr: m.addr }));
+      node.managers = [
+        node.listenAddr,
+        ...joined.members.map((m) => m.addr).filter((a) => a !== node.listenAddr),
+      ];
+      await writeFileDurable(this.#nodeFile, JSON.stringify(node));
+    }
+    const raftId = node.raftId ?? LEGACY_RAFT_ID;
+    const transport = new GrpcRaftTransport({
+      selfId: raftId,
+      peers: () => members.get(),
+      tls: () => this.#tls!,
+      log: logFn,
+    });
+    let wasMember = false;
+    let becameLeader: () => void = () => undefined;
+    const leading = new Promise<void>((resolve) => (becameLeader = resolve));
+    const raft = new RaftNode({
+      id: raftId,
+      disk: new NodeRaftDisk(join(this.#o.dataRoot, 'raft'), { cipher: this.#dataCipher() }),
+      transport,
+      clock: this.clock,
+      rand: Math.random,
+      stateMachine: proposer,
+      ...(init ? { peers: [raftId] } : {}),
+      ...this.#o.raft,
+      onLeaderChange: (isLeader, lead, term) => {
+        if (this.#raft !== raft) return;
+        if (isLeader) {
+          this.#logf('info', `raft: this manager (${raftId}) leads term ${term}`);
+          becameLeader();
+          if (this.#store === store && store.view((tx) => tx.cluster()) !== undefined) manager.lead();
+        } else {
+          if (manager.leader) this.#logf('info', `raft: this manager lost leadership (leader now ${lead})`);
+          void manager.stepDown();
+        }
+      },
+      onConfChange: (_cc, cs) => {
+        members.invalidate();
+        if (this.#raft !== raft) return;
+        // A joining manager replays changes from before it was added: only leaving counts.
+        const member = cs.voters.includes(raftId) || cs.learners.includes(raftId);
+        if (member) wasMember = true;
+        else if (wasMember) this.#onRemovedFromGroup(raft);
+      },
+      onFatal: (e) => this.#logf('error', `the raft log failed and stopped: ${(e as Error).message}`),
+    });
+    proposer.attach(raft);
+    this.#transport = transport;
+    this.#raft = raft;
+    await raft.start();
+    const cs0 = raft.confState;
+    wasMember = cs0.voters.includes(raftId) || cs0.learners.includes(raftId);
+    if (init) {
+      let timer: Cancel | undefined;
+      await Promise.race([
+        leading,
+        new Promise<never>((_, reject) => {
+          timer = this.clock.setTimer(LEADERSHIP_TIMEOUT_MS, () =>
+            reject(new Error('the manager did not become leader of its raft log in time')),
+          );
+        }),
+      ]).finally(() => timer?.());
+    }
+    if (joining) await this.#caughtUp(store);
+    this.#logf('debug', `state restored at index ${store.index}`);
+    const executor = this.#newExecutor(node.nodeId);
     if (init) {
       await executor.start();
       await manager.control.initCluster({
@@ -316,15 +511,193 @@ export class Daemon {
         description: await executor.describe(),
         clusterId: init.clusterId,
         rootCA: init.root,
+        raftId,
       });
+      manager.lead();
     }
-    this.#store = store;
-    this.#manager = manager;
+    if (init) node.managers = [node.listenAddr];
     this.#executor = executor;
     manager.start();
-    const started = this.#startAgent(new Agent(this.#agentOptions(manager.dispatcher, executor)));
+    // The manager's own agent talks to the leader's dispatcher like any other node's.
+    const remote = this.#newRemote(node.managers);
+    this.#remote = remote;
+    const started = this.#startAgent(new Agent(this.#agentOptions(remote, executor)));
     if (init) await started;
     this.#scheduleRenewal();
+  }
+
+  /** Installs what runs Engine API requests other managers forward to this one while it leads. */
+  setApiHandler(h: ApiHandler): void {
+    this.#apiHandler = h;
+  }
+
+  /** True on a manager that does not lead: its API writes go to the leader. */
+  get forwardsWrites(): boolean {
+    return this.#store !== undefined && this.#raft !== undefined && !this.#raft.isLeader;
+  }
+
+  /** The Raft ID of the leader and of this manager, for ManagerStatus.Leader. */
+  get raftLeader(): { self: number; leader: number } | undefined {
+    const r = this.#raft;
+    return r ? { self: r.id, leader: r.leader } : undefined;
+  }
+
+  /**
+   * Runs an API write on the leader and answers once this manager has applied it too, so the
+   * client reads its own write here. No leader: Docker's message for a swarm without quorum.
+   */
+  async forwardToLeader(
+    req: ForwardApiRequest,
+  ): Promise<{ status: number; contentType: string; body: Buffer }> {
+    const store = this.#store;
+    let addr = this.#leaderAddr();
+    for (let hop = 0; ; hop++) {
+      if (!addr || addr === this.#node?.listenAddr || !store) throw unavailable(NO_LEADER);
+      let res: ForwardApiResponse;
+      try {
+        res = await this.#forwardClient(addr).call(req);
+      } catch (e) {
+        const hint = leaderHint(e);
+        if (hint && hint !== addr && hop < 2) {
+          addr = hint;
+          continue;
+        }
+        const err = e as { code?: number; details?: string; message?: string };
+        if (err.code === grpcStatus.UNAVAILABLE) throw unavailable(NO_LEADER);
+        throw unavailable(`the leader did not answer: ${err.details || err.message || String(e)}`);
+      }
+      await waitForIndex(store, res.appliedIndex, FORWARD_CATCH_UP_MS);
+      return { status: res.status, contentType: res.contentType, body: Buffer.from(res.body) };
+    }
+  }
+
+  #forward: { addr: string; tls: TlsMaterial; client: ManagerServiceClient } | undefined;
+
+  #forwardClient(addr: string): { call: (req: ForwardApiRequest) => Promise<ForwardApiResponse> } {
+    const tls = this.#tls!;
+    if (!this.#forward || this.#forward.addr !== addr || this.#forward.tls !== tls) {
+      this.#forward?.client.close();
+      this.#forward = {
+        addr,
+        tls,
+        client: new ManagerServiceClient(addr, managerChannelCredentials(tls), CLUSTER_CHANNEL_OPTIONS),
+      };
+    }
+    const client = this.#forward.client;
+    return {
+      call: (req) =>
+        new Promise((resolve, reject) =>
+          client.forwardApi(req, new Metadata(), { deadline: Date.now() + FORWARD_TIMEOUT_MS }, (err, res) =>
+            err ? reject(err) : resolve(res),
+          ),
+        ),
+    };
+  }
+
+  /** A joining manager answers once it holds the cluster's state (the docker CLI checks at once). */
+  async #caughtUp(store: MemoryStore): Promise<void> {
+    const until = Date.now() + LEADERSHIP_TIMEOUT_MS;
+    while (store.view((tx) => tx.cluster()) === undefined) {
+      if (Date.now() > until) throw unavailable('joined the managers but received no cluster state in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** The leader's cluster address, when this manager knows who leads. */
+  #leaderAddr(): string | undefined {
+    const lead = this.#raft?.leader;
+    if (!lead) return undefined;
+    if (lead === this.#raft?.id) return this.#node?.listenAddr;
+    return this.#members().get(lead);
+  }
+
+  #members(): ReadonlyMap<number, string> {
+    const store = this.#store;
+    const out = new Map<number, string>();
+    for (const p of this.#node?.raftPeers ?? []) out.set(p.raftId, p.addr);
+    if (store) for (const m of raftMembers(store)) out.set(m.raftId, m.addr);
+    return out;
+  }
+
+  /**
+   * This manager left the Raft group (it was demoted, or removed): it carries on as a worker.
+   * Its containers keep running; the worker's agent adopts them.
+   */
+  #onRemovedFromGroup(raft: RaftNode): void {
+    void this.#serial(async () => {
+      if (this.#raft !== raft || !this.#node) return;
+      this.#logf('info', 'this manager left the raft group; continuing as a worker');
+      const managers = [...this.#members().values()].filter((a) => a !== this.#node?.listenAddr);
+      let tls: TlsMaterial | undefined;
+      for (let attempt = 0; attempt < 20 && !tls; attempt++) {
+        for (const m of managers) {
+          try {
+            const next = await renewCertificate(m, this.#tls!);
+            if (identityOf(next.certPem).role === 'worker') {
+              tls = next;
+              break;
+            }
+          } catch (e) {
+            this.#logf('warn', `getting a worker certificate from ${m}: ${(e as Error).message}`);
+          }
+        }
+        if (!tls) await new Promise((r) => setTimeout(r, 500));
+      }
+      if (!tls) {
+        this.#logf(
+          'error',
+          'left the raft group but no manager issued a worker certificate; staying stopped',
+        );
+        return;
+      }
+      await this.#deactivate(false);
+      await rm(join(this.#o.dataRoot, 'raft'), { recursive: true, force: true });
+      await rm(join(this.#o.dataRoot, 'keys.json'), { force: true });
+      const { raftId: _r, raftPeers: _p, ...rest } = this.#node;
+      this.#node = { ...rest, role: 'worker', managers };
+      this.#keys = undefined;
+      this.#tls = tls;
+      await this.#certs.save(tls);
+      await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
+      await this.#activateWorker();
+    });
+  }
+
+  /**
+   * The cluster made this worker a manager (node promote): get a manager certificate, then join
+   * the Raft group. Containers keep running through the change.
+   */
+  #onPromoted(): void {
+    void this.#serial(async () => {
+      const node = this.#node;
+      if (!node || node.role !== 'worker' || !this.#tls) return;
+      const manager = this.#remote?.managers[0] ?? node.managers[0] ?? '';
+      let tls: TlsMaterial;
+      try {
+        tls = await renewCertificate(manager, this.#tls);
+      } catch (e) {
+        this.#logf('warn', `promotion: getting a manager certificate failed: ${(e as Error).message}`);
+        return;
+      }
+      if (identityOf(tls.certPem).role !== 'manager') return;
+      this.#logf('info', 'this worker was promoted; joining the managers');
+      await this.#deactivate(false);
+      this.#tls = tls;
+      this.#keys = await KeyStore.open(this.#o.dataRoot);
+      await this.#keys.create({ autolock: false });
+      await this.#certs.save(tls, this.#dataCipher());
+      this.#node = {
+        ...node,
+        role: 'manager',
+        managers: [...(this.#remote?.managers ?? node.managers)],
+      };
+      await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
+      try {
+        await this.#activateManager({ joining: true });
+      } catch (e) {
+        this.#logf('error', `promotion: joining the managers failed: ${(e as Error).message}`);
+      }
+    });
   }
 
   /** What seals a manager's state and private key: the data key, itself wrapped by the unlock key when autolocked. */
@@ -332,20 +705,25 @@ export class Daemon {
     return aesGcmCipher(this.#keys!.dek());
   }
 
-  /** With joining, resolves once the first session is up (or failed); a restart never waits for managers. */
-  async #activateWorker(joining = false): Promise<void> {
-    const node = this.#node!;
-    const remote = new RemoteDispatcher({
-      managers: node.managers,
+  /** A session client for the managers; the list it learns is kept for the next start. */
+  #newRemote(managers: string[]): RemoteDispatcher {
+    return new RemoteDispatcher({
+      managers,
       tls: () => this.#tls!,
-      onManagers: (managers) => {
+      onManagers: (list) => {
         if (!this.#node) return;
-        this.#node = { ...this.#node, managers };
+        this.#node = { ...this.#node, managers: list };
         void writeFileDurable(this.#nodeFile, JSON.stringify(this.#node)).catch((e: unknown) =>
           this.#logf('warn', `saving the manager list: ${(e as Error).message}`),
         );
       },
     });
+  }
+
+  /** With joining, resolves once the first session is up (or failed); a restart never waits for managers. */
+  async #activateWorker(joining = false): Promise<void> {
+    const node = this.#node!;
+    const remote = this.#newRemote(node.managers);
     const executor = this.#newExecutor(node.nodeId);
     this.#remote = remote;
     this.#executor = executor;
@@ -363,6 +741,9 @@ export class Daemon {
       clock: this.clock,
       log: (m) => this.#logf('warn', m),
       onTlsTarget: (t) => this.#onTlsTarget(t),
+      onNodeRole: (role) => {
+        if (role === 'manager' && this.#node?.role === 'worker') this.#onPromoted();
+      },
       ...(this.#o.engineConcurrency !== undefined ? { engineConcurrency: this.#o.engineConcurrency } : {}),
     };
   }
@@ -420,12 +801,14 @@ export class Daemon {
     this.#renewing = true;
     try {
       let next: TlsMaterial;
-      if (this.#manager) {
+      if (this.#manager && this.#raft?.isLeader) {
         const { keyPem, csrPem } = await createKeyAndCsr();
         const certPem = await this.#manager.ca.sign(csrPem, { nodeId: node.nodeId, role: 'manager' });
         next = { rootsPem: this.#manager.ca.target().rootsPem, certPem, keyPem };
       } else {
-        next = await renewCertificate(this.#remote?.managers[0] ?? node.managers[0] ?? '', tls);
+        // Issuing records the node's TLS info, so the leader signs (a follower points there).
+        const to = this.#leaderAddr() ?? this.#remote?.managers[0] ?? node.managers[0] ?? '';
+        next = await renewCertificate(to, tls);
       }
       if (this.#node !== node) return;
       await this.#certs.save(next, this.#manager ? this.#dataCipher() : undefined);
@@ -486,12 +869,12 @@ export class Daemon {
         { now, validityMs: expiryNs ? expiryNs / 1e6 : DEFAULT_NODE_CERT_VALIDITY_MS },
       );
       await this.#wipe();
-      this.#node = { nodeId, role: 'manager', ...this.#addresses(req), managers: [] };
+      this.#node = { nodeId, role: 'manager', ...this.#addresses(req), managers: [], raftId: newRaftId() };
       this.#tls = { rootsPem: root.certPem, certPem, keyPem };
       try {
         this.#keys = await KeyStore.open(this.#o.dataRoot);
         await this.#keys.create({ autolock: spec.EncryptionConfig?.AutoLockManagers === true });
-        await this.#activateManager({ spec, clusterId, root });
+        await this.#activateManager({ init: { spec, clusterId, root } });
         await this.#certs.save(this.#tls, this.#dataCipher());
       } catch (e) {
         await this.#deactivate(true);
@@ -538,18 +921,36 @@ export class Daemon {
         throw joinError(e);
       }
       await this.#wipe();
+      const role = joined.res.role === 'manager' ? 'manager' : 'worker';
       this.#node = {
         nodeId: joined.res.nodeId,
-        role: 'worker',
+        role,
         addr,
         listenAddr,
         managers: joined.res.managers.length > 0 ? joined.res.managers : [manager],
       };
       this.#tls = joined.tls;
-      await this.#certs.save(joined.tls);
-      await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
-      await this.#activateWorker(true);
-      this.#logf('info', `joined the swarm as worker ${joined.res.nodeId}`);
+      try {
+        if (role === 'manager') {
+          this.#keys = await KeyStore.open(this.#o.dataRoot);
+          await this.#keys.create({ autolock: false });
+          await this.#certs.save(joined.tls, this.#dataCipher());
+          await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
+          await this.#activateManager({ joining: true });
+        } else {
+          await this.#certs.save(joined.tls);
+          await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
+          await this.#activateWorker(true);
+        }
+      } catch (e) {
+        await this.#deactivate(false);
+        await this.#wipe();
+        this.#node = undefined;
+        this.#tls = undefined;
+        this.#keys = undefined;
+        throw joinError(e);
+      }
+      this.#logf('info', `joined the swarm as ${role} ${joined.res.nodeId}`);
     });
   }
 
@@ -624,6 +1025,10 @@ export class Daemon {
       }
     }
     await this.#raft?.stop();
+    this.#transport?.close();
+    this.#transport = undefined;
+    this.#forward?.client.close();
+    this.#forward = undefined;
     this.#agent = undefined;
     this.#remote = undefined;
     this.#server = undefined;
@@ -651,6 +1056,7 @@ export class Daemon {
 
 /** A join failure as the API reports it: the manager's reason, with Docker's status. */
 function joinError(e: unknown): Error {
+  if (e instanceof ShoalError) return e;
   if (e instanceof CAError) return invalidArgument(e.message);
   const err = e as { code?: number; details?: string; message?: string };
   const msg = err.details || err.message || String(e);

@@ -1,2 +1,2 @@
-export { Daemon, NOT_A_MANAGER } from './daemon.js';
-export type { DaemonOptions, LocalNodeState } from './daemon.js';
+export { Daemon, NOT_A_MANAGER, NO_LEADER } from './daemon.js';
+export type { ApiHandler, DaemonOptions, LocalNodeState } from './daemon.js';

@@ -41,10 +41,13 @@ export function decodeChanges(data: Uint8Array): Change[] {
 
 export class RaftProposer implements Proposer, StateMachine {
   readonly #store: MemoryStore;
+  readonly #onRestore: () => void;
   #node: RaftNode | undefined;
 
-  constructor(store: MemoryStore) {
+  /** onRestore: the store was replaced by a snapshot (it emits no change events for that). */
+  constructor(store: MemoryStore, o: { onRestore?: () => void } = {}) {
     this.#store = store;
+    this.#onRestore = o.onRestore ?? (() => undefined);
   }
 
   /** Connects the node this proposer writes through; pass this proposer as its stateMachine. */
@@ -73,5 +76,6 @@ export class RaftProposer implements Proposer, StateMachine {
 
   restore(data: Uint8Array): void {
     this.#store.restore(JSON.parse(new TextDecoder().decode(data)) as ReturnType<MemoryStore['snapshot']>);
+    this.#onRestore();
   }
 }

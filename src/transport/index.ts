@@ -18,3 +18,16 @@ export {
   StreamRaftMessageResponse,
 } from './gen/shoal/v1/raft.js';
 export type { RaftServiceServer } from './gen/shoal/v1/raft.js';
+export { notLeaderError, leaderHint } from './leader.js';
+export {
+  ManagerServiceClient,
+  ManagerServiceService,
+  ForwardApiRequest,
+  ForwardApiResponse,
+  JoinRaftRequest,
+  JoinRaftResponse,
+  RaftMember,
+} from './gen/shoal/v1/manager.js';
+export type { ManagerServiceServer } from './gen/shoal/v1/manager.js';
+export { managerService } from './manager.js';
+export type { ManagerServiceOptions } from './manager.js';

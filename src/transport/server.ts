@@ -1,6 +1,8 @@
 // The cluster port: one gRPC server per node, mutual TLS, with the services the node's role
 // provides. Handlers are async functions; their errors become gRPC statuses here, in one place.
+import { ShoalError, type ErrorCode } from '../api/index.js';
 import {
+  type Metadata,
   Server,
   status,
   type ServerUnaryCall,
@@ -87,8 +89,25 @@ export function unary<Req, Res>(
   };
 }
 
-export function toServiceError(e: unknown, log: (msg: string) => void): { code: status; details: string } {
-  if (e instanceof RpcError) return { code: e.code, details: e.message };
+const GRPC_CODE: Record<ErrorCode, status> = {
+  InvalidArgument: status.INVALID_ARGUMENT,
+  BadParameter: status.INVALID_ARGUMENT,
+  NotFound: status.NOT_FOUND,
+  AlreadyExists: status.ALREADY_EXISTS,
+  FailedPrecondition: status.FAILED_PRECONDITION,
+  Conflict: status.ABORTED,
+  Unavailable: status.UNAVAILABLE,
+  NotImplemented: status.UNIMPLEMENTED,
+  Internal: status.INTERNAL,
+};
+
+export function toServiceError(
+  e: unknown,
+  log: (msg: string) => void,
+): { code: status; details: string; metadata?: Metadata } {
+  if (e instanceof RpcError)
+    return { code: e.code, details: e.message, ...(e.metadata ? { metadata: e.metadata } : {}) };
+  if (e instanceof ShoalError) return { code: GRPC_CODE[e.code], details: e.message };
   log(`cluster RPC failed: ${(e as Error).stack ?? String(e)}`);
   return { code: status.INTERNAL, details: (e as Error).message };
 }

@@ -56,11 +56,12 @@ export async function simCluster(
     rootCA: await createRootCA({ now: Date.now() }),
   });
   manager.start();
+  manager.lead();
   const executor = new SimExecutor(DESCRIPTION, opts.behaviour);
   const agent = new Agent({
     nodeId,
     addr: '127.0.0.1',
-    dispatcher: manager.dispatcher,
+    dispatcher: manager.leader!.dispatcher,
     executor,
     clock: systemClock,
   });

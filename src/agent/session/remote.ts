@@ -16,6 +16,7 @@ import type {
 import {
   CLUSTER_CHANNEL_OPTIONS,
   DispatcherServiceClient,
+  leaderHint,
   managerChannelCredentials,
   type SessionResponse,
   type TlsMaterial,
@@ -81,9 +82,12 @@ export class RemoteDispatcher implements DispatcherAPI {
     return client;
   }
 
-  /** The next session goes to the next manager. */
-  #failover(): void {
-    this.#next++;
+  /** The next session goes to the leader the manager named, or else to the next manager. */
+  #failover(leader?: string): void {
+    if (leader) {
+      if (!this.#managers.includes(leader)) this.#managers.push(leader);
+      this.#next = this.#managers.indexOf(leader);
+    } else this.#next++;
     this.#client?.client.close();
     this.#client = undefined;
     this.#retired?.close();
@@ -111,11 +115,11 @@ export class RemoteDispatcher implements DispatcherAPI {
         stream.cancel();
         fail(new Error(`manager ${this.#client?.addr ?? ''} did not open a session in time`));
       }, SESSION_OPEN_TIMEOUT_MS);
-      const fail = (err: Error): void => {
+      const fail = (err: Error, leader?: string): void => {
         clearTimeout(timer);
         if (closed) return;
         closed = true;
-        this.#failover();
+        this.#failover(leader);
         if (opened) handlers.onClose(err);
         else reject(err);
       };
@@ -127,6 +131,7 @@ export class RemoteDispatcher implements DispatcherAPI {
         }
         applyChanges(msg, tasks, secrets, configs);
         if (msg.rootsPem) handlers.onTlsTarget?.({ rootsPem: msg.rootsPem, issuerPem: msg.issuerPem });
+        if (msg.nodeRole === 'manager' || msg.nodeRole === 'worker') handlers.onNodeRole?.(msg.nodeRole);
         this.#sessionId = msg.sessionId;
         if (msg.managers.length > 0 && msg.managers.join() !== this.#managers.join()) {
           this.#managers = [...msg.managers];
@@ -149,7 +154,8 @@ export class RemoteDispatcher implements DispatcherAPI {
       });
       stream.on('error', (e: ServiceError) => {
         if (e.code === status.CANCELLED && closed) return;
-        fail(new Error(e.details || e.message));
+        const leader = leaderHint(e);
+        fail(Object.assign(new Error(e.details || e.message), { redirect: leader !== undefined }), leader);
       });
       stream.on('end', () => fail(new Error('the manager ended the session')));
     });

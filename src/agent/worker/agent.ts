@@ -4,6 +4,7 @@
 // complete assignment set that starts every session reconciles whatever changed meanwhile.
 import type {
   AgentSession,
+  NodeRole,
   Assignment,
   DispatcherAPI,
   NodeDescription,
@@ -27,6 +28,8 @@ export interface AgentOptions {
   engineConcurrency?: number;
   /** Told the cluster's TLS target when a session starts and when it changes (root rotation). */
   onTlsTarget?: (t: TlsTarget) => void;
+  /** The role the cluster wants this node in. */
+  onNodeRole?: (role: NodeRole) => void;
   /** For heartbeat jitter; injected so simulations replay exactly. */
   random?: () => number;
 }
@@ -72,6 +75,7 @@ export class Agent {
         if (session === undefined || this.#session === session) this.#offer(set);
       },
       onTlsTarget: (t) => this.o.onTlsTarget?.(t),
+      onNodeRole: (r) => this.o.onNodeRole?.(r),
       onClose: (err) => {
         if (session !== undefined && this.#session !== session) return;
         this.#lost(err);
@@ -94,7 +98,10 @@ export class Agent {
     this.#heartbeat?.();
     this.#heartbeat = undefined;
     if (this.#stopped || this.#reconnect) return;
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#failures++);
+    // A manager that named the leader is not a failure: go there at once.
+    const delay = (err as { redirect?: boolean }).redirect
+      ? RECONNECT_MIN_MS
+      : Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#failures++);
     this.#log(`session with the manager lost (${err.message}); reconnecting in ${delay} ms`);
     this.#reconnect = this.o.clock.setTimer(delay, () => {
       this.#reconnect = undefined;

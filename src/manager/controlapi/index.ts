@@ -2,6 +2,7 @@
 // enforces cross-object rules (names, ports, in-use checks) and writes through store transactions.
 // Secrets and configs are read here too, so a secret's data is dropped in one place.
 // Every operation either fully applies or changes nothing.
+import type { Membership } from '../membership.js';
 import { generateJoinToken, tlsInfoOf, type CertKey } from '../../ca/index.js';
 import { newRootRotation } from '../nodeca/index.js';
 import { isoTime, type Clock } from '../../platform/index.js';
@@ -81,6 +82,8 @@ export class ControlAPI {
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
+    /** The leader's Raft membership, to refuse a demotion or removal that would lose quorum. */
+    private readonly membership: () => Pick<Membership, 'checkRemoval'> | undefined = () => undefined,
   ) {}
 
   #now(): string {
@@ -98,6 +101,8 @@ export class ControlAPI {
     description: Node['Description'];
     clusterId: string;
     rootCA: CertKey;
+    /** The manager's member ID in the Raft group. */
+    raftId?: number;
   }): Promise<Cluster> {
     const now = this.#now();
     const id = opts.clusterId;
@@ -126,7 +131,11 @@ export class ControlAPI {
       Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
       Description: { ...opts.description, TLSInfo: tlsInfoOf(rootPem) },
       Status: { State: 'ready', Addr: opts.addr },
-      ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: opts.listenAddr },
+      ManagerStatus: {
+        Reachability: 'reachable',
+        Addr: opts.listenAddr,
+        ...(opts.raftId !== undefined ? { RaftID: opts.raftId } : {}),
+      },
     };
     const ingress: Network = {
       ID: newId(),
@@ -337,11 +346,7 @@ export class ControlAPI {
         const managers = tx.all('nodes').filter((n) => n.Spec.Role === 'manager');
         if (managers.length <= 1)
           throw failedPrecondition('attempting to demote the last manager of the swarm');
-      }
-      if (node.Spec.Role === 'worker' && role === 'manager') {
-        throw failedPrecondition(
-          'promoting a node to manager needs replicated managers, which this shoal build does not have yet',
-        );
+        this.membership()?.checkRemoval(node);
       }
       const next = structuredClone(node) as Node;
       next.Spec = {
@@ -358,7 +363,12 @@ export class ControlAPI {
   async removeNode(ref: string, force: boolean): Promise<void> {
     await this.store.update((tx) => {
       const node = resolve(tx, 'nodes', ref, 'node');
-      if (node.Spec.Role === 'manager' || node.ManagerStatus) {
+      const manager = node.Spec.Role === 'manager' || node.ManagerStatus !== undefined;
+      // Better than Swarm, which insists on a demotion first: a dead manager can be removed with
+      // --force (its Raft membership goes with it), as long as the rest keep a quorum.
+      if (manager && force && node.Status.State === 'down') {
+        this.membership()?.checkRemoval(node);
+      } else if (manager) {
         throw failedPrecondition(
           `node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
         );

@@ -100,8 +100,17 @@ function parseJson<T>(buf: Uint8Array, what: string): T {
   }
 }
 
+/** `dispatcher` returns the leader's dispatcher, or throws a not-leader error naming the leader. */
+/** Ends a session stream with a status (grpc-js sends an emitted error as the call's status). */
+function fail(
+  call: ServerWritableStream<SessionRequest, SessionResponse>,
+  err: { code: status; details: string },
+): void {
+  call.emit('error', Object.assign(new Error(err.details), err));
+}
+
 export function dispatcherService(
-  d: Dispatcher,
+  dispatcher: () => Dispatcher,
   policy: PeerPolicy,
   log: (msg: string) => void,
 ): DispatcherServiceServer {
@@ -117,11 +126,13 @@ export function dispatcherService(
     session(call: ServerWritableStream<SessionRequest, SessionResponse>): void {
       let nodeId: string;
       let description: NodeDescription;
+      let d: Dispatcher;
       try {
         nodeId = authorize(call, policy, ['worker', 'manager']).nodeId;
         description = parseJson<NodeDescription>(call.request.descriptionJson, 'description');
+        d = dispatcher();
       } catch (e) {
-        call.destroy(Object.assign(new Error(), toServiceError(e, log)));
+        fail(call, toServiceError(e, log));
         return;
       }
       const sessionId = newId();
@@ -130,6 +141,7 @@ export function dispatcherService(
       let first = true;
       let tls = { rootsPem: '', issuerPem: '' };
       let tlsSent = false;
+      let role = '';
       let handle: AgentSession | undefined;
       let ended = false;
       const end = (): void => {
@@ -156,6 +168,10 @@ export function dispatcherService(
           tlsSent = false;
           if (!first) write([]);
         },
+        onNodeRole: (r) => {
+          role = r;
+          if (!first) write([]);
+        },
         onClose: () => call.end(),
       }).then(
         (h) => {
@@ -163,7 +179,7 @@ export function dispatcherService(
           if (ended) h.close();
         },
         (e: unknown) => {
-          call.destroy(Object.assign(new Error(), toServiceError(e, log)));
+          fail(call, toServiceError(e, log));
           end();
         },
       );
@@ -171,9 +187,7 @@ export function dispatcherService(
         if (ended) return;
         if (call.writableLength > MAX_BUFFERED_BYTES) {
           log(`dropping the session of node ${nodeId}: it is not reading its assignments`);
-          call.destroy(
-            Object.assign(new Error(), { code: status.RESOURCE_EXHAUSTED, details: 'too far behind' }),
-          );
+          fail(call, { code: status.RESOURCE_EXHAUSTED, details: 'too far behind' });
           return;
         }
         call.write({
@@ -183,6 +197,7 @@ export function dispatcherService(
           complete: first,
           changes,
           ...(tlsSent ? { rootsPem: '', issuerPem: '' } : tls),
+          nodeRole: role,
         });
         tlsSent = true;
         first = false;
@@ -191,12 +206,14 @@ export function dispatcherService(
 
     heartbeat: unary(async (call) => {
       const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      const d = dispatcher();
       checkSession(nodeId, call.request.sessionId);
       return { heartbeatMs: (await d.heartbeat(nodeId)).heartbeatMs };
     }, log),
 
     updateTaskStatus: unary(async (call) => {
       const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      const d = dispatcher();
       checkSession(nodeId, call.request.sessionId);
       const updates = call.request.updates.map((u) => ({
         taskId: u.taskId,

@@ -5,6 +5,8 @@ import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
 import type {
   AgentSession,
   Assignment,
+  Node,
+  NodeRole,
   DispatcherAPI,
   NodeDescription,
   Payload,
@@ -27,6 +29,7 @@ const GRACE_PERIODS = 3;
 export class Dispatcher implements DispatcherAPI {
   #sessions = new Map<string, Set<(set: Assignment[]) => void>>();
   #tlsListeners = new Set<(t: TlsTarget) => void>();
+  #roleListeners = new Map<string, Set<(role: NodeRole) => void>>();
   #lastTls: TlsTarget | undefined;
   #dirtyNodes = new Set<string>();
   #pushScheduled = false;
@@ -37,12 +40,14 @@ export class Dispatcher implements DispatcherAPI {
   #deadline = new Map<string, number>();
   #unsubscribe: (() => void) | undefined;
   #livenessTimer: Cancel | undefined;
+  /** Open sessions' close handlers: a dispatcher that stops (lost leadership) ends them all. */
+  #open = new Set<(err: Error) => void>();
 
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
     private readonly log: (msg: string) => void = () => undefined,
-    private readonly opts: { heartbeatMs?: number } = {},
+    private readonly opts: { heartbeatMs?: number; selfAddr?: () => string } = {},
   ) {}
 
   get heartbeatMs(): number {
@@ -60,6 +65,9 @@ export class Dispatcher implements DispatcherAPI {
     this.#unsubscribe = undefined;
     this.#livenessTimer?.();
     this.#flushTimer?.();
+    const open = [...this.#open];
+    this.#open.clear();
+    for (const close of open) close(new Error('this manager is no longer the leader'));
     await this.#flush();
   }
 
@@ -69,6 +77,16 @@ export class Dispatcher implements DispatcherAPI {
       return;
     }
     const { table, object } = e.change;
+    if (table === 'nodes') {
+      const n = object as Node;
+      const role = n.Spec.Role ?? 'worker';
+      const subs = this.#roleListeners.get(n.ID);
+      if (subs && (e.previous as Node | undefined)?.Spec.Role !== role)
+        setImmediate(() => {
+          for (const l of subs) l(role);
+        });
+      return;
+    }
     if (table === 'clusters') {
       setImmediate(() => this.#pushTls());
       return;
@@ -149,14 +167,25 @@ export class Dispatcher implements DispatcherAPI {
       this.#tlsListeners.add(onTls);
       if (target) onTls(target);
     }
-    return {
-      heartbeatMs: this.heartbeatMs,
-      managers: this.managers(),
-      close: () => {
-        stop();
-        if (onTls) this.#tlsListeners.delete(onTls);
-      },
+    const onRole = handlers.onNodeRole?.bind(handlers);
+    if (onRole) {
+      let subs = this.#roleListeners.get(nodeId);
+      if (!subs) this.#roleListeners.set(nodeId, (subs = new Set()));
+      subs.add(onRole);
+      onRole(this.store.view((tx) => tx.get('nodes', nodeId)?.Spec.Role ?? 'worker'));
+    }
+    const close = (): void => {
+      stop();
+      if (onTls) this.#tlsListeners.delete(onTls);
+      if (onRole) this.#roleListeners.get(nodeId)?.delete(onRole);
+      this.#open.delete(onClose);
     };
+    const onClose = (err: Error): void => {
+      close();
+      handlers.onClose(err);
+    };
+    this.#open.add(onClose);
+    return { heartbeatMs: this.heartbeatMs, managers: this.managers(), close };
   }
 
   tlsTarget(): TlsTarget | undefined {
@@ -171,11 +200,13 @@ export class Dispatcher implements DispatcherAPI {
     for (const l of this.#tlsListeners) l(t);
   }
 
-  /** Cluster addresses of the managers. */
+  /** Cluster addresses of the managers, this one (the leader) first. */
   managers(): string[] {
-    return this.store.view((tx) =>
+    const self = this.opts.selfAddr?.();
+    const all = this.store.view((tx) =>
       tx.by('nodes', 'role', 'manager').flatMap((n) => (n.ManagerStatus?.Addr ? [n.ManagerStatus.Addr] : [])),
     );
+    return self && all.includes(self) ? [self, ...all.filter((a) => a !== self)] : all;
   }
 
   async register(nodeId: string, description: NodeDescription, addr: string): Promise<void> {

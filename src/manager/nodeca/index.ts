@@ -79,6 +79,8 @@ export class NodeCA {
     private readonly store: MemoryStore,
     private readonly clock: Clock,
     private readonly log: (msg: string) => void,
+    /** The cluster this manager belongs to, from its own certificate. */
+    private readonly clusterId = '',
   ) {
     this.#limiter = new JoinRateLimiter({ perSecond: 10, burst: 20, now: () => this.clock.now() });
   }
@@ -149,10 +151,15 @@ export class NodeCA {
    * Node IDs are never reused, so a certificate whose node is no longer in the store belongs to
    * a removed node (`node rm`): that is the blocklist.
    */
+  /**
+   * Who may call. A manager that has just joined has no state yet: it goes by the cluster ID its
+   * certificate names, and cannot tell a removed node from one it has not heard of, so it lets
+   * nodes in until its store holds the cluster.
+   */
   policy(): PeerPolicy {
     return {
-      clusterId: () => this.store.view((tx) => tx.cluster()?.ID ?? ''),
-      isRemoved: (nodeId) => this.store.view((tx) => !tx.get('nodes', nodeId)),
+      clusterId: () => this.store.view((tx) => tx.cluster()?.ID ?? this.clusterId),
+      isRemoved: (nodeId) => this.store.view((tx) => tx.cluster() !== undefined && !tx.get('nodes', nodeId)),
     };
   }
 
@@ -212,11 +219,6 @@ export class NodeCA {
     if (joinTokenMatches(req.token, c.JoinTokens.Worker)) role = 'worker';
     else if (joinTokenMatches(req.token, c.JoinTokens.Manager)) role = 'manager';
     else throw new RpcError(status.INVALID_ARGUMENT, INVALID_JOIN_TOKEN);
-    if (role === 'manager')
-      throw new RpcError(
-        status.FAILED_PRECONDITION,
-        'joining as a manager needs replicated manager state (Raft), which this shoal build does not have yet; join as a worker',
-      );
     const availability = req.availability || 'active';
     if (!AVAILABILITIES.includes(availability))
       throw new RpcError(status.INVALID_ARGUMENT, `invalid availability "${availability}"`);
@@ -254,18 +256,21 @@ export class NodeCA {
     }
   }
 
-  /** The CA's gRPC service; unlockKey reads the managers' current unlock key. */
-  service(unlockKey: () => string): CAServiceServer {
+  /**
+   * The CA's gRPC service; unlockKey reads the managers' current unlock key. Issuing writes the
+   * node's record, so only the leader issues: requireLeader throws a not-leader error elsewhere.
+   */
+  service(unlockKey: () => string, requireLeader: () => void = () => undefined): CAServiceServer {
     return {
       getUnlockKey: unary((call) => {
         authorize(call, this.policy(), ['manager']);
         return Promise.resolve({ unlockKey: unlockKey() });
       }, this.log),
       getRootCa: unary(() => Promise.resolve({ rootsPem: this.rootPem() }), this.log),
-      issueNodeCertificate: unary(
-        (call) => this.issue(call.request, peerIdentity(call), hostOf(call.getPeer())),
-        this.log,
-      ),
+      issueNodeCertificate: unary((call) => {
+        requireLeader();
+        return this.issue(call.request, peerIdentity(call), hostOf(call.getPeer()));
+      }, this.log),
     };
   }
 }

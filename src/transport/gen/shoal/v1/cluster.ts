@@ -159,6 +159,8 @@ export interface SessionResponse {
    */
   rootsPem: string;
   issuerPem: string;
+  /** The role the cluster wants this node in ("worker" or "manager"); a promoted worker acts on it. */
+  nodeRole: string;
 }
 
 export interface HeartbeatRequest {
@@ -1275,7 +1277,16 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
 };
 
 function createBaseSessionResponse(): SessionResponse {
-  return { sessionId: "", heartbeatMs: 0, managers: [], complete: false, changes: [], rootsPem: "", issuerPem: "" };
+  return {
+    sessionId: "",
+    heartbeatMs: 0,
+    managers: [],
+    complete: false,
+    changes: [],
+    rootsPem: "",
+    issuerPem: "",
+    nodeRole: "",
+  };
 }
 
 export const SessionResponse: MessageFns<SessionResponse> = {
@@ -1300,6 +1311,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     }
     if (message.issuerPem !== "") {
       writer.uint32(58).string(message.issuerPem);
+    }
+    if (message.nodeRole !== "") {
+      writer.uint32(66).string(message.nodeRole);
     }
     return writer;
   },
@@ -1373,6 +1387,14 @@ export const SessionResponse: MessageFns<SessionResponse> = {
             message.issuerPem = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.nodeRole = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1412,6 +1434,11 @@ export const SessionResponse: MessageFns<SessionResponse> = {
         : isSet(object.issuer_pem)
         ? globalThis.String(object.issuer_pem)
         : "",
+      nodeRole: isSet(object.nodeRole)
+        ? globalThis.String(object.nodeRole)
+        : isSet(object.node_role)
+        ? globalThis.String(object.node_role)
+        : "",
     };
   },
 
@@ -1438,6 +1465,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     if (message.issuerPem !== "") {
       obj.issuerPem = message.issuerPem;
     }
+    if (message.nodeRole !== "") {
+      obj.nodeRole = message.nodeRole;
+    }
     return obj;
   },
 
@@ -1453,6 +1483,7 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     message.changes = object.changes?.map((e) => AssignmentChange.fromPartial(e)) || [];
     message.rootsPem = object.rootsPem ?? "";
     message.issuerPem = object.issuerPem ?? "";
+    message.nodeRole = object.nodeRole ?? "";
     return message;
   },
 };
