@@ -6,6 +6,16 @@ import { buildApp, listen, SHOAL_VERSION } from '../httpapi/index.js';
 const LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];
 
+/** A commander parser for an integer flag within [min, max]. */
+function intFlag(name: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('shoald')
     .description('shoal node daemon: a swarm-compatible container orchestrator')
@@ -45,6 +55,16 @@ export async function main(argv: string[]): Promise<void> {
           throw new Error('--dispatcher-heartbeat must be an integer of at least 50 (milliseconds)');
         return n;
       },
+    )
+    .option(
+      '--raft-tick <ms>',
+      'Raft tick length in milliseconds; elections take 10 to 20 ticks, heartbeats 1 (default 100)',
+      intFlag('--raft-tick', 10, 10_000),
+    )
+    .option(
+      '--raft-snapshot-interval <entries>',
+      "Raft entries applied between snapshots of a manager's state; as many (at most 1000) stay behind each (default 10000)",
+      intFlag('--raft-snapshot-interval', 10, 10_000_000),
     );
   program.parse(argv);
   const o = program.opts<{
@@ -56,6 +76,8 @@ export async function main(argv: string[]): Promise<void> {
     dispatcherHeartbeat?: number;
     engineConcurrency: number;
     execRoot: string;
+    raftTick?: number;
+    raftSnapshotInterval?: number;
   }>();
   const hosts = o.host.length > 0 ? o.host : ['unix:///var/run/shoal.sock'];
   const min = LEVELS.indexOf(o.logLevel);
@@ -71,6 +93,12 @@ export async function main(argv: string[]): Promise<void> {
     ...(o.dispatcherHeartbeat ? { heartbeatMs: o.dispatcherHeartbeat } : {}),
     engineConcurrency: o.engineConcurrency,
     execRoot: o.execRoot,
+    raft: {
+      ...(o.raftTick ? { tickMs: o.raftTick } : {}),
+      ...(o.raftSnapshotInterval
+        ? { snapshotInterval: o.raftSnapshotInterval, snapshotKeep: Math.min(1000, o.raftSnapshotInterval) }
+        : {}),
+    },
   });
   await daemon.start();
   const app = buildApp(daemon);

@@ -324,6 +324,7 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
       ...(body.AdvertiseAddr ? { advertiseAddr: body.AdvertiseAddr } : {}),
       ...(body.ListenAddr ? { listenAddr: body.ListenAddr } : {}),
       spec,
+      ...(body.ForceNewCluster === true ? { forceNewCluster: true } : {}),
     });
     return json(reply, 200, id);
   });

@@ -29,8 +29,14 @@ import {
   type Clock,
   type RecordCipher,
 } from '../platform/index.js';
-import { MemoryStore, RaftProposer } from '../state/index.js';
-import { NodeRaftDisk, RaftNode, type RaftNodeOptions } from '../raft/index.js';
+import { MemoryStore, RaftProposer, type Change } from '../state/index.js';
+import {
+  NodeRaftDisk,
+  RaftNode,
+  bootstrapSingleMember,
+  readMemberLog,
+  type RaftNodeOptions,
+} from '../raft/index.js';
 import {
   CAError,
   DEFAULT_NODE_CERT_VALIDITY_MS,
@@ -82,7 +88,10 @@ export interface DaemonOptions {
   /** The cluster port address when swarm init/join gives none; Docker's is 0.0.0.0:2377 (tests use port 0). */
   defaultListenAddr?: string;
   /** Raft timing for managers (tick length, election and heartbeat ticks). */
-  raft?: Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval'>;
+  raft?: Pick<
+    RaftNodeOptions,
+    'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'snapshotKeep'
+  >;
 }
 
 /** Runs an Engine API request forwarded from another manager; the HTTP API installs it. */
@@ -179,6 +188,16 @@ export const NO_LEADER =
 const FORWARD_TIMEOUT_MS = 60_000;
 /** How long a follower waits to apply a write it forwarded before answering anyway. */
 const FORWARD_CATCH_UP_MS = 5_000;
+
+/** Polls cond every 5 ms; resolves false if it is still false after timeoutMs. */
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
 
 /** A random member ID for a new Raft group's first manager (the leader picks them for joiners). */
 function newRaftId(): number {
@@ -367,7 +386,16 @@ export class Daemon {
     const infoFn = (m: string): void => this.#logf('info', m);
     const store = new MemoryStore({ propose: () => Promise.reject(new Error('the store is not open yet')) });
     const members = new RaftPeers(store, () => this.#node?.raftPeers ?? []);
-    const proposer = new RaftProposer(store, { onRestore: () => members.invalidate() });
+    const proposer = new RaftProposer(store, {
+      onRestore: () => {
+        members.invalidate();
+        if (this.#raft?.running)
+          this.#logf(
+            'info',
+            `installed a snapshot of the cluster state at index ${store.index} from the leader`,
+          );
+      },
+    });
     store.setProposer(proposer);
     const group = raftGroupOf(() => this.#raft);
     const manager = new Manager({
@@ -486,7 +514,12 @@ export class Daemon {
     await raft.start();
     const cs0 = raft.confState;
     wasMember = cs0.voters.includes(raftId) || cs0.learners.includes(raftId);
-    if (init) {
+    // Serve nothing stale: apply what this member already knows is committed before answering.
+    const known = raft.status()?.commit ?? 0;
+    await until(() => raft.appliedIndex >= known || !raft.running, LEADERSHIP_TIMEOUT_MS);
+    // A group of one leads at once; wait for that so the first write does not find no leader.
+    const soleVoter = cs0.voters.length === 1 && cs0.voters[0] === raftId;
+    if (init || soleVoter) {
       let timer: Cancel | undefined;
       await Promise.race([
         leading,
@@ -596,11 +629,8 @@ export class Daemon {
 
   /** A joining manager answers once it holds the cluster's state (the docker CLI checks at once). */
   async #caughtUp(store: MemoryStore): Promise<void> {
-    const until = Date.now() + LEADERSHIP_TIMEOUT_MS;
-    while (store.view((tx) => tx.cluster()) === undefined) {
-      if (Date.now() > until) throw unavailable('joined the managers but received no cluster state in time');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    if (!(await until(() => store.view((tx) => tx.cluster()) !== undefined, LEADERSHIP_TIMEOUT_MS)))
+      throw unavailable('joined the managers but received no cluster state in time');
   }
 
   /** The leader's cluster address, when this manager knows who leads. */
@@ -854,6 +884,7 @@ export class Daemon {
     forceNewCluster?: boolean;
   }): Promise<string> {
     return this.#serial(async () => {
+      if (this.#node && req.forceNewCluster && this.#node.role === 'manager') return this.#forceNewCluster();
       if (this.#node) throw unavailable(ALREADY_IN_SWARM);
       const spec = req.spec ?? {};
       const nodeId = newId();
@@ -888,6 +919,63 @@ export class Daemon {
       this.#logf('info', `swarm initialised; this node is ${nodeId}`);
       return nodeId;
     });
+  }
+
+  /**
+   * swarm init --force-new-cluster on a manager: the cluster continues with this manager alone,
+   * from everything its Raft log holds. The other managers become workers (they are gone: that is
+   * why this is run), so a quorum of one suffices; add managers again with the manager token.
+   */
+  async #forceNewCluster(): Promise<string> {
+    const node = this.#node!;
+    if (!this.#keys || this.#keys.locked) throw unavailable(SWARM_LOCKED);
+    await this.#deactivate(false);
+    const dir = join(this.#o.dataRoot, 'raft');
+    const { snapshot, entries, hardState } = await readMemberLog(
+      new NodeRaftDisk(dir, { cipher: this.#dataCipher() }),
+    );
+    const store = new MemoryStore({ propose: () => Promise.reject(new Error('recovering')) });
+    const proposer = new RaftProposer(store);
+    if (snapshot.metadata.index > 0 && snapshot.data.byteLength > 0) proposer.restore(snapshot.data);
+    for (const e of entries) if (e.type === 'EntryNormal' && e.data.byteLength > 0) proposer.apply(e);
+    const last = entries.at(-1) ?? { index: snapshot.metadata.index, term: snapshot.metadata.term };
+    const raftId = node.raftId ?? LEGACY_RAFT_ID;
+    const changes = store.view((tx) =>
+      tx.all('nodes').flatMap((n): Change[] => {
+        if (n.ID === node.nodeId)
+          return [
+            {
+              table: 'nodes',
+              action: 'update',
+              object: {
+                ...n,
+                Spec: { ...n.Spec, Role: 'manager' },
+                ManagerStatus: { Addr: node.listenAddr, RaftID: raftId, Reachability: 'reachable' },
+              },
+            },
+          ];
+        if (!n.ManagerStatus && n.Spec.Role !== 'manager') return [];
+        const { ManagerStatus: _m, ...rest } = n;
+        return [
+          { table: 'nodes', action: 'update', object: { ...rest, Spec: { ...n.Spec, Role: 'worker' } } },
+        ];
+      }),
+    );
+    const index = last.index + 1;
+    store.apply(changes, index);
+    await rm(dir, { recursive: true, force: true });
+    await bootstrapSingleMember(new NodeRaftDisk(dir, { cipher: this.#dataCipher() }), {
+      id: raftId,
+      index,
+      term: Math.max(hardState.term, last.term),
+      data: proposer.snapshot(),
+    });
+    const { raftPeers: _p, ...rest } = node;
+    this.#node = { ...rest, raftId, managers: [node.listenAddr] };
+    await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
+    await this.#activateManager();
+    this.#logf('warn', `forced a new cluster from this manager's state at index ${index}`);
+    return node.nodeId;
   }
 
   /** Joins an existing swarm as a worker through one of its managers. */

@@ -44,6 +44,8 @@ export class Shoald {
   constructor(
     readonly name: string,
     readonly dir: string,
+    /** More shoald flags (Raft timing, snapshot interval). */
+    readonly extraArgs: readonly string[] = [],
   ) {
     this.sock = join(dir, `${name}.sock`);
     this.dataRoot = join(dir, name);
@@ -68,6 +70,7 @@ export class Shoald {
         this.name,
         '--log-level',
         'debug',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -17,3 +17,5 @@ export {
   encodeSnapshot,
 } from './codec.js';
 export type { WalRecord } from './codec.js';
+export { readMemberLog, bootstrapSingleMember } from './recover.js';
+export type { MemberLog } from './recover.js';
