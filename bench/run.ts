@@ -1,7 +1,8 @@
 // npm run bench: shoal beside a real Docker swarm and the engine's own limit, in one run, on this
 // machine. Writes the figures to BENCHMARKS.md. Flags: --quick (N=10 only, fewer rounds),
 // --no-swarm (skip the real swarm when its dockerd cannot run here), --no-raft (skip shoal's Raft
-// vs etcd 3.4, bench/raft.ts; `node dist/bench/raft-only.js` runs that part alone).
+// vs etcd 3.4, bench/raft.ts; `node dist/bench/raft-only.js` runs that part alone), --no-ha (skip
+// manager failover and state at scale, bench/ha-rows.ts; `node dist/bench/ha-only.js` runs it alone).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,10 +14,12 @@ import { RealSwarm, SWARM_SOCK } from './swarm.js';
 import { serviceListLatency } from './scale.js';
 import { nodeFailover } from './failover.js';
 import { raftVsEtcd } from './raft.js';
+import { haRows } from './ha-rows.js';
 
 const quick = process.argv.includes('--quick');
 const withSwarm = !process.argv.includes('--no-swarm');
 const withRaft = !process.argv.includes('--no-raft');
+const withHa = !process.argv.includes('--no-ha');
 const SIZES = quick ? [10] : [10, 50, 100];
 const KILL_ROUNDS = quick ? 3 : 7;
 const HOST_ENGINE = '/var/run/docker.sock';
@@ -241,6 +244,14 @@ async function main(): Promise<void> {
         console.log(r);
       }
       notes.push(...raft.notes);
+    }
+    if (withHa) {
+      const ha = await haRows({ quick, withSwarm });
+      for (const r of ha.rows) {
+        rows.push(r);
+        console.log(r);
+      }
+      notes.push(...ha.notes);
     }
   } finally {
     await shoal.api.call('POST', '/swarm/leave?force=true').catch(() => undefined);

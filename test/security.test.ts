@@ -22,6 +22,7 @@ import {
   CLUSTER_CHANNEL_OPTIONS,
   ClusterServer,
   DispatcherServiceClient,
+  ManagerServiceClient,
   managerChannelCredentials,
   type TlsMaterial,
 } from '../src/transport/index.js';
@@ -196,9 +197,32 @@ test('a wrong token: refused, and no node is created', async () => {
   assert.equal(((await h.call('GET', '/v1.41/nodes')).body as unknown[]).length, before);
 });
 
-test('the manager token cannot be used where only workers may join yet, and says why', async () => {
-  const w = await newWorker('w4');
-  await assert.rejects(w.join({ remoteAddrs: [managerAddr], joinToken: managerToken }), /Raft/);
+test('joining the Raft group and forwarding API writes are manager-only: a worker certificate is refused', async () => {
+  const call = (tls: TlsMaterial, which: 'joinRaft' | 'forwardApi'): Promise<status> => {
+    const c = new ManagerServiceClient(managerAddr, managerChannelCredentials(tls), CLUSTER_CHANNEL_OPTIONS);
+    return new Promise((resolve) => {
+      const done = (err: ServiceError | null): void => {
+        c.close();
+        resolve(err ? err.code : status.OK);
+      };
+      const opts = { deadline: Date.now() + 5000 };
+      if (which === 'joinRaft') c.joinRaft({ addr: '127.0.0.1:1' }, new Metadata(), opts, done);
+      else
+        c.forwardApi(
+          { method: 'DELETE', url: '/services/x', headers: {}, body: Buffer.alloc(0) },
+          new Metadata(),
+          opts,
+          done,
+        );
+    });
+  };
+  const worker = await tlsOf(workers[0]!.dataRoot);
+  assert.equal(await call(worker, 'joinRaft'), status.PERMISSION_DENIED);
+  assert.equal(await call(worker, 'forwardApi'), status.PERMISSION_DENIED);
+  // The manager itself passes the check (and then finds it is not a manager node's new member).
+  assert.notEqual(await call(await managerTls(), 'forwardApi'), status.PERMISSION_DENIED);
+  // The manager token now makes a manager (issue 4); it still needs the right token.
+  assert.ok(managerToken.startsWith('SWMTKN-1-'));
 });
 
 test('a token whose CA digest does not match the manager: the node never sends its request', async () => {

@@ -50,6 +50,8 @@ export interface Cluster extends Meta {
   JoinTokens: { Worker: string; Manager: string };
   /** shoal-internal, never returned by the API: the cluster CA's key material. */
   RootCA?: ClusterRootCA;
+  /** shoal's own, never shown by the API: the managers' shared unlock key while autolock is on. */
+  UnlockKey?: string;
 }
 
 export interface ClusterRootCA {

@@ -27,5 +27,5 @@ export {
   rebaseJoinToken,
 } from './tokens.js';
 export { JoinRateLimiter } from './ratelimit.js';
-export { KeyStore, KeyStoreError, formatUnlockKey, parseUnlockKey } from './keystore.js';
+export { KeyStore, KeyStoreError, formatUnlockKey, newUnlockKey, parseUnlockKey } from './keystore.js';
 export type { KeyStoreErrorCode } from './keystore.js';

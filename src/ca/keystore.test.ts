@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatUnlockKey, KeyStore, KeyStoreError, parseUnlockKey } from './keystore.js';
+import { formatUnlockKey, KeyStore, KeyStoreError, newUnlockKey, parseUnlockKey } from './keystore.js';
 import type { KeyStoreErrorCode } from './keystore.js';
 
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'shoal-keys-'));
@@ -66,7 +66,6 @@ test('without autolock the DEK is stored as-is and available at once after reope
     again.unlock(formatUnlockKey(Buffer.alloc(32))),
     code('not-locked', /swarm is not locked/),
   );
-  await assert.rejects(again.rotateUnlockKey(), code('not-autolocked'));
 });
 
 test('with autolock only the wrapped DEK is on disk; the unlock key opens it and a wrong one does not', async () => {
@@ -83,8 +82,8 @@ test('with autolock only the wrapped DEK is on disk; the unlock key opens it and
   assert.deepEqual([locked.exists, locked.autolock, locked.locked], [true, true, true]);
   assert.throws(() => locked.dek(), code('locked', /docker swarm unlock/));
   assert.equal(locked.unlockKey(), undefined);
-  await assert.rejects(locked.setAutolock(false), code('locked'));
-  await assert.rejects(locked.rotateUnlockKey(), code('locked'));
+  await assert.rejects(locked.useUnlockKey(undefined), code('locked'));
+  await assert.rejects(locked.useUnlockKey(newUnlockKey()), code('locked'));
   await assert.rejects(
     locked.unlock(formatUnlockKey(Buffer.alloc(32, 7))),
     code('bad-key', /^swarm could not be unlocked: invalid key$/),
@@ -96,15 +95,17 @@ test('with autolock only the wrapped DEK is on disk; the unlock key opens it and
   assert.equal(locked.locked, false);
   assert.deepEqual(locked.dek(), dek);
   assert.equal(locked.unlockKey(), unlockKey);
-  // Enabling it again keeps the key, as Docker does.
-  assert.equal(await locked.setAutolock(true), unlockKey);
+  // The same key again changes nothing.
+  await locked.useUnlockKey(unlockKey);
+  assert.equal(locked.unlockKey(), unlockKey);
 });
 
 test('rotating the unlock key rewraps the same DEK; the old key stops working', async () => {
   const dir = await tmp();
   const ks = await KeyStore.open(dir);
   const { dek, unlockKey: first } = await ks.create({ autolock: true });
-  const second = await ks.rotateUnlockKey();
+  const second = newUnlockKey();
+  await ks.useUnlockKey(second);
   assert.notEqual(second, first);
   assert.equal(ks.unlockKey(), second);
   assert.deepEqual(ks.dek(), dek);
@@ -119,15 +120,15 @@ test('autolock can be turned off and on again; the DEK never changes', async () 
   const ks = await KeyStore.open(dir);
   const { dek } = await ks.create({ autolock: true });
 
-  assert.equal(await ks.setAutolock(false), undefined);
+  await ks.useUnlockKey(undefined);
   assert.equal(ks.autolock, false);
   assert.equal(ks.unlockKey(), undefined);
   const off = await KeyStore.open(dir);
   assert.equal(off.locked, false);
   assert.deepEqual(off.dek(), dek);
 
-  const key = await off.setAutolock(true);
-  assert.ok(key !== undefined);
+  const key = newUnlockKey();
+  await off.useUnlockKey(key);
   assert.equal(off.unlockKey(), key);
   await assertDekNotOnDisk(dir, dek);
   const on = await KeyStore.open(dir);
@@ -135,11 +136,12 @@ test('autolock can be turned off and on again; the DEK never changes', async () 
   assert.deepEqual(await on.unlock(key), dek);
 });
 
-test('concurrent rotations leave memory and disk agreeing on the last key', async () => {
+test('concurrent key changes leave memory and disk agreeing on the last key', async () => {
   const dir = await tmp();
   const ks = await KeyStore.open(dir);
   const { dek } = await ks.create({ autolock: true });
-  const keys = await Promise.all([ks.rotateUnlockKey(), ks.rotateUnlockKey(), ks.rotateUnlockKey()]);
+  const keys = [newUnlockKey(), newUnlockKey(), newUnlockKey()];
+  await Promise.all(keys.map((k) => ks.useUnlockKey(k)));
   assert.equal(ks.unlockKey(), keys[2]);
   assert.deepEqual(await (await KeyStore.open(dir)).unlock(keys[2]!), dek);
 });

@@ -10,7 +10,7 @@ const UNLOCK_KEY_PREFIX = 'SWMKEY-1-';
 const KEY_BYTES = 32;
 
 export type KeyStoreErrorCode =
-  'bad-key' | 'bad-format' | 'locked' | 'not-locked' | 'not-autolocked' | 'exists' | 'missing' | 'corrupt';
+  'bad-key' | 'bad-format' | 'locked' | 'not-locked' | 'exists' | 'missing' | 'corrupt';
 
 export class KeyStoreError extends Error {
   readonly code: KeyStoreErrorCode;
@@ -33,6 +33,11 @@ type KeysFile = { version: 1; dek: string } | { version: 1; wrappedDek: string }
 /** Docker's human-readable unlock key: `SWMKEY-1-` and the key in unpadded standard base64. */
 export function formatUnlockKey(kek: Uint8Array): string {
   return UNLOCK_KEY_PREFIX + Buffer.from(kek).toString('base64').replace(/=+$/, '');
+}
+
+/** A new random unlock key. */
+export function newUnlockKey(): string {
+  return formatUnlockKey(randomKey());
 }
 
 export function parseUnlockKey(s: string): Buffer {
@@ -124,27 +129,15 @@ export class KeyStore {
     return Buffer.from(this.#unlockedDek());
   }
 
-  /** On: a new KEK wraps the DEK and its unlock key is returned (unchanged if already on). Off: the DEK is stored as-is. */
-  setAutolock(on: boolean): Promise<string | undefined> {
+  /**
+   * Makes `unlockKey` the key that wraps the DEK (autolock on), or stores the DEK unwrapped when
+   * undefined (off). Managers share one unlock key, kept in the replicated cluster object.
+   */
+  useUnlockKey(unlockKey: string | undefined): Promise<void> {
     return this.#serial(async () => {
       const dek = this.#unlockedDek();
-      if (on === this.autolock) return this.unlockKey();
-      const kek = on ? randomKey() : undefined;
-      await this.#write(dek, kek);
-      return kek && formatUnlockKey(kek);
-    });
-  }
-
-  /** A new KEK rewraps the DEK; the old unlock key stops working. */
-  rotateUnlockKey(): Promise<string> {
-    return this.#serial(async () => {
-      const dek = this.#unlockedDek();
-      if (!this.autolock) {
-        throw new KeyStoreError('not-autolocked', 'cannot rotate because autolock is not turned on');
-      }
-      const kek = randomKey();
-      await this.#write(dek, kek);
-      return formatUnlockKey(kek);
+      if (unlockKey === this.unlockKey() && (unlockKey !== undefined) === this.autolock) return;
+      await this.#write(dek, unlockKey === undefined ? undefined : parseUnlockKey(unlockKey));
     });
   }
 

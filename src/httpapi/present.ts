@@ -233,7 +233,7 @@ export function filterNetworks(tx: ReadTx, f: Filters): Network[] {
  * one during a rotation, which is what `docker swarm ca --rotate` waits for nodes to reach).
  */
 export function publicCluster(c: Cluster): Cluster {
-  const { RootCA, ...rest } = c;
+  const { RootCA, UnlockKey: _k, ...rest } = c;
   const desired = RootCA?.Rotation?.CACert ?? RootCA?.CACert;
   return { ...rest, TLSInfo: desired ? tlsInfoOf(desired) : rest.TLSInfo };
 }

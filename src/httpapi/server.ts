@@ -366,15 +366,15 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   });
   app.post('/swarm/update', async (req, reply) => {
     const p = q(req);
-    const { manager, store } = d.manager;
+    const { manager } = d.manager;
     await manager.control.updateSwarm(intParam(p.version, 'version'), req.body, {
       worker: bool(p.rotateWorkerToken),
       manager: bool(p.rotateManagerToken),
       unlockKey: bool(p.rotateManagerUnlockKey),
     });
-    // The key store follows the spec that was just written.
-    await d.setAutolock(store.view((tx) => tx.cluster()?.Spec.EncryptionConfig?.AutoLockManagers === true));
-    if (bool(p.rotateManagerUnlockKey)) await d.rotateUnlockKey();
+    // This manager's key store follows the spec just written before the answer; the others
+    // follow as they apply it.
+    await d.syncKeys();
     return empty(reply);
   });
   app.get('/swarm/unlockkey', (_req, reply) => {

@@ -189,6 +189,11 @@ const FORWARD_TIMEOUT_MS = 60_000;
 /** How long a follower waits to apply a write it forwarded before answering anyway. */
 const FORWARD_CATCH_UP_MS = 5_000;
 
+/** The Raft ID the store records for a node, if any. */
+function raftIdOf(store: MemoryStore, nodeId: string): number | undefined {
+  return store.view((tx) => tx.get('nodes', nodeId)?.ManagerStatus?.RaftID);
+}
+
 /** Polls cond every 5 ms; resolves false if it is still false after timeoutMs. */
 async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -386,9 +391,13 @@ export class Daemon {
     const infoFn = (m: string): void => this.#logf('info', m);
     const store = new MemoryStore({ propose: () => Promise.reject(new Error('the store is not open yet')) });
     const members = new RaftPeers(store, () => this.#node?.raftPeers ?? []);
+    store.subscribe((e) => {
+      if (e.kind === 'change' && e.change.table === 'clusters' && this.#store === store) void this.syncKeys();
+    });
     const proposer = new RaftProposer(store, {
       onRestore: () => {
         members.invalidate();
+        void this.syncKeys();
         if (this.#raft?.running)
           this.#logf(
             'info',
@@ -415,7 +424,7 @@ export class Daemon {
     const server = new ClusterServer(this.#tls!);
     server.addService(
       CAServiceService,
-      manager.ca.service(() => this.#keys?.unlockKey() ?? '', requireLeader),
+      manager.ca.service(() => this.unlockKey(), requireLeader),
     );
     server.addService(
       DispatcherServiceService,
@@ -431,7 +440,15 @@ export class Daemon {
     );
     registerRaftService(server, {
       policy,
-      deliver: (m) => this.#transport?.deliver(m),
+      // A manager speaks only for its own Raft ID: a message claiming another member's is dropped.
+      deliver: (m, fromNode) => {
+        const claimed = raftIdOf(store, fromNode);
+        if (claimed !== undefined && claimed !== m.from) {
+          logFn(`raft: dropped a ${m.type} from node ${fromNode} claiming to be member ${m.from}`);
+          return;
+        }
+        this.#transport?.deliver(m);
+      },
       log: logFn,
     });
     server.addService(
@@ -557,6 +574,7 @@ export class Daemon {
     const started = this.#startAgent(new Agent(this.#agentOptions(remote, executor)));
     if (init) await started;
     this.#scheduleRenewal();
+    await this.syncKeys();
   }
 
   /** Installs what runs Engine API requests other managers forward to this one while it leads. */
@@ -904,8 +922,9 @@ export class Daemon {
       this.#tls = { rootsPem: root.certPem, certPem, keyPem };
       try {
         this.#keys = await KeyStore.open(this.#o.dataRoot);
-        await this.#keys.create({ autolock: spec.EncryptionConfig?.AutoLockManagers === true });
+        await this.#keys.create({ autolock: false });
         await this.#activateManager({ init: { spec, clusterId, root } });
+        await this.syncKeys();
         await this.#certs.save(this.#tls, this.#dataCipher());
       } catch (e) {
         await this.#deactivate(true);
@@ -1058,25 +1077,34 @@ export class Daemon {
     });
   }
 
-  /** Turns autolock on or off to match the swarm spec; returns the unlock key when on. */
-  async setAutolock(on: boolean): Promise<void> {
-    const keys = this.#requireKeys();
-    if (on === keys.autolock) return;
-    await keys.setAutolock(on);
+  /**
+   * Makes this manager's key store match the cluster: its data key wrapped by the cluster's unlock
+   * key while autolock is on, unwrapped when off. Runs whenever the cluster object changes.
+   */
+  syncKeys(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const keys = this.#keys;
+      const c = this.#store?.view((tx) => tx.cluster());
+      if (!keys || keys.locked || !c) return;
+      await keys.useUnlockKey(c.Spec.EncryptionConfig?.AutoLockManagers === true ? c.UnlockKey : undefined);
+    };
+    const p = this.#keySync.then(run, run);
+    this.#keySync = p.catch((e: unknown) =>
+      this.#logf(
+        'error',
+        `updating the key store to the cluster's autolock setting: ${(e as Error).message}`,
+      ),
+    );
+    return p;
   }
 
+  #keySync: Promise<void> = Promise.resolve();
+
+  /** The managers' unlock key (empty while autolock is off). */
   unlockKey(): string {
-    return this.#requireKeys().unlockKey() ?? '';
-  }
-
-  async rotateUnlockKey(): Promise<void> {
-    const keys = this.#requireKeys();
-    if (keys.autolock) await keys.rotateUnlockKey();
-  }
-
-  #requireKeys(): KeyStore {
-    void this.manager; // throws Docker's 503 unless this node is an unlocked manager
-    return this.#keys!;
+    const { store } = this.manager; // Docker's 503 unless this node is an unlocked manager
+    const c = store.view((tx) => tx.cluster());
+    return c?.Spec.EncryptionConfig?.AutoLockManagers === true ? (c.UnlockKey ?? '') : '';
   }
 
   leave(force: boolean): Promise<void> {

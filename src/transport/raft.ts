@@ -332,8 +332,8 @@ export class GrpcRaftTransport implements RaftTransport {
 
 export interface RaftServiceOptions {
   policy: PeerPolicy;
-  /** Receives each decoded message, e.g. `transport.deliver`. */
-  deliver: (m: Message) => void;
+  /** Receives each decoded message, with the node ID of the manager that sent it (from its certificate). */
+  deliver: (m: Message, fromNode: string) => void;
   log?: (msg: string) => void;
 }
 
@@ -370,7 +370,7 @@ export function raftService(o: RaftServiceOptions): RaftServiceServer {
           return;
         }
         try {
-          o.deliver(m);
+          o.deliver(m, peer);
         } catch (e) {
           log(`raft: delivering ${m.type} from ${m.from} failed: ${(e as Error).stack ?? String(e)}`);
         }

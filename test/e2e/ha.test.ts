@@ -332,6 +332,35 @@ test('docker node demote/promote/rm: the leader hands over before it leaves; a d
   assert.ok((await firstWrite(() => survivor)) >= 0);
 });
 
+test('autolock turned on through a follower locks every manager with one shared key', async () => {
+  const live = managers.filter(alive);
+  const l = (await leader(live))!;
+  const follower = live.find((m) => m !== l)!;
+  await follower.ok(['swarm', 'update', '--autolock=true']);
+  const key = (await follower.ok(['swarm', 'unlock-key', '-q'])).trim();
+  assert.match(key, /^SWMKEY-1-/);
+  await waitFor(
+    'the leader to report the same key',
+    async () => (await l.ok(['swarm', 'unlock-key', '-q'])).trim() === key,
+  );
+  // Every manager's data key is wrapped by it once the setting reaches it: a restart locks it.
+  await new Promise((r) => setTimeout(r, 500));
+  await follower.stop('SIGKILL');
+  await follower.start();
+  assert.equal((await follower.ok(['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'locked');
+  await follower.ok(['swarm', 'unlock'], { input: `${key}\n` });
+  await waitFor(
+    'the unlocked manager to serve',
+    async () => (await api(follower, 'GET', '/services')).status === 200,
+  );
+  await waitFor(
+    'autolock to be turned off again (once the group has its quorum back)',
+    async () => (await follower.docker(['swarm', 'update', '--autolock=false'])).code === 0,
+    30_000,
+    250,
+  );
+});
+
 test('five managers: two down still serve writes; three down fail writes fast with the quorum error while reads work', async () => {
   await stopAll();
   await startCluster(5);

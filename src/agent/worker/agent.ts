@@ -216,6 +216,8 @@ export class Agent {
     try {
       await this.o.dispatcher.updateTaskStatus(this.o.nodeId, batch);
     } catch (e) {
+      // A stopped agent gives up: a restarted one reports its tasks' state afresh.
+      if (this.#stopped) return;
       this.#log(`status report failed, retrying: ${(e as Error).message}`);
       this.#reports.unshift(...batch);
       this.o.clock.setTimer(500, () => void this.#flushReports());

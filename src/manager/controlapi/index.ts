@@ -3,7 +3,7 @@
 // Secrets and configs are read here too, so a secret's data is dropped in one place.
 // Every operation either fully applies or changes nothing.
 import type { Membership } from '../membership.js';
-import { generateJoinToken, tlsInfoOf, type CertKey } from '../../ca/index.js';
+import { generateJoinToken, newUnlockKey, tlsInfoOf, type CertKey } from '../../ca/index.js';
 import { newRootRotation } from '../nodeca/index.js';
 import { isoTime, type Clock } from '../../platform/index.js';
 import {
@@ -122,6 +122,7 @@ export class ControlAPI {
       DataPathPort: 4789,
       JoinTokens: { Worker: generateJoinToken(rootPem), Manager: generateJoinToken(rootPem) },
       RootCA: { CACert: rootPem, CAKey: opts.rootCA.keyPem },
+      ...(spec.EncryptionConfig?.AutoLockManagers === true ? { UnlockKey: newUnlockKey() } : {}),
     };
     const node: Node = {
       ID: opts.nodeId,
@@ -193,6 +194,9 @@ export class ControlAPI {
       const rootPem = c.RootCA?.CACert ?? '';
       if (rotate.worker) next.JoinTokens.Worker = generateJoinToken(rootPem);
       if (rotate.manager) next.JoinTokens.Manager = generateJoinToken(rootPem);
+      // Every manager wraps its data key with this one key (see node/daemon.ts, syncKeys).
+      if (next.Spec.EncryptionConfig?.AutoLockManagers !== true) delete next.UnlockKey;
+      else if (!c.UnlockKey || rotate.unlockKey) next.UnlockKey = newUnlockKey();
       next.UpdatedAt = this.#now();
       tx.update('clusters', next);
     });
