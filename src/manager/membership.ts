@@ -274,10 +274,10 @@ export class Membership {
     const changes: Node[] = [];
     for (const [id, n] of byRaft) {
       if (!n.ManagerStatus) continue;
-      const inGroup = st.config.voters.includes(id) || st.config.learners.includes(id);
-      if (!inGroup) continue;
-      const reachable = this.#active(st, id);
-      const want = reachable ? 'reachable' : 'unreachable';
+      // A learner is still catching up: it does not count for the quorum yet, so it is not shown
+      // as a reachable manager until it votes.
+      if (!st.config.voters.includes(id)) continue;
+      const want = this.#active(st, id) ? 'reachable' : 'unreachable';
       if (n.ManagerStatus.Reachability !== want)
         changes.push({ ...n, ManagerStatus: { ...n.ManagerStatus, Reachability: want } });
     }

@@ -547,7 +547,7 @@ export class Daemon {
         }),
       ]).finally(() => timer?.());
     }
-    if (joining) await this.#caughtUp(store);
+    if (joining) await this.#caughtUp(store, raft, raftId);
     this.#logf('debug', `state restored at index ${store.index}`);
     const executor = this.#newExecutor(node.nodeId);
     if (init) {
@@ -645,10 +645,15 @@ export class Daemon {
     };
   }
 
-  /** A joining manager answers once it holds the cluster's state (the docker CLI checks at once). */
-  async #caughtUp(store: MemoryStore): Promise<void> {
-    if (!(await until(() => store.view((tx) => tx.cluster()) !== undefined, LEADERSHIP_TIMEOUT_MS)))
-      throw unavailable('joined the managers but received no cluster state in time');
+  /**
+   * A joining manager answers once it holds the cluster's state and votes (the leader promotes it
+   * when it has caught up): "joined as a manager" then means a full member of the quorum.
+   */
+  async #caughtUp(store: MemoryStore, raft: RaftNode, raftId: number): Promise<void> {
+    const ready = (): boolean =>
+      store.view((tx) => tx.cluster()) !== undefined && raft.confState.voters.includes(raftId);
+    if (!(await until(ready, LEADERSHIP_TIMEOUT_MS)))
+      throw unavailable('joined the managers but did not catch up with them in time');
   }
 
   /** The leader's cluster address, when this manager knows who leads. */

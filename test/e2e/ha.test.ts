@@ -309,7 +309,14 @@ test('docker node demote/promote/rm: the leader hands over before it leaves; a d
     async () =>
       (await l.docker(['info', '--format', '{{.Swarm.ControlAvailable}}'])).stdout.trim() === 'false',
   );
-  await other.ok(['node', 'promote', l.name]);
+  // The node object changes as the demoted node re-registers as a worker; like any docker CLI
+  // update, promote then may meet "update out of sequence" and is simply run again.
+  await waitFor(
+    `promote ${l.name}`,
+    async () => (await other.docker(['node', 'promote', l.name])).code === 0,
+    30_000,
+    250,
+  );
   await waitFor(`${l.name} to be a reachable manager again`, async () => {
     const s = await managerStatus(other);
     return s.get(l.name) === 'Reachable' || s.get(l.name) === 'Leader';
