@@ -3,7 +3,7 @@
 // same temp directory. One system runs at a time. Measured through each one's client path: shoal's
 // members answer loopback HTTP (bench/raftd.ts), etcd its gRPC KV API (bench/etcd.ts).
 //   (a) sequential puts of 256-byte values to the leader: writes/s, p50, p99
-//   (b) 32 concurrent writers to the leader: writes/s, p50, p99
+//   (b) 64 concurrent writers to the leader: writes/s, p50, p99
 //   (c) kill -9 of the leader until a put succeeds on a survivor (the client fires a put at every
 //       survivor each 20 ms), then the victim restarts and rejoins: median and max seconds
 import { randomBytes } from 'node:crypto';
@@ -214,8 +214,8 @@ async function measure(c: KvCluster, quick: boolean, log: (m: string) => void): 
   try {
     const seq = await writeLoad(c, 1, ms, 20_000);
     log(`${c.name} sequential: ${JSON.stringify(seq)}`);
-    const conc = await writeLoad(c, 32, ms, 100_000);
-    log(`${c.name} 32 writers: ${JSON.stringify(conc)}`);
+    const conc = await writeLoad(c, 64, ms, 100_000);
+    log(`${c.name} 64 writers: ${JSON.stringify(conc)}`);
     const failover = await leaderFailover(c, quick ? 3 : 10);
     log(`${c.name} leader failover (s): ${failover.map((x) => x.toFixed(2)).join(', ')}`);
     return { seq, conc, failover };
@@ -279,7 +279,7 @@ export async function raftVsEtcd(opts: { quick: boolean }): Promise<RaftBenchRes
     );
   };
   load('sequential 256-byte puts', shoal?.seq, etcd?.seq);
-  load('32 concurrent writers', shoal?.conc, etcd?.conc);
+  load('64 concurrent writers', shoal?.conc, etcd?.conc);
   const fs = shoal?.failover;
   const fe = etcd?.failover;
   const n = fs?.length ?? fe?.length ?? 0;
