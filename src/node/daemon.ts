@@ -796,6 +796,8 @@ export class Daemon {
       onTlsTarget: (t) => this.#onTlsTarget(t),
       onNodeRole: (role) => {
         if (role === 'manager' && this.#node?.role === 'worker') this.#onPromoted();
+        const raft = this.#raft;
+        if (role === 'worker' && this.#node?.role === 'manager' && raft) this.#onRemovedFromGroup(raft);
       },
       ...(this.#o.engineConcurrency !== undefined ? { engineConcurrency: this.#o.engineConcurrency } : {}),
     };

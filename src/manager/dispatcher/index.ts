@@ -26,6 +26,16 @@ const DEFAULT_HEARTBEAT_MS = 1000;
 /** A node is down after this many periods without a heartbeat (Swarm's grace factor). */
 const GRACE_PERIODS = 3;
 
+/**
+ * The role a node's session reports: a manager while it is in the Raft group (it has a ManagerStatus),
+ * then what its spec asks. A promoted worker hears "manager" at once and joins; a demoted manager
+ * hears "worker" only once the leader has taken it out of the group, which it may not learn from
+ * Raft itself (the leader stops replicating to a member it removed).
+ */
+export function sessionRole(n: Node): NodeRole {
+  return n.ManagerStatus !== undefined ? 'manager' : (n.Spec.Role ?? 'worker');
+}
+
 export class Dispatcher implements DispatcherAPI {
   #sessions = new Map<string, Set<(set: Assignment[]) => void>>();
   #tlsListeners = new Set<(t: TlsTarget) => void>();
@@ -79,9 +89,10 @@ export class Dispatcher implements DispatcherAPI {
     const { table, object } = e.change;
     if (table === 'nodes') {
       const n = object as Node;
-      const role = n.Spec.Role ?? 'worker';
+      const role = sessionRole(n);
       const subs = this.#roleListeners.get(n.ID);
-      if (subs && (e.previous as Node | undefined)?.Spec.Role !== role)
+      const prev = e.previous as Node | undefined;
+      if (subs && (prev === undefined || sessionRole(prev) !== role))
         setImmediate(() => {
           for (const l of subs) l(role);
         });
@@ -172,7 +183,8 @@ export class Dispatcher implements DispatcherAPI {
       let subs = this.#roleListeners.get(nodeId);
       if (!subs) this.#roleListeners.set(nodeId, (subs = new Set()));
       subs.add(onRole);
-      onRole(this.store.view((tx) => tx.get('nodes', nodeId)?.Spec.Role ?? 'worker'));
+      const n = this.store.view((tx) => tx.get('nodes', nodeId));
+      if (n) onRole(sessionRole(n));
     }
     const close = (): void => {
       stop();
