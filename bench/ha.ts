@@ -4,6 +4,7 @@
 // survivor each 20 ms. The victim then restarts and the next round waits until it is a reachable
 // manager again. Defaults: Raft tick 100 ms, elections after 10-20 ticks.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,8 +40,10 @@ class Manager {
         '--hostname',
         this.name,
       ],
-      { stdio: 'ignore' },
+      { stdio: ['ignore', 'ignore', process.env.SHOAL_BENCH_LOGS ? 'pipe' : 'ignore'] },
     );
+    const logs = process.env.SHOAL_BENCH_LOGS;
+    if (logs) this.proc.stderr!.pipe(createWriteStream(join(logs, `${this.name}.log`), { flags: 'a' }));
     await until(`${this.name} up`, () => this.api.call('GET', '/version').then(() => true));
   }
   async kill(): Promise<void> {
@@ -133,6 +136,10 @@ export async function managerFailover(
       await Promise.all(inflight);
       if (done < 0) throw new Error(`round ${r}: no write succeeded within 30 s of killing the leader`);
       out.push(Math.round(done));
+      if (process.env.SHOAL_BENCH_LOGS)
+        log(
+          `round ${r}: killed ${leader!.name} at ${new Date(Date.now() - done).toISOString()}, ${Math.round(done)} ms`,
+        );
       if ((r + 1) % 10 === 0 || r === rounds - 1) log(`manager failover: ${r + 1}/${rounds} rounds`);
       await leader!.start();
     }

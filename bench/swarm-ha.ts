@@ -340,6 +340,7 @@ export async function realSwarmFailover(opts: {
   const notes: string[] = [];
   if (process.getuid?.() !== 0) throw new Error('realSwarmFailover needs root (network namespaces, mounts)');
 
+  let engine = 'dockerd';
   const dir = mkdtempSync('/tmp/shoalha-');
   const managers: Manager[] = Array.from({ length: MANAGERS }, (_, i) => {
     const d = `${dir}/m${i + 1}`;
@@ -426,6 +427,8 @@ export async function realSwarmFailover(opts: {
       throw new Error(`node IDs collide: ${managers.map((m) => m.nodeId).join(' ')}`);
     const formed = await waitHealthy(managers, HEALTHY_LIMIT_MS);
     if (formed === undefined) throw new Error('the 3-manager swarm never became healthy');
+    const version = await docker(first, ['version', '--format', '{{.Server.Version}}']);
+    engine = version.out.trim() || engine;
     log(`swarm of 3 managers formed (${managers.map((m) => `${m.n}=${m.nodeId.slice(0, 8)}`).join(' ')})`);
 
     for (let round = 1; round <= opts.rounds; round++) {
@@ -480,6 +483,10 @@ export async function realSwarmFailover(opts: {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  if (rounds.length > 0)
+    notes.push(
+      `real swarm manager failover: 3 dockerd ${engine} managers in network namespaces on this machine, swarmkit's default Raft timing (tick 1 s, election after 10-20 ticks), a config create (engine API over the unix socket) fired at each survivor every ${ATTEMPT_EVERY_MS} ms after kill -9 of the leader's dockerd; the victim restarts and rejoins between rounds. Per-round s: ${rounds.join(', ')}.`,
+    );
   return { rounds, notes };
 }
 

@@ -57,9 +57,14 @@ export async function main(argv: string[]): Promise<void> {
       },
     )
     .option(
-      '--raft-tick <ms>',
-      'Raft tick length in milliseconds; elections take 10 to 20 ticks, heartbeats 1 (default 100)',
-      intFlag('--raft-tick', 10, 10_000),
+      '--raft-election-timeout <ms>',
+      'managers elect a new leader after a random time in [T, 2T) without one (default 1000)',
+      intFlag('--raft-election-timeout', 100, 60_000),
+    )
+    .option(
+      '--raft-heartbeat <ms>',
+      "the Raft leader's heartbeat period, at most half the election timeout (default 100)",
+      intFlag('--raft-heartbeat', 10, 10_000),
     )
     .option(
       '--raft-snapshot-interval <entries>',
@@ -76,9 +81,12 @@ export async function main(argv: string[]): Promise<void> {
     dispatcherHeartbeat?: number;
     engineConcurrency: number;
     execRoot: string;
-    raftTick?: number;
+    raftElectionTimeout?: number;
+    raftHeartbeat?: number;
     raftSnapshotInterval?: number;
   }>();
+  if ((o.raftHeartbeat ?? 100) * 2 > (o.raftElectionTimeout ?? 1000))
+    throw new Error('--raft-heartbeat must be at most half of --raft-election-timeout');
   const hosts = o.host.length > 0 ? o.host : ['unix:///var/run/shoal.sock'];
   const min = LEVELS.indexOf(o.logLevel);
   const log = (level: Level, msg: string): void => {
@@ -94,7 +102,8 @@ export async function main(argv: string[]): Promise<void> {
     engineConcurrency: o.engineConcurrency,
     execRoot: o.execRoot,
     raft: {
-      ...(o.raftTick ? { tickMs: o.raftTick } : {}),
+      ...(o.raftElectionTimeout ? { electionTimeoutMs: o.raftElectionTimeout } : {}),
+      ...(o.raftHeartbeat ? { heartbeatMs: o.raftHeartbeat } : {}),
       ...(o.raftSnapshotInterval
         ? { snapshotInterval: o.raftSnapshotInterval, snapshotKeep: Math.min(1000, o.raftSnapshotInterval) }
         : {}),

@@ -87,11 +87,32 @@ export interface DaemonOptions {
   execRoot?: string;
   /** The cluster port address when swarm init/join gives none; Docker's is 0.0.0.0:2377 (tests use port 0). */
   defaultListenAddr?: string;
-  /** Raft timing for managers (tick length, election and heartbeat ticks). */
-  raft?: Pick<
-    RaftNodeOptions,
-    'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'snapshotKeep'
-  >;
+  /** Raft settings for managers. */
+  raft?: RaftSettings;
+}
+
+export interface RaftSettings {
+  /** Elections start after a random time in [T, 2T) without a leader; default 1000 ms (etcd's). */
+  electionTimeoutMs?: number;
+  /** The leader's heartbeat period; default 100 ms. */
+  heartbeatMs?: number;
+  snapshotInterval?: number;
+  snapshotKeep?: number;
+}
+
+/** The Raft clock ticks once per heartbeat; elections take a whole number of heartbeats. */
+function raftTiming(
+  o: RaftSettings = {},
+): Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'snapshotInterval' | 'snapshotKeep'> {
+  const election = o.electionTimeoutMs ?? 1000;
+  const heartbeat = o.heartbeatMs ?? 100;
+  return {
+    tickMs: heartbeat,
+    electionTick: Math.max(2, Math.round(election / heartbeat)),
+    heartbeatTick: 1,
+    ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.snapshotKeep !== undefined ? { snapshotKeep: o.snapshotKeep } : {}),
+  };
 }
 
 /** Runs an Engine API request forwarded from another manager; the HTTP API installs it. */
@@ -503,7 +524,7 @@ export class Daemon {
       rand: Math.random,
       stateMachine: proposer,
       ...(init ? { peers: [raftId] } : {}),
-      ...this.#o.raft,
+      ...raftTiming(this.#o.raft),
       onLeaderChange: (isLeader, lead, term) => {
         if (this.#raft !== raft) return;
         if (isLeader) {
