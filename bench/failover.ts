@@ -2,63 +2,12 @@
 // loopback, sharing this machine's dockerd. Each round kills -9 a worker holding half of a
 // 6-replica service (default restart policy) and times how long until the manager shows it
 // Down, and until 6/6 run on the survivor. The victim then restarts and stops its old tasks.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { Client } from '../src/cli/index.js';
 import type { Node, Task } from '../src/api/index.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(
-  what: string,
-  cond: () => Promise<boolean>,
-  timeoutMs = 60_000,
-  everyMs = 25,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-class Proc {
-  proc: ChildProcess | undefined;
-  readonly api: Client;
-  constructor(
-    readonly name: string,
-    readonly dir: string,
-  ) {
-    this.api = new Client({ host: `unix://${join(dir, `${name}.sock`)}` });
-  }
-  async start(): Promise<void> {
-    this.proc = spawn(
-      process.execPath,
-      [
-        'bin/shoald.js',
-        '--data-root',
-        join(this.dir, this.name),
-        '--exec-root',
-        join(this.dir, 'run'),
-        '-H',
-        `unix://${join(this.dir, `${this.name}.sock`)}`,
-        '--hostname',
-        this.name,
-      ],
-      { stdio: 'ignore' },
-    );
-    await until(`${this.name} up`, () => this.api.call('GET', '/version').then(() => true), 20_000, 100);
-  }
-  kill(): Promise<void> {
-    const p = this.proc!;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    return exited.then(() => undefined);
-  }
-}
+import { ShoaldProc, until } from './proc.js';
 
 export interface FailoverResult {
   downMs: number[];
@@ -68,8 +17,8 @@ export interface FailoverResult {
 export async function nodeFailover(rounds: number): Promise<FailoverResult> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-failover-'));
   const engine = new Docker({ socketPath: '/var/run/docker.sock' });
-  const m = new Proc('fm1', dir);
-  const workers = [new Proc('fw1', dir), new Proc('fw2', dir)];
+  const m = new ShoaldProc('fm1', dir);
+  const workers = [new ShoaldProc('fw1', dir), new ShoaldProc('fw2', dir)];
   const result: FailoverResult = { downMs: [], replacedMs: [] };
   const nodeIds: string[] = [];
   try {

@@ -3,63 +3,23 @@
 // (a config create through the Engine API) succeeds on a survivor: a write is fired at every
 // survivor each 20 ms. The victim then restarts and the next round waits until it is a reachable
 // manager again. Defaults: Raft tick 100 ms, elections after 10-20 ticks.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '../src/cli/index.js';
 import type { Node } from '../src/api/index.js';
+import { ShoaldProc, until } from './proc.js';
 
 const PORT = 42379;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-class Manager {
-  proc: ChildProcess | undefined;
-  readonly api: Client;
-  readonly sock: string;
+/** A manager: a shoald with its loopback address. */
+class Manager extends ShoaldProc {
   constructor(
-    readonly name: string,
+    name: string,
     readonly addr: string,
-    readonly dir: string,
+    dir: string,
   ) {
-    this.sock = join(dir, `${name}.sock`);
-    this.api = new Client({ host: `unix://${this.sock}` });
-  }
-  async start(): Promise<void> {
-    this.proc = spawn(
-      process.execPath,
-      [
-        'bin/shoald.js',
-        '--data-root',
-        join(this.dir, this.name),
-        '--exec-root',
-        join(this.dir, 'run'),
-        '-H',
-        `unix://${this.sock}`,
-        '--hostname',
-        this.name,
-      ],
-      { stdio: ['ignore', 'ignore', process.env.SHOAL_BENCH_LOGS ? 'pipe' : 'ignore'] },
-    );
-    const logs = process.env.SHOAL_BENCH_LOGS;
-    if (logs) this.proc.stderr!.pipe(createWriteStream(join(logs, `${this.name}.log`), { flags: 'a' }));
-    await until(`${this.name} up`, () => this.api.call('GET', '/version').then(() => true));
-  }
-  async kill(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await exited;
-  }
-}
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`bench: timed out waiting for ${what}`);
-    await sleep(25);
+    super(name, dir);
   }
 }
 
@@ -106,7 +66,7 @@ export async function managerFailover(
       });
     }
     const healthy = async (): Promise<Manager | undefined> => {
-      const via = ms.find((m) => m.proc?.exitCode === null && m.proc.signalCode === null);
+      const via = ms.find((m) => m.running);
       if (!via) return undefined;
       const ns = await nodes(via);
       const ok = ns.filter((n) => n.ManagerStatus?.Reachability === 'reachable').length === 3;

@@ -914,6 +914,15 @@ export class Daemon {
     return { addr: advHost, listenAddr: `${listenHost === '0.0.0.0' ? advHost : listenHost}:${listenPort}` };
   }
 
+  /** Stops everything and forgets this node's membership, on disk and in memory (leave, failed init or join). */
+  async #forget(removeTasks: boolean): Promise<void> {
+    await this.#deactivate(removeTasks);
+    await this.#wipe();
+    this.#node = undefined;
+    this.#tls = undefined;
+    this.#keys = undefined;
+  }
+
   /** Clears whatever a failed or finished membership left on disk. */
   async #wipe(): Promise<void> {
     await rm(join(this.#o.dataRoot, 'raft'), { recursive: true, force: true });
@@ -955,11 +964,7 @@ export class Daemon {
         await this.syncKeys();
         await this.#certs.save(this.#tls, this.#dataCipher());
       } catch (e) {
-        await this.#deactivate(true);
-        await this.#wipe();
-        this.#node = undefined;
-        this.#tls = undefined;
-        this.#keys = undefined;
+        await this.#forget(true);
         throw e;
       }
       await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
@@ -1078,11 +1083,7 @@ export class Daemon {
           await this.#activateWorker(true);
         }
       } catch (e) {
-        await this.#deactivate(false);
-        await this.#wipe();
-        this.#node = undefined;
-        this.#tls = undefined;
-        this.#keys = undefined;
+        await this.#forget(false);
         throw joinError(e);
       }
       this.#logf('info', `joined the swarm as ${role} ${joined.res.nodeId}`);
@@ -1143,11 +1144,7 @@ export class Daemon {
           'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.',
         );
       }
-      await this.#deactivate(true);
-      await this.#wipe();
-      this.#node = undefined;
-      this.#tls = undefined;
-      this.#keys = undefined;
+      await this.#forget(true);
       this.#logf('info', 'left the swarm');
     });
   }

@@ -68,7 +68,12 @@ export class RemoteDispatcher implements DispatcherAPI {
   /** A channel made with older TLS material, kept open for the session stream still on it. */
   #retired: DispatcherServiceClient | undefined;
 
+  #closed = false;
+
   #dial(): DispatcherServiceClient {
+    // Closed for good: a late call (a status report after the agent stopped) must not open a
+    // channel that nothing will close, which would keep the process alive.
+    if (this.#closed) throw new Error('the session client is closed');
     const tls = this.o.tls();
     const addr = this.#managers[this.#next % this.#managers.length]!;
     if (this.#client && this.#client.addr === addr && this.#client.tls === tls) return this.#client.client;
@@ -161,37 +166,51 @@ export class RemoteDispatcher implements DispatcherAPI {
     });
   }
 
+  /** Runs a call on the current channel; a closed client rejects instead of throwing. */
+  #call<T>(fn: (client: DispatcherServiceClient) => Promise<T>): Promise<T> {
+    try {
+      return fn(this.#dial());
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
   heartbeat(): Promise<{ heartbeatMs: number }> {
-    const client = this.#dial();
-    return new Promise((resolve, reject) => {
-      client.heartbeat(
-        { sessionId: this.#sessionId },
-        new Metadata(),
-        { deadline: Date.now() + CALL_TIMEOUT_MS },
-        (err, res) => (err ? reject(new Error(err.details || err.message)) : resolve(res)),
-      );
-    });
+    return this.#call(
+      (client) =>
+        new Promise((resolve, reject) => {
+          client.heartbeat(
+            { sessionId: this.#sessionId },
+            new Metadata(),
+            { deadline: Date.now() + CALL_TIMEOUT_MS },
+            (err, res) => (err ? reject(new Error(err.details || err.message)) : resolve(res)),
+          );
+        }),
+    );
   }
 
   updateTaskStatus(_nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
-    const client = this.#dial();
-    return new Promise((resolve, reject) => {
-      client.updateTaskStatus(
-        {
-          sessionId: this.#sessionId,
-          updates: updates.map((u) => ({
-            taskId: u.taskId,
-            statusJson: Buffer.from(JSON.stringify(u.status)),
-          })),
-        },
-        new Metadata(),
-        { deadline: Date.now() + CALL_TIMEOUT_MS },
-        (err) => (err ? reject(new Error(err.details || err.message)) : resolve()),
-      );
-    });
+    return this.#call(
+      (client) =>
+        new Promise((resolve, reject) => {
+          client.updateTaskStatus(
+            {
+              sessionId: this.#sessionId,
+              updates: updates.map((u) => ({
+                taskId: u.taskId,
+                statusJson: Buffer.from(JSON.stringify(u.status)),
+              })),
+            },
+            new Metadata(),
+            { deadline: Date.now() + CALL_TIMEOUT_MS },
+            (err) => (err ? reject(new Error(err.details || err.message)) : resolve()),
+          );
+        }),
+    );
   }
 
   close(): void {
+    this.#closed = true;
     this.#client?.client.close();
     this.#client = undefined;
     this.#retired?.close();
