@@ -52,11 +52,11 @@ test('without autolock the DEK is stored as-is and available at once after reope
   const ks = await KeyStore.open(dir);
   assert.equal(ks.exists, false);
   assert.throws(() => ks.dek(), code('missing'));
-  const { dek, unlockKey } = await ks.create({ autolock: false });
-  assert.equal(unlockKey, undefined);
+  const dek = await ks.create();
+  assert.equal(ks.unlockKey(), undefined);
   assert.equal(dek.length, 32);
   assert.equal((await stat(join(dir, 'keys.json'))).mode & 0o777, 0o600);
-  await assert.rejects(ks.create({ autolock: false }), code('exists'));
+  await assert.rejects(ks.create(), code('exists'));
 
   const again = await KeyStore.open(dir);
   assert.deepEqual([again.exists, again.autolock, again.locked], [true, false, false]);
@@ -71,8 +71,9 @@ test('without autolock the DEK is stored as-is and available at once after reope
 test('with autolock only the wrapped DEK is on disk; the unlock key opens it and a wrong one does not', async () => {
   const dir = await tmp();
   const ks = await KeyStore.open(dir);
-  const { dek, unlockKey } = await ks.create({ autolock: true });
-  assert.ok(unlockKey !== undefined);
+  const dek = await ks.create();
+  const unlockKey = newUnlockKey();
+  await ks.useUnlockKey(unlockKey);
   assert.equal(ks.unlockKey(), unlockKey);
   assert.deepEqual(ks.dek(), dek);
   await assertDekNotOnDisk(dir, dek);
@@ -103,7 +104,9 @@ test('with autolock only the wrapped DEK is on disk; the unlock key opens it and
 test('rotating the unlock key rewraps the same DEK; the old key stops working', async () => {
   const dir = await tmp();
   const ks = await KeyStore.open(dir);
-  const { dek, unlockKey: first } = await ks.create({ autolock: true });
+  const dek = await ks.create();
+  const first = newUnlockKey();
+  await ks.useUnlockKey(first);
   const second = newUnlockKey();
   await ks.useUnlockKey(second);
   assert.notEqual(second, first);
@@ -111,14 +114,15 @@ test('rotating the unlock key rewraps the same DEK; the old key stops working', 
   assert.deepEqual(ks.dek(), dek);
   await assertDekNotOnDisk(dir, dek);
 
-  await assert.rejects((await KeyStore.open(dir)).unlock(first!), code('bad-key'));
+  await assert.rejects((await KeyStore.open(dir)).unlock(first), code('bad-key'));
   assert.deepEqual(await (await KeyStore.open(dir)).unlock(second), dek);
 });
 
 test('autolock can be turned off and on again; the DEK never changes', async () => {
   const dir = await tmp();
   const ks = await KeyStore.open(dir);
-  const { dek } = await ks.create({ autolock: true });
+  const dek = await ks.create();
+  await ks.useUnlockKey(newUnlockKey());
 
   await ks.useUnlockKey(undefined);
   assert.equal(ks.autolock, false);
@@ -139,7 +143,8 @@ test('autolock can be turned off and on again; the DEK never changes', async () 
 test('concurrent key changes leave memory and disk agreeing on the last key', async () => {
   const dir = await tmp();
   const ks = await KeyStore.open(dir);
-  const { dek } = await ks.create({ autolock: true });
+  const dek = await ks.create();
+  await ks.useUnlockKey(newUnlockKey());
   const keys = [newUnlockKey(), newUnlockKey(), newUnlockKey()];
   await Promise.all(keys.map((k) => ks.useUnlockKey(k)));
   assert.equal(ks.unlockKey(), keys[2]);

@@ -88,16 +88,18 @@ export class KeyStore {
     return this.#file !== undefined && this.#dek === undefined;
   }
 
-  /** A new random DEK; with autolock also a new KEK, and the unlock key to show the user. */
-  create(o: { autolock: boolean }): Promise<{ dek: Buffer; unlockKey: string | undefined }> {
+  /**
+   * A new random DEK, stored unwrapped; autolock wraps it later with the cluster's unlock key
+   * (useUnlockKey), the same way on every manager.
+   */
+  create(): Promise<Buffer> {
     return this.#serial(async () => {
       if (this.#file) throw new KeyStoreError('exists', `swarm keys already exist in ${this.#dir}`);
       const dek = randomKey();
-      const kek = o.autolock ? randomKey() : undefined;
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-      await this.#write(dek, kek);
+      await this.#write(dek, undefined);
       this.#dek = dek;
-      return { dek: Buffer.from(dek), unlockKey: kek && formatUnlockKey(kek) };
+      return Buffer.from(dek);
     });
   }
 

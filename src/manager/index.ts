@@ -23,7 +23,7 @@ export type { EngineEvent } from './events.js';
 export * from './orchestrator/index.js';
 export { Scheduler, scheduleTasks, filterNodes } from './scheduler/index.js';
 export { Allocator, serviceNetworks } from './allocator/index.js';
-export { Membership, QUORUM_LOSS_ON_REMOVAL, keepsQuorumWithout, raftMembers } from './membership.js';
+export { Membership, raftMembers } from './membership.js';
 export type { RaftGroup, RaftMemberInfo } from './membership.js';
 
 export interface ManagerOptions {

@@ -758,7 +758,7 @@ export class Daemon {
       await this.#deactivate(false);
       this.#tls = tls;
       this.#keys = await KeyStore.open(this.#o.dataRoot);
-      await this.#keys.create({ autolock: false });
+      await this.#keys.create();
       await this.#certs.save(tls, this.#dataCipher());
       this.#node = {
         ...node,
@@ -959,7 +959,7 @@ export class Daemon {
       this.#tls = { rootsPem: root.certPem, certPem, keyPem };
       try {
         this.#keys = await KeyStore.open(this.#o.dataRoot);
-        await this.#keys.create({ autolock: false });
+        await this.#keys.create();
         await this.#activateManager({ init: { spec, clusterId, root } });
         await this.syncKeys();
         await this.#certs.save(this.#tls, this.#dataCipher());
@@ -1073,7 +1073,7 @@ export class Daemon {
       try {
         if (role === 'manager') {
           this.#keys = await KeyStore.open(this.#o.dataRoot);
-          await this.#keys.create({ autolock: false });
+          await this.#keys.create();
           await this.#certs.save(joined.tls, this.#dataCipher());
           await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
           await this.#activateManager({ joining: true });
