@@ -1,6 +1,6 @@
 export * from './types.js';
 export * from './errors.js';
-export { newId, isFullId } from './ids.js';
+export { newId, isFullId, setIdSource } from './ids.js';
 export { parseConstraints, matchConstraint } from './constraints.js';
 export type { Constraint } from './constraints.js';
 export {

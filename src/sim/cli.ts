@@ -1,5 +1,7 @@
 // The seed runner. `--seed S` replays one run (printing its trace if it fails, or with --verbose);
-// `--seeds N [--from B]` runs N seeds from B; `--handoff` forces the leader-handoff workload. Exits non-zero naming the first failing seed.
+// `--seeds N [--from B]` runs N seeds from B; `--handoff` forces the leader-handoff workload and
+// `--agents N` the number of worker nodes (0: Raft and store only). Exits non-zero naming the
+// first failing seed.
 import { runSim } from './cluster.js';
 import type { SimResult } from './cluster.js';
 
@@ -11,6 +13,7 @@ interface Args {
   faultMs?: number;
   clients?: number;
   handoff: boolean;
+  agents?: number;
 }
 
 function parse(argv: string[]): Args {
@@ -29,9 +32,10 @@ function parse(argv: string[]): Args {
     else if (flag === '--clients') a.clients = num();
     else if (flag === '--verbose' || flag === '-v') a.verbose = true;
     else if (flag === '--handoff') a.handoff = true;
+    else if (flag === '--agents') a.agents = num();
     else
       throw new Error(
-        `unknown argument ${flag}; usage: sim --seed S [--verbose] | --seeds N [--from B] [--fault-ms MS] [--clients C] [--handoff]`,
+        `unknown argument ${flag}; usage: sim --seed S [--verbose] | --seeds N [--from B] [--fault-ms MS] [--clients C] [--handoff] [--agents N]`,
       );
   }
   return a;
@@ -39,7 +43,7 @@ function parse(argv: string[]): Args {
 
 function summary(r: SimResult): string {
   const s = r.stats;
-  return `seed ${r.seed} ${r.ok ? 'ok' : 'FAILED'} managers=${r.regime.managers} net=${r.regime.network} partitions=${r.regime.partitions} handoff=${r.regime.handoff} crashes=${s.crashes} ops=${s.ops} (ok ${s.okOps}, unknown ${s.unknownOps}) terms=${s.leaders} events=${s.events} sim=${s.simMs}ms digest=${r.digest.slice(0, 16)}`;
+  return `seed ${r.seed} ${r.ok ? 'ok' : 'FAILED'} managers=${r.regime.managers} net=${r.regime.network} partitions=${r.regime.partitions} handoff=${r.regime.handoff} agents=${r.regime.agents} crashes=${s.crashes} ops=${s.ops} (ok ${s.okOps}, unknown ${s.unknownOps}) terms=${s.leaders}${s.fleet ? ` fleet(ops ${s.fleet.opsOk}/${s.fleet.ops}, agent crashes ${s.fleet.agentCrashes}, kills ${s.fleet.containerKills})` : ''} events=${s.events} sim=${s.simMs}ms digest=${r.digest.slice(0, 16)}`;
 }
 
 async function main(): Promise<number> {
@@ -48,6 +52,7 @@ async function main(): Promise<number> {
     ...(a.faultMs === undefined ? {} : { faultMs: a.faultMs }),
     ...(a.clients === undefined ? {} : { clients: a.clients }),
     ...(a.handoff ? { handoff: true } : {}),
+    ...(a.agents === undefined ? {} : { agents: a.agents }),
   };
   if (a.seed !== undefined) {
     const r = await runSim({ seed: a.seed, verbose: a.verbose, ...opts });
@@ -70,7 +75,7 @@ async function main(): Promise<number> {
   console.log(`${n - failed.length}/${n} seeds passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (failed.length > 0) {
     console.log(
-      `FAILING SEEDS: ${failed.join(' ')} (replay: npm run sim -- --seed ${failed[0]}${a.handoff ? ' --handoff' : ''})`,
+      `FAILING SEEDS: ${failed.join(' ')} (replay: npm run sim -- --seed ${failed[0]}${a.handoff ? ' --handoff' : ''}${a.agents === undefined ? '' : ` --agents ${a.agents}`})`,
     );
     return 1;
   }

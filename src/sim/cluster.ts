@@ -6,8 +6,10 @@ import { createHash } from 'node:crypto';
 import { bytesEqual, RaftNode, RaftNodeError } from '../raft/index.js';
 import type { Entry, NodeId, StateMachine } from '../raft/index.js';
 import { MemoryStore, ProposalError, RaftProposer } from '../state/index.js';
-import type { Config } from '../api/index.js';
+import { setIdSource, type Config } from '../api/index.js';
+import { EventLog, Manager as ManagerProcess } from '../manager/index.js';
 import { SimDisk, SimDiskState } from './disk.js';
+import { SimFleet, type FleetHost, type ManagerIncarnation } from './fleet.js';
 import type { DiskFaults } from './disk.js';
 import { checkLinearizable, describeOp } from './linearizability.js';
 import type { HistoryOp, RegisterOp } from './linearizability.js';
@@ -28,6 +30,8 @@ export interface SimOptions {
   verbose?: boolean;
   /** Run the leader-handoff workload whatever the seed's regime says (see Regime.handoff). */
   handoff?: boolean;
+  /** Worker nodes to run, whatever the seed's regime says (see Regime.agents); 0 for none. */
+  agents?: number;
 }
 
 export interface Regime {
@@ -45,6 +49,11 @@ export interface Regime {
    * its own term would validate them against state that misses the acknowledged write.
    */
   handoff: boolean;
+  /**
+   * Worker nodes running the real agent against the leader's dispatcher, with an operator
+   * changing services and faults for agents and containers (see fleet.ts); 0 runs none.
+   */
+  agents: number;
 }
 
 export interface SimResult {
@@ -64,6 +73,7 @@ export interface SimResult {
     leaders: number;
     messages: number;
     dropped: number;
+    fleet?: SimFleet['stats'];
   };
   trace: string[];
 }
@@ -94,6 +104,7 @@ export function chooseRegime(rand: Prng): Regime {
     snapshotInterval: rand.pick([8, 20, 64]),
     // Drawn last, so adding it left every other choice of every seed as it was.
     handoff: rand.chance(0.25),
+    agents: rand.chance(0.5) ? rand.pick([2, 3, 4]) : 0,
   };
 }
 
@@ -103,6 +114,8 @@ interface Incarnation {
   store: MemoryStore;
   /** Client operations sent to this incarnation and not answered yet. */
   inFlight: Set<HistoryOp>;
+  /** The manager's ControlAPI and leader loops, when the run has a fleet. */
+  manager: ManagerProcess | undefined;
 }
 
 interface Manager {
@@ -122,7 +135,7 @@ function configObject(key: string, value: string): Config {
   };
 }
 
-class Sim {
+class Sim implements FleetHost {
   readonly seed: number;
   readonly regime: Regime;
   readonly #rand: Prng;
@@ -142,18 +155,32 @@ class Sim {
   #handoffBusy = false;
   #opId = 0;
   crashes = 0;
+  readonly fleet: SimFleet | undefined;
 
   constructor(opts: SimOptions) {
     this.seed = opts.seed;
     this.#rand = new Prng(opts.seed);
     this.regime = chooseRegime(this.#rand.fork());
     if (opts.handoff) this.regime.handoff = true;
+    if (opts.agents !== undefined) this.regime.agents = opts.agents;
     this.#verbose = opts.verbose ?? false;
     this.net = new SimNetwork({ sched: this.sched, rand: this.#rand.fork(), trace: (l) => this.trace(l) });
     this.net.faults = { ...NETWORKS[this.regime.network]! };
     for (let id = 1; id <= this.regime.managers; id++) {
       this.managers.set(id, { id, disk: new SimDiskState(), inc: undefined, lastApplied: 0 });
     }
+    if (this.regime.agents > 0) this.fleet = new SimFleet(this, this.regime.agents, this.seed);
+  }
+
+  managerIds(): NodeId[] {
+    return [...this.managers.keys()];
+  }
+
+  incarnation(id: NodeId): ManagerIncarnation | undefined {
+    const inc = this.managers.get(id)?.inc;
+    return inc?.manager
+      ? { owner: inc.owner, node: inc.node, store: inc.store, manager: inc.manager }
+      : undefined;
   }
 
   trace(line: string): void {
@@ -202,6 +229,15 @@ class Sim {
     };
     const drift = 1 + (this.#rand.next() * 2 - 1) * this.regime.drift;
     const nodeRand = this.#rand.fork();
+    const clock = this.sched.clock(owner, drift);
+    const manager = this.fleet
+      ? new ManagerProcess({
+          store,
+          clock,
+          events: new EventLog(clock),
+          log: (msg) => this.trace(`manager ${m.id}: ${msg}`),
+        })
+      : undefined;
     const node = new RaftNode({
       id: m.id,
       disk: new SimDisk({
@@ -212,7 +248,7 @@ class Sim {
         faults: this.regime.disk,
       }),
       transport: this.net.transport(m.id, owner),
-      clock: this.sched.clock(owner, drift),
+      clock,
       rand: () => nodeRand.next(),
       stateMachine: observed,
       peers: [...this.managers.keys()],
@@ -228,13 +264,17 @@ class Sim {
           this.#handoff = undefined;
           this.sched.at(0, () => h.onLeader(m));
         }
+        const inc = this.incarnation(m.id);
+        if (inc && inc.owner === owner) this.fleet?.onLeaderChange(m.id, inc, isLeader);
       },
       onFatal: (e) => this.fail(`manager ${m.id} stopped on a fatal error: ${String(e)}`),
     });
     proposer.attach(node);
     store.setProposer(proposer);
-    m.inc = { owner, node, store, inFlight: new Set() };
+    m.inc = { owner, node, store, inFlight: new Set(), manager };
     this.trace(`start ${m.id}`);
+    const inc = this.incarnation(m.id);
+    if (inc) this.fleet?.attach(m.id, inc);
     node.start().catch((e: unknown) => this.fail(`manager ${m.id} failed to start: ${String(e)}`));
   }
 
@@ -249,6 +289,7 @@ class Sim {
     // The clients' connections break: their writes' outcome is unknown, their reads failed.
     for (const h of inc.inFlight) this.#finish(h, { unknown: true });
     inc.inFlight.clear();
+    this.fleet?.onManagerCrash(m.id);
   }
 
   #onApply(m: Manager, e: Entry): void {
@@ -572,6 +613,7 @@ class Sim {
     this.net.heal();
     this.net.faults = { ...NETWORKS[this.regime.network]!, dropRate: 0, dupRate: 0, stallRate: 0 };
     for (const m of this.managers.values()) if (m.inc === undefined) this.start(m);
+    this.fleet?.healAll();
   }
 
   /** Liveness: a leader that takes a write, every member applied it, every client answered. */
@@ -579,6 +621,7 @@ class Sim {
     const live = this.live();
     if (probe.index === 0) return false;
     if (!live.every((m) => m.inc!.node.appliedIndex >= probe.index)) return false;
+    if (this.fleet?.unsettled() !== undefined) return false;
     return this.history.every((h) => h.ret !== -1);
   }
 
@@ -615,16 +658,24 @@ class Sim {
 export async function runSim(opts: SimOptions): Promise<SimResult> {
   const sim = new Sim(opts);
   const faultMs = opts.faultMs ?? 8000;
-  const bound = opts.livenessBoundMs ?? 15_000;
+  // Orchestration settles later than Raft: a node is down after 3 heartbeat periods, then its
+  // tasks are replaced and rolling updates finish.
+  const bound = opts.livenessBoundMs ?? (sim.fleet ? 30_000 : 15_000);
   sim.trace(`seed ${sim.seed} regime ${JSON.stringify(sim.regime)}`);
+  const ids = sim.fleet ? setIdSource(sim.fleet.newBytes) : undefined;
   try {
     for (const m of sim.managers.values()) sim.start(m);
+    if (sim.fleet) {
+      sim.fleet.start(faultMs);
+      sim.fleet.scheduleFaults(faultMs);
+    }
     for (let c = 0; c < (opts.clients ?? 3); c++) sim.startClient(c, faultMs);
     if (sim.regime.handoff) sim.startHandoff(faultMs);
     sim.scheduleFaults(faultMs);
     const periodic = (): void => {
       sim.checkLogs();
       sim.checkStores();
+      sim.fleet?.checkPlacement();
       sim.sched.at(250, periodic);
     };
     sim.sched.at(250, periodic);
@@ -643,8 +694,9 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
         const applied = sim
           .live()
           .map((m) => `${m.id}@${m.inc!.node.appliedIndex}${m.inc!.node.isLeader ? '*' : ''}`);
+        const fleet = sim.fleet?.unsettled();
         sim.fail(
-          `no convergence ${bound} ms after healing: probe=${probe.index} applied=[${applied.join(' ')}] unanswered client ops=${hung}`,
+          `no convergence ${bound} ms after healing: probe=${probe.index} applied=[${applied.join(' ')}] unanswered client ops=${hung}${fleet ? `; fleet: ${fleet}` : ''}`,
         );
       }
       // Let followers apply the last commit before comparing.
@@ -663,6 +715,8 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
     }
   } catch (e) {
     sim.fail(`exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  } finally {
+    if (ids) setIdSource(ids);
   }
   for (const m of sim.managers.values()) if (m.inc) m.inc.owner.alive = false;
   const done = sim.history.filter((h) => h.ret >= 0);
@@ -682,6 +736,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       leaders: sim.leaderTerms,
       messages: sim.net.sent,
       dropped: sim.net.dropped,
+      ...(sim.fleet ? { fleet: sim.fleet.stats } : {}),
     },
     trace: sim.traceLines(),
   };

@@ -106,6 +106,11 @@ export class SimNetwork {
     }
   }
 
+  /** Whether a message from→to gets through the partitions (drops and delays aside). */
+  reachable(from: NodeId, to: NodeId): boolean {
+    return !this.#cut.has(`${from}>${to}`);
+  }
+
   heal(): void {
     this.#cut.clear();
   }

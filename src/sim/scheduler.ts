@@ -67,8 +67,14 @@ export class Scheduler {
       setTimer: (ms, fn) => this.at(ms * drift, fn, owner),
       sleep: (ms, signal) =>
         new Promise<void>((resolve) => {
-          const cancel = this.at(ms * drift, resolve, owner);
-          signal?.addEventListener('abort', () => (cancel(), resolve()), { once: true });
+          if (signal?.aborted) return resolve();
+          const done = (): void => {
+            cancel();
+            signal?.removeEventListener('abort', done);
+            resolve();
+          };
+          const cancel = this.at(ms * drift, done, owner);
+          signal?.addEventListener('abort', done, { once: true });
         }),
     };
   }

@@ -1,9 +1,11 @@
 // Seeds CI runs on every build. A seed that ever found a bug stays in REGRESSION_SEEDS for good,
 // with a note naming the bug.
-// `handoff` forces Regime.handoff, so a change to how regimes are drawn cannot drop the workload.
-export const REGRESSION_SEEDS: readonly { seed: number; bug: string; handoff?: boolean }[] = [
+// `handoff` forces Regime.handoff and `agents` Regime.agents, so a change to how regimes are drawn
+// cannot drop the workload that found the bug.
+export const REGRESSION_SEEDS: readonly { seed: number; bug: string; handoff?: boolean; agents: number }[] = [
   {
     seed: 2545,
+    agents: 0,
     bug: "RaftNode.readIndex let the core's RaftError (no leader, not yet seen by the driver) escape untyped and leaked the pending read",
   },
   // Leader handoff: with the rule gone, these accepted a stale CAS or create-if-absent. 3 and 5
@@ -11,9 +13,52 @@ export const REGRESSION_SEEDS: readonly { seed: number; bug: string; handoff?: b
   ...[2, 16, 23, 28, 38].map((seed) => ({
     seed,
     handoff: true,
+    agents: 0,
     bug: 'a new leader accepted read-modify-writes before applying an entry of its own term (RaftNode.isLeader), so they ran against state missing acknowledged writes',
   })),
+  // Found once the simulation ran agents (fleet.ts).
+  ...[
+    [2, 3],
+    [16, 3],
+    [17, 3],
+    [18, 3],
+    [19, 4],
+  ].map(([seed, agents]) => ({
+    seed: seed!,
+    agents: agents!,
+    bug: "a task's RUNNING (or FAILED) report taken by a leader that stepped down before writing it was never sent again: the task stayed STARTING in the store, or RUNNING with its container gone",
+  })),
+  {
+    seed: 9,
+    agents: 2,
+    bug: "a start-first update created the new task of a slot from a view older than the restart supervisor's replacement: two tasks ran in one slot for good",
+  },
+  {
+    seed: 69,
+    agents: 2,
+    bug: 'the restart supervisor replaced both live tasks of a slot (old and new of a start-first update) when their nodes went down, and an update waiting for its new task never noticed that a newer update had begun: it stalled with two tasks in the slot',
+  },
+  {
+    seed: 289,
+    agents: 4,
+    bug: "an update's new task was shut down with its node but not replaced (the slot's old task counted as filling it), and the updater waited for it forever",
+  },
+  {
+    seed: 101,
+    agents: 4,
+    bug: 'a restarted agent told to shut down a task it had started before the crash (the manager still said ASSIGNED) did not stop its container',
+  },
+  {
+    seed: 340,
+    agents: 3,
+    bug: "the simulator's cluster bootstrap waited forever for an answer from a manager that crashed",
+  },
+  {
+    seed: 1,
+    agents: 4,
+    bug: 'an agent whose first session was refused (not the leader) failed to start instead of following the redirect',
+  },
 ];
 
 /** A fixed spread of fault regimes that fits the CI budget. */
-export const CI_SEEDS: readonly number[] = Array.from({ length: 32 }, (_, i) => 1000 + i);
+export const CI_SEEDS: readonly number[] = Array.from({ length: 64 }, (_, i) => 1000 + i);

@@ -88,3 +88,62 @@ test('a lost session keeps tasks running and reconnects with a fresh complete se
   assert.ok(!executor.containers.has('t1'), 't1 left with the new complete set');
   await agent.stop();
 });
+
+test('a task whose state the manager shows behind is reported again (a report lost with a leader)', async () => {
+  let push: (set: Assignment[]) => void = () => undefined;
+  const reports: TaskStatusUpdate[] = [];
+  const dispatcher: DispatcherAPI = {
+    openSession: (_n, _d, _a, h) => {
+      push = (set) => h.onAssignments(set);
+      return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
+    },
+    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
+    updateTaskStatus: (_n, u) => {
+      reports.push(...u);
+      return Promise.resolve();
+    },
+  };
+  const executor = new SimExecutor(desc);
+  const agent = new Agent({ nodeId: 'node', addr: '127.0.0.1', dispatcher, executor, clock: systemClock });
+  await agent.start();
+  push([assignment('t1')]);
+  await new Promise((r) => setTimeout(r, 30));
+  const running = (): number =>
+    reports.filter((r) => r.taskId === 't1' && r.status.State === 'running').length;
+  assert.equal(running(), 1);
+  // The new leader's set still says ASSIGNED: the RUNNING report never reached the store.
+  push([assignment('t1')]);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(running(), 2, 'the runner said RUNNING again');
+  // A set that has caught up brings no new report.
+  const caughtUp = assignment('t1');
+  caughtUp.task.Status = { ...caughtUp.task.Status, State: 'running' };
+  push([caughtUp]);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(running(), 2);
+  await agent.stop();
+});
+
+test('a restarted agent stops a container whose start the manager never heard of', async () => {
+  let push: (set: Assignment[]) => void = () => undefined;
+  const dispatcher: DispatcherAPI = {
+    openSession: (_n, _d, _a, h) => {
+      push = (set) => h.onAssignments(set);
+      return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
+    },
+    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
+    updateTaskStatus: () => Promise.resolve(),
+  };
+  // The agent before the crash started t1; its RUNNING report never reached the store.
+  const executor = new SimExecutor(desc);
+  executor.containers.set('t1', { taskId: 't1', serviceId: 'svc', state: 'running', exitCode: 0 });
+  const agent = new Agent({ nodeId: 'node', addr: '127.0.0.1', dispatcher, executor, clock: systemClock });
+  await agent.start();
+  // Meanwhile the node was down, so the manager shut the task down (it still says ASSIGNED).
+  const a = assignment('t1');
+  a.task.DesiredState = 'shutdown';
+  push([a]);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(executor.containers.get('t1')?.state, 'exited');
+  await agent.stop();
+});

@@ -56,12 +56,15 @@ export class Agent {
     this.#limiter = new Limiter(o.engineConcurrency ?? 8);
   }
 
-  /** Starts the executor and opens the first session; later sessions are opened on their own. */
+  /**
+   * Starts the executor and tries the first session. An engine that fails rejects; a session that
+   * fails does not: it is retried like a lost one (a redirect to the leader at once).
+   */
   async start(): Promise<void> {
     this.#stopped = false;
     await this.o.executor.start();
     this.#description = await this.o.executor.describe();
-    await this.#connect();
+    await this.#connect().catch((e: unknown) => this.#lost(e as Error));
   }
 
   get connected(): boolean {

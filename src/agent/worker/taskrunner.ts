@@ -41,9 +41,14 @@ export class TaskRunner {
   update(a: Assignment): void {
     this.#a = a;
     // The manager's view can only be behind ours, never ahead, except at recovery.
-    if (stateOrder(a.task.Status.State) > stateOrder(this.#observed)) {
+    const theirs = stateOrder(a.task.Status.State);
+    if (theirs > stateOrder(this.#observed)) {
       this.#observed = a.task.Status.State;
       this.#status = a.task.Status;
+    } else if (theirs < stateOrder(this.#observed)) {
+      // Behind: a report of ours was lost (a leader that took it stepped down before writing it).
+      // Say it again; the dispatcher ignores what it already has.
+      this.report(this.taskId, this.#status);
     }
     this.kick();
   }
@@ -105,7 +110,10 @@ export class TaskRunner {
     if (desired === 'shutdown' || desired === 'remove') {
       this.#ac.abort();
       if (!isTerminal(this.#observed)) {
-        if (stateOrder(this.#observed) >= stateOrder('preparing')) await this.#ctl.shutdown();
+        // A runner that has not looked at the engine yet (a restarted agent) may find a container
+        // whose start the manager never heard of: stop it too (a missing one is no error).
+        if (stateOrder(this.#observed) >= stateOrder('preparing') || !this.#recovered)
+          await this.#ctl.shutdown();
         this.#set('shutdown', 'shutdown');
       }
       if (desired === 'remove' && !this.#removed) {

@@ -94,3 +94,40 @@ test('during an update, a slot whose old task is still stopping is not refilled 
     [1],
   );
 });
+
+test('a slot two writers both refilled keeps one task (the running one) once no update runs', () => {
+  const svc = service(2);
+  const tasks = settle([], planReplicated({ service: svc, tasks: [], now: NOW, updating: false }));
+  const twin: Task = {
+    ...tasks.find((t) => t.Slot === 1)!,
+    ID: 'twin',
+    CreatedAt: '2026-01-02T00:00:00.000Z',
+    Status: { ...tasks[0]!.Status, State: 'starting' },
+  };
+  const both = [...tasks, twin];
+  assert.equal(planReplicated({ service: svc, tasks: both, now: NOW, updating: true }).update.length, 0);
+  const plan = planReplicated({ service: svc, tasks: both, now: NOW, updating: false });
+  assert.deepEqual(
+    plan.update.map((t) => [t.ID, t.DesiredState]),
+    [['twin', 'shutdown']],
+  );
+  assert.equal(plan.create.length, 0);
+});
+
+test('property: any number of duplicated slots settles to one live task per slot', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.nat(20), { maxLength: 12 }), (replicas, dups) => {
+      const svc = service(replicas);
+      let tasks = settle([], planReplicated({ service: svc, tasks: [], now: NOW, updating: false }));
+      for (const [i, d] of dups.entries()) {
+        const src = tasks.filter((t) => isLive(t))[d % replicas]!;
+        tasks.push({ ...src, ID: `dup${i}` });
+      }
+      tasks = settle(tasks, planReplicated({ service: svc, tasks, now: NOW, updating: false }));
+      const live = tasks.filter((t) => isLive(t));
+      assert.equal(live.length, replicas);
+      assert.equal(new Set(live.map((t) => t.Slot)).size, replicas);
+    }),
+    { seed: 11, numRuns: 200 },
+  );
+});

@@ -1,6 +1,6 @@
 // Replicated services: keep exactly `Replicas` occupied slots. Pure: reads tasks, returns a plan.
 import type { Service, Task } from '../../api/index.js';
-import { isLive, isTerminal, newTask, stateOrder, withDesired } from './tasks.js';
+import { isLive, isTaskDirty, isTerminal, newTask, stateOrder, withDesired } from './tasks.js';
 import type { Plan } from './plan.js';
 
 export interface ReplicatedInput {
@@ -26,6 +26,21 @@ export function planReplicated({ service, tasks, now, updating, maxCreate = 1000
       liveBySlot.set(t.Slot, l);
     } else if (!isTerminal(t.Status.State) && stateOrder(t.Status.State) >= stateOrder('assigned')) {
       stopping.add(t.Slot);
+    }
+  }
+  // Two writers that each refilled a slot from an older view (say, the restart supervisor and a
+  // start-first update) leave it with two up-to-date tasks. Outside an update, keep one: a
+  // running one if any, else the newest.
+  if (!updating) {
+    for (const [slot, live] of liveBySlot) {
+      if (live.length < 2 || live.some((t) => isTaskDirty(service, t))) continue;
+      const keep = [...live].sort(
+        (a, b) =>
+          Number(b.Status.State === 'running') - Number(a.Status.State === 'running') ||
+          (a.CreatedAt < b.CreatedAt ? 1 : a.CreatedAt > b.CreatedAt ? -1 : 0),
+      )[0]!;
+      for (const t of live) if (t !== keep) plan.update.push(withDesired(t, 'shutdown', now));
+      liveBySlot.set(slot, [keep]);
     }
   }
   const occupied = [...liveBySlot.keys()];

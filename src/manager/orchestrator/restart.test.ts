@@ -110,3 +110,31 @@ test('a task that already ended is not resurrected because its node went down', 
   });
   assert.deepEqual(plan, { create: [], update: [] });
 });
+
+test('a slot gets one replacement when two of its live tasks stop, none while another runs', () => {
+  const nodes = new Map([
+    ['n1', node('n1', 'down')],
+    ['n2', node('n2', 'down')],
+    ['n3', node('n3', 'ready')],
+  ]);
+  // A start-first update left the slot with an old and a new task; both nodes went down.
+  const both = planRestarts({
+    service,
+    tasks: [running('n1'), running('n2')],
+    nodes,
+    now: NOW,
+    history: new RestartHistory(),
+  });
+  assert.equal(both.plan.update.length, 2, 'both are shut down');
+  assert.equal(both.plan.create.length, 1, 'one task takes the slot');
+  // The new task runs on a live node: the old one on the dead node is only shut down.
+  const one = planRestarts({
+    service,
+    tasks: [running('n1'), running('n3')],
+    nodes,
+    now: NOW,
+    history: new RestartHistory(),
+  });
+  assert.equal(one.plan.update.length, 1);
+  assert.equal(one.plan.create.length, 0);
+});

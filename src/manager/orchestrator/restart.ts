@@ -2,7 +2,16 @@
 // same slot when its RestartPolicy allows. Delayed restarts create the replacement with desired
 // state READY (the agent prepares it) and flip it to RUNNING when the delay has passed.
 import type { Node, Service, Task } from '../../api/index.js';
-import { isJob, isLive, isTerminal, newTask, restartPolicy, slotKey, withDesired } from './tasks.js';
+import {
+  isJob,
+  isLive,
+  isTaskDirty,
+  isTerminal,
+  newTask,
+  restartPolicy,
+  slotKey,
+  withDesired,
+} from './tasks.js';
 import type { Plan } from './plan.js';
 
 /** Restart times per slot, kept in memory as swarmkit does, for MaxAttempts and Window. */
@@ -61,6 +70,19 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
   const policy = restartPolicy(service);
   const delayMs = policy.Delay / 1e6;
   let wakeAt: number | undefined;
+  // A slot gets one replacement at most, and none while another of its live tasks is fine: a
+  // slot can hold two live tasks during a start-first update, and when both stop (their node
+  // went down) one new task takes the slot, not two.
+  // Only an up-to-date task fills a slot: during an update the old task must not stand in for a
+  // new one that the updater waits for.
+  const filled = new Set<string>();
+  for (const t of tasks)
+    if (isLive(t) && !stopReason(t, nodes, job) && !isTaskDirty(service, t)) filled.add(slotKey(t));
+  const claim = (key: string): boolean => {
+    if (filled.has(key)) return false;
+    filled.add(key);
+    return true;
+  };
   for (const t of tasks) {
     if (!isLive(t)) continue;
     // A delayed replacement waiting for its start time.
@@ -77,7 +99,7 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
     if (why === 'node') {
       plan.update.push(withDesired(t, 'shutdown', now));
       // Global tasks belong to their node: the global orchestrator decides about that node.
-      if (t.Slot === undefined) continue;
+      if (t.Slot === undefined || !claim(key)) continue;
       // The task did not crash, so no crash-loop delay: the replacement starts at once (Swarm
       // waits the restart delay here too, which adds 5 s to every node failure).
       history.record(service.ID, key, now);
@@ -90,6 +112,7 @@ export function planRestarts({ service, tasks, nodes, now, history }: RestartInp
       policy.MaxAttempts > 0 && history.count(service.ID, key, windowStart) >= policy.MaxAttempts;
     if (!allowed || exhausted) continue;
     plan.update.push(withDesired(t, 'shutdown', now));
+    if (!claim(key)) continue;
     history.record(service.ID, key, now);
     const replacement = newTask(service, {
       now,

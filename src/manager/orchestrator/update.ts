@@ -235,8 +235,18 @@ export class Updater {
         ...(sample.Slot !== undefined ? { slot: sample.Slot } : {}),
         ...(sample.Slot === undefined && sample.NodeID ? { nodeId: sample.NodeID } : {}),
       });
-      await this.store.update((tx) => tx.create('tasks', fresh));
-      await this.#waitSlotRunning(svc.ID, key, signal, stop);
+      // `olds` came from a view taken before this transaction. If another writer (the restart
+      // supervisor replacing a task of a down node) put an up-to-date task in the slot meanwhile,
+      // that one is the new task; if the old ones are gone, there is nothing to do.
+      const still = await this.store.update((tx) => {
+        const current = tx.tasksByService(svc.ID).filter((t) => slotKey(t) === key && isLive(t));
+        if (!dirtyOld.some((o) => current.some((t) => t.ID === o.ID))) return false;
+        if (!current.some((t) => !isTaskDirty(svc, t))) tx.create('tasks', fresh);
+        return true;
+      });
+      if (!still) return;
+      // A newer update took over: its own pass decides about these old tasks.
+      if (!(await this.#waitSlotRunning(svc, key, signal, stop))) return;
       await this.store.update((tx) => {
         for (const o of dirtyOld) {
           const cur = tx.get('tasks', o.ID);
@@ -251,21 +261,28 @@ export class Updater {
         if (cur && isLive(cur)) tx.update('tasks', withDesired(cur, 'shutdown', now));
       }
     });
-    await this.#waitSlotRunning(svc.ID, key, signal, stop);
+    await this.#waitSlotRunning(svc, key, signal, stop);
   }
 
-  /** Waits until the slot has an up-to-date task that runs or has failed, or the slot is gone. */
+  /**
+   * Waits until the slot has an up-to-date task that runs or has failed, or the slot is gone.
+   * False when the wait was cut short: the update was stopped, or a newer one (or a rollback)
+   * began, against whose spec this update's new task is out of date and would never count.
+   */
   async #waitSlotRunning(
-    serviceId: string,
+    from: Service,
     key: string,
     signal: AbortSignal,
     stop: () => boolean,
-  ): Promise<void> {
+  ): Promise<boolean> {
+    const serviceId = from.ID;
+    const startedFor = from.UpdateStatus?.StartedAt;
     let emptySince: number | undefined;
     for (;;) {
-      if (signal.aborted || stop()) return;
+      if (signal.aborted) return false;
+      if (stop()) return true;
       const svc = this.#service(serviceId);
-      if (!svc || !isUpdating(svc)) return;
+      if (!svc || !isUpdating(svc) || svc.UpdateStatus?.StartedAt !== startedFor) return false;
       const inSlot = this.store.view((tx) => tx.tasksByService(serviceId)).filter((t) => slotKey(t) === key);
       const fresh = inSlot.filter((t) => !isTaskDirty(svc, t));
       if (
@@ -274,12 +291,15 @@ export class Updater {
             t.Status.State === 'running' || (isTerminal(t.Status.State) && t.Status.State !== 'shutdown'),
         )
       )
-        return;
+        return true;
+      // The new task was given up (shut down with its node, and the slot held by an old task, so
+      // nothing replaced it): plan the slot again rather than wait for it forever.
+      if (fresh.length > 0 && !fresh.some((t) => isLive(t))) return false;
       // A slot that nobody refills (scaled down meanwhile, or a node that left) has nothing to wait for.
       const busy = inSlot.some((t) => isLive(t) || !isTerminal(t.Status.State));
       if (busy) emptySince = undefined;
       else if (emptySince === undefined) emptySince = this.clock.now();
-      else if (this.clock.now() - emptySince > 1000) return;
+      else if (this.clock.now() - emptySince > 1000) return true;
       await this.clock.sleep(POLL_MS, signal);
     }
   }

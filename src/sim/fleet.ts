@@ -1,0 +1,779 @@
+// Worker nodes and an operator inside the simulated cluster. Each worker runs the real Agent (its
+// TaskRunners, recovery, report batching) on a SimExecutor whose containers outlive the agent, and
+// talks to the leader's real Dispatcher through a simulated session link with the gRPC session's
+// rules (one current session per node, heartbeats and reports checked against it, a stream that
+// breaks when a message cannot get through). The operator creates, scales and updates services
+// through the leader's ControlAPI. Faults: agents crash and restart, are cut off from the
+// managers, and lose containers. The checkers: task states never go backwards in any manager's
+// store, a task's container runs on no node but its own, and once the faults heal every service
+// converges, with exactly the containers the store asks for running.
+import {
+  stateOrder,
+  type Assignment,
+  type AgentSession,
+  type DispatcherAPI,
+  type NodeDescription,
+  type SessionHandlers,
+  type Task,
+  type TaskStatusUpdate,
+  type Node,
+  type Cluster,
+} from '../api/index.js';
+import { Agent, SimExecutor, type Controller, type Executor } from '../agent/index.js';
+import { DEFAULT_SWARM_SPEC, type Dispatcher, type Manager } from '../manager/index.js';
+import type { Clock } from '../platform/index.js';
+import type { NodeId, RaftNode } from '../raft/index.js';
+import type { MemoryStore, StoreEvent } from '../state/index.js';
+import type { SimNetwork } from './network.js';
+import { Prng } from './prng.js';
+import { SIM_EPOCH, type Owner, type Scheduler } from './scheduler.js';
+
+/** What the fleet needs of the simulated cluster around it. */
+export interface FleetHost {
+  readonly sched: Scheduler;
+  readonly net: SimNetwork;
+  trace(line: string): void;
+  fail(msg: string): void;
+  managerIds(): NodeId[];
+  /** A live manager's current incarnation. */
+  incarnation(id: NodeId): ManagerIncarnation | undefined;
+}
+
+export interface ManagerIncarnation {
+  owner: Owner;
+  node: RaftNode;
+  store: MemoryStore;
+  manager: Manager;
+}
+
+/** Agents' addresses on the simulated network, apart from the managers' Raft IDs. */
+const AGENT_NET_BASE = 100;
+/** A unary call not answered by then fails, as a gRPC deadline would. */
+const CALL_TIMEOUT_MS = 2000;
+/** The operator's services. Restart delays are short so convergence is quick. */
+const RESTART = { Condition: 'any', Delay: 100e6, MaxAttempts: 0 };
+const ISO_EPOCH = new Date(SIM_EPOCH).toISOString();
+
+type ManagerLoops = NonNullable<Manager['leader']>;
+
+/** Where a call to a manager failed; `redirect` names the leader to try, as the gRPC layer does. */
+class LinkError extends Error {
+  constructor(
+    message: string,
+    readonly redirect = false,
+    readonly leader: NodeId = 0,
+  ) {
+    super(message);
+  }
+}
+
+/** One session stream between an agent and a manager's dispatcher. */
+class LinkSession {
+  /** The manager sends nothing more on it. */
+  ended = false;
+  /** The manager has let go of it (closed its dispatcher handle). */
+  released = false;
+  handle: AgentSession | undefined;
+  /** Stream messages arrive in order: the next one never before the last. */
+  #lastAt = 0;
+  constructor(
+    readonly inc: ManagerIncarnation,
+    readonly dispatcher: Dispatcher,
+    readonly managerId: NodeId,
+    readonly agent: SessionHandlers,
+  ) {}
+
+  /** Delivery time for the next message on this stream. */
+  nextAt(now: number, delay: number): number {
+    this.#lastAt = Math.max(now + delay, this.#lastAt);
+    return this.#lastAt;
+  }
+}
+
+/** The agent's DispatcherAPI: calls travel the simulated network to the manager it targets. */
+class SessionLink implements DispatcherAPI {
+  #target: NodeId;
+  #session: LinkSession | undefined;
+
+  constructor(
+    private readonly f: SimFleet,
+    private readonly w: SimWorker,
+    private readonly owner: Owner,
+    private readonly rand: Prng,
+  ) {
+    this.#target = rand.pick(f.host.managerIds());
+  }
+
+  get #net(): SimNetwork {
+    return this.f.host.net;
+  }
+
+  #delay(): number {
+    const nf = this.#net.faults;
+    return nf.minDelayMs + this.rand.next() * (nf.maxDelayMs - nf.minDelayMs);
+  }
+
+  /** A unary call: request after one delay, answer after another, a deadline if either is lost. */
+  #call<T>(what: string, target: NodeId, fn: (inc: ManagerIncarnation) => Promise<T>): Promise<T> {
+    const { sched } = this.f.host;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = (settle: () => void): void => {
+        if (done) return;
+        done = true;
+        cancelDeadline();
+        settle();
+      };
+      const cancelDeadline = sched.at(
+        CALL_TIMEOUT_MS,
+        () => finish(() => reject(new LinkError(`${what}: deadline exceeded`))),
+        this.owner,
+      );
+      const answer = (settle: () => void): void => {
+        sched.at(
+          this.#delay(),
+          () => {
+            if (this.#net.reachable(target, this.w.netId)) finish(settle);
+          },
+          this.owner,
+        );
+      };
+      sched.at(this.#delay(), () => {
+        if (!this.#net.reachable(this.w.netId, target)) return;
+        const inc = this.f.host.incarnation(target);
+        if (inc === undefined) return answer(() => reject(new LinkError(`${what}: connection refused`)));
+        new Promise<T>((r) => r(fn(inc))).then(
+          (v) => answer(() => resolve(v)),
+          (e: unknown) => answer(() => reject(e as Error)),
+        );
+      });
+    });
+  }
+
+  /** The dispatcher of a manager that leads, or the not-leader error naming the leader. */
+  static leaderLoops(inc: ManagerIncarnation): ManagerLoops {
+    const loops = inc.manager.leader;
+    if (loops !== undefined) return loops;
+    const lead = inc.node.leader;
+    throw lead ? new LinkError('not the leader', true, lead) : new LinkError('no leader');
+  }
+
+  async openSession(
+    nodeId: string,
+    description: NodeDescription,
+    addr: string,
+    handlers: SessionHandlers,
+  ): Promise<AgentSession> {
+    const target = this.#target;
+    try {
+      return await this.#call('session', target, async (inc) => {
+        const loops = SessionLink.leaderLoops(inc);
+        // A newer session of a node supersedes its older one, as the gRPC service keeps it.
+        if (this.#session) this.#release(this.#session, false);
+        const s = new LinkSession(inc, loops.dispatcher, target, handlers);
+        this.#session = s;
+        s.handle = await loops.dispatcher.openSession(nodeId, description, addr, {
+          onAssignments: (set) => this.#stream(s, () => handlers.onAssignments(structuredClone(set))),
+          onNodeRole: (r) => this.#stream(s, () => handlers.onNodeRole?.(r)),
+          onClose: (err) => {
+            // The dispatcher stopped (lost leadership): the stream ends with an error.
+            this.#stream(s, () => handlers.onClose(err));
+            s.ended = true;
+            s.released = true;
+            if (this.#session === s) this.#session = undefined;
+          },
+        });
+        if (s.ended) s.handle.close();
+        this.f.host.trace(`agent ${this.w.name} session on manager ${target}`);
+        return {
+          heartbeatMs: s.handle.heartbeatMs,
+          managers: [],
+          close: () => this.#closeFromAgent(s),
+        };
+      });
+    } catch (e) {
+      // Follow a redirect; otherwise try the next manager, as the remote client walks its list.
+      const ids = this.f.host.managerIds();
+      this.#target =
+        e instanceof LinkError && e.redirect ? e.leader : ids[(ids.indexOf(target) + 1) % ids.length]!;
+      throw e;
+    }
+  }
+
+  /**
+   * A message on the session stream. Messages in flight when the session ends still arrive (the
+   * agent ignores an old session's); one that cannot get through breaks the stream.
+   */
+  #stream(s: LinkSession, deliver: () => void): void {
+    if (s.ended) return;
+    const { sched } = this.f.host;
+    const at = s.nextAt(sched.now, this.#delay());
+    sched.at(
+      at - sched.now,
+      () => {
+        // The connection is broken: the manager notices; the agent notices by its heartbeat.
+        if (!this.#net.reachable(s.managerId, this.w.netId)) this.#release(s, true);
+        else deliver();
+      },
+      this.owner,
+    );
+  }
+
+  /**
+   * The manager lets go of a stream. A lost one (not superseded by a newer session of the node)
+   * gives the node one heartbeat period to come back, as the gRPC service does.
+   */
+  #release(s: LinkSession, lost: boolean): void {
+    if (s.released) return;
+    this.f.host.trace(`agent ${this.w.name}: manager ${s.managerId} releases a session (lost=${lost})`);
+    s.ended = true;
+    s.released = true;
+    s.handle?.close();
+    if (this.#session === s) this.#session = undefined;
+    if (lost) s.dispatcher.sessionLost(this.w.nodeId);
+  }
+
+  #closeFromAgent(s: LinkSession): void {
+    // The agent hangs up; the manager hears of it one network delay later.
+    this.f.host.sched.at(this.#delay(), () => this.#release(s, this.#session === s));
+  }
+
+  /** The agent process died: its connections reset, and the manager sees the stream end. */
+  agentCrashed(): void {
+    const s = this.#session;
+    if (s) this.f.host.sched.at(this.#delay(), () => this.#release(s, this.#session === s));
+  }
+
+  /** The manager process died: the agent sees its stream reset, if a packet can reach it. */
+  managerCrashed(id: NodeId): void {
+    const s = this.#session;
+    if (!s || s.managerId !== id || s.ended) return;
+    s.ended = true;
+    s.released = true;
+    this.#session = undefined;
+    this.f.host.sched.at(
+      this.#delay(),
+      () => {
+        if (this.#net.reachable(id, this.w.netId)) s.agent.onClose(new Error('connection reset'));
+      },
+      this.owner,
+    );
+  }
+
+  /** Heartbeats and reports name their session; one the manager no longer has is refused. */
+  #checked(inc: ManagerIncarnation): Dispatcher {
+    const s = this.#session;
+    if (!s || s.ended || s.inc.owner !== inc.owner || inc.manager.leader?.dispatcher !== s.dispatcher) {
+      this.f.host.trace(
+        `agent ${this.w.name}: session invalid (${!s ? 'none' : s.ended ? 'ended' : s.inc.owner !== inc.owner ? 'other manager' : 'other term'})`,
+      );
+      throw new LinkError('session invalid: open a new session');
+    }
+    return s.dispatcher;
+  }
+
+  heartbeat(nodeId: string): Promise<{ heartbeatMs: number }> {
+    const s = this.#session;
+    return this.#call('heartbeat', s?.managerId ?? this.#target, (inc) =>
+      this.#checked(inc).heartbeat(nodeId),
+    );
+  }
+
+  updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
+    const s = this.#session;
+    const copy = structuredClone(updates);
+    return this.#call('report', s?.managerId ?? this.#target, (inc) =>
+      this.#checked(inc).updateTaskStatus(nodeId, copy),
+    );
+  }
+}
+
+/** Controllers whose steps take simulated time and stop dead with the agent that drives them. */
+function gatedExecutor(ex: SimExecutor, clock: Clock, owner: Owner, delay: () => number): Executor {
+  const hang = <T>(): Promise<T> => new Promise<T>(() => undefined);
+  const step = async <T>(f: () => Promise<T>): Promise<T> => {
+    await clock.sleep(delay());
+    if (!owner.alive) return hang();
+    const v = await f();
+    return owner.alive ? v : hang();
+  };
+  return {
+    describe: () => ex.describe(),
+    managedTaskIds: () => step(() => ex.managedTaskIds()),
+    removeContainer: (id) => step(() => ex.removeContainer(id)),
+    start: () => ex.start(),
+    stop: () => ex.stop(),
+    controller(a: Assignment): Controller {
+      const c = ex.controller(a);
+      return {
+        prepare: () => step(() => c.prepare()),
+        start: () => step(() => c.start()),
+        healthy: (signal) => c.healthy(signal),
+        wait: (signal) => c.wait(signal).then((v) => (owner.alive ? v : hang())),
+        shutdown: () => step(() => c.shutdown()),
+        terminate: () => step(() => c.terminate()),
+        remove: () => step(() => c.remove()),
+        recover: () => step(() => c.recover()),
+      };
+    },
+  };
+}
+
+class SimWorker {
+  readonly name: string;
+  readonly netId: NodeId;
+  readonly executor: SimExecutor;
+  inc: { owner: Owner; agent: Agent; link: SessionLink } | undefined;
+  constructor(
+    readonly index: number,
+    readonly nodeId: string,
+  ) {
+    this.name = `w${index}`;
+    this.netId = AGENT_NET_BASE + index;
+    this.executor = new SimExecutor(
+      {
+        Hostname: this.name,
+        Platform: { OS: 'linux', Architecture: 'x86_64' },
+        Resources: { NanoCPUs: 4e9, MemoryBytes: 8e9 },
+        Engine: { EngineVersion: 'sim' },
+      },
+      // Job tasks run to completion; everything else runs until stopped or killed.
+      (a) => (a.serviceName.startsWith('job') ? { exitCode: 0 } : {}),
+    );
+  }
+}
+
+export class SimFleet {
+  readonly workers: SimWorker[] = [];
+  readonly #rand: Prng;
+  #bootstrapped = false;
+  #ops = 0;
+  #opsOk = 0;
+  agentCrashes = 0;
+  containerKills = 0;
+
+  constructor(
+    readonly host: FleetHost,
+    count: number,
+    seed: number,
+  ) {
+    // Its own streams: the Raft-level parts of a run draw what they would without the fleet.
+    this.#rand = new Prng(seed ^ 0x5f1ee7);
+    for (let i = 1; i <= count; i++) this.workers.push(new SimWorker(i, this.newId()));
+  }
+
+  /** Object IDs from the seed, so a run replays exactly. */
+  newBytes = (n: number): Uint8Array => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.#rand.int(256);
+    return out;
+  };
+  newId(): string {
+    let n = 0n;
+    for (const b of this.newBytes(16)) n = (n << 8n) | BigInt(b);
+    return n.toString(36).padStart(25, '0').slice(-25);
+  }
+
+  get stats(): { ops: number; opsOk: number; agentCrashes: number; containerKills: number } {
+    return {
+      ops: this.#ops,
+      opsOk: this.#opsOk,
+      agentCrashes: this.agentCrashes,
+      containerKills: this.containerKills,
+    };
+  }
+
+  // ---- managers ----
+
+  /** Wires one manager incarnation: its leader loops follow its Raft leadership. */
+  attach(id: NodeId, inc: ManagerIncarnation): void {
+    inc.manager.start();
+    // Task states only move forward, in every manager's store (the dispatcher's rule).
+    inc.store.subscribe((e: StoreEvent) => {
+      if (e.kind !== 'change' || e.change.table !== 'tasks') return;
+      const t = e.change.object as Task;
+      const prev = e.previous as Task | undefined;
+      // The leader's view of every task change, for reading a failing run.
+      if (inc.node.isLeader)
+        this.host.trace(
+          `task ${t.ID.slice(0, 6)} ${e.change.action} slot=${t.Slot ?? '-'} ${t.Status.State}/${t.DesiredState} node=${this.#name(t.NodeID)}`,
+        );
+      if (e.change.action !== 'update') return;
+      if (prev && stateOrder(t.Status.State) < stateOrder(prev.Status.State))
+        this.host.fail(
+          `manager ${id}: task ${t.ID} went back from ${prev.Status.State} to ${t.Status.State}`,
+        );
+    });
+  }
+
+  onLeaderChange(id: NodeId, inc: ManagerIncarnation, isLeader: boolean): void {
+    if (isLeader) {
+      if (inc.store.view((tx) => tx.cluster()) !== undefined) inc.manager.lead();
+    } else {
+      void inc.manager.stepDown();
+    }
+    this.host.trace(`manager ${id} loops ${inc.manager.leader ? 'running' : 'stopped'}`);
+  }
+
+  onManagerCrash(id: NodeId): void {
+    for (const w of this.workers) w.inc?.link.managerCrashed(id);
+  }
+
+  /** The ready leader's incarnation and loops, if any. */
+  #leader(): { inc: ManagerIncarnation; loops: ManagerLoops } | undefined {
+    for (const id of this.host.managerIds()) {
+      const inc = this.host.incarnation(id);
+      const loops = inc?.manager.leader;
+      if (inc && loops) return { inc, loops };
+    }
+    return undefined;
+  }
+
+  // ---- setup: what swarm init and the workers' joins would write ----
+
+  start(until: number): void {
+    const tryBootstrap = (): void => {
+      const lead = this.host
+        .managerIds()
+        .map((id) => this.host.incarnation(id))
+        .find((inc) => inc?.node.isLeader);
+      if (lead === undefined) return void this.host.sched.at(100, tryBootstrap);
+      this.host.trace(`fleet: bootstrap through manager ${lead.node.id}`);
+      // A manager that crashes takes the answer with it: try again if none came.
+      let answered = false;
+      this.host.sched.at(3000, () => {
+        if (!answered) tryBootstrap();
+      });
+      lead.store
+        .update((tx) => {
+          if (tx.cluster()) return;
+          const cluster: Cluster = {
+            ID: this.newId(),
+            Version: { Index: 0 },
+            CreatedAt: ISO_EPOCH,
+            UpdatedAt: ISO_EPOCH,
+            Spec: structuredClone(DEFAULT_SWARM_SPEC),
+            TLSInfo: {},
+            RootRotationInProgress: false,
+            DefaultAddrPool: ['10.0.0.0/8'],
+            SubnetSize: 24,
+            DataPathPort: 4789,
+            JoinTokens: { Worker: 'sim', Manager: 'sim' },
+          };
+          tx.create('clusters', cluster);
+          for (const w of this.workers) {
+            const node: Node = {
+              ID: w.nodeId,
+              Version: { Index: 0 },
+              CreatedAt: ISO_EPOCH,
+              UpdatedAt: ISO_EPOCH,
+              Spec: { Labels: {}, Role: 'worker', Availability: 'active' },
+              Description: {
+                Hostname: w.name,
+                Platform: { Architecture: '', OS: '' },
+                Resources: { NanoCPUs: 0, MemoryBytes: 0 },
+                Engine: { EngineVersion: '' },
+              },
+              Status: { State: 'unknown', Addr: `10.9.0.${w.index}` },
+            };
+            tx.create('nodes', node);
+          }
+        })
+        .then(
+          () => {
+            answered = true;
+            if (this.#bootstrapped) return;
+            this.#bootstrapped = true;
+            this.host.trace('fleet: cluster and worker nodes created');
+            for (const w of this.workers) this.startAgent(w);
+            this.#operate(until);
+          },
+          (e: unknown) => {
+            answered = true;
+            if (this.#bootstrapped) return;
+            this.host.trace(`fleet: bootstrap failed: ${(e as Error).message}`);
+            this.host.sched.at(100, tryBootstrap);
+          },
+        );
+    };
+    this.host.sched.at(0, tryBootstrap);
+    // A manager that became leader before the cluster object existed starts its loops now.
+    const watchLeaders = (): void => {
+      for (const id of this.host.managerIds()) {
+        const inc = this.host.incarnation(id);
+        if (inc?.node.isLeader && !inc.manager.leader && inc.store.view((tx) => tx.cluster()))
+          inc.manager.lead();
+      }
+      this.host.sched.at(200, watchLeaders);
+    };
+    this.host.sched.at(200, watchLeaders);
+  }
+
+  // ---- agents ----
+
+  startAgent(w: SimWorker): void {
+    if (w.inc) return;
+    const owner: Owner = { alive: true };
+    const clock = this.host.sched.clock(owner);
+    const rand = this.#rand.fork();
+    const link = new SessionLink(this, w, owner, rand.fork());
+    const agentRand = rand.fork();
+    const execRand = rand.fork();
+    const agent = new Agent({
+      nodeId: w.nodeId,
+      addr: `10.9.0.${w.index}`,
+      dispatcher: link,
+      executor: gatedExecutor(w.executor, clock, owner, () => execRand.range(2, 40)),
+      clock,
+      random: () => agentRand.next(),
+      log: (msg) => this.host.trace(`agent ${w.name}: ${msg}`),
+    });
+    w.inc = { owner, agent, link };
+    this.host.trace(`agent ${w.name} start (${w.executor.running().length} containers running)`);
+    agent.start().catch((e: unknown) => this.host.fail(`agent ${w.name} failed to start: ${String(e)}`));
+  }
+
+  crashAgent(w: SimWorker): void {
+    const inc = w.inc;
+    if (!inc) return;
+    inc.owner.alive = false;
+    w.inc = undefined;
+    this.agentCrashes++;
+    inc.link.agentCrashed();
+    this.host.trace(`agent ${w.name} crash (containers keep running)`);
+  }
+
+  /** Faults for workers, on their own stream of choices. */
+  scheduleFaults(until: number): void {
+    const rand = this.#rand.fork();
+    const act = (): void => {
+      if (this.host.sched.now >= until) return;
+      if (this.#bootstrapped) {
+        const w = rand.pick(this.workers);
+        const roll = rand.next();
+        if (roll < 0.3) {
+          if (w.inc) this.crashAgent(w);
+          else this.startAgent(w);
+        } else if (roll < 0.5) {
+          for (const m of this.host.managerIds()) {
+            this.host.net.cut(w.netId, m);
+            this.host.net.cut(m, w.netId);
+          }
+          this.host.trace(`fault: cut agent ${w.name} off from the managers`);
+        } else if (roll < 0.8) {
+          const running = w.executor.running();
+          if (running.length > 0) {
+            const c = rand.pick(running);
+            this.containerKills++;
+            this.host.trace(`fault: kill container of task ${c.taskId} on ${w.name}`);
+            w.executor.kill(c.taskId, 137);
+          }
+        } else if (!w.inc) {
+          this.startAgent(w);
+        }
+      }
+      this.host.sched.at(rand.range(300, 2500), act);
+    };
+    this.host.sched.at(rand.range(500, 1500), act);
+  }
+
+  healAll(): void {
+    for (const w of this.workers) if (!w.inc) this.startAgent(w);
+  }
+
+  // ---- the operator ----
+
+  #operate(until: number): void {
+    const rand = this.#rand.fork();
+    const act = (): void => {
+      if (this.host.sched.now >= until) return;
+      this.host.sched.at(rand.range(300, 1500), act);
+      const lead = this.#leader();
+      if (!lead) return;
+      const control = lead.inc.manager.control;
+      const services = lead.inc.store.view((tx) => tx.all('services'));
+      const web = services.find((s) => s.Spec.Name === 'web');
+      const roll = rand.next();
+      let op: { name: string; run: () => Promise<unknown> };
+      if (!web) {
+        op = {
+          name: 'create web',
+          run: () =>
+            control.createService({
+              Name: 'web',
+              TaskTemplate: { ContainerSpec: { Image: 'busybox:local' }, RestartPolicy: RESTART },
+              Mode: { Replicated: { Replicas: 3 } },
+              UpdateConfig: {
+                Parallelism: 1,
+                Delay: 0,
+                FailureAction: 'continue',
+                Monitor: 200e6,
+                Order: rand.chance(0.5) ? 'start-first' : 'stop-first',
+              },
+            }),
+        };
+      } else if (!services.some((s) => s.Spec.Name === 'g') && roll < 0.5) {
+        op = {
+          name: 'create g',
+          run: () =>
+            control.createService({
+              Name: 'g',
+              TaskTemplate: { ContainerSpec: { Image: 'busybox:local' }, RestartPolicy: RESTART },
+              Mode: { Global: {} },
+            }),
+        };
+      } else if (roll < 0.45) {
+        const replicas = rand.int(6);
+        const spec = structuredClone(web.Spec) as Record<string, unknown>;
+        spec.Mode = { Replicated: { Replicas: replicas } };
+        op = {
+          name: `scale web to ${replicas}`,
+          run: () => control.updateService(web.ID, web.Version.Index, spec, { rollback: false }),
+        };
+      } else if (roll < 0.7) {
+        const v = rand.int(1000);
+        const spec = structuredClone(web.Spec);
+        const template = spec.TaskTemplate ?? {};
+        template.ContainerSpec = { ...template.ContainerSpec!, Env: [`V=${v}`] };
+        spec.TaskTemplate = template;
+        op = {
+          name: `update web env V=${v}`,
+          run: () => control.updateService(web.ID, web.Version.Index, spec, { rollback: false }),
+        };
+      } else if (roll < 0.8 && web.PreviousSpec) {
+        op = {
+          name: 'rollback web',
+          run: () => control.updateService(web.ID, web.Version.Index, undefined, { rollback: true }),
+        };
+      } else if (roll < 0.9) {
+        const g = services.find((s) => s.Spec.Name === 'g');
+        if (!g) return;
+        op = { name: 'remove g', run: () => control.removeService(g.ID) };
+      } else {
+        // A job that runs twice to completion; a change to it runs it again.
+        const job = services.find((s) => s.Spec.Name === 'job');
+        op = job
+          ? { name: 'remove job', run: () => control.removeService(job.ID) }
+          : {
+              name: 'create job',
+              run: () =>
+                control.createService({
+                  Name: 'job',
+                  TaskTemplate: {
+                    ContainerSpec: { Image: 'busybox:local' },
+                    RestartPolicy: { Condition: 'on-failure', Delay: 100e6 },
+                  },
+                  Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 2 } },
+                }),
+            };
+      }
+      this.#ops++;
+      const owner = lead.inc.owner;
+      this.host.trace(`operator: ${op.name}`);
+      op.run().then(
+        () => {
+          if (!owner.alive) return;
+          this.#opsOk++;
+          this.host.trace(`operator: ${op.name} done`);
+        },
+        (e: unknown) => {
+          if (owner.alive) this.host.trace(`operator: ${op.name} failed: ${(e as Error).message}`);
+        },
+      );
+    };
+    this.host.sched.at(rand.range(100, 500), act);
+  }
+
+  // ---- convergence ----
+
+  /**
+   * Why the fleet has not converged yet, or undefined once it has: every node ready, every task
+   * the store wants running is running, services have their replica counts (one per node for
+   * global ones), and each worker runs exactly the containers of the tasks it holds.
+   */
+  unsettled(): string | undefined {
+    if (!this.#bootstrapped) return 'not bootstrapped';
+    const lead = this.#leader();
+    if (!lead) return 'no leader running its loops';
+    const { store } = lead.inc;
+    return store.view((tx) => {
+      for (const w of this.workers) {
+        const n = tx.get('nodes', w.nodeId);
+        if (n?.Status.State !== 'ready') return `node ${w.name} is ${n?.Status.State ?? 'missing'}`;
+        if (!w.inc?.agent.connected) return `agent ${w.name} has no session`;
+      }
+      const want = new Map<string, Set<string>>(this.workers.map((w) => [w.nodeId, new Set<string>()]));
+      for (const s of tx.all('services')) {
+        const tasks = tx.by('tasks', 'service', s.ID);
+        const live = tasks.filter((t) => t.DesiredState === 'running');
+        for (const t of tasks) {
+          if (t.Status.State === 'running' && t.DesiredState !== 'running')
+            return `task ${t.ID} of ${s.Spec.Name} is running but desired ${t.DesiredState}`;
+        }
+        for (const t of live) {
+          if (t.Status.State !== 'running')
+            return `task ${t.ID} of ${s.Spec.Name} is ${t.Status.State}${this.#where(t)}`;
+          want.get(t.NodeID ?? '')?.add(t.ID);
+        }
+        const mode = s.Spec.Mode ?? {};
+        if (mode.Replicated) {
+          const slots = new Set(live.map((t) => t.Slot));
+          const replicas = mode.Replicated.Replicas ?? 1;
+          if (live.length !== replicas || slots.size !== replicas) {
+            const shared = live.filter((t) => live.some((u) => u !== t && u.Slot === t.Slot));
+            const detail = shared.map((t) => `${t.ID}@slot${t.Slot}${this.#where(t)}`).join(', ');
+            return `${s.Spec.Name} (update ${s.UpdateStatus?.State ?? 'none'}): ${live.length} tasks in ${slots.size} slots running, want ${replicas}${detail ? `; sharing a slot: ${detail}` : ''}`;
+          }
+        } else if (mode.Global) {
+          for (const w of this.workers) {
+            const mine = live.filter((t) => t.NodeID === w.nodeId).length;
+            if (mine !== 1) return `${s.Spec.Name}: ${mine} tasks on ${w.name}, want 1`;
+          }
+        } else if (mode.ReplicatedJob) {
+          const iteration = s.JobStatus?.JobIteration.Index ?? 0;
+          const done = tasks.filter(
+            (t) => t.Status.State === 'complete' && (t.JobIteration?.Index ?? 0) === iteration,
+          ).length;
+          const total = mode.ReplicatedJob.TotalCompletions ?? 1;
+          if (done < total) return `${s.Spec.Name}: ${done} of ${total} completions`;
+        }
+      }
+      for (const w of this.workers) {
+        const running = new Set(w.executor.running().map((c) => c.taskId));
+        const wanted = want.get(w.nodeId)!;
+        for (const id of running)
+          if (!wanted.has(id))
+            return `${w.name} runs a container of task ${id} the store does not want there`;
+        for (const id of wanted) if (!running.has(id)) return `${w.name} does not run task ${id}`;
+      }
+      return undefined;
+    });
+  }
+
+  #name(nodeId: string | undefined): string {
+    return this.workers.find((w) => w.nodeId === nodeId)?.name ?? (nodeId ? nodeId.slice(0, 6) : '-');
+  }
+
+  /** Where a task's node and container stand, for failure messages. */
+  #where(t: Task): string {
+    const w = this.workers.find((x) => x.nodeId === t.NodeID);
+    if (!w) return ' on no worker';
+    const c = w.executor.containers.get(t.ID);
+    return ` on ${w.name} (container ${c ? c.state : 'absent'}; agent ${w.inc ? 'up' : 'down'})`;
+  }
+
+  /** Safety at any time: a task's container never runs on a node the task is not assigned to. */
+  checkPlacement(): void {
+    const lead = this.#leader();
+    if (!lead) return;
+    lead.inc.store.view((tx) => {
+      for (const w of this.workers) {
+        for (const c of w.executor.running()) {
+          const t = tx.get('tasks', c.taskId);
+          if (t && t.NodeID !== w.nodeId)
+            this.host.fail(`task ${t.ID} assigned to ${t.NodeID ?? 'no node'} runs a container on ${w.name}`);
+        }
+      }
+    });
+  }
+}
