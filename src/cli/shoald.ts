@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .option(
       '--raft-election-timeout <ms>',
-      'managers elect a new leader after a random time in [T, 2T) without one (default 1000)',
+      'managers elect a new leader after a random time in [T, 1.5T) without one (default 1000)',
       intFlag('--raft-election-timeout', 100, 60_000),
     )
     .option(

@@ -1,7 +1,7 @@
 // The seed runner. `--seed S` replays one run (printing its trace if it fails, or with --verbose);
 // `--seeds N [--from B]` runs N seeds from B; `--handoff` forces the leader-handoff workload and
-// `--agents N` the number of worker nodes (0: Raft and store only). Exits non-zero naming the
-// first failing seed.
+// `--agents N` the number of worker nodes (0: Raft and store only), `--timing coarse|production`
+// the Raft ticks. Exits non-zero naming the first failing seed.
 import { runSim } from './cluster.js';
 import type { SimResult } from './cluster.js';
 
@@ -14,6 +14,7 @@ interface Args {
   clients?: number;
   handoff: boolean;
   agents?: number;
+  timing?: 'coarse' | 'production';
 }
 
 function parse(argv: string[]): Args {
@@ -33,9 +34,13 @@ function parse(argv: string[]): Args {
     else if (flag === '--verbose' || flag === '-v') a.verbose = true;
     else if (flag === '--handoff') a.handoff = true;
     else if (flag === '--agents') a.agents = num();
-    else
+    else if (flag === '--timing') {
+      const t = argv[++i];
+      if (t !== 'coarse' && t !== 'production') throw new Error('--timing is coarse or production');
+      a.timing = t;
+    } else
       throw new Error(
-        `unknown argument ${flag}; usage: sim --seed S [--verbose] | --seeds N [--from B] [--fault-ms MS] [--clients C] [--handoff] [--agents N]`,
+        `unknown argument ${flag}; usage: sim --seed S [--verbose] | --seeds N [--from B] [--fault-ms MS] [--clients C] [--handoff] [--agents N] [--timing coarse|production]`,
       );
   }
   return a;
@@ -43,7 +48,7 @@ function parse(argv: string[]): Args {
 
 function summary(r: SimResult): string {
   const s = r.stats;
-  return `seed ${r.seed} ${r.ok ? 'ok' : 'FAILED'} managers=${r.regime.managers} net=${r.regime.network} partitions=${r.regime.partitions} handoff=${r.regime.handoff} agents=${r.regime.agents} crashes=${s.crashes} ops=${s.ops} (ok ${s.okOps}, unknown ${s.unknownOps}) terms=${s.leaders}${s.fleet ? ` fleet(ops ${s.fleet.opsOk}/${s.fleet.ops}, agent crashes ${s.fleet.agentCrashes}, kills ${s.fleet.containerKills})` : ''} events=${s.events} sim=${s.simMs}ms digest=${r.digest.slice(0, 16)}`;
+  return `seed ${r.seed} ${r.ok ? 'ok' : 'FAILED'} managers=${r.regime.managers} net=${r.regime.network} partitions=${r.regime.partitions} handoff=${r.regime.handoff} agents=${r.regime.agents} timing=${r.regime.timing} crashes=${s.crashes} ops=${s.ops} (ok ${s.okOps}, unknown ${s.unknownOps}) terms=${s.leaders}${s.fleet ? ` fleet(ops ${s.fleet.opsOk}/${s.fleet.ops}, agent crashes ${s.fleet.agentCrashes}, kills ${s.fleet.containerKills})` : ''} events=${s.events} sim=${s.simMs}ms digest=${r.digest.slice(0, 16)}`;
 }
 
 async function main(): Promise<number> {
@@ -53,6 +58,7 @@ async function main(): Promise<number> {
     ...(a.clients === undefined ? {} : { clients: a.clients }),
     ...(a.handoff ? { handoff: true } : {}),
     ...(a.agents === undefined ? {} : { agents: a.agents }),
+    ...(a.timing === undefined ? {} : { timing: a.timing }),
   };
   if (a.seed !== undefined) {
     const r = await runSim({ seed: a.seed, verbose: a.verbose, ...opts });
@@ -75,7 +81,7 @@ async function main(): Promise<number> {
   console.log(`${n - failed.length}/${n} seeds passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (failed.length > 0) {
     console.log(
-      `FAILING SEEDS: ${failed.join(' ')} (replay: npm run sim -- --seed ${failed[0]}${a.handoff ? ' --handoff' : ''}${a.agents === undefined ? '' : ` --agents ${a.agents}`})`,
+      `FAILING SEEDS: ${failed.join(' ')} (replay: npm run sim -- --seed ${failed[0]}${a.handoff ? ' --handoff' : ''}${a.agents === undefined ? '' : ` --agents ${a.agents}`}${a.timing === undefined ? '' : ` --timing ${a.timing}`})`,
     );
     return 1;
   }

@@ -32,6 +32,8 @@ export interface SimOptions {
   handoff?: boolean;
   /** Worker nodes to run, whatever the seed's regime says (see Regime.agents); 0 for none. */
   agents?: number;
+  /** Raft timing, whatever the seed's regime says (see Regime.timing). */
+  timing?: Regime['timing'];
 }
 
 export interface Regime {
@@ -54,7 +56,18 @@ export interface Regime {
    * changing services and faults for agents and containers (see fleet.ts); 0 runs none.
    */
   agents: number;
+  /**
+   * 'coarse': 100 ms ticks, election timeout in [1, 2) s (Raft's usual range). 'production': the
+   * daemon's timing, 10 ms ticks and an election timeout in [1, 1.5) s.
+   */
+  timing: 'coarse' | 'production';
 }
+
+/** Raft ticks for each timing regime (the production one as node/daemon.ts sets it). */
+const TIMING = {
+  coarse: { tickMs: 100, electionTick: 10, heartbeatTick: 1, electionJitterTick: 10 },
+  production: { tickMs: 10, electionTick: 100, heartbeatTick: 10, electionJitterTick: 50 },
+} as const;
 
 export interface SimResult {
   seed: number;
@@ -81,7 +94,6 @@ export interface SimResult {
 const TRACE_TAIL = 400;
 const MAX_TRACE_LINES = 500_000;
 const KEYS = ['x', 'y', 'z'];
-const TICK_MS = 100;
 
 const NETWORKS: Record<string, NetworkFaults> = {
   calm: { minDelayMs: 1, maxDelayMs: 5, stallRate: 0, dropRate: 0, dupRate: 0 },
@@ -105,6 +117,7 @@ export function chooseRegime(rand: Prng): Regime {
     // Drawn last, so adding it left every other choice of every seed as it was.
     handoff: rand.chance(0.25),
     agents: rand.chance(0.5) ? rand.pick([2, 3, 4]) : 0,
+    timing: rand.chance(0.5) ? 'production' : 'coarse',
   };
 }
 
@@ -163,6 +176,7 @@ class Sim implements FleetHost {
     this.regime = chooseRegime(this.#rand.fork());
     if (opts.handoff) this.regime.handoff = true;
     if (opts.agents !== undefined) this.regime.agents = opts.agents;
+    if (opts.timing !== undefined) this.regime.timing = opts.timing;
     this.#verbose = opts.verbose ?? false;
     this.net = new SimNetwork({ sched: this.sched, rand: this.#rand.fork(), trace: (l) => this.trace(l) });
     this.net.faults = { ...NETWORKS[this.regime.network]! };
@@ -252,7 +266,7 @@ class Sim implements FleetHost {
       rand: () => nodeRand.next(),
       stateMachine: observed,
       peers: [...this.managers.keys()],
-      tickMs: TICK_MS,
+      ...TIMING[this.regime.timing],
       snapshotInterval: this.regime.snapshotInterval,
       snapshotKeep: 4,
       raft: { maxSizePerMsg: 64 * 1024, snapshotChunkBytes: 4096, maxInflightMsgs: 64 },

@@ -8,7 +8,7 @@ import { CI_SEEDS, REGRESSION_SEEDS } from './seeds.js';
 
 function report(r: SimResult): string {
   return [
-    `seed ${r.seed} failed (replay: npm run sim -- --seed ${r.seed}${r.regime.handoff ? ' --handoff' : ''} --agents ${r.regime.agents})`,
+    `seed ${r.seed} failed (replay: npm run sim -- --seed ${r.seed}${r.regime.handoff ? ' --handoff' : ''} --agents ${r.regime.agents} --timing ${r.regime.timing})`,
     ...r.failures,
     '--- trace tail ---',
     ...r.trace.slice(-60),
@@ -77,7 +77,7 @@ test(`CI seeds: ${CI_SEEDS.length} runs under faults keep every safety property 
 
 test('regression seeds stay fixed', async () => {
   for (const { seed, bug, handoff, agents } of REGRESSION_SEEDS) {
-    const r = await runSim(handoff ? { seed, handoff, agents } : { seed, agents });
+    const r = await runSim({ seed, agents, timing: 'coarse', ...(handoff ? { handoff } : {}) });
     assert.ok(r.ok, `${bug}\n${report(r)}`);
   }
 });

@@ -39,9 +39,15 @@ export interface RaftConfig {
   storage: Storage;
   /**
    * Ticks without hearing from a leader before a follower campaigns. The real timeout is drawn from
-   * [electionTick, 2*electionTick) with `rand`, so that candidates rarely collide.
+   * [electionTick, electionTick + electionJitterTick) with `rand`, so that candidates rarely collide.
    */
   electionTick: number;
+  /**
+   * Width of the random part of the election timeout, in ticks. Default electionTick (Raft's
+   * [T, 2T)). A narrower one shortens the worst-case failover; the pre-vote rules below keep
+   * near-simultaneous candidates from splitting the vote.
+   */
+  electionJitterTick?: number;
   /** Ticks between a leader's heartbeats; must be less than electionTick. */
   heartbeatTick: number;
   /** A number in [0, 1). Inject a seeded generator: the core never calls Math.random. */
@@ -124,8 +130,11 @@ export class Raft {
   #electionElapsed = 0;
   #heartbeatElapsed = 0;
   readonly #electionTimeout: number;
+  readonly #electionJitter: number;
   readonly #heartbeatTimeout: number;
   #randomizedElectionTimeout = 0;
+  /** This member put its own campaign off once for a pre-candidate since it last heard a leader. */
+  #yielded = false;
   readonly #rand: () => number;
 
   readonly #checkQuorum: boolean;
@@ -148,6 +157,11 @@ export class Raft {
     this.id = c.id;
     this.logger = c.logger ?? SILENT_LOGGER;
     this.#electionTimeout = c.electionTick;
+    this.#electionJitter = c.electionJitterTick ?? c.electionTick;
+    invariant(
+      Number.isSafeInteger(this.#electionJitter) && this.#electionJitter > 0,
+      () => 'electionJitterTick must be a positive integer',
+    );
     this.#heartbeatTimeout = c.heartbeatTick;
     this.#rand = c.rand;
     this.#checkQuorum = c.checkQuorum ?? false;
@@ -431,6 +445,7 @@ export class Raft {
     if (this.#term !== term) {
       this.#term = term;
       this.#vote = NONE;
+      this.#yielded = false;
     }
     this.#lead = NONE;
     this.#electionElapsed = 0;
@@ -504,11 +519,35 @@ export class Raft {
   #resetRandomizedElectionTimeout(): void {
     const r = this.#rand();
     invariant(r >= 0 && r < 1, () => `rand() must return a number in [0, 1), got ${r}`);
-    this.#randomizedElectionTimeout = this.#electionTimeout + Math.floor(r * this.#electionTimeout);
+    this.#randomizedElectionTimeout = this.#electionTimeout + Math.floor(r * this.#electionJitter);
+  }
+
+  /**
+   * We granted a pre-vote: the sender found the leader gone first, so let it finish its election
+   * instead of starting a rival one that splits the vote (which costs a whole extra timeout).
+   * A pre-candidate gives up its own pre-campaign; a follower pushes its timeout back, keeping
+   * its elapsed time past the lease so the sender's real vote request is granted. Once per
+   * leader or term: a sender that never wins cannot hold this member off for long.
+   */
+  #yieldToPreCandidate(): void {
+    if (this.#yielded) return;
+    this.#yielded = true;
+    if (this.#state === 'StatePreCandidate') {
+      this.becomeFollower(this.#term, NONE);
+      return;
+    }
+    const wait = Math.ceil(this.#electionTimeout / 2) + Math.floor(this.#rand() * this.#electionJitter);
+    this.#randomizedElectionTimeout = Math.max(this.#randomizedElectionTimeout, this.#electionElapsed + wait);
   }
 
   #pastElectionTimeout(): boolean {
     return this.#electionElapsed >= this.#randomizedElectionTimeout;
+  }
+
+  #heardLeader(lead: NodeId): void {
+    this.#electionElapsed = 0;
+    this.#lead = lead;
+    this.#yielded = false;
   }
 
   /** Whether this member may campaign: a voter, with no snapshot waiting to be applied. */
@@ -689,8 +728,17 @@ export class Raft {
         this.#vote === m.from ||
         (this.#vote === NONE && this.#lead === NONE) ||
         (m.type === 'MsgPreVote' && m.term > this.#term);
+      // Two pre-candidates for the same term would grant each other and then split the real
+      // vote. With logs alike, the higher ID goes on and the lower one yields to it.
+      const rival =
+        m.type === 'MsgPreVote' &&
+        this.#state === 'StatePreCandidate' &&
+        m.term === this.#term + 1 &&
+        m.logTerm === this.raftLog.lastTerm() &&
+        m.index === this.raftLog.lastIndex() &&
+        m.from < this.id;
       const desc = `[logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.#vote}]`;
-      if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
+      if (canVote && !rival && this.raftLog.isUpToDate(m.index, m.logTerm)) {
         this.#info(
           `${desc} cast ${m.type} for ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.#term}`,
         );
@@ -699,6 +747,8 @@ export class Raft {
         if (m.type === 'MsgVote') {
           this.#electionElapsed = 0;
           this.#vote = m.from;
+        } else {
+          this.#yieldToPreCandidate();
         }
       } else {
         this.#info(
@@ -1060,18 +1110,15 @@ export class Raft {
         this.#send({ ...m, to: this.#lead });
         return;
       case 'MsgApp':
-        this.#electionElapsed = 0;
-        this.#lead = m.from;
+        this.#heardLeader(m.from);
         this.#handleAppendEntries(m);
         return;
       case 'MsgHeartbeat':
-        this.#electionElapsed = 0;
-        this.#lead = m.from;
+        this.#heardLeader(m.from);
         this.#handleHeartbeat(m);
         return;
       case 'MsgSnap':
-        this.#electionElapsed = 0;
-        this.#lead = m.from;
+        this.#heardLeader(m.from);
         this.#handleSnapshotChunk(m);
         return;
       case 'MsgTransferLeader':

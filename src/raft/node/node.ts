@@ -75,6 +75,8 @@ export interface RaftNodeOptions {
   peers?: readonly NodeId[];
   tickMs?: number;
   electionTick?: number;
+  /** The random part of the election timeout, in ticks; default electionTick. */
+  electionJitterTick?: number;
   heartbeatTick?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
@@ -203,6 +205,7 @@ export class RaftNode {
       id: o.id,
       storage: storage.mem,
       electionTick: o.electionTick ?? 10,
+      ...(o.electionJitterTick !== undefined ? { electionJitterTick: o.electionJitterTick } : {}),
       heartbeatTick: o.heartbeatTick ?? 1,
       rand: o.rand,
       applied: snap.metadata.index,
