@@ -16,6 +16,7 @@ import {
   signNodeCertificate,
 } from '../src/ca/index.js';
 import { ManualClock } from '../src/platform/index.js';
+import { encodeMessage, message } from '../src/raft/index.js';
 import {
   CAServiceClient,
   CAServiceService,
@@ -23,6 +24,7 @@ import {
   ClusterServer,
   DispatcherServiceClient,
   ManagerServiceClient,
+  RaftServiceClient,
   managerChannelCredentials,
   type TlsMaterial,
 } from '../src/transport/index.js';
@@ -223,6 +225,34 @@ test('joining the Raft group and forwarding API writes are manager-only: a worke
   assert.notEqual(await call(await managerTls(), 'forwardApi'), status.PERMISSION_DENIED);
   // The manager token now makes a manager (issue 4); it still needs the right token.
   assert.ok(managerToken.startsWith('SWMTKN-1-'));
+});
+
+test("a Raft message whose sender is not the member its certificate's node holds is dropped", async () => {
+  const self = h.daemon.raftLeader!.self;
+  assert.equal(h.daemon.raftLeader!.leader, self);
+  // Signed by this manager's own certificate, but claiming another member: a heartbeat of a
+  // far later term would make the manager a follower of that member, were it delivered.
+  const forged = message({ type: 'MsgHeartbeat', from: self + 1000, to: self, term: 1_000_000 });
+  const c = new RaftServiceClient(
+    managerAddr,
+    managerChannelCredentials(await managerTls()),
+    CLUSTER_CHANNEL_OPTIONS,
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const stream = c.streamRaftMessage(new Metadata(), (err) => (err ? reject(err) : resolve()));
+      stream.write({ message: Buffer.from(encodeMessage(forged)) });
+      stream.end();
+    });
+  } finally {
+    c.close();
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(h.daemon.raftLeader, { self, leader: self }, 'the manager still leads');
+  assert.equal(
+    (await h.call('POST', '/v1.41/configs/create', { Name: 'after-forgery', Data: 'aGk=' })).status,
+    201,
+  );
 });
 
 test('a token whose CA digest does not match the manager: the node never sends its request', async () => {
