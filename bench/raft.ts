@@ -1,5 +1,6 @@
 // shoal's Raft beside etcd 3.4, side by side on this machine: each as 3 member processes on
-// 127.0.0.1 with the same timing (heartbeat 100 ms, election 1000 ms) and an fsynced WAL in the
+// 127.0.0.1 with the same timing (heartbeat 100 ms, election timeout 1000 ms: shoal draws it from
+// [T, 1.5T) as its managers do, etcd from [T, 2T)) and an fsynced WAL in the
 // same temp directory. One system runs at a time. Measured through each one's client path: shoal's
 // members answer loopback HTTP (bench/raftd.ts), etcd its gRPC KV API (bench/etcd.ts).
 //   (a) sequential puts of 256-byte values to the leader: writes/s, p50, p99

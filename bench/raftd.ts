@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../src/platform/index.js';
-import { NodeRaftDisk, RaftNode, RaftNodeError } from '../src/raft/index.js';
+import { NodeRaftDisk, RaftNode, RaftNodeError, raftTiming } from '../src/raft/index.js';
 import type { Entry, NodeId, StateMachine } from '../src/raft/index.js';
 import { ClusterServer, GrpcRaftTransport, registerRaftService } from '../src/transport/index.js';
 import type { PeerPolicy, TlsMaterial } from '../src/transport/index.js';
@@ -125,6 +125,8 @@ async function main(): Promise<void> {
     rand: Math.random,
     stateMachine: fsm,
     peers: [...peers.keys()],
+    // A manager's timing (10 ms ticks, heartbeat 100 ms, election timeout in [1, 1.5) s).
+    ...raftTiming(),
     onFatal: (e) => {
       log(`fatal: ${String(e)}`);
       process.exit(2);

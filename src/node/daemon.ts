@@ -34,8 +34,10 @@ import {
   NodeRaftDisk,
   RaftNode,
   bootstrapSingleMember,
+  raftTiming,
   readMemberLog,
   type RaftNodeOptions,
+  type RaftTimingMs,
 } from '../raft/index.js';
 import {
   CAError,
@@ -91,40 +93,17 @@ export interface DaemonOptions {
   raft?: RaftSettings;
 }
 
-export interface RaftSettings {
-  /** Elections start after a random time in [T, 1.5T) without a leader; default 1000 ms (etcd's). */
-  electionTimeoutMs?: number;
-  /** The leader's heartbeat period; default 100 ms. */
-  heartbeatMs?: number;
+export interface RaftSettings extends RaftTimingMs {
   snapshotInterval?: number;
   snapshotKeep?: number;
 }
 
-/** The Raft clock's tick: fine enough that two members rarely draw the same election timeout. */
-const RAFT_TICK_MS = 10;
-
-/**
- * Raft timing in ticks. The election timeout is drawn from [T, 1.5T), not Raft's usual [T, 2T):
- * T alone decides how long a leader may go quiet before a spurious election, while the top of
- * the range is the worst-case failover. The narrower range makes near-simultaneous candidates
- * likelier; the core's pre-vote rules (a member that grants a pre-vote yields; of two
- * pre-candidates with the same log the higher ID goes on) keep them from splitting the vote.
- */
-function raftTiming(
+/** The manager's Raft timing (see raft/node/timing.ts) and snapshot settings. */
+function raftSettings(
   o: RaftSettings = {},
-): Pick<
-  RaftNodeOptions,
-  'tickMs' | 'electionTick' | 'electionJitterTick' | 'heartbeatTick' | 'snapshotInterval' | 'snapshotKeep'
-> {
-  const election = o.electionTimeoutMs ?? 1000;
-  const heartbeat = o.heartbeatMs ?? 100;
-  const heartbeatTick = Math.max(1, Math.round(heartbeat / RAFT_TICK_MS));
-  const electionTick = Math.max(heartbeatTick + 1, Math.round(election / RAFT_TICK_MS));
+): ReturnType<typeof raftTiming> & Pick<RaftNodeOptions, 'snapshotInterval' | 'snapshotKeep'> {
   return {
-    tickMs: RAFT_TICK_MS,
-    electionTick,
-    electionJitterTick: Math.max(1, Math.round(electionTick / 2)),
-    heartbeatTick,
+    ...raftTiming(o),
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
     ...(o.snapshotKeep !== undefined ? { snapshotKeep: o.snapshotKeep } : {}),
   };
@@ -539,7 +518,7 @@ export class Daemon {
       rand: Math.random,
       stateMachine: proposer,
       ...(init ? { peers: [raftId] } : {}),
-      ...raftTiming(this.#o.raft),
+      ...raftSettings(this.#o.raft),
       onLeaderChange: (isLeader, lead, term) => {
         if (this.#raft !== raft) return;
         if (isLeader) {
