@@ -40,7 +40,7 @@ export async function haRows(o: {
     `| 3 managers: kill -9 of the leader until a write succeeds, p50 / p99 / max of ${secs.length} (s) | ${f(pct(secs, 0.5))} / ${f(pct(secs, 0.99))} / ${f(Math.max(...secs))} | ${swarmCell} | | ${f(pct(secs, 0.5) / swarmMedian)} (p50) | |`,
   );
   notes.push(
-    `manager failover: 3 shoald managers on 127.0.2.1-3 with default Raft timing (tick 100 ms, election 1-2 s), a config create fired at each survivor every 20 ms after kill -9 of the leader; the victim restarts and rejoins between rounds. Per-round ms: ${fo.ms.join(', ')}.`,
+    `manager failover: 3 shoald managers on 127.0.2.1-3 with default Raft timing (heartbeat 100 ms, election timeout drawn from [1, 1.5) s in 10 ms ticks), a config create fired at each survivor every 20 ms after kill -9 of the leader; the victim restarts and rejoins between rounds. Per-round ms: ${fo.ms.join(', ')}.`,
   );
   const tasks = o.quick ? 20_000 : 100_000;
   const snap = await snapshotAtScale(tasks);

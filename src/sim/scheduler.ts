@@ -60,10 +60,14 @@ export class Scheduler {
     this.#now = Math.max(this.#now, until);
   }
 
-  /** A Clock for one member: its timers die with `owner`, and run `drift` times as long as asked. */
+  /**
+   * A Clock for one member: its timers die with `owner`, and its time runs 1/`drift` as fast as
+   * the world's (so its timers take `drift` times as long as asked).
+   */
   clock(owner: Owner, drift = 1): Clock {
+    const base = this.#now;
     return {
-      now: () => SIM_EPOCH + this.#now,
+      now: () => SIM_EPOCH + base + (this.#now - base) / drift,
       setTimer: (ms, fn) => this.at(ms * drift, fn, owner),
       sleep: (ms, signal) =>
         new Promise<void>((resolve) => {
