@@ -137,8 +137,23 @@ export interface WriteStats {
 const pct = (sorted: number[], p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
+/** One load window: every latency, and how long it ran. */
+interface Window {
+  lat: number[];
+  failed: number;
+  secs: number;
+}
+
+/** Windows pooled: throughput over their total time, percentiles over all their latencies. */
+function pooled(ws: readonly Window[]): WriteStats {
+  const lat = ws.flatMap((w) => w.lat).sort((a, b) => a - b);
+  const secs = ws.reduce((n, w) => n + w.secs, 0);
+  const failed = ws.reduce((n, w) => n + w.failed, 0);
+  return { writes: lat.length, failed, perSec: lat.length / secs, p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+}
+
 /** `writers` clients putting 256-byte values to the leader for `ms` or `maxWrites` puts. */
-async function writeLoad(c: KvCluster, writers: number, ms: number, maxWrites: number): Promise<WriteStats> {
+async function writeLoad(c: KvCluster, writers: number, ms: number, maxWrites: number): Promise<Window> {
   let target = await agreedLeader(c, [0, 1, 2]);
   const value = randomBytes(VALUE_BYTES);
   // Warm-up: connections, JIT, the first WAL segment.
@@ -163,9 +178,7 @@ async function writeLoad(c: KvCluster, writers: number, ms: number, maxWrites: n
       }
     }),
   );
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { writes: lat.length, failed, perSec: lat.length / secs, p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
+  return { lat, failed, secs: (performance.now() - t0) / 1000 };
 }
 
 /** Seconds from kill -9 of the leader until a put succeeds on a survivor, per round. */
@@ -209,19 +222,40 @@ interface SystemResult {
   failover: number[];
 }
 
-async function measure(c: KvCluster, quick: boolean, log: (m: string) => void): Promise<SystemResult> {
-  const ms = quick ? 3000 : 5000;
-  await c.start();
+/**
+ * Both systems run side by side and are loaded in turn, in short windows that alternate which
+ * goes first: this machine's fsync latency drifts by tens of percent over minutes, and one long
+ * run per system measured the drift as much as the systems. The idle one only heartbeats.
+ */
+async function measureBoth(
+  systems: readonly KvCluster[],
+  quick: boolean,
+  log: (m: string) => void,
+): Promise<Map<string, SystemResult>> {
+  const rounds = quick ? 2 : 4;
+  const ms = quick ? 1500 : 2500;
+  const seq = new Map<string, Window[]>(systems.map((c) => [c.name, []]));
+  const conc = new Map<string, Window[]>(systems.map((c) => [c.name, []]));
+  for (const c of systems) await c.start();
   try {
-    const seq = await writeLoad(c, 1, ms, 20_000);
-    log(`${c.name} sequential: ${JSON.stringify(seq)}`);
-    const conc = await writeLoad(c, 64, ms, 100_000);
-    log(`${c.name} 64 writers: ${JSON.stringify(conc)}`);
-    const failover = await leaderFailover(c, quick ? 3 : 10);
-    log(`${c.name} leader failover (s): ${failover.map((x) => x.toFixed(2)).join(', ')}`);
-    return { seq, conc, failover };
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? systems : [...systems].reverse();
+      for (const c of order) seq.get(c.name)!.push(await writeLoad(c, 1, ms, 20_000));
+      for (const c of order) conc.get(c.name)!.push(await writeLoad(c, 64, ms, 100_000));
+    }
+    const out = new Map<string, SystemResult>();
+    for (const c of systems) {
+      const s = pooled(seq.get(c.name)!);
+      const k = pooled(conc.get(c.name)!);
+      log(`${c.name} sequential (${rounds} windows of ${ms} ms): ${JSON.stringify(s)}`);
+      log(`${c.name} 64 writers (${rounds} windows of ${ms} ms): ${JSON.stringify(k)}`);
+      const failover = await leaderFailover(c, quick ? 3 : 10);
+      log(`${c.name} leader failover (s): ${failover.map((x) => x.toFixed(2)).join(', ')}`);
+      out.set(c.name, { seq: s, conc: k, failover });
+    }
+    return out;
   } finally {
-    await c.stop();
+    for (const c of systems) await c.stop();
   }
 }
 
@@ -238,24 +272,22 @@ export async function raftVsEtcd(opts: { quick: boolean }): Promise<RaftBenchRes
   let shoal: SystemResult | undefined;
   let etcd: SystemResult | undefined;
   try {
-    try {
-      shoal = await measure(new ShoalRaftCluster(join(dir, 'shoal')), opts.quick, log);
-    } catch (e) {
-      notes.push(`shoal Raft bench failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
     const version = etcdVersion();
-    if (version === undefined) {
+    const systems: KvCluster[] = [new ShoalRaftCluster(join(dir, 'shoal'))];
+    if (version === undefined)
       notes.push('etcd column empty: the `etcd` binary is not installed (`apt-get install -y etcd-server`).');
-    } else {
-      try {
-        etcd = await measure(new EtcdCluster(join(dir, 'etcd')), opts.quick, log);
-      } catch (e) {
-        notes.push(`etcd ${version} bench failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      notes.push(
-        `Raft vs etcd ${version}: 3 member processes each on 127.0.0.1, heartbeat 100 ms / election 1000 ms, fsynced WAL on the same disk, one system at a time; ${VALUE_BYTES}-byte values over ${KEYS} keys, sent to the leader; shoal members over mutual-TLS gRPC with a client interface on loopback HTTP/1.1 (bench/raftd.ts), etcd over plain HTTP (peers) and its gRPC KV API (clients). Failover: kill -9 of the leader, then a put to every survivor each 20 ms until one succeeds; the victim restarts and rejoins between rounds.`,
-      );
+    else systems.push(new EtcdCluster(join(dir, 'etcd')));
+    try {
+      const r = await measureBoth(systems, opts.quick, log);
+      shoal = r.get('shoal');
+      etcd = r.get('etcd');
+    } catch (e) {
+      notes.push(`Raft bench failed: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (version !== undefined)
+      notes.push(
+        `Raft vs etcd ${version}: 3 member processes each on 127.0.0.1, heartbeat 100 ms / election 1000 ms, fsynced WAL on the same disk; both systems up, loaded in turn in ${opts.quick ? 2 : 4} alternating windows per load (latencies pooled), so that the disk's drift falls on both; ${VALUE_BYTES}-byte values over ${KEYS} keys, sent to the leader; shoal members over mutual-TLS gRPC with a client interface on loopback HTTP/1.1 (bench/raftd.ts), etcd over plain HTTP (peers) and its gRPC KV API (clients). Failover, one system at a time: kill -9 of the leader, then a put to every survivor each 20 ms until one succeeds; the victim restarts and rejoins between rounds.`,
+      );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
