@@ -172,3 +172,28 @@ test('label and desired-state indexes answer by key and by key=value, inside and
   );
   assert.throws(() => store.view((tx) => tx.by('services', 'nosuchindex', 'x')), /has no index nosuchindex/);
 });
+
+test('a restored snapshot reaches watchers as the changes it makes, then a commit at its index', async () => {
+  const leader = new MemoryStore(new CountingProposer());
+  const follower = new MemoryStore(new CountingProposer());
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(25)) as [string, string, string];
+  await follower.update((tx) => {
+    tx.create('services', svc(a, 'kept'));
+    tx.create('services', svc(b, 'gone'));
+  });
+  await leader.update((tx) => {
+    tx.create('services', svc(a, 'kept'));
+    tx.create('services', svc(b, 'gone'));
+  });
+  await leader.update((tx) => {
+    tx.remove('services', b);
+    tx.create('services', svc(c, 'new'));
+  });
+  const seen: string[] = [];
+  follower.subscribe((e) =>
+    seen.push(e.kind === 'commit' ? `commit ${e.index}` : `${e.change.action} ${e.change.object.ID[0]}`),
+  );
+  follower.restore(leader.snapshot());
+  assert.deepEqual(seen.sort(), ['commit 2', 'create c', 'remove b']);
+  assert.deepEqual(follower.view((tx) => tx.all('services').map((s) => s.Spec.Name)).sort(), ['kept', 'new']);
+});

@@ -277,15 +277,39 @@ export class MemoryStore {
     return { index: this.#index, tables };
   }
 
+  /**
+   * Replaces the whole state (a snapshot installed from the leader). Subscribers see the
+   * difference as changes, then a commit at the snapshot's index, as if the entries it stands for
+   * had been applied one by one: a follower's event log stays whole.
+   */
   restore(snap: { index: number; tables: Partial<{ [K in TableName]: Tables[K][] }> }): void {
+    const events: StoreEvent[] = [];
     for (const t of TABLES) {
       const table = this.#tables[t] as unknown as Table<Meta>;
+      const before = new Map(table.rows);
       table.rows.clear();
       table.byName.clear();
       for (const idx of table.indexes.values()) idx.clear();
-      for (const o of snap.tables[t] ?? []) table.put(deepFreeze(o), NAMED.has(t));
+      for (const o of snap.tables[t] ?? []) {
+        table.put(deepFreeze(o), NAMED.has(t));
+        const prev = before.get(o.ID) as Tables[TableName] | undefined;
+        before.delete(o.ID);
+        if (prev === undefined)
+          events.push({ kind: 'change', change: { table: t, action: 'create', object: o } });
+        else if (prev.Version.Index !== o.Version.Index)
+          events.push({ kind: 'change', change: { table: t, action: 'update', object: o }, previous: prev });
+      }
+      for (const gone of before.values())
+        events.push({
+          kind: 'change',
+          change: { table: t, action: 'remove', object: gone as Tables[TableName] },
+          previous: gone as Tables[TableName],
+        });
     }
     this.#index = snap.index;
+    if (this.#subscribers.size === 0) return;
+    events.push({ kind: 'commit', index: snap.index });
+    for (const e of events) for (const sub of this.#subscribers) sub(e);
   }
 
   #reader(overlay?: Map<string, { table: TableName; object: unknown | null }>): ReadTx {
