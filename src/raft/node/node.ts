@@ -275,7 +275,8 @@ export class RaftNode {
       const ticks = Math.min(Math.max(1, due), this.#maxCatchUpTicks);
       for (let i = 0; i < ticks; i++) this.#rn!.tick();
       this.#nextTickAt = due > ticks ? now + this.#tickMs : this.#nextTickAt! + ticks * this.#tickMs;
-      this.#kick();
+      // Most ticks change nothing that needs handling: skip the loop's async round for those.
+      if (this.#rn!.hasReady()) this.#kick();
       this.#armTick();
     });
   }
