@@ -8,6 +8,7 @@
 // store, a task's container runs on no node but its own, and once the faults heal every service
 // converges, with exactly the containers the store asks for running.
 import {
+  newId,
   stateOrder,
   type Assignment,
   type AgentSession,
@@ -369,9 +370,7 @@ export class SimFleet {
     return out;
   };
   newId(): string {
-    let n = 0n;
-    for (const b of this.newBytes(16)) n = (n << 8n) | BigInt(b);
-    return n.toString(36).padStart(25, '0').slice(-25);
+    return newId(this.newBytes);
   }
 
   get stats(): { ops: number; opsOk: number; agentCrashes: number; containerKills: number } {

@@ -29,20 +29,33 @@ function assignment(id: string): Assignment {
   return { task, serviceName: 'web', serviceLabels: {}, secrets: [], configs: [] };
 }
 
-test('an older assignment set applied after a newer one never closes the newer tasks (regression)', async () => {
-  let push: (set: Assignment[]) => void = () => undefined;
-  const reports: TaskStatusUpdate[] = [];
-  const dispatcher: DispatcherAPI = {
+/** A dispatcher that records reports and lets the test push assignment sets to the open session. */
+function stubDispatcher(): {
+  dispatcher: DispatcherAPI;
+  push: (set: Assignment[]) => void;
+  reports: TaskStatusUpdate[];
+} {
+  const out = {
+    push: (_set: Assignment[]): void => undefined,
+    reports: [] as TaskStatusUpdate[],
+    dispatcher: undefined as unknown as DispatcherAPI,
+  };
+  out.dispatcher = {
     openSession: (_n, _d, _a, h) => {
-      push = (set) => h.onAssignments(set);
+      out.push = (set) => h.onAssignments(set);
       return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
     },
     heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
     updateTaskStatus: (_n, u) => {
-      reports.push(...u);
+      out.reports.push(...u);
       return Promise.resolve();
     },
   };
+  return { dispatcher: out.dispatcher, push: (set) => out.push(set), reports: out.reports };
+}
+
+test('an older assignment set applied after a newer one never closes the newer tasks (regression)', async () => {
+  const { dispatcher, push, reports } = stubDispatcher();
   const executor = new SimExecutor(desc);
   const agent = new Agent({ nodeId: 'node', addr: '127.0.0.1', dispatcher, executor, clock: systemClock });
   await agent.start();
@@ -90,19 +103,7 @@ test('a lost session keeps tasks running and reconnects with a fresh complete se
 });
 
 test('a task whose state the manager shows behind is reported again (a report lost with a leader)', async () => {
-  let push: (set: Assignment[]) => void = () => undefined;
-  const reports: TaskStatusUpdate[] = [];
-  const dispatcher: DispatcherAPI = {
-    openSession: (_n, _d, _a, h) => {
-      push = (set) => h.onAssignments(set);
-      return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
-    },
-    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
-    updateTaskStatus: (_n, u) => {
-      reports.push(...u);
-      return Promise.resolve();
-    },
-  };
+  const { dispatcher, push, reports } = stubDispatcher();
   const executor = new SimExecutor(desc);
   const agent = new Agent({ nodeId: 'node', addr: '127.0.0.1', dispatcher, executor, clock: systemClock });
   await agent.start();
@@ -125,15 +126,7 @@ test('a task whose state the manager shows behind is reported again (a report lo
 });
 
 test('a restarted agent stops a container whose start the manager never heard of', async () => {
-  let push: (set: Assignment[]) => void = () => undefined;
-  const dispatcher: DispatcherAPI = {
-    openSession: (_n, _d, _a, h) => {
-      push = (set) => h.onAssignments(set);
-      return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
-    },
-    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
-    updateTaskStatus: () => Promise.resolve(),
-  };
+  const { dispatcher, push } = stubDispatcher();
   // The agent before the crash started t1; its RUNNING report never reached the store.
   const executor = new SimExecutor(desc);
   executor.containers.set('t1', { taskId: 't1', serviceId: 'svc', state: 'running', exitCode: 0 });
