@@ -46,6 +46,7 @@ export async function haRows(o: {
   const snap = await snapshotAtScale(tasks);
   log(JSON.stringify(snap));
   rows.push(
+    `| ${tasks.toLocaleString('en')} tasks: one snapshot of the store, event loop blocked (s) | ${f(snap.serializeSecs)} | | | | |`,
     `| ${tasks.toLocaleString('en')} tasks: a new manager caught up by snapshot install (s) | ${f(snap.installSecs)} | | | | |`,
     `| ${tasks.toLocaleString('en')} tasks: manager restart, disk open + replay until applied (s) | ${f(snap.restartSecs)} | | | | |`,
   );
