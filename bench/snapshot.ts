@@ -5,7 +5,6 @@
 //   (a) a new member joins with an empty disk and is caught up by a chunked snapshot install:
 //       time from its start until its store holds every task;
 //   (b) the first member restarts: time to open its disk (snapshot + log replay) and apply it all.
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,9 +87,6 @@ export interface SnapshotBenchResult {
   snapshotBytes: number;
   /** One synchronous snapshot of the store (the event loop is blocked meanwhile). */
   serializeSecs: number;
-  /** The same in slices, as managers take it, and the longest the event loop waited meanwhile. */
-  asyncSecs: number;
-  asyncMaxStallMs: number;
   installSecs: number;
   restartSecs: number;
 }
@@ -119,14 +115,6 @@ export async function snapshotAtScale(tasks: number): Promise<SnapshotBenchResul
       serializeMs.push(performance.now() - ts);
     }
     const serializeSecs = Math.min(...serializeMs) / 1000;
-    // The way managers take it now: beside the Raft loop, in slices (RaftProposer.snapshotAsync).
-    const stall = monitorEventLoopDelay({ resolution: 1 });
-    stall.enable();
-    const ta = performance.now();
-    await new RaftProposer(a.store).snapshotAsync();
-    const asyncSecs = (performance.now() - ta) / 1000;
-    stall.disable();
-    const asyncMaxStallMs = stall.max / 1e6;
     // (a) a new member, caught up by a snapshot (the log behind it was compacted).
     await a.raft.addLearner(2);
     b = member(2, join(dir, 'b'), net, key);
@@ -151,16 +139,7 @@ export async function snapshotAtScale(tasks: number): Promise<SnapshotBenchResul
     await until('the restarted member to apply its log', () => r.appliedIndex >= applied, 300_000);
     const restartSecs = (performance.now() - t2) / 1000;
     if (a2.store.view((tx) => tx.all('tasks').length) !== tasks) throw new Error('restart lost tasks');
-    return {
-      tasks,
-      writeSecs,
-      snapshotBytes,
-      serializeSecs,
-      asyncSecs,
-      asyncMaxStallMs,
-      installSecs,
-      restartSecs,
-    };
+    return { tasks, writeSecs, snapshotBytes, serializeSecs, installSecs, restartSecs };
   } finally {
     await b?.raft.stop();
     await a2?.raft.stop();

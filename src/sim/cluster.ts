@@ -235,7 +235,6 @@ class Sim implements FleetHost {
         proposer.apply(e);
       },
       snapshot: () => proposer.snapshot(),
-      snapshotAsync: () => proposer.snapshotAsync(),
       restore: (data, index) => {
         this.trace(`restore ${m.id} @${index}`);
         m.lastApplied = index;

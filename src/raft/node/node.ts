@@ -13,7 +13,6 @@ import type {
   NodeId,
   RaftConfig,
   Ready,
-  Snapshot,
   Status,
 } from '../core/index.js';
 import type { Cancel, Clock } from '../../platform/index.js';
@@ -50,11 +49,6 @@ export interface StateMachine {
   apply(entry: Entry): void;
   /** The state as of the last applied entry. */
   snapshot(): Uint8Array;
-  /**
-   * The same, without blocking the event loop for long: the state must be captured when called
-   * (as of the last applied entry) and may be serialized over later turns.
-   */
-  snapshotAsync?(): Promise<Uint8Array>;
   /** Replaces the state with a snapshot's, taken at `index`. */
   restore(data: Uint8Array, index: number): void;
 }
@@ -134,9 +128,6 @@ export class RaftNode {
   #rn: RawNode | undefined;
   #storage: DurableStorage | undefined;
   #cancelTick: Cancel | undefined;
-  /** A snapshot being taken beside the loop, and one ready for the loop to install. */
-  #snapshotting: Promise<void> | undefined;
-  #preparedSnapshot: Snapshot | undefined;
   /** When the next tick falls due, on the injected clock. */
   #nextTickAt: number | undefined;
   readonly #maxCatchUpTicks: number;
@@ -241,7 +232,6 @@ export class RaftNode {
     const wasRunning = this.#phase !== 'new';
     this.#halt(new RaftNodeError('Stopped', 'the raft node is stopping', { maybeCommitted: true }));
     await this.#loopDone;
-    await this.#snapshotting;
     if (wasRunning) await this.#storage?.close();
   }
 
@@ -312,7 +302,6 @@ export class RaftNode {
   async #loop(): Promise<void> {
     try {
       const rn = this.#rn!;
-      await this.#commitSnapshot();
       while (this.#phase === 'running' && rn.hasReady()) {
         const rd = rn.ready();
         let late = rd.messages;
@@ -334,8 +323,7 @@ export class RaftNode {
         if (late.length > 0) this.#o.transport.send(coalesce(late));
         if (!handled) this.#handle(rd);
         rn.advance();
-        await this.#commitSnapshot();
-        this.#maybeSnapshot();
+        await this.#maybeCompact();
       }
     } finally {
       this.#looping = false;
@@ -456,46 +444,16 @@ export class RaftNode {
     }
   }
 
-  /**
-   * Every snapshotInterval applied entries: the state machine's snapshot is taken and its file
-   * written beside the loop (at 100,000 tasks that is most of a second, during which a leader
-   * that waited would send no heartbeats), then the loop installs it and compacts the log.
-   */
-  #maybeSnapshot(): void {
+  async #maybeCompact(): Promise<void> {
     const storage = this.#storage!;
     const interval = this.#o.snapshotInterval ?? 10_000;
-    if (this.#snapshotting || this.#applied - storage.mem.snapshot().metadata.index < interval) return;
-    const index = this.#applied;
-    const meta = { index, term: storage.mem.term(index), confState: this.#confState };
-    const sm = this.#o.stateMachine;
-    // Both capture the state now, as of `index`.
-    const data = sm.snapshotAsync ? sm.snapshotAsync() : Promise.resolve(sm.snapshot());
-    this.#snapshotting = data
-      .then((d) => storage.prepareSnapshot(meta, d))
-      .then(
-        (snap) => {
-          this.#preparedSnapshot = snap;
-          this.#kick();
-        },
-        (e: unknown) => {
-          if (this.#phase === 'running') this.#fail(e);
-        },
-      )
-      .finally(() => {
-        if (this.#preparedSnapshot === undefined) this.#snapshotting = undefined;
-      });
-  }
-
-  /** Installs a prepared snapshot and compacts the log: quick, and between Readies. */
-  async #commitSnapshot(): Promise<void> {
-    const snap = this.#preparedSnapshot;
-    if (snap === undefined) return;
-    this.#preparedSnapshot = undefined;
-    try {
-      await this.#storage!.commitSnapshot(snap, this.#o.snapshotKeep ?? 1000);
-    } finally {
-      this.#snapshotting = undefined;
-    }
+    if (this.#applied - storage.mem.snapshot().metadata.index < interval) return;
+    await storage.compact({
+      index: this.#applied,
+      confState: this.#confState,
+      data: this.#o.stateMachine.snapshot(),
+      keep: this.#o.snapshotKeep ?? 1000,
+    });
   }
 
   /** Appends data to the log; resolves with its index once it is committed and applied here. */

@@ -155,39 +155,11 @@ export class DurableStorage {
     data: Uint8Array;
     keep: number;
   }): Promise<void> {
-    if (opts.index <= this.mem.snapshot().metadata.index) return;
-    const meta = { index: opts.index, term: this.mem.term(opts.index), confState: opts.confState };
-    await this.commitSnapshot(await this.prepareSnapshot(meta, opts.data), opts.keep);
-  }
-
-  /** The slow half of compact(): writes the snapshot's file durably. Safe beside saves. */
-  async prepareSnapshot(meta: SnapshotMetadata, data: Uint8Array): Promise<Snapshot> {
-    const snap: Snapshot = {
-      metadata: {
-        ...meta,
-        confState: { voters: [...meta.confState.voters], learners: [...meta.confState.learners] },
-      },
-      data,
-    };
-    await this.#disk.writeSnapshot(meta.index, encodeSnapshot(snap));
-    return snap;
-  }
-
-  /**
-   * The quick half: makes a prepared snapshot the log's base, keeping `keep` entries behind it,
-   * and rewrites the log. Not beside a save (the rewrite replaces the log file): the driver calls
-   * it between Readies. A snapshot overtaken meanwhile (one installed from the leader) is dropped.
-   */
-  async commitSnapshot(snap: Snapshot, keep: number): Promise<void> {
-    await Promise.all(this.#queued);
     const prevSnap = this.mem.snapshot().metadata.index;
-    const index = snap.metadata.index;
-    if (index <= prevSnap) {
-      await this.#disk.removeSnapshot(index);
-      return;
-    }
-    this.mem.createSnapshot(index, snap.metadata.confState, snap.data);
-    const compactTo = index - keep;
+    if (opts.index <= prevSnap) return;
+    const snap = this.mem.createSnapshot(opts.index, opts.confState, opts.data);
+    await this.#disk.writeSnapshot(opts.index, encodeSnapshot(snap));
+    const compactTo = opts.index - opts.keep;
     if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
     const baseIndex = this.mem.firstIndex() - 1;
     const last = this.mem.lastIndex();
@@ -198,7 +170,7 @@ export class DurableStorage {
         baseIndex,
         baseTerm: this.mem.term(baseIndex),
         hardState: this.#hardState,
-        snapshot: this.mem.snapshot().metadata,
+        snapshot: snap.metadata,
         entries,
       }),
     ]);

@@ -284,14 +284,16 @@ export class MemoryStore {
    */
   restore(snap: { index: number; tables: Partial<{ [K in TableName]: Tables[K][] }> }): void {
     const events: StoreEvent[] = [];
+    const watched = this.#subscribers.size > 0;
     for (const t of TABLES) {
       const table = this.#tables[t] as unknown as Table<Meta>;
-      const before = new Map(table.rows);
+      const before = watched ? new Map(table.rows) : new Map<string, Meta>();
       table.rows.clear();
       table.byName.clear();
       for (const idx of table.indexes.values()) idx.clear();
       for (const o of snap.tables[t] ?? []) {
         table.put(deepFreeze(o), NAMED.has(t));
+        if (!watched) continue;
         const prev = before.get(o.ID) as Tables[TableName] | undefined;
         before.delete(o.ID);
         if (prev === undefined)
@@ -307,7 +309,7 @@ export class MemoryStore {
         });
     }
     this.#index = snap.index;
-    if (this.#subscribers.size === 0) return;
+    if (!watched) return;
     events.push({ kind: 'commit', index: snap.index });
     for (const e of events) for (const sub of this.#subscribers) sub(e);
   }
