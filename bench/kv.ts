@@ -76,6 +76,16 @@ export class Child {
     const p = this.#proc;
     return p !== undefined && p.exitCode === null && p.signalCode === null;
   }
+  /** SIGTERM, then SIGKILL after `graceMs` (so a profile or a log gets written). */
+  async stop(graceMs: number): Promise<void> {
+    const p = this.#proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(t);
+  }
   async kill(): Promise<void> {
     const p = this.#proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;

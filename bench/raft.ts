@@ -33,14 +33,20 @@ const KEYS = 1000;
 
 /** Three bench/raftd.js processes. Raft IDs are 1..3; member index = ID - 1. */
 export class ShoalRaftCluster implements KvCluster {
-  readonly name = 'shoal';
+  readonly name: string;
   readonly size = 3;
   readonly #dir: string;
   readonly #members: Child[] = [];
   readonly #http: LoopbackHttp[] = [];
+  readonly #portOffset: number;
+  readonly #args: readonly string[];
 
-  constructor(dir: string) {
+  /** `variant` runs a second cluster beside the first (other ports) with extra raftd flags. */
+  constructor(dir: string, variant?: { name: string; portOffset: number; args: readonly string[] }) {
     this.#dir = dir;
+    this.name = variant?.name ?? 'shoal';
+    this.#portOffset = variant?.portOffset ?? 0;
+    this.#args = variant?.args ?? [];
   }
 
   async start(): Promise<void> {
@@ -50,9 +56,9 @@ export class ShoalRaftCluster implements KvCluster {
     const root = await createRootCA({ now });
     await writeFile(join(dir, 'ca.pem'), root.certPem);
     const raftd = join(dirname(fileURLToPath(import.meta.url)), 'raftd.js');
-    const peers = Array.from({ length: this.size }, (_, i) => `${i + 1}=127.0.0.1:${RAFT_PORT + i}`).join(
-      ',',
-    );
+    const raftPort = RAFT_PORT + this.#portOffset;
+    const httpPort = HTTP_PORT + this.#portOffset;
+    const peers = Array.from({ length: this.size }, (_, i) => `${i + 1}=127.0.0.1:${raftPort + i}`).join(',');
     for (let i = 0; i < this.size; i++) {
       const { keyPem, csrPem } = await createKeyAndCsr();
       const certPem = await signNodeCertificate(
@@ -67,20 +73,22 @@ export class ShoalRaftCluster implements KvCluster {
         new Child(
           process.execPath,
           [
+            ...(process.env.RAFTD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
             raftd,
             `--id=${i + 1}`,
-            `--raft-port=${RAFT_PORT + i}`,
-            `--http-port=${HTTP_PORT + i}`,
+            `--raft-port=${raftPort + i}`,
+            `--http-port=${httpPort + i}`,
             `--data=${join(dir, `m${i + 1}`)}`,
             `--peers=${peers}`,
             `--ca=${join(dir, 'ca.pem')}`,
             `--cert=${join(dir, `m${i + 1}.crt`)}`,
             `--key=${join(dir, `m${i + 1}.key`)}`,
+            ...this.#args,
           ],
           join(dir, `m${i + 1}.log`),
         ),
       );
-      this.#http.push(new LoopbackHttp(HTTP_PORT + i));
+      this.#http.push(new LoopbackHttp(httpPort + i));
     }
     for (const m of this.#members) m.start();
     for (let i = 0; i < this.size; i++)
@@ -122,7 +130,7 @@ export class ShoalRaftCluster implements KvCluster {
 
   async stop(): Promise<void> {
     for (const h of this.#http) h.close();
-    for (const m of this.#members) await m.kill();
+    for (const m of this.#members) await m.stop(2000);
   }
 }
 
@@ -227,12 +235,13 @@ interface SystemResult {
  * goes first: this machine's fsync latency drifts by tens of percent over minutes, and one long
  * run per system measured the drift as much as the systems. The idle one only heartbeats.
  */
-async function measureBoth(
+export async function measureBoth(
   systems: readonly KvCluster[],
   quick: boolean,
   log: (m: string) => void,
+  opts: { failover?: boolean; rounds?: number; concurrent?: boolean } = {},
 ): Promise<Map<string, SystemResult>> {
-  const rounds = quick ? 2 : 4;
+  const rounds = opts.rounds ?? (quick ? 2 : 4);
   const ms = quick ? 1500 : 2500;
   const seq = new Map<string, Window[]>(systems.map((c) => [c.name, []]));
   const conc = new Map<string, Window[]>(systems.map((c) => [c.name, []]));
@@ -240,16 +249,24 @@ async function measureBoth(
   try {
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? systems : [...systems].reverse();
-      for (const c of order) seq.get(c.name)!.push(await writeLoad(c, 1, ms, 20_000));
+      for (const c of order) {
+        const w = await writeLoad(c, 1, ms, 20_000);
+        seq.get(c.name)!.push(w);
+        const l = [...w.lat].sort((a, b) => a - b);
+        log(
+          `${c.name} sequential window: ${l.length} puts, p50 ${pct(l, 0.5).toFixed(2)} p99 ${pct(l, 0.99).toFixed(2)} ms`,
+        );
+      }
+      if (opts.concurrent === false) continue;
       for (const c of order) conc.get(c.name)!.push(await writeLoad(c, 64, ms, 100_000));
     }
     const out = new Map<string, SystemResult>();
     for (const c of systems) {
       const s = pooled(seq.get(c.name)!);
-      const k = pooled(conc.get(c.name)!);
+      const k = opts.concurrent === false ? undefined : pooled(conc.get(c.name)!);
       log(`${c.name} sequential (${rounds} windows of ${ms} ms): ${JSON.stringify(s)}`);
       log(`${c.name} 64 writers (${rounds} windows of ${ms} ms): ${JSON.stringify(k)}`);
-      const failover = await leaderFailover(c, quick ? 3 : 10);
+      const failover = opts.failover === false ? [] : await leaderFailover(c, quick ? 3 : 10);
       log(`${c.name} leader failover (s): ${failover.map((x) => x.toFixed(2)).join(', ')}`);
       out.set(c.name, { seq: s, conc: k, failover });
     }

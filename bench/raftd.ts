@@ -90,6 +90,8 @@ async function main(): Promise<void> {
       ca: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
+      // 'pool': every WAL flush through libuv's thread pool (for A/B runs; see bench/raft-ab.ts).
+      'wal-io': { type: 'string' },
     },
   });
   const need = (v: string | undefined, name: string): string => {
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
   const fsm = new KvMachine();
   const node = new RaftNode({
     id,
-    disk: new NodeRaftDisk(need(a.data, 'data')),
+    disk: new NodeRaftDisk(need(a.data, 'data'), { inlineWrites: a['wal-io'] !== 'pool' }),
     transport,
     clock: systemClock,
     rand: Math.random,

@@ -1,3 +1,4 @@
+import { pbkdf2 } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile, appendFile, stat } from 'node:fs/promises';
@@ -83,4 +84,52 @@ test('a wrong key is a loud error that names the record, and the file is left un
       e instanceof WalDecryptError && /at byte 0 cannot be decrypted: .*wrong key/.test(e.message),
   );
   assert.deepEqual(await readFile(path), before);
+});
+
+test('inline appends write and sync on the event loop, keep append order with pooled flushes, and close waits for them', async () => {
+  const path = await tmp();
+  const w = await WalWriter.open(path);
+  const order: string[] = [];
+  const appends = [
+    w.append(Buffer.from('a'), { inline: true }).then(() => order.push('a')),
+    // Queued behind the inline flush that has not run yet: it goes out in that same flush.
+    w.append(Buffer.from('b')).then(() => order.push('b')),
+    w.append(Buffer.from('c'), { sync: false, inline: true }).then(() => order.push('c')),
+  ];
+  await Promise.all(appends);
+  assert.deepEqual(order, ['a', 'b', 'c']);
+  // Alternating the two kinds of flush keeps the file's order.
+  for (let i = 0; i < 20; i++) await w.append(Buffer.from(`r${i}`), { inline: i % 2 === 0 });
+  const late = w.append(Buffer.from('last'), { inline: true });
+  await w.close();
+  await late;
+  const { records } = await readWal(path);
+  assert.deepEqual(
+    records.map((r) => r.toString()),
+    ['a', 'b', 'c', ...Array.from({ length: 20 }, (_, i) => `r${i}`), 'last'],
+  );
+  assert.equal(w.size, (await stat(path)).size);
+  await assert.rejects(w.append(Buffer.from('x'), { inline: true }), /closed/);
+});
+
+test('an inline append does not wait for the thread pool', async () => {
+  const path = await tmp();
+  const w = await WalWriter.open(path);
+  // Occupy all four of libuv's threads; a pooled write would queue behind them.
+  const busy: string[] = [];
+  const pool = Array.from(
+    { length: 4 },
+    () =>
+      new Promise<void>((resolve) =>
+        pbkdf2('p', 's', 400_000, 32, 'sha256', () => {
+          busy.push('pool');
+          resolve();
+        }),
+      ),
+  );
+  await w.append(Buffer.from('inline'), { inline: true });
+  busy.push('inline');
+  await Promise.all(pool);
+  assert.equal(busy[0], 'inline');
+  await w.close();
 });

@@ -13,9 +13,10 @@ export interface RaftDisk {
   /**
    * Appends records; they are durable once this resolves. With `sync: false` (state that may be
    * lost, such as a commit index alone) they are only written: a crash may drop them, never
-   * what earlier appends made durable.
+   * what earlier appends made durable. `inline` hints that the write is small and nothing waits
+   * behind it (see the WAL's AppendOptions).
    */
-  append(records: readonly Uint8Array[], opts?: { sync?: boolean }): Promise<void>;
+  append(records: readonly Uint8Array[], opts?: { sync?: boolean; inline?: boolean }): Promise<void>;
   /** Replaces the whole log with `records`, atomically and durably. */
   rewriteLog(records: readonly Uint8Array[]): Promise<void>;
   /** Indexes of the snapshot files present. */
@@ -37,11 +38,14 @@ function snapName(index: number): string {
 export class NodeRaftDisk implements RaftDisk {
   readonly #dir: string;
   readonly #cipher: RecordCipher | undefined;
+  readonly #inlineWrites: boolean;
   #wal: WalWriter | undefined;
 
-  constructor(dir: string, opts: { cipher?: RecordCipher | undefined } = {}) {
+  /** `inlineWrites: false` ignores the `inline` hint: every flush goes through the thread pool. */
+  constructor(dir: string, opts: { cipher?: RecordCipher | undefined; inlineWrites?: boolean } = {}) {
     this.#dir = dir;
     this.#cipher = opts.cipher;
+    this.#inlineWrites = opts.inlineWrites ?? true;
   }
 
   get #walPath(): string {
@@ -59,9 +63,13 @@ export class NodeRaftDisk implements RaftDisk {
     return this.#wal;
   }
 
-  async append(records: readonly Uint8Array[], opts: { sync?: boolean } = {}): Promise<void> {
+  async append(
+    records: readonly Uint8Array[],
+    opts: { sync?: boolean; inline?: boolean } = {},
+  ): Promise<void> {
     const wal = await this.#writer();
-    await Promise.all(records.map((r) => wal.append(r, opts)));
+    const o = { sync: opts.sync, inline: this.#inlineWrites && opts.inline === true };
+    await Promise.all(records.map((r) => wal.append(r, o)));
   }
 
   async rewriteLog(records: readonly Uint8Array[]): Promise<void> {

@@ -205,6 +205,31 @@ test('durable storage replays hard state, entries and an installed snapshot; an 
   assert.deepEqual(await disk.listSnapshots(), [13]);
 });
 
+test('a commit index alone is written with the next record or on close, never on its own', async () => {
+  const disk = new MemoryRaftDisk();
+  const s = await DurableStorage.open(disk);
+  const e = (index: number): Entry => ({ index, term: 1, type: 'EntryNormal', data: enc(`e${index}`) });
+  await s.save({ hardState: { term: 1, vote: 1, commit: 0 }, entries: [e(1), e(2)] });
+  assert.equal(disk.recordCount, 1);
+  await s.save({ hardState: { term: 1, vote: 1, commit: 1 }, entries: [], mustSync: false });
+  assert.equal(disk.recordCount, 1, 'a commit-only Ready writes nothing');
+  assert.deepEqual(s.hardState, { term: 1, vote: 1, commit: 1 }, 'but counts at once in memory');
+  // Lost in a crash now: the reopened log has the old commit index (the leader tells it again).
+  assert.equal((await DurableStorage.open(disk)).hardState.commit, 0);
+  // The next record (here entries alone, no hard state of its own) carries it.
+  await s.save({ entries: [e(3)] });
+  assert.equal(disk.recordCount, 2);
+  assert.equal((await DurableStorage.open(disk)).hardState.commit, 1);
+  await s.save({ hardState: { term: 1, vote: 1, commit: 3 }, entries: [], mustSync: false });
+  assert.equal(disk.recordCount, 2);
+  await s.close();
+  assert.equal(disk.recordCount, 3, 'close writes what is left');
+  const r = await DurableStorage.open(disk);
+  assert.deepEqual(r.hardState, { term: 1, vote: 1, commit: 3 });
+  await r.close();
+  assert.equal(disk.recordCount, 3, 'nothing left to write');
+});
+
 test('three nodes elect one leader; a proposal resolves once applied, in the same order everywhere', async () => {
   const c = await threeNodes();
   const lead = c.leader()!;

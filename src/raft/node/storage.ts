@@ -27,9 +27,8 @@ export class DurableStorage {
   readonly #disk: RaftDisk;
   readonly mem: MemoryStorage;
   #hardState: HardState;
-  /** Commit-only appends under way (see save), and the first of them that failed. */
-  readonly #queued = new Set<Promise<void>>();
-  #queuedError: unknown;
+  /** A commit index newer than the last record holds (see save). */
+  #hardStateUnwritten = false;
 
   private constructor(disk: RaftDisk, mem: MemoryStorage, hs: HardState) {
     this.#disk = disk;
@@ -110,39 +109,37 @@ export class DurableStorage {
 
   /**
    * Makes a Ready's state durable with one log append (after its snapshot file, if any). A Ready
-   * that only moves the commit index is queued, not awaited: nothing waits on it, the log keeps
-   * the order of appends (it goes out with the next write's flush at the latest), and a follower
-   * under sequential load would otherwise take one more disk round trip per entry before it can
-   * handle the next append. A failure of such a write surfaces on the next save or on close.
+   * that only moves the commit index writes nothing yet: its hard state rides along with the next
+   * record (or close). A lost commit index is learnt again from the leader (etcd does not fsync it
+   * either), and under sequential load that write would cost every member a system call per entry.
    */
   async save(w: ReadyWrite): Promise<void> {
-    this.#throwQueuedError();
     if (w.mustSync === false && w.entries.length === 0 && !w.snapshot && w.hardState) {
-      const rec: WalRecord = { kind: 'ready', entries: [], hardState: w.hardState };
-      this.#hardState = w.hardState;
-      this.mem.setHardState(w.hardState);
-      const write = this.#disk.append([encodeRecord(rec)], { sync: false }).catch((e: unknown) => {
-        this.#queuedError ??= e;
-      });
-      this.#queued.add(write);
-      void write.finally(() => this.#queued.delete(write));
+      this.#setHardState(w.hardState);
+      this.#hardStateUnwritten = true;
       return;
     }
     const prevSnap = this.mem.snapshot().metadata.index;
     if (w.snapshot) await this.#disk.writeSnapshot(w.snapshot.metadata.index, encodeSnapshot(w.snapshot));
     const rec: WalRecord = { kind: 'ready', entries: [...w.entries] };
-    if (w.hardState) rec.hardState = w.hardState;
+    const hs = w.hardState ?? (this.#hardStateUnwritten ? this.#hardState : undefined);
+    if (hs) rec.hardState = hs;
     if (w.snapshot) rec.snapshot = w.snapshot.metadata;
-    // A lost commit index is learnt again from the leader, so etcd skips that fsync as well.
     const sync = w.mustSync !== false || w.snapshot !== undefined;
-    await this.#disk.append([encodeRecord(rec)], { sync });
+    // One entry or none: light load, where nothing queues behind this write (see the WAL's
+    // AppendOptions.inline); a batch of entries means load, and the loop keeps serving during it.
+    const inline = w.snapshot === undefined && w.entries.length <= 1;
+    await this.#disk.append([encodeRecord(rec)], { sync, inline });
     if (w.snapshot) this.mem.applySnapshot(w.snapshot);
     appendChecked(this.mem, w.entries);
-    if (w.hardState) {
-      this.#hardState = w.hardState;
-      this.mem.setHardState(w.hardState);
-    }
+    if (w.hardState) this.#setHardState(w.hardState);
+    if (hs === this.#hardState) this.#hardStateUnwritten = false;
     if (w.snapshot && prevSnap > 0) await this.#disk.removeSnapshot(prevSnap);
+  }
+
+  #setHardState(hs: HardState): void {
+    this.#hardState = hs;
+    this.mem.setHardState(hs);
   }
 
   /**
@@ -164,28 +161,31 @@ export class DurableStorage {
     const baseIndex = this.mem.firstIndex() - 1;
     const last = this.mem.lastIndex();
     const entries = last > baseIndex ? this.mem.entries(baseIndex + 1, last + 1, Infinity) : [];
+    const hs = this.#hardState;
     await this.#disk.rewriteLog([
       encodeRecord({
         kind: 'base',
         baseIndex,
         baseTerm: this.mem.term(baseIndex),
-        hardState: this.#hardState,
+        hardState: hs,
         snapshot: snap.metadata,
         entries,
       }),
     ]);
+    if (hs === this.#hardState) this.#hardStateUnwritten = false;
     if (prevSnap > 0) await this.#disk.removeSnapshot(prevSnap);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#queued);
-    await this.#disk.close();
-    this.#throwQueuedError();
-  }
-
-  #throwQueuedError(): void {
-    const e = this.#queuedError;
-    if (e !== undefined) throw e instanceof Error ? e : new Error(String(e));
+    try {
+      if (this.#hardStateUnwritten) {
+        const hs = this.#hardState;
+        await this.#disk.append([encodeRecord({ kind: 'ready', entries: [], hardState: hs })]);
+        if (hs === this.#hardState) this.#hardStateUnwritten = false;
+      }
+    } finally {
+      await this.#disk.close();
+    }
   }
 }
 
