@@ -419,13 +419,19 @@ export class SimFleet {
   }
 
   /** The ready leader's incarnation and loops, if any. */
+  /**
+   * The manager running the leader's loops in the highest term. A deposed leader cut off from the
+   * others runs its loops (on a store that no longer moves) until CheckQuorum steps it down, so
+   * the first one found may be stale (seed 9025).
+   */
   #leader(): { inc: ManagerIncarnation; loops: ManagerLoops } | undefined {
+    let best: { inc: ManagerIncarnation; loops: ManagerLoops } | undefined;
     for (const id of this.host.managerIds()) {
       const inc = this.host.incarnation(id);
       const loops = inc?.manager.leader;
-      if (inc && loops) return { inc, loops };
+      if (inc && loops && (best === undefined || inc.node.term > best.inc.node.term)) best = { inc, loops };
     }
-    return undefined;
+    return best;
   }
 
   // ---- setup: what swarm init and the workers' joins would write ----

@@ -59,6 +59,11 @@ export const REGRESSION_SEEDS: readonly { seed: number; bug: string; handoff?: b
     agents: 4,
     bug: 'an agent whose first session was refused (not the leader) failed to start instead of following the redirect',
   },
+  {
+    seed: 9025,
+    agents: 2,
+    bug: "the simulator's placement checker read the store of a deposed leader, cut off and still running its loops, and saw tasks as unassigned",
+  },
 ];
 
 /** A fixed spread of fault regimes that fits the CI budget. */
