@@ -92,6 +92,8 @@ async function main(): Promise<void> {
       key: { type: 'string' },
       // 'pool': every WAL flush through libuv's thread pool (for A/B runs; see bench/raft-ab.ts).
       'wal-io': { type: 'string' },
+      // Followers learn each commit index from an empty MsgApp at once (etcd's way), for A/B runs.
+      'eager-commit': { type: 'boolean' },
     },
   });
   const need = (v: string | undefined, name: string): string => {
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
     peers: [...peers.keys()],
     // A manager's timing (10 ms ticks, heartbeat 100 ms, election timeout in [1, 1.5) s).
     ...raftTiming(),
+    ...(a['eager-commit'] === true ? { raft: { lazyCommitBroadcast: false } } : {}),
     onFatal: (e) => {
       log(`fatal: ${String(e)}`);
       process.exit(2);

@@ -285,6 +285,7 @@ class Env {
         rand: () => this.#rands.get(id) ?? 0,
         preVote: a.kv.get('prevote') === 'true',
         checkQuorum: a.kv.get('checkquorum') === 'true',
+        lazyCommitBroadcast: a.kv.get('lazycommit') === 'true',
         logger: this.logger(),
       };
       const extra: [keyof RaftConfig, string][] = [

@@ -61,6 +61,7 @@ export type RaftTuning = Pick<
   | 'maxInflightMsgs'
   | 'maxInflightBytes'
   | 'snapshotChunkBytes'
+  | 'lazyCommitBroadcast'
 >;
 
 export interface RaftNodeOptions {
@@ -205,6 +206,8 @@ export class RaftNode {
     this.#term = storage.hardState.term;
     for (let i = 0; i < this.#readNonce.length; i++) this.#readNonce[i] = Math.floor(o.rand() * 256);
     this.#rn = new RawNode({
+      // Ticks are short (raftTiming: 10 ms), so followers learn a commit index soon enough.
+      lazyCommitBroadcast: true,
       ...o.raft,
       id: o.id,
       storage: storage.mem,
