@@ -136,6 +136,14 @@ export class EtcdCluster implements KvCluster {
     return this.#members[member]!.kill();
   }
 
+  pause(): void {
+    for (const m of this.#members) m.signal('SIGSTOP');
+  }
+
+  resume(): void {
+    for (const m of this.#members) m.signal('SIGCONT');
+  }
+
   async restart(member: number): Promise<void> {
     this.#members[member]!.start();
     await until(`etcd m${member} back`, async () => (await this.status(member)).leader >= 0, 30_000);

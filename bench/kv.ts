@@ -24,6 +24,9 @@ export interface KvCluster {
   put(member: number, key: string, value: Buffer, timeoutMs: number): Promise<PutResult>;
   kill(member: number): Promise<void>;
   restart(member: number): Promise<void>;
+  /** SIGSTOP / SIGCONT of every member: a system not being measured takes no CPU from the one that is. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -76,10 +79,14 @@ export class Child {
     const p = this.#proc;
     return p !== undefined && p.exitCode === null && p.signalCode === null;
   }
+  signal(sig: 'SIGSTOP' | 'SIGCONT'): void {
+    if (this.alive) this.#proc!.kill(sig);
+  }
   /** SIGTERM, then SIGKILL after `graceMs` (so a profile or a log gets written). */
   async stop(graceMs: number): Promise<void> {
     const p = this.#proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    p.kill('SIGCONT');
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
     const t = setTimeout(() => p.kill('SIGKILL'), graceMs);

@@ -119,6 +119,14 @@ export class ShoalRaftCluster implements KvCluster {
     return this.#members[member]!.kill();
   }
 
+  pause(): void {
+    for (const m of this.#members) m.signal('SIGSTOP');
+  }
+
+  resume(): void {
+    for (const m of this.#members) m.signal('SIGCONT');
+  }
+
   async restart(member: number): Promise<void> {
     this.#members[member]!.start();
     await until(
@@ -231,9 +239,9 @@ interface SystemResult {
 }
 
 /**
- * Both systems run side by side and are loaded in turn, in short windows that alternate which
+ * Both systems are up side by side and are loaded in turn, in short windows that alternate which
  * goes first: this machine's fsync latency drifts by tens of percent over minutes, and one long
- * run per system measured the drift as much as the systems. The idle one only heartbeats.
+ * run per system measured the drift as much as the systems.
  */
 export async function measureBoth(
   systems: readonly KvCluster[],
@@ -241,24 +249,38 @@ export async function measureBoth(
   log: (m: string) => void,
   opts: { failover?: boolean; rounds?: number; concurrent?: boolean } = {},
 ): Promise<Map<string, SystemResult>> {
-  const rounds = opts.rounds ?? (quick ? 2 : 4);
+  const rounds = opts.rounds ?? (quick ? 2 : 6);
   const ms = quick ? 1500 : 2500;
   const seq = new Map<string, Window[]>(systems.map((c) => [c.name, []]));
   const conc = new Map<string, Window[]>(systems.map((c) => [c.name, []]));
   for (const c of systems) await c.start();
+  // The system under load runs alone: the others are stopped (SIGSTOP), so their timers and
+  // heartbeats take no CPU from it. writeLoad waits for an agreed leader after each resume.
+  const focus = (c: KvCluster): void => {
+    for (const o of systems) if (o !== c) o.pause();
+    c.resume();
+  };
   try {
+    // Steady state, not start-up: a fresh Node process needs some thousands of puts before its
+    // JIT has compiled the hot paths (CPU per entry fell by half over the first 3,000), which the
+    // 200 puts of writeLoad's own warm-up do not cover. Both systems get the same, discarded.
+    for (const c of systems) {
+      focus(c);
+      await writeLoad(c, 1, ms, 20_000);
+      await writeLoad(c, 64, ms, 100_000);
+    }
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? systems : [...systems].reverse();
       for (const c of order) {
+        focus(c);
         const w = await writeLoad(c, 1, ms, 20_000);
         seq.get(c.name)!.push(w);
         const l = [...w.lat].sort((a, b) => a - b);
         log(
           `${c.name} sequential window: ${l.length} puts, p50 ${pct(l, 0.5).toFixed(2)} p99 ${pct(l, 0.99).toFixed(2)} ms`,
         );
+        if (opts.concurrent !== false) conc.get(c.name)!.push(await writeLoad(c, 64, ms, 100_000));
       }
-      if (opts.concurrent === false) continue;
-      for (const c of order) conc.get(c.name)!.push(await writeLoad(c, 64, ms, 100_000));
     }
     const out = new Map<string, SystemResult>();
     for (const c of systems) {
@@ -266,12 +288,14 @@ export async function measureBoth(
       const k = opts.concurrent === false ? undefined : pooled(conc.get(c.name)!);
       log(`${c.name} sequential (${rounds} windows of ${ms} ms): ${JSON.stringify(s)}`);
       log(`${c.name} 64 writers (${rounds} windows of ${ms} ms): ${JSON.stringify(k)}`);
+      focus(c);
       const failover = opts.failover === false ? [] : await leaderFailover(c, quick ? 3 : 10);
       log(`${c.name} leader failover (s): ${failover.map((x) => x.toFixed(2)).join(', ')}`);
       out.set(c.name, { seq: s, conc: k, failover });
     }
     return out;
   } finally {
+    for (const c of systems) c.resume();
     for (const c of systems) await c.stop();
   }
 }
@@ -303,7 +327,7 @@ export async function raftVsEtcd(opts: { quick: boolean }): Promise<RaftBenchRes
     }
     if (version !== undefined)
       notes.push(
-        `Raft vs etcd ${version}: 3 member processes each on 127.0.0.1, heartbeat 100 ms / election 1000 ms, fsynced WAL on the same disk; both systems up, loaded in turn in ${opts.quick ? 2 : 4} alternating windows per load (latencies pooled), so that the disk's drift falls on both; ${VALUE_BYTES}-byte values over ${KEYS} keys, sent to the leader; shoal members over mutual-TLS gRPC with a client interface on loopback HTTP/1.1 (bench/raftd.ts), etcd over plain HTTP (peers) and its gRPC KV API (clients). Failover, one system at a time: kill -9 of the leader, then a put to every survivor each 20 ms until one succeeds; the victim restarts and rejoins between rounds.`,
+        `Raft vs etcd ${version}: 3 member processes each on 127.0.0.1, heartbeat 100 ms / election 1000 ms, fsynced WAL on the same disk; both systems up and loaded in turn, after one discarded round to warm up, in ${opts.quick ? 2 : 6} alternating rounds of a 1-writer and a 64-writer window (latencies pooled) so that the disk's drift falls on both, the other system stopped (SIGSTOP) meanwhile; ${VALUE_BYTES}-byte values over ${KEYS} keys, sent to the leader; shoal members over mutual-TLS gRPC with a client interface on loopback HTTP/1.1 (bench/raftd.ts), etcd over plain HTTP (peers) and its gRPC KV API (clients). Failover, one system at a time: kill -9 of the leader, then a put to every survivor each 20 ms until one succeeds; the victim restarts and rejoins between rounds.`,
       );
   } finally {
     await rm(dir, { recursive: true, force: true });
