@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aesGcmCipher, DecryptError, isSealed, randomKey } from './crypto.js';
+import { randomBytes } from 'node:crypto';
 
 test('sealed records open back to the plaintext, with a fresh nonce each time', () => {
   const c = aesGcmCipher(randomKey());
@@ -43,4 +44,18 @@ test('keys must be 32 bytes', () => {
   assert.equal(randomKey().length, 32);
   assert.notDeepEqual(randomKey(), randomKey());
   assert.throws(() => aesGcmCipher(Buffer.alloc(16)), RangeError);
+});
+
+test('sealInSlices gives pieces that, written in order, open as one sealed record of the parts', async () => {
+  const c = aesGcmCipher(randomKey());
+  const a = randomBytes(5 * 1024 * 1024 + 17); // over one slice
+  const b = randomBytes(1000);
+  const pieces = await c.sealInSlices([a, b, new Uint8Array(0)]);
+  assert.ok(pieces.length > 2, 'sealed in more than one slice');
+  const sealed = Buffer.concat(pieces);
+  assert.ok(isSealed(sealed));
+  assert.deepEqual(c.open(sealed), Buffer.concat([a, b]));
+  // Tampering with any piece is caught like any sealed record.
+  sealed[sealed.length - 1] = sealed[sealed.length - 1]! ^ 1;
+  assert.throws(() => c.open(sealed), DecryptError);
 });

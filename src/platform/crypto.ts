@@ -6,9 +6,17 @@ const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER = 1 + NONCE_BYTES + TAG_BYTES;
+/** Bytes sealed between yields by sealInSlices (a few ms of AES-GCM here). */
+const SEAL_SLICE = 4 * 1024 * 1024;
 
 export interface RecordCipher {
   seal(plain: Uint8Array): Buffer;
+  /**
+   * The same sealed format as seal() over the concatenation of `parts`, returned as pieces to
+   * write in order, encrypted a few MiB at a time with the event loop free in between: a snapshot
+   * of a large store is tens of MiB, and sealing it in one call blocks a manager for 0.1-0.3 s.
+   */
+  sealInSlices(parts: readonly Uint8Array[]): Promise<Buffer[]>;
   /** Throws DecryptError when the data was sealed under another key, was altered, or is not sealed. */
   open(sealed: Uint8Array): Buffer;
 }
@@ -44,6 +52,19 @@ export function aesGcmCipher(key: Uint8Array): RecordCipher {
       const c = createCipheriv('aes-256-gcm', k, nonce);
       const body = Buffer.concat([c.update(plain), c.final()]);
       return Buffer.concat([Buffer.of(VERSION), nonce, c.getAuthTag(), body]);
+    },
+    async sealInSlices(parts) {
+      const nonce = randomBytes(NONCE_BYTES);
+      const c = createCipheriv('aes-256-gcm', k, nonce);
+      const out: Buffer[] = [];
+      for (const p of parts) {
+        for (let off = 0; off < p.byteLength; off += SEAL_SLICE) {
+          if (out.length > 0) await new Promise<void>((r) => setImmediate(r));
+          out.push(c.update(p.subarray(off, Math.min(p.byteLength, off + SEAL_SLICE))));
+        }
+      }
+      out.push(c.final());
+      return [Buffer.concat([Buffer.of(VERSION), nonce, c.getAuthTag()]), ...out];
     },
     open(sealed) {
       if (!isSealed(sealed)) {

@@ -10,12 +10,19 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes a file so that after a crash it holds either the old or the new content, never a mix. */
-export async function writeFileDurable(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes a file so that after a crash it holds either the old or the new content, never a mix.
+ * An array is written piece by piece, in order (no copy into one buffer).
+ */
+export async function writeFileDurable(
+  path: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);
+    else for (const piece of data) await fh.writeFile(piece);
     await fh.sync();
   } finally {
     await fh.close();

@@ -235,6 +235,7 @@ class Sim implements FleetHost {
         proposer.apply(e);
       },
       snapshot: () => proposer.snapshot(),
+      snapshotAsync: () => proposer.snapshotAsync(),
       restore: (data, index) => {
         this.trace(`restore ${m.id} @${index}`);
         m.lastApplied = index;

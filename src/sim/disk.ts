@@ -82,8 +82,8 @@ export class SimDisk implements RaftDisk {
     return s ? Promise.resolve(s.slice()) : Promise.reject(new Error(`no snapshot ${index}`));
   }
 
-  writeSnapshot(index: number, data: Uint8Array): Promise<void> {
-    const copy = data.slice();
+  writeSnapshot(index: number, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const copy = data instanceof Uint8Array ? data.slice() : new Uint8Array(Buffer.concat(data));
     return this.#durable(() => {
       this.#state.snaps.set(index, copy);
     });

@@ -140,3 +140,25 @@ test('the leader applies each write once, and watchers see every change then a c
   assert.deepEqual(events, ['create:a', 'commit']);
   for (const m of ms.all.values()) await m.node.stop();
 });
+
+test('snapshotAsync gives the bytes snapshot() gives, as of the moment it is called, yielding as it goes', async () => {
+  const store = new MemoryStore({ propose: () => Promise.reject(new Error('unused')) });
+  const configs = Array.from({ length: 4500 }, (_, i) => ({
+    ...config(`c${String(i).padStart(24, '0')}`, `data ${i}`),
+    Version: { Index: i + 1 },
+  }));
+  store.restore({ index: 4500, tables: { configs } });
+  const proposer = new RaftProposer(store);
+  const expected = proposer.snapshot();
+  let yielded = 0;
+  let done = false;
+  const pending = proposer.snapshotAsync().then((b) => ((done = true), b));
+  while (!done) {
+    await tick();
+    yielded++;
+    // A change after the call must not show in the snapshot.
+    if (yielded === 1) store.restore({ index: 4501, tables: {} });
+  }
+  assert.ok(yielded > 1, 'the serialization yielded to the event loop');
+  assert.deepEqual(Buffer.from(await pending), Buffer.from(expected));
+});

@@ -39,6 +39,9 @@ export function decodeChanges(data: Uint8Array): Change[] {
   return body.changes;
 }
 
+/** Rows serialized between yields by snapshotAsync (about 5 ms of work at 900-byte tasks). */
+const SNAPSHOT_SLICE = 2000;
+
 export class RaftProposer implements Proposer, StateMachine {
   readonly #store: MemoryStore;
   readonly #onRestore: () => void;
@@ -72,6 +75,35 @@ export class RaftProposer implements Proposer, StateMachine {
 
   snapshot(): Uint8Array {
     return new TextEncoder().encode(JSON.stringify(this.#store.snapshot()));
+  }
+
+  /**
+   * The same bytes as snapshot(), without holding the event loop: the rows are taken at once
+   * (objects in the store are frozen and replaced on update, so the references are a consistent
+   * view at this index) and serialized in slices, yielding between them. At 100,000 tasks one
+   * synchronous snapshot blocks a manager for most of a second.
+   */
+  async snapshotAsync(): Promise<Uint8Array> {
+    const snap = this.#store.snapshot();
+    const enc = new TextEncoder();
+    // Encoded slice by slice: one 88 MB string to join and encode would be a long stall itself.
+    const parts: Uint8Array[] = [enc.encode(`{"index":${JSON.stringify(snap.index)},"tables":{`)];
+    let first = true;
+    for (const [table, rows] of Object.entries(snap.tables)) {
+      parts.push(enc.encode(`${first ? '' : ','}${JSON.stringify(table)}:[`));
+      first = false;
+      for (let i = 0; i < rows.length; i += SNAPSHOT_SLICE) {
+        if (i > 0) await new Promise<void>((r) => setImmediate(r));
+        const slice = rows
+          .slice(i, i + SNAPSHOT_SLICE)
+          .map((o) => JSON.stringify(o))
+          .join(',');
+        parts.push(enc.encode(i > 0 ? `,${slice}` : slice));
+      }
+      parts.push(enc.encode(']'));
+    }
+    parts.push(enc.encode('}}'));
+    return Buffer.concat(parts);
   }
 
   restore(data: Uint8Array): void {

@@ -260,6 +260,14 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
   return w.finish();
 }
 
+/** encodeSnapshot's bytes as [everything before the data, the data itself]: no copy of the data. */
+export function encodeSnapshotParts(s: Snapshot): [Uint8Array, Uint8Array] {
+  const w = new Writer();
+  writeMeta(w, s.metadata);
+  w.u32(s.data.byteLength); // what w.bytes(s.data) writes before the data
+  return [w.finish(), s.data];
+}
+
 export function decodeSnapshot(buf: Uint8Array): Snapshot {
   const r = new Reader(buf);
   const s = { metadata: readMeta(r), data: r.bytes() };

@@ -17,6 +17,7 @@ export {
   encodeMessage,
   encodeRecord,
   encodeSnapshot,
+  encodeSnapshotParts,
 } from './codec.js';
 export type { WalRecord } from './codec.js';
 export { readMemberLog, bootstrapSingleMember } from './recover.js';

@@ -10,7 +10,10 @@ import type { Entry, NodeId } from '../core/index.js';
 import {
   decodeMessage,
   decodeRecord,
+  decodeSnapshot,
   DurableStorage,
+  encodeSnapshot,
+  encodeSnapshotParts,
   encodeMessage,
   encodeRecord,
   MemoryNetwork,
@@ -159,6 +162,14 @@ test('messages and WAL records survive the codec unchanged', () => {
   };
   assert.deepEqual(decodeRecord(encodeRecord(rec)), rec);
   assert.throws(() => decodeRecord(encodeRecord(rec).subarray(0, 10)), /truncated/);
+  const snap = {
+    metadata: { index: 9, term: 3, confState: { voters: [1, 2], learners: [3] } },
+    data: enc('state'),
+  };
+  const parts = encodeSnapshotParts(snap);
+  assert.equal(parts[1], snap.data, 'the data is not copied');
+  assert.deepEqual(Buffer.concat(parts), Buffer.from(encodeSnapshot(snap)));
+  assert.deepEqual(decodeSnapshot(new Uint8Array(Buffer.concat(parts))), snap);
 });
 
 test('durable storage replays hard state, entries and an installed snapshot; an unnamed snapshot file is ignored', async () => {

@@ -13,6 +13,7 @@ import type {
   NodeId,
   RaftConfig,
   Ready,
+  Snapshot,
   Status,
 } from '../core/index.js';
 import type { Cancel, Clock } from '../../platform/index.js';
@@ -49,6 +50,11 @@ export interface StateMachine {
   apply(entry: Entry): void;
   /** The state as of the last applied entry. */
   snapshot(): Uint8Array;
+  /**
+   * The same, without blocking the event loop for long: the state must be captured when called
+   * (as of the last applied entry) and may be serialized over later turns.
+   */
+  snapshotAsync?(): Promise<Uint8Array>;
   /** Replaces the state with a snapshot's, taken at `index`. */
   restore(data: Uint8Array, index: number): void;
 }
@@ -129,6 +135,12 @@ export class RaftNode {
   #rn: RawNode | undefined;
   #storage: DurableStorage | undefined;
   #cancelTick: Cancel | undefined;
+  /** A snapshot being taken beside the loop, and one ready for the loop to install. */
+  /** From the start of a snapshot until it is installed (or failed): at most one at a time. */
+  #snapshotting = false;
+  /** The part beside the loop (serialize, write the file), for stop() to wait on. */
+  #snapshotTask: Promise<void> = Promise.resolve();
+  #preparedSnapshot: Snapshot | undefined;
   /** When the next tick falls due, on the injected clock. */
   #nextTickAt: number | undefined;
   readonly #maxCatchUpTicks: number;
@@ -179,6 +191,10 @@ export class RaftNode {
   }
   get running(): boolean {
     return this.#phase === 'running';
+  }
+  /** A snapshot is being taken beside the loop and not yet installed as the log's base. */
+  get snapshotPending(): boolean {
+    return this.#snapshotting;
   }
 
   /** Opens the disk (bootstrapping a new cluster from `peers` if it is empty) and starts ticking. */
@@ -235,6 +251,7 @@ export class RaftNode {
     const wasRunning = this.#phase !== 'new';
     this.#halt(new RaftNodeError('Stopped', 'the raft node is stopping', { maybeCommitted: true }));
     await this.#loopDone;
+    await this.#snapshotTask;
     if (wasRunning) await this.#storage?.close();
   }
 
@@ -305,6 +322,10 @@ export class RaftNode {
   async #loop(): Promise<void> {
     try {
       const rn = this.#rn!;
+      // A snapshot that finished beside the loop is installed first; if the log grew past another
+      // interval meanwhile, the next starts now rather than at the next Ready (there may be none).
+      await this.#commitSnapshot();
+      this.#maybeSnapshot();
       while (this.#phase === 'running' && rn.hasReady()) {
         const rd = rn.ready();
         let late = rd.messages;
@@ -326,7 +347,8 @@ export class RaftNode {
         if (late.length > 0) this.#o.transport.send(coalesce(late));
         if (!handled) this.#handle(rd);
         rn.advance();
-        await this.#maybeCompact();
+        await this.#commitSnapshot();
+        this.#maybeSnapshot();
       }
     } finally {
       this.#looping = false;
@@ -447,16 +469,45 @@ export class RaftNode {
     }
   }
 
-  async #maybeCompact(): Promise<void> {
+  /**
+   * Every snapshotInterval applied entries: the state machine's snapshot is taken and its file
+   * written beside the loop (at 100,000 tasks that is most of a second, during which a leader
+   * that waited would send no heartbeats), then the loop installs it and compacts the log.
+   */
+  #maybeSnapshot(): void {
     const storage = this.#storage!;
     const interval = this.#o.snapshotInterval ?? 10_000;
-    if (this.#applied - storage.mem.snapshot().metadata.index < interval) return;
-    await storage.compact({
-      index: this.#applied,
-      confState: this.#confState,
-      data: this.#o.stateMachine.snapshot(),
-      keep: this.#o.snapshotKeep ?? 1000,
-    });
+    if (this.#snapshotting || this.#applied - storage.mem.snapshot().metadata.index < interval) return;
+    const index = this.#applied;
+    const meta = { index, term: storage.mem.term(index), confState: this.#confState };
+    const sm = this.#o.stateMachine;
+    // Both capture the state now, as of `index`.
+    const data = sm.snapshotAsync ? sm.snapshotAsync() : Promise.resolve(sm.snapshot());
+    this.#snapshotting = true;
+    this.#snapshotTask = data
+      .then((d) => storage.prepareSnapshot(meta, d))
+      .then(
+        (snap) => {
+          this.#preparedSnapshot = snap;
+          this.#kick();
+        },
+        (e: unknown) => {
+          this.#snapshotting = false;
+          if (this.#phase === 'running') this.#fail(e);
+        },
+      );
+  }
+
+  /** Installs a prepared snapshot and compacts the log: quick, and between Readies. */
+  async #commitSnapshot(): Promise<void> {
+    const snap = this.#preparedSnapshot;
+    if (snap === undefined) return;
+    this.#preparedSnapshot = undefined;
+    try {
+      await this.#storage!.commitSnapshot(snap, this.#o.snapshotKeep ?? 1000);
+    } finally {
+      this.#snapshotting = false;
+    }
   }
 
   /** Appends data to the log; resolves with its index once it is committed and applied here. */

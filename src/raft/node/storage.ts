@@ -3,7 +3,7 @@
 // A snapshot file counts only once a record names it, so a crash between the two leaves the old state.
 import { MemoryStorage } from '../core/index.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../core/index.js';
-import { decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshot } from './codec.js';
+import { decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshotParts } from './codec.js';
 import type { WalRecord } from './codec.js';
 import type { RaftDisk } from './disk.js';
 
@@ -120,7 +120,8 @@ export class DurableStorage {
       return;
     }
     const prevSnap = this.mem.snapshot().metadata.index;
-    if (w.snapshot) await this.#disk.writeSnapshot(w.snapshot.metadata.index, encodeSnapshot(w.snapshot));
+    if (w.snapshot)
+      await this.#disk.writeSnapshot(w.snapshot.metadata.index, encodeSnapshotParts(w.snapshot));
     const rec: WalRecord = { kind: 'ready', entries: [...w.entries] };
     const hs = w.hardState ?? (this.#hardStateUnwritten ? this.#hardState : undefined);
     if (hs) rec.hardState = hs;
@@ -152,11 +153,38 @@ export class DurableStorage {
     data: Uint8Array;
     keep: number;
   }): Promise<void> {
+    if (opts.index <= this.mem.snapshot().metadata.index) return;
+    const meta = { index: opts.index, term: this.mem.term(opts.index), confState: opts.confState };
+    await this.commitSnapshot(await this.prepareSnapshot(meta, opts.data), opts.keep);
+  }
+
+  /** The slow half of compact(): writes the snapshot's file durably. Safe beside saves. */
+  async prepareSnapshot(meta: SnapshotMetadata, data: Uint8Array): Promise<Snapshot> {
+    const snap: Snapshot = {
+      metadata: {
+        ...meta,
+        confState: { voters: [...meta.confState.voters], learners: [...meta.confState.learners] },
+      },
+      data,
+    };
+    await this.#disk.writeSnapshot(meta.index, encodeSnapshotParts(snap));
+    return snap;
+  }
+
+  /**
+   * The quick half: makes a prepared snapshot the log's base, keeping `keep` entries behind it,
+   * and rewrites the log. Not beside a save (the rewrite replaces the log file): the driver calls
+   * it between Readies. A snapshot overtaken meanwhile (one installed from the leader) is dropped.
+   */
+  async commitSnapshot(snap: Snapshot, keep: number): Promise<void> {
     const prevSnap = this.mem.snapshot().metadata.index;
-    if (opts.index <= prevSnap) return;
-    const snap = this.mem.createSnapshot(opts.index, opts.confState, opts.data);
-    await this.#disk.writeSnapshot(opts.index, encodeSnapshot(snap));
-    const compactTo = opts.index - opts.keep;
+    const index = snap.metadata.index;
+    if (index <= prevSnap) {
+      await this.#disk.removeSnapshot(index);
+      return;
+    }
+    this.mem.createSnapshot(index, snap.metadata.confState, snap.data);
+    const compactTo = index - keep;
     if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
     const baseIndex = this.mem.firstIndex() - 1;
     const last = this.mem.lastIndex();
@@ -168,7 +196,7 @@ export class DurableStorage {
         baseIndex,
         baseTerm: this.mem.term(baseIndex),
         hardState: hs,
-        snapshot: snap.metadata,
+        snapshot: this.mem.snapshot().metadata,
         entries,
       }),
     ]);
