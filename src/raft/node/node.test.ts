@@ -241,6 +241,63 @@ test('a commit index alone is written with the next record or on close, never on
   assert.equal(disk.recordCount, 3, 'nothing left to write');
 });
 
+test('snapshots are taken beside the loop one at a time, and the next starts once one is installed', async () => {
+  // A state machine whose slow snapshot the test finishes by hand.
+  const releases: (() => void)[] = [];
+  class SlowSnapshots extends ListMachine {
+    snapshotAsync(): Promise<Uint8Array> {
+      const data = this.snapshot(); // captured now, as RaftProposer does
+      return new Promise((resolve) => releases.push(() => resolve(data)));
+    }
+  }
+  const clock = new ManualClock(0);
+  const net = new MemoryNetwork();
+  const disk = new MemoryRaftDisk();
+  const fsm = new SlowSnapshots();
+  const node = new RaftNode({
+    id: 1,
+    disk,
+    transport: net.transport(1),
+    clock,
+    rand: lcg(1),
+    stateMachine: fsm,
+    peers: [1],
+    snapshotInterval: 5,
+    snapshotKeep: 1,
+  });
+  await node.start();
+  const run = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await tick();
+  };
+  while (!node.isLeader) {
+    clock.advance(10);
+    await run();
+  }
+  for (let i = 0; i < 6; i++) await node.propose(enc(`a${i}`));
+  await run();
+  assert.equal(releases.length, 1, 'the interval was reached: one snapshot started');
+  assert.ok(node.snapshotPending);
+  for (let i = 0; i < 8; i++) await node.propose(enc(`b${i}`));
+  await run();
+  assert.equal(releases.length, 1, 'one at a time, while entries keep committing');
+  // The first finishes; it is installed, and since the log has grown past another interval the
+  // next starts at once, with no new entry to prompt it.
+  releases[0]!();
+  await run();
+  assert.equal(releases.length, 2);
+  assert.ok(node.snapshotPending, 'pending from start to install');
+  releases[1]!();
+  await run();
+  assert.equal(node.snapshotPending, false);
+  assert.equal(releases.length, 2);
+  // The log now starts right behind the second snapshot, which holds everything applied.
+  const applied = node.appliedIndex;
+  await node.stop();
+  const reopened = await DurableStorage.open(disk);
+  assert.equal(reopened.mem.snapshot().metadata.index, applied);
+  assert.deepEqual(JSON.parse(dec(reopened.mem.snapshot().data)), fsm.items);
+});
+
 test('three nodes elect one leader; a proposal resolves once applied, in the same order everywhere', async () => {
   const c = await threeNodes();
   const lead = c.leader()!;
