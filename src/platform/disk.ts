@@ -10,6 +10,8 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+let tmpSeq = 0;
+
 /**
  * Writes a file so that after a crash it holds either the old or the new content, never a mix.
  * An array is written piece by piece, in order (no copy into one buffer).
@@ -18,7 +20,9 @@ export async function writeFileDurable(
   path: string,
   data: string | Uint8Array | readonly Uint8Array[],
 ): Promise<void> {
-  const tmp = `${path}.tmp`;
+  // Its own temporary name: two writers of one path (a snapshot taken beside the Raft loop and
+  // one installed from the leader at the same index) must not share a half-written file.
+  const tmp = `${path}.${process.pid}.${++tmpSeq}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data);

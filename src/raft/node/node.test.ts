@@ -207,13 +207,37 @@ test('durable storage replays hard state, entries and an installed snapshot; an 
   assert.equal(r.hardState.term, 3);
   // Compaction keeps trailing entries and rewrites the log as one record.
   await r.save({ hardState: { term: 3, vote: 2, commit: 13 }, entries: [e(12, 3), e(13, 3)] });
-  await r.compact({ index: 13, confState: snap.metadata.confState, data: enc('state@13'), keep: 1 });
+  const meta13 = { index: 13, term: 3, confState: snap.metadata.confState };
+  await r.commitSnapshot(await r.prepareSnapshot(meta13, enc('state@13')), 1);
   assert.equal(disk.recordCount, 1);
   r = await DurableStorage.open(disk);
   assert.equal(r.mem.snapshot().metadata.index, 13);
   assert.equal(r.mem.firstIndex(), 13);
   assert.deepEqual(r.mem.entries(13, 14, Infinity), [e(13, 3)]);
   assert.deepEqual(await disk.listSnapshots(), [13]);
+});
+
+test('a snapshot prepared beside the loop and overtaken by an install at the same index keeps the installed file', async () => {
+  const disk = new MemoryRaftDisk();
+  const s = await DurableStorage.open(disk);
+  const confState = { voters: [1, 2, 3], learners: [] };
+  await s.save({
+    hardState: { term: 1, vote: 1, commit: 3 },
+    entries: [1, 2, 3].map((index) => ({
+      index,
+      term: 1,
+      type: 'EntryNormal' as const,
+      data: enc(`e${index}`),
+    })),
+  });
+  const mine = await s.prepareSnapshot({ index: 3, term: 1, confState }, enc('mine@3'));
+  // Meanwhile the leader's snapshot at the same index is installed.
+  const theirs = { metadata: { index: 3, term: 1, confState }, data: enc('theirs@3') };
+  await s.save({ snapshot: theirs, hardState: { term: 1, vote: 1, commit: 3 }, entries: [] });
+  await s.commitSnapshot(mine, 1);
+  assert.deepEqual(await disk.listSnapshots(), [3]);
+  const r = await DurableStorage.open(disk);
+  assert.equal(r.mem.snapshot().metadata.index, 3);
 });
 
 test('a commit index alone is written with the next record or on close, never on its own', async () => {

@@ -1,7 +1,8 @@
 // The driver: runs the pure core against a clock, a disk and a transport. Each Ready is handled in
 // order: persist (one durable write) → send → apply → advance, except that a leader's appends go
-// out and already-durable committed entries apply while the write is under way (see #loop); then,
-// every snapshotInterval applied entries, the application is snapshotted and the log compacted.
+// out and already-durable committed entries apply while the write is under way (see #loop). Every
+// snapshotInterval applied entries the application is snapshotted beside the loop, and the loop
+// then installs that snapshot and compacts the log between Readies (see #maybeSnapshot).
 // Time, randomness, disk and network are injected, so the simulation runs this code unchanged.
 import { decodeConfChange, NONE, RaftError, RawNode, SILENT_LOGGER } from '../core/index.js';
 import type {
@@ -135,7 +136,6 @@ export class RaftNode {
   #rn: RawNode | undefined;
   #storage: DurableStorage | undefined;
   #cancelTick: Cancel | undefined;
-  /** A snapshot being taken beside the loop, and one ready for the loop to install. */
   /** From the start of a snapshot until it is installed (or failed): at most one at a time. */
   #snapshotting = false;
   /** The part beside the loop (serialize, write the file), for stop() to wait on. */

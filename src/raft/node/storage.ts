@@ -2,7 +2,7 @@
 // marker naming a snapshot file written before it); opening replays the log into a MemoryStorage.
 // A snapshot file counts only once a record names it, so a crash between the two leaves the old state.
 import { MemoryStorage } from '../core/index.js';
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata } from '../core/index.js';
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../core/index.js';
 import { decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshotParts } from './codec.js';
 import type { WalRecord } from './codec.js';
 import type { RaftDisk } from './disk.js';
@@ -144,21 +144,10 @@ export class DurableStorage {
   }
 
   /**
-   * Records a snapshot of the application at `index` (applied), keeps `keep` entries behind it for
-   * slow followers, and rewrites the log so it no longer holds what the snapshot covers.
+   * A snapshot of the application at `meta.index` (applied), in two halves. This one writes its
+   * file durably; it may run beside saves. Until commitSnapshot names it in the log it does not
+   * count (open() removes a file no record names).
    */
-  async compact(opts: {
-    index: number;
-    confState: ConfState;
-    data: Uint8Array;
-    keep: number;
-  }): Promise<void> {
-    if (opts.index <= this.mem.snapshot().metadata.index) return;
-    const meta = { index: opts.index, term: this.mem.term(opts.index), confState: opts.confState };
-    await this.commitSnapshot(await this.prepareSnapshot(meta, opts.data), opts.keep);
-  }
-
-  /** The slow half of compact(): writes the snapshot's file durably. Safe beside saves. */
   async prepareSnapshot(meta: SnapshotMetadata, data: Uint8Array): Promise<Snapshot> {
     const snap: Snapshot = {
       metadata: {
@@ -172,15 +161,17 @@ export class DurableStorage {
   }
 
   /**
-   * The quick half: makes a prepared snapshot the log's base, keeping `keep` entries behind it,
-   * and rewrites the log. Not beside a save (the rewrite replaces the log file): the driver calls
-   * it between Readies. A snapshot overtaken meanwhile (one installed from the leader) is dropped.
+   * The quick half: makes a prepared snapshot the log's base, keeping `keep` entries behind it for
+   * slow followers, and rewrites the log so it no longer holds what the snapshot covers. Not
+   * beside a save (the rewrite replaces the log file): the driver calls it between Readies. A
+   * snapshot overtaken meanwhile (one installed from the leader) is dropped.
    */
   async commitSnapshot(snap: Snapshot, keep: number): Promise<void> {
     const prevSnap = this.mem.snapshot().metadata.index;
     const index = snap.metadata.index;
     if (index <= prevSnap) {
-      await this.#disk.removeSnapshot(index);
+      // At the same index the file is the one the log names now (an install wrote it): keep it.
+      if (index < prevSnap) await this.#disk.removeSnapshot(index);
       return;
     }
     this.mem.createSnapshot(index, snap.metadata.confState, snap.data);
