@@ -24,6 +24,16 @@ test('defaults a swarm manager stores are filled in', () => {
   assert.deepEqual(s.EndpointSpec, { Mode: 'vip' });
 });
 
+test('an empty update Order, as the docker CLI sends it back for a spec without one, means the default', () => {
+  const s = normalizeServiceSpec({
+    ...base,
+    UpdateConfig: { Parallelism: 1, Order: '' },
+    RollbackConfig: { Parallelism: 1, Order: '' },
+  });
+  assert.deepEqual(s.UpdateConfig, { Parallelism: 1 });
+  assert.deepEqual(s.RollbackConfig, { Parallelism: 1 });
+});
+
 test('bad specs are refused with a message that names the problem', () => {
   bad({ ...base, Mode: { Replicated: { Replicas: -1 } } }, /replicas must be non-negative, got -1/);
   bad({ ...base, Mode: { Sideways: {} } }, /unknown service mode "Sideways"/);
@@ -47,6 +57,10 @@ test('bad specs are refused with a message that names the problem', () => {
     /FailureAction must be one of pause, continue, rollback/,
   );
   bad({ ...base, UpdateConfig: { MaxFailureRatio: 2 } }, /MaxFailureRatio must be between 0 and 1/);
+  bad(
+    { ...base, UpdateConfig: { Order: 'sideways' } },
+    /UpdateConfig.Order must be one of stop-first, start-first/,
+  );
   bad([1, 2], /must be a JSON object/);
 });
 

@@ -230,6 +230,9 @@ function checkMode(raw: unknown): ServiceMode {
 
 function checkUpdateConfig(u: UpdateConfig | undefined, what: string): void {
   if (!u) return;
+  // The docker CLI sends Order "" when the stored spec had none (its Go field is not omitempty),
+  // e.g. `docker service scale` of a service created without one; Docker reads it as stop-first.
+  if (u.Order === ('' as string)) delete u.Order;
   nonNegative(u.Parallelism, `${what}.Parallelism`);
   nonNegative(u.Delay, `${what}.Delay`);
   nonNegative(u.Monitor, `${what}.Monitor`);

@@ -78,6 +78,13 @@ test('shoal drives a service through its life with docker verbs', async () => {
   assert.match(await ok('service', 'ls'), /hello\s+replicated\s+2\/2\s+busybox:local/);
   assert.match(await ok('service', 'ps', 'hello'), /hello\.1\s+busybox:local\s+\S+\s+Running\s+Running/);
   assert.match(await ok('service', 'scale', 'hello=3'), /hello: 3\/3 running/);
+  // The stock docker CLI on a service our CLI made, whose UpdateConfig has no Order: the spec it
+  // sends back carries Order "", which Docker takes as the default.
+  const docker = await run('docker', ['service', 'scale', '--detach', 'hello=4'], {
+    env: { ...process.env, DOCKER_HOST: `unix://${join(dataRoot, 's.sock')}` },
+    timeout: 60_000,
+  });
+  assert.match(docker.stdout, /hello scaled to 4/);
   const upd = await ok('service', 'update', '--env-add', 'X=1', 'hello');
   assert.match(upd, /hello: converged/);
   assert.match(await ok('service', 'inspect', '--pretty', 'hello'), /Env:\s+X=1/);
