@@ -1,7 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aesGcmCipher, DecryptError, isSealed, randomKey } from './crypto.js';
-import { randomBytes } from 'node:crypto';
 
 test('sealed records open back to the plaintext, with a fresh nonce each time', () => {
   const c = aesGcmCipher(randomKey());
