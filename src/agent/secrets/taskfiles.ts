@@ -3,12 +3,21 @@
 // bind-mounted read-only into the container: secrets under /run/secrets/, configs at their
 // target. The tmpfs is unmounted when the task's container is removed.
 import { execFile } from 'node:child_process';
-import { chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import type { Assignment, FileTarget, Payload } from '../../api/index.js';
 
-const run = promisify(execFile);
+/** Runs a command (mount, umount); tests pass their own. */
+export type CommandRunner = (cmd: string, args: string[]) => Promise<unknown>;
+const runCommand: CommandRunner = promisify(execFile);
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 /** The size of each task's tmpfs: Docker's limit is 500 KiB per secret; this holds many. */
 const TMPFS_SIZE = '16m';
@@ -19,7 +28,10 @@ export interface FileMount {
 }
 
 export class TaskFiles {
-  constructor(private readonly execRoot: string) {}
+  constructor(
+    private readonly execRoot: string,
+    private readonly run: CommandRunner = runCommand,
+  ) {}
 
   #dir(taskId: string): string {
     if (!/^[a-z0-9]+$/i.test(taskId)) throw new Error(`invalid task id ${JSON.stringify(taskId)}`);
@@ -45,7 +57,7 @@ export class TaskFiles {
     await this.release(a.task.ID);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      await run('mount', [
+      await this.run('mount', [
         '-t',
         'tmpfs',
         '-o',
@@ -84,7 +96,10 @@ export class TaskFiles {
   /** Unmounts and removes the task's tmpfs, if it has one. */
   async release(taskId: string): Promise<void> {
     const dir = this.#dir(taskId);
-    await run('umount', [dir]).catch(() => undefined);
+    // Most tasks have no files. Spawning umount for them blocked the event loop for about 27 ms
+    // each (fork of a large process), on every task's exit and removal.
+    if (!(await exists(dir))) return;
+    await this.run('umount', [dir]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 

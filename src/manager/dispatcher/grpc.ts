@@ -30,6 +30,19 @@ const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 const UPDATE = AssignmentChange_Action.ACTION_UPDATE;
 const REMOVE = AssignmentChange_Action.ACTION_REMOVE;
 
+/**
+ * A task's JSON. Stored tasks are frozen and never change, so each is serialized once: diffing a
+ * node's whole assignment set on every change re-serialized every task it holds (O(n²) while a
+ * service of n tasks starts on one node).
+ */
+const jsonOfFrozen = new WeakMap<object, string>();
+function taskJson(task: Assignment['task']): string {
+  if (!Object.isFrozen(task)) return JSON.stringify(task);
+  let json = jsonOfFrozen.get(task);
+  if (json === undefined) jsonOfFrozen.set(task, (json = JSON.stringify(task)));
+  return json;
+}
+
 /** What a session has sent so far, to send only differences. */
 class SentState {
   tasks = new Map<string, string>();
@@ -42,10 +55,7 @@ class SentState {
     const secrets = new Map<string, Assignment['secrets'][number]>();
     const configs = new Map<string, Assignment['configs'][number]>();
     for (const a of set) {
-      tasks.set(
-        a.task.ID,
-        JSON.stringify(a.task) + '\0' + a.serviceName + '\0' + JSON.stringify(a.serviceLabels),
-      );
+      tasks.set(a.task.ID, taskJson(a.task) + '\0' + a.serviceName + '\0' + JSON.stringify(a.serviceLabels));
       for (const s of a.secrets) secrets.set(s.id, s);
       for (const c of a.configs) configs.set(c.id, c);
     }
@@ -70,7 +80,7 @@ class SentState {
         item: {
           $case: 'task',
           value: {
-            taskJson: Buffer.from(JSON.stringify(a.task)),
+            taskJson: Buffer.from(taskJson(a.task)),
             serviceName: a.serviceName,
             serviceLabelsJson: Buffer.from(JSON.stringify(a.serviceLabels)),
           },

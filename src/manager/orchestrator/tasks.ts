@@ -55,9 +55,25 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
 
+// Every reconcile pass asks of every task whether it is dirty; comparing canonical JSON each time
+// made a pass O(tasks × spec size). Stored objects are frozen and never change, so the answer
+// for a (task spec, template) pair is kept until the service gets a new template.
+const canonicalTemplate = new WeakMap<object, string>();
+const dirtyMemo = new WeakMap<object, { template: object; dirty: boolean }>();
+const NO_TEMPLATE = Object.freeze({});
+
 /** A task is dirty when it was made from another task template than the service has now. */
 export function isTaskDirty(service: Service, task: Task): boolean {
-  return !sameJson(task.Spec, service.Spec.TaskTemplate ?? {});
+  const template: object = service.Spec.TaskTemplate ?? NO_TEMPLATE;
+  const spec: object = task.Spec;
+  if (!Object.isFrozen(template) || !Object.isFrozen(spec)) return !sameJson(spec, template);
+  const memo = dirtyMemo.get(spec);
+  if (memo?.template === template) return memo.dirty;
+  let t = canonicalTemplate.get(template);
+  if (t === undefined) canonicalTemplate.set(template, (t = canonical(template)));
+  const dirty = canonical(spec) !== t;
+  dirtyMemo.set(spec, { template, dirty });
+  return dirty;
 }
 
 export const DEFAULT_RESTART: Required<Omit<RestartPolicy, 'Window'>> & { Window: number } = {

@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deepFreeze } from '../../state/index.js';
+import type { Service, Task } from '../../api/index.js';
+import { isTaskDirty, sameJson } from './tasks.js';
+
+const service = (template: object): Service =>
+  deepFreeze({ ID: 's1', Spec: { Name: 'web', TaskTemplate: template } }) as unknown as Service;
+const task = (spec: object): Task => deepFreeze({ ID: 't1', Spec: spec }) as unknown as Task;
+
+test('sameJson ignores key order and undefined members', () => {
+  assert.ok(sameJson({ a: 1, b: [1, { c: 2, d: undefined }] }, { b: [1, { c: 2 }], a: 1 }));
+  assert.ok(!sameJson({ a: 1 }, { a: 2 }));
+});
+
+test('isTaskDirty follows the service from template to template with frozen (stored) objects', () => {
+  const t = task({ ContainerSpec: { Image: 'busybox:local', Env: ['A=1'] } });
+  const v1 = service({ ContainerSpec: { Env: ['A=1'], Image: 'busybox:local' } });
+  const v2 = service({ ContainerSpec: { Image: 'busybox:local', Env: ['A=2'] } });
+  assert.equal(isTaskDirty(v1, t), false);
+  assert.equal(isTaskDirty(v1, t), false, 'asked again');
+  assert.equal(isTaskDirty(v2, t), true, 'a new template');
+  assert.equal(isTaskDirty(v1, t), false, 'a rollback to an equal template');
+  assert.equal(isTaskDirty(v2, t), true);
+});
+
+test('isTaskDirty with objects that are not frozen (inside a transaction)', () => {
+  const spec = { ContainerSpec: { Image: 'busybox:local' } };
+  const t = { ID: 't2', Spec: spec } as unknown as Task;
+  const s = { ID: 's2', Spec: { Name: 'x', TaskTemplate: { ContainerSpec: { Image: 'busybox:local' } } } };
+  assert.equal(isTaskDirty(s as unknown as Service, t), false);
+  spec.ContainerSpec.Image = 'other';
+  assert.equal(isTaskDirty(s as unknown as Service, t), true, 'a mutable spec is compared afresh');
+  assert.equal(isTaskDirty({ ID: 's3', Spec: { Name: 'y' } } as unknown as Service, task({})), false);
+});
