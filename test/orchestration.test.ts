@@ -173,15 +173,25 @@ test('a manual rollback restores the previous spec', async () => {
 });
 
 test('a replicated job runs TotalCompletions tasks, MaxConcurrent at a time', async () => {
-  const c = await simCluster({ behaviour: () => ({ exitCode: 0 }) });
+  // Job tasks run until the test ends them, so how many run at once can be seen.
+  const c = await simCluster();
   try {
     const id = await c.manager.control.createService(
       spec('job', { Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 5 } } }),
     );
-    await c.waitFor(
-      '5 complete',
-      () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 5,
-    );
+    const unfinished = () => c.tasks(id).filter((t) => t.Status.State !== 'complete');
+    for (let done = 0; done < 5;) {
+      const expect = Math.min(2, 5 - done);
+      await c.waitFor(`${expect} running`, () => c.executor.running().length === expect);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(unfinished().length, expect, `never more than MaxConcurrent tasks (${done} done)`);
+      for (const ct of c.executor.running()) c.executor.kill(ct.taskId, 0);
+      done += expect;
+      await c.waitFor(
+        `${done} complete`,
+        () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === done,
+      );
+    }
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(c.tasks(id).length, 5, 'no extra task after completion');
     assert.ok(c.tasks(id).every((t) => t.DesiredState === 'complete'));
@@ -217,15 +227,17 @@ test('task history is bounded by TaskHistoryRetentionLimit and removing a servic
     const id = await c.manager.control.createService(fast('web'));
     for (let i = 0; i < 5; i++) {
       await c.waitFor('running', () => running(c.tasks(id)).length === 1);
-      c.executor.kill(running(c.tasks(id))[0]!.ID, 1);
-      await c.waitFor(
-        'replaced',
-        () => c.tasks(id).filter((t) => t.Status.State === 'failed').length >= Math.min(i + 1, 2),
-      );
+      const victim = running(c.tasks(id))[0]!.ID;
+      c.executor.kill(victim, 1);
+      await c.waitFor('replaced', () => running(c.tasks(id)).some((t) => t.ID !== victim));
     }
+    // As in Swarm, the limit counts the running task: it and the one failure before it.
     await c.waitFor(
       'history trimmed',
-      () => c.tasks(id).filter((t) => t.Status.State === 'failed').length <= 2,
+      () =>
+        c.tasks(id).length === 2 &&
+        running(c.tasks(id)).length === 1 &&
+        c.tasks(id).filter((t) => t.Status.State === 'failed').length === 1,
     );
     await c.manager.control.removeService(id);
     await c.waitFor('tasks gone', () => c.tasks(id).length === 0 && c.executor.containers.size === 0);
@@ -366,6 +378,126 @@ test('a failed job task is retried after the restart delay and the job then comp
       `retried after ${Date.now() - failedAt} ms, before the 300 ms delay`,
     );
     assert.equal(c.tasks(id).length, 2);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('FailureAction continue: an update goes on through failing tasks and completes', async () => {
+  const c = await simCluster({
+    behaviour: (a) => (a.task.Spec.ContainerSpec?.Args?.[0] === 'broken' ? { exitCode: 2 } : {}),
+  });
+  try {
+    const id = await c.manager.control.createService(
+      fast('web', {
+        Mode: { Replicated: { Replicas: 3 } },
+        UpdateConfig: { Parallelism: 1, Monitor: 200e6, FailureAction: 'continue' },
+      }),
+    );
+    await c.waitFor('3 running', () => running(c.tasks(id)).length === 3);
+    await updateContainer(c, id, (cs) => (cs.Args = ['broken']));
+    await c.waitFor('completed', () => c.service(id).UpdateStatus?.State === 'completed', 15_000);
+    const slots = new Set(
+      c
+        .tasks(id)
+        .filter((t) => t.Spec.ContainerSpec?.Args?.[0] === 'broken')
+        .map((t) => t.Slot),
+    );
+    assert.equal(slots.size, 3, 'every slot got the new spec');
+  } finally {
+    await c.stop();
+  }
+});
+
+test('MaxFailureRatio counts failures against all the slots of the update, as Swarm does', async () => {
+  // Slots 1 and 2 fail with the new spec; no restarts, so each fails once.
+  const c = await simCluster({
+    behaviour: (a) =>
+      a.task.Spec.ContainerSpec?.Args?.[0] === 'v2' && (a.task.Slot === 1 || a.task.Slot === 2)
+        ? { exitCode: 2 }
+        : {},
+  });
+  try {
+    const make = (name: string, ratio: number) =>
+      c.manager.control.createService(
+        spec(name, {
+          Mode: { Replicated: { Replicas: 4 } },
+          TaskTemplate: { ContainerSpec: { Image: 'x' }, RestartPolicy: { Condition: 'none' } },
+          UpdateConfig: { Parallelism: 1, Monitor: 200e6, FailureAction: 'pause', MaxFailureRatio: ratio },
+        }),
+      );
+    const tolerant = await make('tolerant', 0.5);
+    const strict = await make('strict', 0.3);
+    await c.waitFor('8 running', () => running([...c.tasks(tolerant), ...c.tasks(strict)]).length === 8);
+    await updateContainer(c, tolerant, (cs) => (cs.Args = ['v2']));
+    await updateContainer(c, strict, (cs) => (cs.Args = ['v2']));
+    // 2 failures of 4 slots: 0.5 is not above 0.5, so the update completes without the failed slots.
+    await c.waitFor(
+      'tolerant completed',
+      () => c.service(tolerant).UpdateStatus?.State === 'completed',
+      15_000,
+    );
+    assert.equal(running(c.tasks(tolerant)).length, 2);
+    // 0.5 is above 0.3: paused at the second failure, not at the first (1 of 4 is 0.25).
+    await c.waitFor('strict paused', () => c.service(strict).UpdateStatus?.State === 'paused', 15_000);
+    const failedV2 = c.tasks(strict).filter((t) => t.Status.State === 'failed').length;
+    assert.equal(failedV2, 2);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('UpdateConfig.Delay spaces the batches', async () => {
+  const c = await simCluster();
+  try {
+    const id = await c.manager.control.createService(
+      fast('web', {
+        Mode: { Replicated: { Replicas: 3 } },
+        UpdateConfig: { Parallelism: 1, Delay: 300e6, Monitor: 10e6 },
+      }),
+    );
+    await c.waitFor('3 running', () => running(c.tasks(id)).length === 3);
+    await updateContainer(c, id, (cs) => (cs.Args = ['v2']));
+    await c.waitFor('completed', () => c.service(id).UpdateStatus?.State === 'completed', 15_000);
+    const created = c
+      .tasks(id)
+      .filter((t) => t.Spec.ContainerSpec?.Args?.[0] === 'v2')
+      .map((t) => Date.parse(t.CreatedAt))
+      .sort((a, b) => a - b);
+    assert.equal(created.length, 3);
+    for (let i = 1; i < created.length; i++)
+      assert.ok(
+        created[i]! - created[i - 1]! >= 280,
+        `batch ${i} began ${created[i]! - created[i - 1]!} ms after the last`,
+      );
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a rollback that fails too is paused as rollback_paused', async () => {
+  // Tasks fail with the new spec, and so do those the rollback starts.
+  let rollingBack = (): boolean => false;
+  const c = await simCluster({
+    behaviour: (a) =>
+      a.task.Spec.ContainerSpec?.Args?.[0] === 'broken' || rollingBack() ? { exitCode: 1 } : {},
+  });
+  try {
+    const id = await c.manager.control.createService(
+      fast('web', {
+        Mode: { Replicated: { Replicas: 2 } },
+        UpdateConfig: { Parallelism: 1, Monitor: 300e6, FailureAction: 'rollback' },
+        RollbackConfig: { Parallelism: 1, Monitor: 300e6, FailureAction: 'pause' },
+      }),
+    );
+    rollingBack = () => c.service(id).UpdateStatus?.State === 'rollback_started';
+    await c.waitFor('2 running', () => running(c.tasks(id)).length === 2);
+    await updateContainer(c, id, (cs) => (cs.Args = ['broken']));
+    await c.waitFor('rollback paused', () => c.service(id).UpdateStatus?.State === 'rollback_paused', 15_000);
+    assert.match(
+      c.service(id).UpdateStatus!.Message!,
+      /^rollback paused due to failure or early termination of task \w{25}$/,
+    );
   } finally {
     await c.stop();
   }

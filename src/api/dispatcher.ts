@@ -30,6 +30,29 @@ export interface TlsTarget {
   issuerPem: string;
 }
 
+/** A manager wants the logs of some of the node's tasks (`service logs`). */
+export interface LogSubscription {
+  id: string;
+  taskIds: string[];
+  /** With follow: tasks of this service that start on the node later are followed too. */
+  serviceId?: string;
+  follow: boolean;
+  /** Lines from the end of each task's log; all when absent. */
+  tail?: number;
+  /** Only lines from this time on, seconds since the epoch. */
+  since?: number;
+}
+
+/** One line of a task's log. */
+export interface TaskLogLine {
+  taskId: string;
+  /** 1 stdout, 2 stderr. */
+  stream: 1 | 2;
+  /** RFC 3339 with nanoseconds. */
+  timestamp: string;
+  line: string;
+}
+
 export interface SessionHandlers {
   /** The node's full assignment set, now and after every change. */
   onAssignments(set: Assignment[]): void;
@@ -37,6 +60,10 @@ export interface SessionHandlers {
   onTlsTarget?(t: TlsTarget): void;
   /** The role the cluster wants this node in, now and after every change (node promote/demote). */
   onNodeRole?(role: NodeRole): void;
+  /** A log subscription for this node's tasks; the agent answers through `publishLogs`. */
+  onLogSubscription?(sub: LogSubscription): void;
+  /** The subscriber of a log subscription went away. */
+  onLogCancel?(subscriptionId: string): void;
   /** The session ended (manager gone, node removed, network): the agent opens a new one. */
   onClose(err: Error): void;
 }
@@ -58,4 +85,9 @@ export interface DispatcherAPI {
   ): Promise<AgentSession>;
   heartbeat(nodeId: string): Promise<{ heartbeatMs: number }>;
   updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void>;
+  /**
+   * Lines for a log subscription, `done` once the node has sent all it has (never while
+   * following). Resolves false when the subscription is gone: the node stops sending.
+   */
+  publishLogs(nodeId: string, subscriptionId: string, lines: TaskLogLine[], done: boolean): Promise<boolean>;
 }

@@ -27,5 +27,7 @@ export type {
   SessionHandlers,
   AgentSession,
   TlsTarget,
+  LogSubscription,
+  TaskLogLine,
 } from './dispatcher.js';
 export { stateOrder, isTerminal } from './taskstate.js';

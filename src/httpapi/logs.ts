@@ -1,7 +1,8 @@
 // Service and task logs in Docker's stdcopy framing, each line prefixed with its task's details
 // (com.docker.swarm.node.id=..,service.id=..,task.id=..) as the docker CLI requires.
 import type { FastifyReply } from 'fastify';
-import type { Task } from '../api/index.js';
+import type { Task, TaskLogLine } from '../api/index.js';
+import type { LogLine } from '../agent/index.js';
 import type { Daemon } from '../node/index.js';
 
 type Q = Record<string, string | undefined>;
@@ -46,7 +47,23 @@ export async function streamLogs(
   const ac = new AbortController();
   res.on('close', () => ac.abort());
   const mine = tasks.filter((t) => t.NodeID === d.nodeId && t.Status.ContainerStatus?.ContainerID);
-  const render = (t: Task, l: { stream: 1 | 2; timestamp: string; line: string }): Buffer | undefined => {
+  // Tasks on other nodes: their agents send the lines through the leader's log broker.
+  const tasksByNode = new Map<string, string[]>();
+  for (const t of tasks)
+    if (t.NodeID && t.NodeID !== d.nodeId)
+      tasksByNode.set(t.NodeID, [...(tasksByNode.get(t.NodeID) ?? []), t.ID]);
+  const known = new Map(tasks.map((t) => [t.ID, t]));
+  /** The task a line is from; following a service, one that started since is looked up. */
+  const taskOf = (id: string): Task | undefined => {
+    let t = known.get(id);
+    if (!t && follow && serviceId && d.state === 'active') {
+      t = d.manager.store.view((tx) => tx.get('tasks', id));
+      if (t?.ServiceID !== serviceId) return undefined;
+      known.set(id, t);
+    }
+    return t;
+  };
+  const render = (t: Task, l: LogLine): Buffer | undefined => {
     if ((l.stream === 1 && !wantOut) || (l.stream === 2 && !wantErr)) return undefined;
     const parts: string[] = [];
     if (timestamps) parts.push(l.timestamp);
@@ -57,36 +74,76 @@ export async function streamLogs(
     parts.push(l.line);
     return frame(l.stream, `${parts.join(' ')}\n`);
   };
-  if (!executor?.logs) return void res.end();
-  const logs = executor.logs.bind(executor);
+  const tailN = tail !== undefined && Number.isFinite(tail) ? tail : undefined;
+  const askRemote = tasksByNode.size > 0 || (follow && serviceId !== undefined);
+  /** Asks the other nodes; `onEnd` once they have all answered (following: if the leader goes). */
+  const remote = (onLines: (lines: readonly TaskLogLine[]) => void, onEnd: () => void): (() => void) =>
+    askRemote
+      ? d.remoteLogs(
+          {
+            tasksByNode,
+            follow,
+            ...(d.nodeId ? { excludeNode: d.nodeId } : {}),
+            ...(serviceId !== undefined ? { serviceId } : {}),
+            ...(tailN !== undefined ? { tail: tailN } : {}),
+            ...(since !== undefined ? { since } : {}),
+          },
+          { lines: onLines, end: onEnd },
+        )
+      : (follow || onEnd(), () => undefined);
+  const logs = executor?.logs?.bind(executor);
   const opts = (signal: AbortSignal) => ({
     follow,
     signal,
-    ...(tail !== undefined && Number.isFinite(tail) ? { tail } : {}),
+    ...(tailN !== undefined ? { tail: tailN } : {}),
     ...(since !== undefined ? { since } : {}),
   });
   if (!follow) {
-    // Gather every task's lines, then write them in time order.
-    const all: { t: Task; l: { stream: 1 | 2; timestamp: string; line: string } }[] = [];
-    for (const t of mine) {
+    // Gather every task's lines, here and from the other nodes, then write them in time order.
+    const all: { t: Task; l: LogLine }[] = [];
+    const fromOthers = new Promise<void>((resolve) => {
+      const cancel = remote((lines) => {
+        for (const l of lines) {
+          const t = taskOf(l.taskId);
+          if (t) all.push({ t, l });
+        }
+      }, resolve);
+      ac.signal.addEventListener('abort', () => {
+        cancel();
+        resolve();
+      });
+    });
+    for (const t of logs ? mine : []) {
       try {
-        for await (const l of logs(t.ID, opts(ac.signal))) all.push({ t, l });
+        for await (const l of logs!(t.ID, opts(ac.signal))) all.push({ t, l });
       } catch {
         /* a container that is gone has no logs */
       }
     }
+    await fromOthers;
     all.sort((a, b) => a.l.timestamp.localeCompare(b.l.timestamp));
     for (const { t, l } of all) {
       const b = render(t, l);
-      if (b) res.write(b);
+      if (b && !res.destroyed) res.write(b);
     }
     res.end();
     return;
   }
+  const cancelRemote = remote(
+    (lines) => {
+      for (const l of lines) {
+        const t = taskOf(l.taskId);
+        const b = t && render(t, l);
+        if (b && !res.destroyed) res.write(b);
+      }
+    },
+    // The leader stopped leading: the stream ends, as a manager's does when it leaves.
+    () => ac.abort(),
+  );
   const followed = new Set<string>();
   const pumps: Promise<void>[] = [];
   const pump = (t: Task, fromStart: boolean): void => {
-    if (followed.has(t.ID)) return;
+    if (followed.has(t.ID) || !logs) return;
     followed.add(t.ID);
     const o = fromStart ? { follow: true, signal: ac.signal } : opts(ac.signal);
     pumps.push(
@@ -103,18 +160,20 @@ export async function streamLogs(
     );
   };
   for (const t of mine) pump(t, false);
+  let unsubscribe: (() => void) | undefined;
   if (serviceId && d.state === 'active') {
-    const unsubscribe = d.manager.store.subscribe((e) => {
+    unsubscribe = d.manager.store.subscribe((e) => {
       if (e.kind !== 'change' || e.change.table !== 'tasks') return;
       const t = e.change.object as Task;
       if (t.ServiceID === serviceId && t.NodeID === d.nodeId && t.Status.State === 'running') pump(t, true);
     });
-    await new Promise<void>((resolve) => {
-      if (ac.signal.aborted) resolve();
-      else ac.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-    unsubscribe();
   }
+  await new Promise<void>((resolve) => {
+    if (ac.signal.aborted) resolve();
+    else ac.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  unsubscribe?.();
+  cancelRemote();
   await Promise.all(pumps);
   res.end();
 }

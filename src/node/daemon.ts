@@ -67,10 +67,20 @@ import {
   managerChannelCredentials,
   type ForwardApiRequest,
   type ForwardApiResponse,
+  type SubscribeLogsRequest,
+  type SubscribeLogsResponse,
   type TlsMaterial,
 } from '../transport/index.js';
 import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
-import { EventLog, Manager, dispatcherService, raftMembers, type RaftGroup } from '../manager/index.js';
+import {
+  EventLog,
+  Manager,
+  dispatcherService,
+  raftMembers,
+  type LogRequest,
+  type LogSink,
+  type RaftGroup,
+} from '../manager/index.js';
 import { Agent, DockerExecutor, RemoteDispatcher, type Executor } from '../agent/index.js';
 import { CertFiles, joinRaft, renewCertificate, requestJoinCertificate } from './certs.js';
 
@@ -139,6 +149,32 @@ class RaftPeers {
     this.#cache = m;
     return m;
   }
+}
+
+/** A follower's log request as the leader's broker takes it; bad JSON asks for nothing. */
+function logRequestFromWire(req: SubscribeLogsRequest): LogRequest {
+  let byNode: Record<string, unknown> = {};
+  try {
+    const v = JSON.parse(Buffer.from(req.tasksByNodeJson).toString('utf8')) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) byNode = v as Record<string, unknown>;
+  } catch {
+    /* nothing asked */
+  }
+  const tasksByNode = new Map<string, string[]>();
+  for (const [node, ids] of Object.entries(byNode))
+    if (Array.isArray(ids))
+      tasksByNode.set(
+        node,
+        ids.filter((x): x is string => typeof x === 'string'),
+      );
+  return {
+    tasksByNode,
+    follow: req.follow,
+    ...(req.serviceId ? { serviceId: req.serviceId } : {}),
+    ...(req.tail >= 0 ? { tail: req.tail } : {}),
+    ...(req.since > 0 ? { since: req.since } : {}),
+    ...(req.excludeNode ? { excludeNode: req.excludeNode } : {}),
+  };
 }
 
 /** The membership's view of the Raft node, which exists only once the manager has started it. */
@@ -483,6 +519,14 @@ export class Daemon {
           const res = await this.#apiHandler(req);
           return { ...res, appliedIndex: store.index };
         },
+        subscribeLogs: (req, sink) => {
+          const broker = manager.leader?.dispatcher.logs;
+          if (!broker) throw notLeaderError(this.#leaderAddr());
+          return broker.subscribe(logRequestFromWire(req), {
+            lines: (lines) => sink.lines(lines.map((l) => ({ ...l }))),
+            end: () => sink.end(),
+          });
+        },
       }),
     );
     this.#server = server;
@@ -590,6 +634,53 @@ export class Daemon {
     if (init) await started;
     this.#scheduleRenewal();
     await this.syncKeys();
+  }
+
+  /**
+   * The logs of tasks on other nodes (`service logs`): the leader's broker subscribes through
+   * the agents' sessions, and a follower asks the leader to. Returns the cancel function.
+   */
+  remoteLogs(request: LogRequest, sink: LogSink): () => void {
+    const broker = this.#manager?.leader?.dispatcher.logs;
+    if (broker) return broker.subscribe(request, sink);
+    const addr = this.#leaderAddr();
+    if (!this.#store || !this.#tls || !addr || addr === this.#node?.listenAddr) {
+      sink.end();
+      return () => undefined;
+    }
+    const client = new ManagerServiceClient(
+      addr,
+      managerChannelCredentials(this.#tls),
+      CLUSTER_CHANNEL_OPTIONS,
+    );
+    const call = client.subscribeLogs({
+      tasksByNodeJson: Buffer.from(JSON.stringify(Object.fromEntries(request.tasksByNode))),
+      serviceId: request.serviceId ?? '',
+      follow: request.follow,
+      tail: request.tail ?? -1,
+      since: request.since ?? 0,
+      excludeNode: request.excludeNode ?? '',
+    });
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      client.close();
+      sink.end();
+    };
+    call.on('data', (res: SubscribeLogsResponse) =>
+      sink.lines(res.lines.map((l) => ({ ...l, stream: l.stream === 2 ? 2 : 1 }))),
+    );
+    call.on('error', (e: Error) => {
+      if (!ended) this.#logf('warn', `logs from the leader: ${e.message}`);
+      end();
+    });
+    call.on('end', end);
+    return () => {
+      if (ended) return;
+      call.cancel();
+      end();
+    };
   }
 
   /** Installs what runs Engine API requests other managers forward to this one while it leads. */

@@ -287,6 +287,11 @@ class SessionLink implements DispatcherAPI {
       this.#checked(inc).updateTaskStatus(nodeId, copy),
     );
   }
+
+  /** The simulation asks for no logs (its executor keeps none). */
+  publishLogs(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
 }
 
 /** Controllers whose steps take simulated time and stop dead with the agent that drives them. */

@@ -27,6 +27,8 @@ export {
   JoinRaftRequest,
   JoinRaftResponse,
   RaftMember,
+  SubscribeLogsRequest,
+  SubscribeLogsResponse,
 } from './gen/shoal/v1/manager.js';
 export type { ManagerServiceServer } from './gen/shoal/v1/manager.js';
 export { managerService } from './manager.js';

@@ -3,6 +3,7 @@
 // Containers of different nodes are told apart by the com.docker.swarm.node.id label.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +140,59 @@ test('a 6-replica service spreads 2/2/2 over the workers', async () => {
   await waitFor('6 running tasks', async () => total(await placement('web')) === 6);
   const p = await placement('web');
   assert.deepEqual(Object.fromEntries([...p].sort()), { w1: 2, w2: 2, w3: 2 });
+});
+
+test('service logs on the manager shows the tasks of every worker, and -f follows them', async () => {
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'talk',
+    '--replicas',
+    '3',
+    '--no-resolve-image',
+    'busybox:local',
+    'sh',
+    '-c',
+    'echo hello-log; i=0; while true; do i=$((i+1)); echo tick$i; sleep 1; done',
+  ]);
+  await waitFor('3 running', async () => total(await placement('talk')) === 3);
+  // The manager is drained: every line comes from a worker, through the log broker.
+  const origins = (out: string, text: RegExp): Set<string> => {
+    const seen = new Set<string>();
+    for (const l of out.split('\n')) {
+      const mt = /^talk\.(\d)\.\w+@(w\d)\s+\| (.*)$/.exec(l);
+      if (mt && text.test(mt[3]!)) seen.add(`${mt[1]}@${mt[2]}`);
+    }
+    return seen;
+  };
+  let out = '';
+  await waitFor('hello-log from the 3 tasks', async () => {
+    out = await m.ok(['service', 'logs', 'talk']);
+    return origins(out, /^hello-log$/).size === 3;
+  });
+  assert.equal(new Set([...origins(out, /^hello-log$/)].map((o) => o.split('@')[1])).size, 3, 'on 3 workers');
+  const tail = await m.ok(['service', 'logs', '--tail', '1', 'talk']);
+  assert.equal(tail.trim().split('\n').length, 3, 'one line per task');
+  assert.equal(origins(tail, /^hello-log$/).size, 0, 'only the last line of each');
+
+  const follower = spawn('docker', ['service', 'logs', '-f', '--tail', '0', 'talk'], {
+    env: { ...process.env, DOCKER_HOST: m.host },
+  });
+  let followed = '';
+  follower.stdout.on('data', (b: Buffer) => (followed += b.toString()));
+  try {
+    await waitFor(
+      'new ticks from the 3 tasks',
+      async () => origins(followed, /^tick\d+$/).size === 3,
+      30_000,
+    );
+    assert.equal(origins(followed, /^hello-log$/).size, 0, '--tail 0: no earlier line');
+  } finally {
+    follower.kill('SIGINT');
+  }
+  await m.ok(['service', 'rm', 'talk']);
 });
 
 test('a secret from stdin reaches only its task, at /run/secrets, and is never at rest in plaintext', async () => {

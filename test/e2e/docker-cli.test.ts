@@ -433,6 +433,96 @@ test('inspect --pretty, node ps, logs -f and events', async () => {
   assert.match(events, /^service update web$/m);
 });
 
+test('docker events follows service, node and container events as they happen', async () => {
+  const env = { ...process.env, DOCKER_HOST: `unix://${sock}` };
+  const follower = spawn(
+    'docker',
+    [
+      'events',
+      '--filter',
+      'type=service',
+      '--filter',
+      'type=node',
+      '--filter',
+      'type=container',
+      '--format',
+      '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}',
+    ],
+    { env },
+  );
+  let seen = '';
+  follower.stdout.on('data', (b: Buffer) => (seen += b.toString()));
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    await ok(['service', 'create', '--detach', '--name', 'evf', 'busybox:local', 'sleep', '3600']);
+    await ok(['node', 'update', '--label-add', 'events=followed', 'self']);
+    await waitFor(
+      'followed events of each type',
+      async () =>
+        /^service create evf$/m.test(seen) &&
+        /^node update /m.test(seen) &&
+        /^container start evf\.1\.\w+$/m.test(seen),
+      30_000,
+    );
+  } finally {
+    follower.kill('SIGINT');
+  }
+  await ok(['service', 'rm', 'evf']);
+  await waitFor('evf containers removed', async () => (await allContainers('evf')).length === 0);
+});
+
+test('shoald serves several -H addresses, unix and tcp; join tokens rotate; swarm leave --force', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-e2e-hosts-'));
+  const unixHost = `unix://${join(dir, 'second.sock')}`;
+  const tcpHost = 'tcp://127.0.0.1:23751';
+  const second = spawn(
+    process.execPath,
+    [
+      'bin/shoald.js',
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'run'),
+      '-H',
+      unixHost,
+      '-H',
+      tcpHost,
+      '--engine-host',
+      'unix:///var/run/docker.sock',
+    ],
+    { stdio: 'ignore' },
+  );
+  const at = (host: string, args: string[]) =>
+    run('docker', args, { env: { ...process.env, DOCKER_HOST: host } }).then(
+      (r) => r.stdout,
+      (e: { stderr?: string }) =>
+        Promise.reject(new Error(`docker ${args.join(' ')} at ${host}: ${e.stderr}`)),
+    );
+  try {
+    await waitFor('second shoald up on tcp', () =>
+      at(tcpHost, ['version']).then(
+        () => true,
+        () => false,
+      ),
+    );
+    await at(unixHost, ['swarm', 'init', '--listen-addr', '127.0.0.2:2377', '--advertise-addr', '127.0.0.2']);
+    assert.equal((await at(tcpHost, ['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'active');
+    const before = (await at(tcpHost, ['swarm', 'join-token', '-q', 'worker'])).trim();
+    const managerBefore = (await at(unixHost, ['swarm', 'join-token', '-q', 'manager'])).trim();
+    await at(unixHost, ['swarm', 'join-token', '--rotate', '-q', 'worker']);
+    const after = (await at(tcpHost, ['swarm', 'join-token', '-q', 'worker'])).trim();
+    assert.notEqual(after, before, 'the worker token rotated');
+    assert.equal((await at(unixHost, ['swarm', 'join-token', '-q', 'manager'])).trim(), managerBefore);
+    assert.match(await at(unixHost, ['swarm', 'leave', '--force']), /Node left the swarm/);
+    assert.equal((await at(tcpHost, ['info', '--format', '{{.Swarm.LocalNodeState}}'])).trim(), 'inactive');
+    await assert.rejects(at(unixHost, ['service', 'ls']), /not a swarm manager/);
+  } finally {
+    second.kill('SIGTERM');
+    await new Promise((r) => second.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a shoald restart keeps services and does not restart running containers', async () => {
   const before = new Map<string, string>();
   for (const id of await containers('web'))

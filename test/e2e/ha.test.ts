@@ -229,6 +229,32 @@ test('three managers join with the manager token; node ls shows the Leader and R
   assert.ok((await configs(managers[2]!)).has(name!), 'the follower reads its own write');
 });
 
+test('service logs asked of any manager shows the tasks of every node', async () => {
+  const lead = (await leader())!;
+  await lead.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'hlog',
+    '--mode',
+    'global',
+    '--no-resolve-image',
+    'busybox:local',
+    'sh',
+    '-c',
+    'echo hello-ha; sleep 100000',
+  ]);
+  for (const n of managers) {
+    await waitFor(`${n.name}: hello-ha from the 3 managers' tasks`, async () => {
+      const out = await n.ok(['service', 'logs', 'hlog']);
+      const nodes = new Set([...out.matchAll(/^hlog\.\w+\.\w+@(\S+)\s+\| hello-ha$/gm)].map((mt) => mt[1]));
+      return nodes.size === 3;
+    });
+  }
+  await lead.ok(['service', 'rm', 'hlog']);
+});
+
 test('kill -9 of the leader, 10 rounds under write load: a new leader takes writes each round and no acknowledged write is lost', async () => {
   const load = new Load(() => managers);
   const failovers: number[] = [];

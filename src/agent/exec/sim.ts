@@ -1,7 +1,7 @@
 // A cheap in-memory executor: containers are records, exits are triggered by tests. It lets one
 // process host many simulated nodes, and lets orchestration tests run without an engine.
 import type { Assignment, NodeDescription } from '../../api/index.js';
-import type { Controller, Executor, ExitInfo, Recovered } from './executor.js';
+import type { Controller, Executor, ExitInfo, LogLine, LogOptions, Recovered } from './executor.js';
 
 export interface SimContainer {
   taskId: string;
@@ -35,6 +35,45 @@ export class SimExecutor implements Executor {
     this.containers.delete(id);
     return Promise.resolve();
   }
+  readonly #logs = new Map<string, LogLine[]>();
+  readonly #printed = new Set<() => void>();
+
+  /** Writes a line to a task's log, as its process would. */
+  print(taskId: string, line: string, stream: 1 | 2 = 1): void {
+    const l = this.#logs.get(taskId) ?? [];
+    l.push({ stream, timestamp: new Date().toISOString(), line });
+    this.#logs.set(taskId, l);
+    for (const wake of [...this.#printed]) wake();
+  }
+
+  async *logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {
+    const fromMs = opts.since !== undefined ? opts.since * 1000 : -Infinity;
+    const first = this.#logs.get(taskId) ?? [];
+    let i = opts.tail !== undefined ? Math.max(0, first.length - opts.tail) : 0;
+    for (;;) {
+      const lines = this.#logs.get(taskId) ?? [];
+      while (i < lines.length) {
+        const l = lines[i++]!;
+        if (Date.parse(l.timestamp) >= fromMs) yield l;
+      }
+      if (!opts.follow || opts.signal.aborted || !this.containers.has(taskId)) return;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.#printed.delete(wake);
+          opts.signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.#printed.add(wake);
+        opts.signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+  }
+
+  /** Readers following a log right now (a cancelled subscription leaves none behind). */
+  get followers(): number {
+    return this.#printed.size;
+  }
+
   running(): SimContainer[] {
     return [...this.containers.values()].filter((c) => c.state === 'running');
   }

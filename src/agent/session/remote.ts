@@ -11,6 +11,7 @@ import type {
   Payload,
   SessionHandlers,
   Task,
+  TaskLogLine,
   TaskStatusUpdate,
 } from '../../api/index.js';
 import {
@@ -155,7 +156,20 @@ export class RemoteDispatcher implements DispatcherAPI {
             },
           });
         }
-        handlers.onAssignments(assemble(tasks, secrets, configs));
+        const logsOnly = !msg.complete && msg.changes.length === 0 && msg.logSubscriptions.length > 0;
+        if (!logsOnly) handlers.onAssignments(assemble(tasks, secrets, configs));
+        for (const sub of msg.logSubscriptions) {
+          if (sub.cancel) handlers.onLogCancel?.(sub.id);
+          else
+            handlers.onLogSubscription?.({
+              id: sub.id,
+              taskIds: sub.taskIds,
+              follow: sub.follow,
+              ...(sub.serviceId ? { serviceId: sub.serviceId } : {}),
+              ...(sub.tail >= 0 ? { tail: sub.tail } : {}),
+              ...(sub.since > 0 ? { since: sub.since } : {}),
+            });
+        }
       });
       stream.on('error', (e: ServiceError) => {
         if (e.code === status.CANCELLED && closed) return;
@@ -204,6 +218,30 @@ export class RemoteDispatcher implements DispatcherAPI {
             new Metadata(),
             { deadline: Date.now() + CALL_TIMEOUT_MS },
             (err) => (err ? reject(new Error(err.details || err.message)) : resolve()),
+          );
+        }),
+    );
+  }
+
+  publishLogs(
+    _nodeId: string,
+    subscriptionId: string,
+    lines: TaskLogLine[],
+    done: boolean,
+  ): Promise<boolean> {
+    return this.#call(
+      (client) =>
+        new Promise((resolve, reject) => {
+          client.publishLogs(
+            { sessionId: this.#sessionId, subscriptionId, lines, done },
+            new Metadata(),
+            { deadline: Date.now() + CALL_TIMEOUT_MS },
+            (err) =>
+              err
+                ? err.code === status.NOT_FOUND
+                  ? resolve(false)
+                  : reject(new Error(err.details || err.message))
+                : resolve(true),
           );
         }),
     );

@@ -50,6 +50,7 @@ function stubDispatcher(): {
       out.reports.push(...u);
       return Promise.resolve();
     },
+    publishLogs: () => Promise.resolve(false),
   };
   return { dispatcher: out.dispatcher, push: (set) => out.push(set), reports: out.reports };
 }
@@ -80,6 +81,7 @@ test('a lost session keeps tasks running and reconnects with a fresh complete se
     },
     heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
     updateTaskStatus: () => Promise.resolve(),
+    publishLogs: () => Promise.resolve(false),
   };
   const executor = new SimExecutor(desc);
   const agent = new Agent({ nodeId: 'node', addr: '127.0.0.1', dispatcher, executor, clock: systemClock });

@@ -16,6 +16,7 @@ import type { Clock, Cancel } from '../../platform/index.js';
 import type { Executor } from '../exec/executor.js';
 import { TaskRunner } from './taskrunner.js';
 import { Limiter } from './limit.js';
+import { LogPublisher } from './logs.js';
 
 export interface AgentOptions {
   nodeId: string;
@@ -50,10 +51,17 @@ export class Agent {
   #firstSet = true;
   #log: (msg: string) => void;
   #limiter: Limiter;
+  #logs: LogPublisher;
 
   constructor(private readonly o: AgentOptions) {
     this.#log = o.log ?? (() => undefined);
     this.#limiter = new Limiter(o.engineConcurrency ?? 8);
+    this.#logs = new LogPublisher({
+      nodeId: o.nodeId,
+      executor: o.executor,
+      dispatcher: o.dispatcher,
+      log: this.#log,
+    });
   }
 
   /**
@@ -79,6 +87,8 @@ export class Agent {
       },
       onTlsTarget: (t) => this.o.onTlsTarget?.(t),
       onNodeRole: (r) => this.o.onNodeRole?.(r),
+      onLogSubscription: (sub) => this.#logs.subscribe(sub),
+      onLogCancel: (id) => this.#logs.cancel(id),
       onClose: (err) => {
         if (session !== undefined && this.#session !== session) return;
         this.#lost(err);
@@ -163,6 +173,7 @@ export class Agent {
     this.#reconnect?.();
     this.#reconnect = undefined;
     this.#heartbeat?.();
+    this.#logs.stop();
     for (const r of this.#runners.values()) await r.close(false);
     this.#runners.clear();
     await this.#flushReports();
@@ -206,6 +217,10 @@ export class Agent {
   }
 
   #report(taskId: string, status: TaskStatus): void {
+    if (status.State === 'running') {
+      const r = this.#runners.get(taskId);
+      if (r) this.#logs.taskStarted(taskId, r.serviceId);
+    }
     this.#reports.push({ taskId, status });
     if (this.#reportScheduled) return;
     this.#reportScheduled = true;

@@ -34,6 +34,10 @@ export class TaskRunner {
     this.#status = a.task.Status;
   }
 
+  get serviceId(): string {
+    return this.#a.task.ServiceID;
+  }
+
   get taskId(): string {
     return this.#a.task.ID;
   }

@@ -18,6 +18,7 @@ import {
   toServiceError,
   type AssignmentChange,
   type DispatcherServiceServer,
+  type LogSubscription as WireLogSubscription,
   type PeerPolicy,
   type SessionRequest,
   type SessionResponse,
@@ -31,16 +32,13 @@ const UPDATE = AssignmentChange_Action.ACTION_UPDATE;
 const REMOVE = AssignmentChange_Action.ACTION_REMOVE;
 
 /**
- * A task's JSON. Stored tasks are frozen and never change, so each is serialized once: diffing a
- * node's whole assignment set on every change re-serialized every task it holds (O(n²) while a
- * service of n tasks starts on one node).
+ * What identifies a task's content: its store version (a stored task never changes without a new
+ * one). Diffing a node's whole assignment set on every change by the tasks' JSON re-serialized
+ * every task the node holds (O(n²) while a service of n tasks starts on one node).
  */
-const jsonOfFrozen = new WeakMap<object, string>();
-function taskJson(task: Assignment['task']): string {
-  if (!Object.isFrozen(task)) return JSON.stringify(task);
-  let json = jsonOfFrozen.get(task);
-  if (json === undefined) jsonOfFrozen.set(task, (json = JSON.stringify(task)));
-  return json;
+function taskKey(a: Assignment): string {
+  const version = a.task.Version?.Index;
+  return `${version === undefined ? JSON.stringify(a.task) : version}\0${a.serviceName}\0${JSON.stringify(a.serviceLabels)}`;
 }
 
 /** What a session has sent so far, to send only differences. */
@@ -55,7 +53,7 @@ class SentState {
     const secrets = new Map<string, Assignment['secrets'][number]>();
     const configs = new Map<string, Assignment['configs'][number]>();
     for (const a of set) {
-      tasks.set(a.task.ID, taskJson(a.task) + '\0' + a.serviceName + '\0' + JSON.stringify(a.serviceLabels));
+      tasks.set(a.task.ID, taskKey(a));
       for (const s of a.secrets) secrets.set(s.id, s);
       for (const c of a.configs) configs.set(c.id, c);
     }
@@ -80,7 +78,7 @@ class SentState {
         item: {
           $case: 'task',
           value: {
-            taskJson: Buffer.from(taskJson(a.task)),
+            taskJson: Buffer.from(JSON.stringify(a.task)),
             serviceName: a.serviceName,
             serviceLabelsJson: Buffer.from(JSON.stringify(a.serviceLabels)),
           },
@@ -154,6 +152,8 @@ export function dispatcherService(
       let role = '';
       let handle: AgentSession | undefined;
       let ended = false;
+      /** Log subscriptions for the next message. */
+      const heldLogs: WireLogSubscription[] = [];
       const end = (): void => {
         if (ended) return;
         ended = true;
@@ -182,6 +182,19 @@ export function dispatcherService(
           role = r;
           if (!first) write([]);
         },
+        // Held until the first message (the complete assignment set) when they come before it.
+        onLogSubscription: (sub) =>
+          writeLogs({
+            id: sub.id,
+            taskIds: sub.taskIds,
+            serviceId: sub.serviceId ?? '',
+            follow: sub.follow,
+            tail: sub.tail ?? -1,
+            since: sub.since ?? 0,
+            cancel: false,
+          }),
+        onLogCancel: (id) =>
+          writeLogs({ id, taskIds: [], serviceId: '', follow: false, tail: 0, since: 0, cancel: true }),
         onClose: () => call.end(),
       }).then(
         (h) => {
@@ -193,6 +206,10 @@ export function dispatcherService(
           end();
         },
       );
+      function writeLogs(sub: WireLogSubscription): void {
+        heldLogs.push(sub);
+        if (!first) write([]);
+      }
       function write(changes: AssignmentChange[]): void {
         if (ended) return;
         if (call.writableLength > MAX_BUFFERED_BYTES) {
@@ -208,6 +225,7 @@ export function dispatcherService(
           changes,
           ...(tlsSent ? { rootsPem: '', issuerPem: '' } : tls),
           nodeRole: role,
+          logSubscriptions: heldLogs.splice(0),
         });
         tlsSent = true;
         first = false;
@@ -219,6 +237,21 @@ export function dispatcherService(
       const d = dispatcher();
       checkSession(nodeId, call.request.sessionId);
       return { heartbeatMs: (await d.heartbeat(nodeId)).heartbeatMs };
+    }, log),
+
+    publishLogs: unary(async (call) => {
+      const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      const d = dispatcher();
+      checkSession(nodeId, call.request.sessionId);
+      const lines = call.request.lines.map((l) => ({
+        taskId: l.taskId,
+        stream: l.stream === 2 ? (2 as const) : (1 as const),
+        timestamp: l.timestamp,
+        line: l.line,
+      }));
+      if (!(await d.publishLogs(nodeId, call.request.subscriptionId, lines, call.request.done)))
+        throw new RpcError(status.NOT_FOUND, 'no such log subscription: its subscriber has gone');
+      return {};
     }, log),
 
     updateTaskStatus: unary(async (call) => {

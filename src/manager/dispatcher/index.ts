@@ -14,10 +14,12 @@ import type {
   Task,
   TlsTarget,
   TaskStatusUpdate,
+  TaskLogLine,
 } from '../../api/index.js';
 import type { MemoryStore, StoreEvent } from '../../state/index.js';
 import { stateOrder } from '../orchestrator/index.js';
 import { tlsTarget } from '../nodeca/index.js';
+import { LogBroker } from './logs.js';
 
 /** Reports are flushed on the next tick; those that arrive during a flush go in the next one. */
 const FLUSH_MS = 0;
@@ -52,13 +54,17 @@ export class Dispatcher implements DispatcherAPI {
   #livenessTimer: Cancel | undefined;
   /** Open sessions' close handlers: a dispatcher that stops (lost leadership) ends them all. */
   #open = new Set<(err: Error) => void>();
+  /** Log subscriptions of `service logs` for tasks on the nodes with a session here. */
+  readonly logs: LogBroker;
 
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
     private readonly log: (msg: string) => void = () => undefined,
     private readonly opts: { heartbeatMs?: number; selfAddr?: () => string } = {},
-  ) {}
+  ) {
+    this.logs = new LogBroker(clock);
+  }
 
   get heartbeatMs(): number {
     const fromSpec = this.store.view((tx) => tx.cluster()?.Spec.Dispatcher?.HeartbeatPeriod);
@@ -78,6 +84,7 @@ export class Dispatcher implements DispatcherAPI {
     const open = [...this.#open];
     this.#open.clear();
     for (const close of open) close(new Error('this manager is no longer the leader'));
+    this.logs.endAll();
     await this.#flush();
   }
 
@@ -186,8 +193,14 @@ export class Dispatcher implements DispatcherAPI {
       const n = this.store.view((tx) => tx.get('nodes', nodeId));
       if (n) onRole(sessionRole(n));
     }
+    const onSub = handlers.onLogSubscription?.bind(handlers);
+    const onCancel = handlers.onLogCancel?.bind(handlers);
+    const detachLogs = onSub
+      ? this.logs.attach(nodeId, { subscribe: onSub, cancel: (id) => onCancel?.(id) })
+      : undefined;
     const close = (): void => {
       stop();
+      detachLogs?.();
       if (onTls) this.#tlsListeners.delete(onTls);
       if (onRole) this.#roleListeners.get(nodeId)?.delete(onRole);
       this.#open.delete(onClose);
@@ -289,6 +302,10 @@ export class Dispatcher implements DispatcherAPI {
     subs.add(onSet);
     onSet(this.assignmentSet(nodeId));
     return () => subs.delete(onSet);
+  }
+
+  publishLogs(nodeId: string, subscriptionId: string, lines: TaskLogLine[], done: boolean): Promise<boolean> {
+    return Promise.resolve(this.logs.publish(nodeId, subscriptionId, lines, done));
   }
 
   updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {

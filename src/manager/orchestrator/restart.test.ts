@@ -138,3 +138,47 @@ test('a slot gets one replacement when two of its live tasks stop, none while an
   assert.equal(one.plan.update.length, 1);
   assert.equal(one.plan.create.length, 0);
 });
+
+function withPolicy(
+  policy: NonNullable<NonNullable<Service['Spec']['TaskTemplate']>['RestartPolicy']>,
+): Service {
+  return {
+    ...service,
+    Spec: { ...service.Spec, TaskTemplate: { ContainerSpec: { Image: 'x' }, RestartPolicy: policy } },
+  };
+}
+
+function ended(s: Service, state: 'failed' | 'complete'): Task {
+  const t = newTask(s, { now: NOW - 60_000, slot: 1 });
+  return { ...t, NodeID: 'n1', Status: { ...t.Status, State: state } };
+}
+
+test('on-failure restarts a failed task but not one that exited cleanly; any restarts both', () => {
+  const nodes = new Map([['n1', node('n1', 'ready')]]);
+  const plan = (s: Service, t: Task) =>
+    planRestarts({ service: s, tasks: [t], nodes, now: NOW, history: new RestartHistory() }).plan;
+  const onFailure = withPolicy({ Condition: 'on-failure', Delay: 0 });
+  assert.equal(plan(onFailure, ended(onFailure, 'failed')).create.length, 1);
+  assert.equal(plan(onFailure, ended(onFailure, 'complete')).create.length, 0);
+  const any = withPolicy({ Condition: 'any', Delay: 0 });
+  assert.equal(plan(any, ended(any, 'complete')).create.length, 1);
+});
+
+test('MaxAttempts counts only the restarts inside Window', () => {
+  const s = withPolicy({ Condition: 'any', Delay: 0, MaxAttempts: 1, Window: 10e9 });
+  const nodes = new Map([['n1', node('n1', 'ready')]]);
+  const history = new RestartHistory();
+  const restarts = (now: number): number =>
+    planRestarts({ service: s, tasks: [ended(s, 'failed')], nodes, now, history }).plan.create.length;
+  assert.equal(restarts(NOW), 1, 'the first failure restarts');
+  assert.equal(restarts(NOW + 5_000), 0, 'a second one within the 10 s window does not');
+  assert.equal(restarts(NOW + 10_001), 1, 'once the first restart has left the window, it restarts again');
+  assert.equal(restarts(NOW + 12_000), 0);
+  const noWindow = withPolicy({ Condition: 'any', Delay: 0, MaxAttempts: 1 });
+  const h2 = new RestartHistory();
+  const r2 = (now: number): number =>
+    planRestarts({ service: noWindow, tasks: [ended(noWindow, 'failed')], nodes, now, history: h2 }).plan
+      .create.length;
+  assert.equal(r2(NOW), 1);
+  assert.equal(r2(NOW + 3600_000), 0, 'without a window the attempts are counted for ever');
+});

@@ -84,7 +84,8 @@ export class Updater {
     /** Task ID → when it failed. Fed by store events, so a failure is seen even if the task is reaped at once. */
     const failures = new Map<string, number>();
     const failed = new Set<string>();
-    let updatedCount = 0;
+    /** Slots whose up-to-date task failed in this update: they do not hold its completion back. */
+    const failedSlots = new Set<string>();
     let startedFor = this.#service(serviceId)?.UpdateStatus?.StartedAt;
     const unsubscribe = this.store.subscribe((e) => {
       if (e.kind !== 'change' || e.change.table !== 'tasks') return;
@@ -92,10 +93,20 @@ export class Updater {
       if (t.ServiceID !== serviceId || failures.has(t.ID)) return;
       if (startedFor !== undefined && t.CreatedAt < startedFor) return;
       const svc = this.#service(serviceId);
-      if (svc && !isTaskDirty(svc, t) && taskFailed(t, isJob(svc))) failures.set(t.ID, this.clock.now());
+      if (svc && !isTaskDirty(svc, t) && taskFailed(t, isJob(svc))) {
+        failures.set(t.ID, this.clock.now());
+        failedSlots.add(slotKey(t));
+      }
     });
     try {
-      await this.#loop(serviceId, signal, { monitored, failures, failed, updatedCount, startedFor });
+      await this.#loop(serviceId, signal, {
+        monitored,
+        failures,
+        failed,
+        failedSlots,
+        totalDirty: undefined,
+        startedFor,
+      });
     } finally {
       unsubscribe();
     }
@@ -108,7 +119,9 @@ export class Updater {
       monitored: Map<string, number>;
       failures: Map<string, number>;
       failed: Set<string>;
-      updatedCount: number;
+      failedSlots: Set<string>;
+      /** Slots out of date when this update began: the denominator of MaxFailureRatio, as in Swarm. */
+      totalDirty: number | undefined;
       startedFor: string | undefined;
     },
   ): Promise<void> {
@@ -122,7 +135,8 @@ export class Updater {
         monitored.clear();
         failures.clear();
         failed.clear();
-        st.updatedCount = 0;
+        st.failedSlots.clear();
+        st.totalDirty = undefined;
       }
       const startedFor = st.startedFor;
       const rollback = svc.UpdateStatus?.State === 'rollback_started';
@@ -138,7 +152,7 @@ export class Updater {
         if (since === undefined || at - since <= monitorMs) failed.add(id);
       }
       failures.clear();
-      if (failed.size > 0 && failed.size / Math.max(1, st.updatedCount) > cfg.MaxFailureRatio) {
+      if (failed.size > 0 && failed.size / Math.max(1, st.totalDirty ?? 1) > cfg.MaxFailureRatio) {
         const culprit = [...failed][0]!;
         if (cfg.FailureAction === 'pause') {
           await this.#setStatus(serviceId, {
@@ -167,12 +181,15 @@ export class Updater {
       const bySlot = new Map<string, Task[]>();
       for (const t of tasks) if (isLive(t)) bySlot.set(slotKey(t), [...(bySlot.get(slotKey(t)) ?? []), t]);
       const dirty = [...bySlot.entries()].filter(([, ts]) => ts.some((t) => isTaskDirty(svc, t)));
+      st.totalDirty ??= dirty.length;
       if (dirty.length === 0) {
         // Everything is up to date: finish once the last tasks have passed their monitor window
-        // and the slots are running again.
+        // and the slots are running again. A slot whose new task failed, a failure the failure
+        // action let pass (continue, or within MaxFailureRatio), does not hold completion back:
+        // waiting for a crash-looping task to be seen running could stall the update for ever.
         const pendingMonitor = [...monitored.values()].some((since) => now - since < monitorMs);
-        const settled = [...bySlot.values()].every((ts) =>
-          ts.some((t) => t.Status.State === 'running' || job),
+        const settled = [...bySlot.entries()].every(
+          ([key, ts]) => job || st.failedSlots.has(key) || ts.some((t) => t.Status.State === 'running'),
         );
         if (!pendingMonitor && settled) {
           await this.store.update((tx) => {
@@ -200,7 +217,6 @@ export class Updater {
       await Promise.all(
         batch.map(([key, olds]) => this.#updateSlot(svc, key, olds, cfg.Order, signal, stop)),
       );
-      st.updatedCount += batch.length;
       this.#noteRunning(serviceId, monitored, startedFor);
       if (cfg.Delay > 0) await this.clock.sleep(cfg.Delay / 1e6, signal);
     }

@@ -83,6 +83,41 @@ test('constraints on labels, role and hostname select nodes', () => {
   assert.equal(none!.reason, 'no suitable node (scheduling constraints not satisfied on 2 nodes)');
 });
 
+test('constraints on node ID, role, platform and engine labels select nodes', () => {
+  const mgr = node('m1');
+  mgr.Spec.Role = 'manager';
+  const arm = node('w-arm');
+  arm.Description.Platform = { OS: 'linux', Architecture: 'aarch64' };
+  const ssd = node('w-ssd');
+  ssd.Description.Engine.Labels = { storage: 'ssd' };
+  const nodes = [mgr, arm, ssd];
+  const place = (constraints: string[]): string | undefined =>
+    scheduleTasks([pending('t', { constraints })], nodes, [])[0]!.nodeId;
+  assert.equal(place(['node.id==w-arm']), 'w-arm');
+  assert.equal(place(['node.role==manager']), 'm1');
+  assert.equal(place(['node.role == MANAGER']), 'm1', 'node.* values compare without case');
+  assert.equal(place(['node.platform.arch==aarch64']), 'w-arm');
+  assert.equal(place(['engine.labels.storage==ssd']), 'w-ssd');
+  assert.equal(place(['engine.labels.storage==SSD']), undefined, 'labels compare exactly');
+  assert.equal(place(['node.role!=manager', 'node.platform.arch!=aarch64']), 'w-ssd');
+  const [none] = scheduleTasks([pending('t', { constraints: ['node.platform.os==windows'] })], nodes, []);
+  assert.equal(none!.reason, 'no suitable node (scheduling constraints not satisfied on 3 nodes)');
+});
+
+test('CPU reservations are counted against node capacity and explained', () => {
+  const cpuTask = (id: string): Task => {
+    const t = pending(id);
+    t.Spec.Resources = { Reservations: { NanoCPUs: 1.5e9 } };
+    return t;
+  };
+  const nodes = [node('n1', { cpu: 2e9 }), node('n2', { cpu: 4e9 })];
+  const ds = scheduleTasks([cpuTask('t1'), cpuTask('t2'), cpuTask('t3'), cpuTask('t4')], nodes, []);
+  const placed = ds.filter((d) => d.nodeId);
+  assert.equal(placed.length, 3, 'one on the 2-CPU node, two on the 4-CPU node');
+  assert.equal(placed.filter((d) => d.nodeId === 'n2').length, 2);
+  assert.equal(ds[3]!.reason, 'no suitable node (2 nodes had insufficient CPU)');
+});
+
 test('spread placement preference balances over label values before nodes', () => {
   const nodes = [
     node('a1', { labels: { dc: 'a' } }),

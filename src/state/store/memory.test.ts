@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore, type Change, type Proposer, type StoreEvent } from './memory.js';
+import { MAX_CHANGES_PER_ENTRY, MemoryStore, type Change, type Proposer, type StoreEvent } from './memory.js';
 import { ShoalError, type Service } from '../../api/index.js';
 
 class CountingProposer implements Proposer {
@@ -196,4 +196,27 @@ test('a restored snapshot reaches watchers as the changes it makes, then a commi
   follower.restore(leader.snapshot());
   assert.deepEqual(seen.sort(), ['commit 2', 'create c', 'remove b']);
   assert.deepEqual(follower.view((tx) => tx.all('services').map((s) => s.Spec.Name)).sort(), ['kept', 'new']);
+});
+
+test('batch splits a large write into entries of bounded size; one transaction past the bound writes nothing', async () => {
+  const p = new CountingProposer();
+  const store = new MemoryStore(p);
+  const ids = Array.from({ length: 1200 }, (_, i) => i.toString(36).padStart(25, '0'));
+  await store.batch(ids, (tx, id) => tx.create('services', svc(id, `s-${id}`)), 500);
+  assert.deepEqual(
+    p.proposals.map((c) => c.length),
+    [500, 500, 200],
+  );
+  assert.equal(store.view((tx) => tx.all('services')).length, 1200);
+  assert.equal(store.view((tx) => tx.get('services', ids[1199]!))!.Version.Index, 3);
+
+  const many = Array.from({ length: MAX_CHANGES_PER_ENTRY + 1 }, (_, i) => `x${i}`.padStart(25, 'x'));
+  await assert.rejects(
+    store.update((tx) => {
+      for (const id of many) tx.create('services', svc(id, `m-${id}`));
+    }),
+    /use batch\(\)/,
+  );
+  assert.equal(p.proposals.length, 3, 'nothing was proposed');
+  assert.equal(store.view((tx) => tx.all('services')).length, 1200);
 });

@@ -161,6 +161,43 @@ export interface SessionResponse {
   issuerPem: string;
   /** The role the cluster wants this node in ("worker" or "manager"); a promoted worker acts on it. */
   nodeRole: string;
+  /** Requests for the logs of this node's tasks (`service logs` asked of a manager), and their ends. */
+  logSubscriptions: LogSubscription[];
+}
+
+/** The logs of some of a node's tasks, wanted by a manager; the node answers with PublishLogs. */
+export interface LogSubscription {
+  id: string;
+  taskIds: string[];
+  /** With follow: tasks of this service that start on the node later are followed too. */
+  serviceId: string;
+  follow: boolean;
+  /** Lines from the end of each task's log; negative for all of it. */
+  tail: number;
+  /** Only lines from this time on, in seconds since the epoch; 0 for no bound. */
+  since: number;
+  /** The subscriber went away: stop sending (the other fields are empty). */
+  cancel: boolean;
+}
+
+export interface LogLine {
+  taskId: string;
+  /** 1 stdout, 2 stderr. */
+  stream: number;
+  /** RFC 3339 with nanoseconds, as the engine gives it. */
+  timestamp: string;
+  line: string;
+}
+
+export interface PublishLogsRequest {
+  sessionId: string;
+  subscriptionId: string;
+  lines: LogLine[];
+  /** The node has sent all it has for this subscription (never set while following). */
+  done: boolean;
+}
+
+export interface PublishLogsResponse {
 }
 
 export interface HeartbeatRequest {
@@ -1286,6 +1323,7 @@ function createBaseSessionResponse(): SessionResponse {
     rootsPem: "",
     issuerPem: "",
     nodeRole: "",
+    logSubscriptions: [],
   };
 }
 
@@ -1314,6 +1352,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     }
     if (message.nodeRole !== "") {
       writer.uint32(66).string(message.nodeRole);
+    }
+    for (const v of message.logSubscriptions) {
+      LogSubscription.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1395,6 +1436,14 @@ export const SessionResponse: MessageFns<SessionResponse> = {
             message.nodeRole = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.logSubscriptions.push(LogSubscription.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1439,6 +1488,11 @@ export const SessionResponse: MessageFns<SessionResponse> = {
         : isSet(object.node_role)
         ? globalThis.String(object.node_role)
         : "",
+      logSubscriptions: globalThis.Array.isArray(object?.logSubscriptions)
+        ? object.logSubscriptions.map((e: any) => LogSubscription.fromJSON(e))
+        : globalThis.Array.isArray(object?.log_subscriptions)
+        ? object.log_subscriptions.map((e: any) => LogSubscription.fromJSON(e))
+        : [],
     };
   },
 
@@ -1468,6 +1522,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     if (message.nodeRole !== "") {
       obj.nodeRole = message.nodeRole;
     }
+    if (message.logSubscriptions?.length) {
+      obj.logSubscriptions = message.logSubscriptions.map((e) => LogSubscription.toJSON(e));
+    }
     return obj;
   },
 
@@ -1484,6 +1541,478 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     message.rootsPem = object.rootsPem ?? "";
     message.issuerPem = object.issuerPem ?? "";
     message.nodeRole = object.nodeRole ?? "";
+    message.logSubscriptions = object.logSubscriptions?.map((e) => LogSubscription.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLogSubscription(): LogSubscription {
+  return { id: "", taskIds: [], serviceId: "", follow: false, tail: 0, since: 0, cancel: false };
+}
+
+export const LogSubscription: MessageFns<LogSubscription> = {
+  encode(message: LogSubscription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    for (const v of message.taskIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.serviceId !== "") {
+      writer.uint32(26).string(message.serviceId);
+    }
+    if (message.follow !== false) {
+      writer.uint32(32).bool(message.follow);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(40).int32(message.tail);
+    }
+    if (message.since !== 0) {
+      writer.uint32(49).double(message.since);
+    }
+    if (message.cancel !== false) {
+      writer.uint32(56).bool(message.cancel);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogSubscription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogSubscription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serviceId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tail = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.since = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cancel = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogSubscription {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      taskIds: globalThis.Array.isArray(object?.taskIds)
+        ? object.taskIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.task_ids)
+        ? object.task_ids.map((e: any) => globalThis.String(e))
+        : [],
+      serviceId: isSet(object.serviceId)
+        ? globalThis.String(object.serviceId)
+        : isSet(object.service_id)
+        ? globalThis.String(object.service_id)
+        : "",
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+      since: isSet(object.since) ? globalThis.Number(object.since) : 0,
+      cancel: isSet(object.cancel) ? globalThis.Boolean(object.cancel) : false,
+    };
+  },
+
+  toJSON(message: LogSubscription): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.taskIds?.length) {
+      obj.taskIds = message.taskIds;
+    }
+    if (message.serviceId !== "") {
+      obj.serviceId = message.serviceId;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
+    if (message.since !== 0) {
+      obj.since = floatToJson(message.since);
+    }
+    if (message.cancel !== false) {
+      obj.cancel = message.cancel;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogSubscription>): LogSubscription {
+    return LogSubscription.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogSubscription>): LogSubscription {
+    const message = createBaseLogSubscription();
+    message.id = object.id ?? "";
+    message.taskIds = object.taskIds?.map((e) => e) || [];
+    message.serviceId = object.serviceId ?? "";
+    message.follow = object.follow ?? false;
+    message.tail = object.tail ?? 0;
+    message.since = object.since ?? 0;
+    message.cancel = object.cancel ?? false;
+    return message;
+  },
+};
+
+function createBaseLogLine(): LogLine {
+  return { taskId: "", stream: 0, timestamp: "", line: "" };
+}
+
+export const LogLine: MessageFns<LogLine> = {
+  encode(message: LogLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.stream !== 0) {
+      writer.uint32(16).uint32(message.stream);
+    }
+    if (message.timestamp !== "") {
+      writer.uint32(26).string(message.timestamp);
+    }
+    if (message.line !== "") {
+      writer.uint32(34).string(message.line);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stream = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.timestamp = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.line = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogLine {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      stream: isSet(object.stream) ? globalThis.Number(object.stream) : 0,
+      timestamp: isSet(object.timestamp) ? globalThis.String(object.timestamp) : "",
+      line: isSet(object.line) ? globalThis.String(object.line) : "",
+    };
+  },
+
+  toJSON(message: LogLine): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.stream !== 0) {
+      obj.stream = Math.round(message.stream);
+    }
+    if (message.timestamp !== "") {
+      obj.timestamp = message.timestamp;
+    }
+    if (message.line !== "") {
+      obj.line = message.line;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogLine>): LogLine {
+    return LogLine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogLine>): LogLine {
+    const message = createBaseLogLine();
+    message.taskId = object.taskId ?? "";
+    message.stream = object.stream ?? 0;
+    message.timestamp = object.timestamp ?? "";
+    message.line = object.line ?? "";
+    return message;
+  },
+};
+
+function createBasePublishLogsRequest(): PublishLogsRequest {
+  return { sessionId: "", subscriptionId: "", lines: [], done: false };
+}
+
+export const PublishLogsRequest: MessageFns<PublishLogsRequest> = {
+  encode(message: PublishLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.subscriptionId !== "") {
+      writer.uint32(18).string(message.subscriptionId);
+    }
+    for (const v of message.lines) {
+      LogLine.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.done !== false) {
+      writer.uint32(32).bool(message.done);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subscriptionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lines.push(LogLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.done = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishLogsRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      subscriptionId: isSet(object.subscriptionId)
+        ? globalThis.String(object.subscriptionId)
+        : isSet(object.subscription_id)
+        ? globalThis.String(object.subscription_id)
+        : "",
+      lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => LogLine.fromJSON(e)) : [],
+      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+    };
+  },
+
+  toJSON(message: PublishLogsRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.subscriptionId !== "") {
+      obj.subscriptionId = message.subscriptionId;
+    }
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => LogLine.toJSON(e));
+    }
+    if (message.done !== false) {
+      obj.done = message.done;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishLogsRequest>): PublishLogsRequest {
+    return PublishLogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublishLogsRequest>): PublishLogsRequest {
+    const message = createBasePublishLogsRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.subscriptionId = object.subscriptionId ?? "";
+    message.lines = object.lines?.map((e) => LogLine.fromPartial(e)) || [];
+    message.done = object.done ?? false;
+    return message;
+  },
+};
+
+function createBasePublishLogsResponse(): PublishLogsResponse {
+  return {};
+}
+
+export const PublishLogsResponse: MessageFns<PublishLogsResponse> = {
+  encode(_: PublishLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PublishLogsResponse {
+    return {};
+  },
+
+  toJSON(_: PublishLogsResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishLogsResponse>): PublishLogsResponse {
+    return PublishLogsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<PublishLogsResponse>): PublishLogsResponse {
+    const message = createBasePublishLogsResponse();
     return message;
   },
 };
@@ -1947,6 +2476,16 @@ export const DispatcherServiceService = {
       Buffer.from(UpdateTaskStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateTaskStatusResponse => UpdateTaskStatusResponse.decode(value),
   },
+  /** Lines for a log subscription; NOT_FOUND once its subscriber has gone, so the node stops. */
+  publishLogs: {
+    path: "/shoal.v1.DispatcherService/PublishLogs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishLogsRequest): Buffer => Buffer.from(PublishLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishLogsRequest => PublishLogsRequest.decode(value),
+    responseSerialize: (value: PublishLogsResponse): Buffer => Buffer.from(PublishLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishLogsResponse => PublishLogsResponse.decode(value),
+  },
 } as const;
 
 export interface DispatcherServiceServer extends UntypedServiceImplementation {
@@ -1954,6 +2493,8 @@ export interface DispatcherServiceServer extends UntypedServiceImplementation {
   session: handleServerStreamingCall<SessionRequest, SessionResponse>;
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
   updateTaskStatus: handleUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
+  /** Lines for a log subscription; NOT_FOUND once its subscriber has gone, so the node stops. */
+  publishLogs: handleUnaryCall<PublishLogsRequest, PublishLogsResponse>;
 }
 
 export interface DispatcherServiceClient extends Client {
@@ -1994,6 +2535,22 @@ export interface DispatcherServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateTaskStatusResponse) => void,
   ): ClientUnaryCall;
+  /** Lines for a log subscription; NOT_FOUND once its subscriber has gone, so the node stops. */
+  publishLogs(
+    request: PublishLogsRequest,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientUnaryCall;
+  publishLogs(
+    request: PublishLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientUnaryCall;
+  publishLogs(
+    request: PublishLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const DispatcherServiceClient = makeGenericClientConstructor(
@@ -2011,6 +2568,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

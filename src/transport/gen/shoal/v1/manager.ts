@@ -11,13 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { LogLine } from "./cluster.js";
 
 export const protobufPackage = "shoal.v1";
 
@@ -69,6 +72,25 @@ export interface ForwardApiResponse {
    * so a client reads its own write from the manager it asked.
    */
   appliedIndex: number;
+}
+
+/**
+ * Logs of tasks on other nodes, for a follower asked `service logs`: the leader holds the
+ * agents' sessions, so it subscribes and streams the lines back.
+ */
+export interface SubscribeLogsRequest {
+  /** Task IDs by node ID, JSON ({"node": ["task", ...]}). */
+  tasksByNodeJson: Buffer;
+  serviceId: string;
+  follow: boolean;
+  tail: number;
+  since: number;
+  /** Following a service, every node is asked but this one (the caller reads its own tasks). */
+  excludeNode: string;
+}
+
+export interface SubscribeLogsResponse {
+  lines: LogLine[];
 }
 
 function createBaseRaftMember(): RaftMember {
@@ -693,6 +715,234 @@ export const ForwardApiResponse: MessageFns<ForwardApiResponse> = {
   },
 };
 
+function createBaseSubscribeLogsRequest(): SubscribeLogsRequest {
+  return { tasksByNodeJson: Buffer.alloc(0), serviceId: "", follow: false, tail: 0, since: 0, excludeNode: "" };
+}
+
+export const SubscribeLogsRequest: MessageFns<SubscribeLogsRequest> = {
+  encode(message: SubscribeLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tasksByNodeJson.length !== 0) {
+      writer.uint32(10).bytes(message.tasksByNodeJson);
+    }
+    if (message.serviceId !== "") {
+      writer.uint32(18).string(message.serviceId);
+    }
+    if (message.follow !== false) {
+      writer.uint32(24).bool(message.follow);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(32).int32(message.tail);
+    }
+    if (message.since !== 0) {
+      writer.uint32(41).double(message.since);
+    }
+    if (message.excludeNode !== "") {
+      writer.uint32(50).string(message.excludeNode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasksByNodeJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serviceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tail = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.since = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.excludeNode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeLogsRequest {
+    return {
+      tasksByNodeJson: isSet(object.tasksByNodeJson)
+        ? Buffer.from(bytesFromBase64(object.tasksByNodeJson))
+        : isSet(object.tasks_by_node_json)
+        ? Buffer.from(bytesFromBase64(object.tasks_by_node_json))
+        : Buffer.alloc(0),
+      serviceId: isSet(object.serviceId)
+        ? globalThis.String(object.serviceId)
+        : isSet(object.service_id)
+        ? globalThis.String(object.service_id)
+        : "",
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+      since: isSet(object.since) ? globalThis.Number(object.since) : 0,
+      excludeNode: isSet(object.excludeNode)
+        ? globalThis.String(object.excludeNode)
+        : isSet(object.exclude_node)
+        ? globalThis.String(object.exclude_node)
+        : "",
+    };
+  },
+
+  toJSON(message: SubscribeLogsRequest): unknown {
+    const obj: any = {};
+    if (message.tasksByNodeJson.length !== 0) {
+      obj.tasksByNodeJson = base64FromBytes(message.tasksByNodeJson);
+    }
+    if (message.serviceId !== "") {
+      obj.serviceId = message.serviceId;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
+    if (message.since !== 0) {
+      obj.since = floatToJson(message.since);
+    }
+    if (message.excludeNode !== "") {
+      obj.excludeNode = message.excludeNode;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubscribeLogsRequest>): SubscribeLogsRequest {
+    return SubscribeLogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubscribeLogsRequest>): SubscribeLogsRequest {
+    const message = createBaseSubscribeLogsRequest();
+    message.tasksByNodeJson = object.tasksByNodeJson ?? Buffer.alloc(0);
+    message.serviceId = object.serviceId ?? "";
+    message.follow = object.follow ?? false;
+    message.tail = object.tail ?? 0;
+    message.since = object.since ?? 0;
+    message.excludeNode = object.excludeNode ?? "";
+    return message;
+  },
+};
+
+function createBaseSubscribeLogsResponse(): SubscribeLogsResponse {
+  return { lines: [] };
+}
+
+export const SubscribeLogsResponse: MessageFns<SubscribeLogsResponse> = {
+  encode(message: SubscribeLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.lines) {
+      LogLine.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lines.push(LogLine.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeLogsResponse {
+    return { lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => LogLine.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: SubscribeLogsResponse): unknown {
+    const obj: any = {};
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => LogLine.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubscribeLogsResponse>): SubscribeLogsResponse {
+    return SubscribeLogsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubscribeLogsResponse>): SubscribeLogsResponse {
+    const message = createBaseSubscribeLogsResponse();
+    message.lines = object.lines?.map((e) => LogLine.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type ManagerServiceService = typeof ManagerServiceService;
 export const ManagerServiceService = {
   /** Manager-only, answered by the leader: adds the caller to the Raft group as a learner. */
@@ -715,6 +965,20 @@ export const ManagerServiceService = {
     responseSerialize: (value: ForwardApiResponse): Buffer => Buffer.from(ForwardApiResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ForwardApiResponse => ForwardApiResponse.decode(value),
   },
+  /**
+   * Manager-only, answered by the leader: ends when every node has sent its lines (or, with
+   * follow, when the caller cancels).
+   */
+  subscribeLogs: {
+    path: "/shoal.v1.ManagerService/SubscribeLogs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SubscribeLogsRequest): Buffer => Buffer.from(SubscribeLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubscribeLogsRequest => SubscribeLogsRequest.decode(value),
+    responseSerialize: (value: SubscribeLogsResponse): Buffer =>
+      Buffer.from(SubscribeLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubscribeLogsResponse => SubscribeLogsResponse.decode(value),
+  },
 } as const;
 
 export interface ManagerServiceServer extends UntypedServiceImplementation {
@@ -722,6 +986,11 @@ export interface ManagerServiceServer extends UntypedServiceImplementation {
   joinRaft: handleUnaryCall<JoinRaftRequest, JoinRaftResponse>;
   /** Manager-only, answered by the leader. */
   forwardApi: handleUnaryCall<ForwardApiRequest, ForwardApiResponse>;
+  /**
+   * Manager-only, answered by the leader: ends when every node has sent its lines (or, with
+   * follow, when the caller cancels).
+   */
+  subscribeLogs: handleServerStreamingCall<SubscribeLogsRequest, SubscribeLogsResponse>;
 }
 
 export interface ManagerServiceClient extends Client {
@@ -757,6 +1026,19 @@ export interface ManagerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ForwardApiResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Manager-only, answered by the leader: ends when every node has sent its lines (or, with
+   * follow, when the caller cancels).
+   */
+  subscribeLogs(
+    request: SubscribeLogsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubscribeLogsResponse>;
+  subscribeLogs(
+    request: SubscribeLogsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubscribeLogsResponse>;
 }
 
 export const ManagerServiceClient = makeGenericClientConstructor(
@@ -774,6 +1056,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
