@@ -455,7 +455,7 @@ test('docker events follows service, node and container events as they happen', 
   try {
     await new Promise((r) => setTimeout(r, 500));
     await ok(['service', 'create', '--detach', '--name', 'evf', 'busybox:local', 'sleep', '3600']);
-    await ok(['node', 'update', '--label-add', 'events=followed', 'self']);
+    await ok(['node', 'update', '--label-add', 'events=followed', nodeId]);
     await waitFor(
       'followed events of each type',
       async () =>
@@ -466,8 +466,8 @@ test('docker events follows service, node and container events as they happen', 
     );
   } finally {
     follower.kill('SIGINT');
+    await docker(['service', 'rm', 'evf']);
   }
-  await ok(['service', 'rm', 'evf']);
   await waitFor('evf containers removed', async () => (await allContainers('evf')).length === 0);
 });
 
