@@ -77,20 +77,24 @@ export async function streamLogs(
   const tailN = tail !== undefined && Number.isFinite(tail) ? tail : undefined;
   const askRemote = tasksByNode.size > 0 || (follow && serviceId !== undefined);
   /** Asks the other nodes; `onEnd` once they have all answered (following: if the leader goes). */
-  const remote = (onLines: (lines: readonly TaskLogLine[]) => void, onEnd: () => void): (() => void) =>
-    askRemote
-      ? d.remoteLogs(
-          {
-            tasksByNode,
-            follow,
-            ...(d.nodeId ? { excludeNode: d.nodeId } : {}),
-            ...(serviceId !== undefined ? { serviceId } : {}),
-            ...(tailN !== undefined ? { tail: tailN } : {}),
-            ...(since !== undefined ? { since } : {}),
-          },
-          { lines: onLines, end: onEnd },
-        )
-      : (follow || onEnd(), () => undefined);
+  const remote = (onLines: (lines: readonly TaskLogLine[]) => void, onEnd: () => void): (() => void) => {
+    if (!askRemote) {
+      // Nothing to ask: without follow that is the end at once; a follow goes on locally.
+      if (!follow) onEnd();
+      return () => undefined;
+    }
+    return d.remoteLogs(
+      {
+        tasksByNode,
+        follow,
+        ...(d.nodeId ? { excludeNode: d.nodeId } : {}),
+        ...(serviceId !== undefined ? { serviceId } : {}),
+        ...(tailN !== undefined ? { tail: tailN } : {}),
+        ...(since !== undefined ? { since } : {}),
+      },
+      { lines: onLines, end: onEnd },
+    );
+  };
   const logs = executor?.logs?.bind(executor);
   const opts = (signal: AbortSignal) => ({
     follow,
