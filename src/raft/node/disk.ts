@@ -32,6 +32,8 @@ export interface RaftDisk {
 }
 
 const SNAP_RE = /^snap-([0-9a-f]{16})\.bin$/;
+/** Temp files of `writeFileDurable` (`<file>.<pid>.<n>.tmp`) and of `rewriteLog`. */
+const TEMP_RE = /^(snap-[0-9a-f]{16}\.bin\.\d+\.\d+|wal\.log)\.tmp$/;
 
 function snapName(index: number): string {
   return `snap-${index.toString(16).padStart(16, '0')}.bin`;
@@ -57,8 +59,18 @@ export class NodeRaftDisk implements RaftDisk {
 
   async readLog(): Promise<Uint8Array[]> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await this.#sweepTempFiles();
     const { records } = await readWal(this.#walPath, { cipher: this.#cipher });
     return records;
+  }
+
+  /**
+   * Removes what a crash left half-written: temp files of snapshots (each as large as the store)
+   * and of a log rewrite. The log is read once, when the member starts, before it writes anything.
+   */
+  async #sweepTempFiles(): Promise<void> {
+    for (const n of await readdir(this.#dir).catch(() => [] as string[]))
+      if (TEMP_RE.test(n)) await rm(join(this.#dir, n), { force: true });
   }
 
   async #writer(): Promise<WalWriter> {

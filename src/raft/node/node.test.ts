@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
@@ -466,6 +466,32 @@ test('a single node on the real disk elects itself, encrypts its log, and reopen
     );
     await c.settle(again.node.propose(enc('more')));
     await again.node.stop();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a disk opened after a crash removes the temp files a write left behind, and keeps the rest', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-raftdisk-'));
+  try {
+    const disk = new NodeRaftDisk(dir);
+    await disk.readLog();
+    await disk.append([Uint8Array.of(1, 2, 3)]);
+    await disk.writeSnapshot(7, Uint8Array.of(9));
+    await disk.close();
+    const snap = 'snap-0000000000000009.bin';
+    for (const leftover of [`${snap}.4242.1.tmp`, 'wal.log.tmp'])
+      await writeFile(join(dir, leftover), 'half');
+    await writeFile(join(dir, 'notes.tmp'), 'not ours');
+
+    const reopened = new NodeRaftDisk(dir);
+    assert.deepEqual(
+      (await reopened.readLog()).map((r) => [...r]),
+      [[1, 2, 3]],
+    );
+    assert.deepEqual((await readdir(dir)).sort(), ['notes.tmp', 'snap-0000000000000007.bin', 'wal.log']);
+    assert.deepEqual(await reopened.listSnapshots(), [7]);
+    await reopened.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
