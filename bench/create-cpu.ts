@@ -2,7 +2,7 @@
 // same N containers created straight through the engine, alternating, with each process's CPU
 // time (dockerd, containerd, shoald) and the whole machine's. Run: `node dist/bench/create-cpu.js
 // [N] [rounds]` (defaults 100 and 2) with the host's dockerd up, after one discarded warm-up round;
-// writes nothing.
+// writes nothing. SHOALD_NODE_FLAGS passes Node flags to shoald.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,9 +32,11 @@ const pidOf = (name: string): number => Number(execFileSync('pgrep', ['-x', name
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-create-cpu-'));
   const sock = join(dir, 'shoal.sock');
+  // SHOALD_NODE_FLAGS: Node flags for shoald (a V8 heap setting under test, say).
+  const nodeFlags = (process.env.SHOALD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const shoald = spawn(
     process.execPath,
-    ['bin/shoald.js', '--data-root', join(dir, 'data'), '-H', `unix://${sock}`],
+    [...nodeFlags, 'bin/shoald.js', '--data-root', join(dir, 'data'), '-H', `unix://${sock}`],
     {
       stdio: 'ignore',
     },
