@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { Client } from '../src/cli/index.js';
 import type { Service } from '../src/api/index.js';
+import { benchServiceSpec } from './spec.js';
 
 const N = Number(process.argv[2] ?? 100);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -97,19 +98,7 @@ async function main(): Promise<void> {
       const n = r < 0 ? 20 : N;
       let id = '';
       const create = async (): Promise<void> => {
-        ({ ID: id } = await api.call<{ ID: string }>('POST', '/services/create', {
-          Name: name,
-          Mode: { Replicated: { Replicas: n } },
-          TaskTemplate: {
-            ContainerSpec: {
-              Image: 'busybox:local',
-              Args: ['sleep', '3600'],
-              StopGracePeriod: 1e9,
-              StopSignal: 'SIGKILL',
-            },
-            RestartPolicy: { Condition: 'any', Delay: 0 },
-          },
-        }));
+        ({ ID: id } = await api.call<{ ID: string }>('POST', '/services/create', benchServiceSpec(name, n)));
         for (const deadline = Date.now() + 300_000; (await running(id)) < n;) {
           if (Date.now() > deadline) throw new Error('timed out');
           await sleep(20);

@@ -15,6 +15,7 @@ import { serviceListLatency } from './scale.js';
 import { nodeFailover } from './failover.js';
 import { raftVsEtcd } from './raft.js';
 import { haRows } from './ha-rows.js';
+import { benchServiceSpec } from './spec.js';
 
 const quick = process.argv.includes('--quick');
 const withSwarm = !process.argv.includes('--no-swarm');
@@ -31,22 +32,6 @@ interface Target {
   name: string;
   api: Client;
   engine: Docker;
-}
-
-function spec(name: string, replicas: number): Record<string, unknown> {
-  return {
-    Name: name,
-    Mode: { Replicated: { Replicas: replicas } },
-    TaskTemplate: {
-      ContainerSpec: {
-        Image: 'busybox:local',
-        Args: ['sleep', '3600'],
-        StopGracePeriod: 1e9,
-        StopSignal: 'SIGKILL',
-      },
-      RestartPolicy: { Condition: 'any', Delay: 0 },
-    },
-  };
 }
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -82,7 +67,7 @@ async function removeService(t: Target, id: string, name: string): Promise<void>
 async function createTime(t: Target, n: number): Promise<number> {
   const name = `bench${n}`;
   const t0 = performance.now();
-  const { ID } = await t.api.call<{ ID: string }>('POST', '/services/create', spec(name, n));
+  const { ID } = await t.api.call<{ ID: string }>('POST', '/services/create', benchServiceSpec(name, n));
   await waitFor(`${t.name}: ${n} running`, async () => (await running(t.api, ID)) >= n, 300_000);
   const secs = (performance.now() - t0) / 1000;
   await removeService(t, ID, name);
@@ -92,7 +77,7 @@ async function createTime(t: Target, n: number): Promise<number> {
 /** Seconds from `docker rm -f` of a task container until a replacement runs. */
 async function replaceTime(t: Target): Promise<number[]> {
   const name = 'benchkill';
-  const { ID } = await t.api.call<{ ID: string }>('POST', '/services/create', spec(name, 1));
+  const { ID } = await t.api.call<{ ID: string }>('POST', '/services/create', benchServiceSpec(name, 1));
   await waitFor(`${t.name}: 1 running`, async () => (await running(t.api, ID)) === 1, 60_000);
   const out: number[] = [];
   for (let i = 0; i < KILL_ROUNDS; i++) {
