@@ -218,9 +218,9 @@ test('malformed bodies get a 400 that says what is wrong and change nothing', as
       [
         undefined,
         svc('neg', { Mode: { Replicated: { Replicas: -2 } } }),
-        /replicas must be non-negative, got -2/,
+        /json: cannot unmarshal number -2 into field Mode.Replicated.Replicas of type uint64/,
       ],
-      [undefined, { Name: 42 }, /cannot unmarshal number into field Name of type string/],
+      [undefined, { Name: 42 }, /cannot unmarshal number 42 into field Name of type string/],
       ['[]', undefined, /must be a JSON object/],
     ];
     for (const [raw, body, re] of cases) {

@@ -203,7 +203,12 @@ test('bad creates get Docker status and message and write nothing', async () => 
       ['secrets', { Data: b64('x') }, 400, rpc('name must be provided')],
       ['secrets', { Name: 'bad name!', Data: b64('x') }, 400, rpc(nameRule)],
       ['configs', { Name: '_x', Data: b64('x') }, 400, rpc(nameRule)],
-      ['secrets', { Name: 'x', Data: 42 }, 400, /cannot unmarshal number into field Data of type string/],
+      [
+        'secrets',
+        { Name: 'x', Data: 42 },
+        400,
+        /^json: cannot unmarshal number 42 into field Data of type string$/,
+      ],
       [
         'secrets',
         { Name: 'x', Data: b64('x'), Labels: ['a'] },
@@ -442,8 +447,12 @@ test('service create and update refuse unknown objects and conflicting targets, 
         rpc("config references 'app_cfg' and 'app_cfg' have a conflicting target: 'app_cfg'"),
       ],
       [
+        { Secrets: [{ SecretName: 'app_pw', File: { Mode: 0o10000 } }] },
+        rpc("invalid file mode 4096 for secret 'app_pw'"),
+      ],
+      [
         { Secrets: [{ SecretName: 'app_pw', File: { Mode: -1 } }] },
-        rpc("invalid file mode -1 for secret 'app_pw'"),
+        'json: cannot unmarshal number -1 into field TaskTemplate.ContainerSpec.Secrets[0].File.Mode of type uint32',
       ],
       [
         { Secrets: [{ SecretName: 'app_pw', File: { Mode: '0444' } }] },

@@ -15,8 +15,31 @@ export {
   validateConfigSpec,
   MAX_SECRET_SIZE,
   MAX_CONFIG_SIZE,
+  MAX_REPLICAS,
+  MAX_TIMER_NS,
+  MAX_TASK_HISTORY,
+  validateAddr,
+  validateInitRequest,
+  validateJoinRequest,
+  validateNodeDescription,
+  validateTaskStatus,
+  validateTaskId,
+  MAX_WORKER_TEXT,
 } from './validate.js';
-export type { DecodedObjectSpec } from './validate.js';
+export type { DecodedObjectSpec, InitRequest, JoinRequest } from './validate.js';
+export {
+  check,
+  checkBody,
+  checkDepth,
+  jsonDepth,
+  MAX_JSON_DEPTH,
+  int64,
+  uint64,
+  int32,
+  uint32,
+  duration,
+} from './schema.js';
+export type { Schema, GoInt } from './schema.js';
 export { parseFilters } from './filters.js';
 export type { Filters } from './filters.js';
 export type {

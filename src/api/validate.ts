@@ -1,10 +1,14 @@
-// Validation of request bodies. A small schema walker checks JSON types (so a wrong type is a 400
-// that names the field, not a crash later) and drops unknown fields, as Docker's Go decoder does.
-// Semantic checks follow per object. Nothing here touches the store.
+// Validation of request bodies: the schemas of Docker's Go types (read by schema.ts, so a wrong
+// type or an out-of-range number is a 400 that names the field, and unknown fields are dropped),
+// then semantic checks per object. Nothing here touches the store.
 import { badParameter, invalidArgument } from './errors.js';
+import { checkBody, duration, int64, uint32, uint64, type Schema } from './schema.js';
 import { parseConstraints } from './constraints.js';
+import { TASK_STATES } from './types.js';
 import type {
   ConfigSpec,
+  NodeDescription,
+  TaskStatus,
   NetworkSpec,
   NodeSpec,
   SecretSpec,
@@ -14,83 +18,54 @@ import type {
   UpdateConfig,
 } from './types.js';
 
-type Schema =
-  | 'string'
-  | 'int'
-  | 'number'
-  | 'bool'
-  | 'any'
-  | 'strings'
-  | 'labels'
-  | { obj: Record<string, Schema> }
-  | { arr: Schema };
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
-function check(v: unknown, s: Schema, path: string): unknown {
-  const bad = (want: string): never => {
-    throw invalidArgument(`json: cannot unmarshal ${typeName(v)} into field ${path} of type ${want}`);
-  };
-  if (v === null || v === undefined) return undefined;
-  if (s === 'any') return v;
-  if (s === 'string') return typeof v === 'string' ? v : bad('string');
-  if (s === 'bool') return typeof v === 'boolean' ? v : bad('bool');
-  if (s === 'int') return typeof v === 'number' && Number.isInteger(v) ? v : bad('integer');
-  if (s === 'number') return typeof v === 'number' && Number.isFinite(v) ? v : bad('number');
-  if (s === 'strings') return check(v, { arr: 'string' }, path);
-  if (s === 'labels') {
-    if (typeof v !== 'object' || Array.isArray(v)) return bad('map[string]string');
-    const out: Record<string, string> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      if (typeof x !== 'string') throw invalidArgument(`json: label ${path}.${k} must be a string`);
-      out[k] = x;
-    }
-    return out;
-  }
-  if ('arr' in s) {
-    if (!Array.isArray(v)) return bad('array');
-    return v.map((x, i) => check(x, s.arr, `${path}[${i}]`));
-  }
-  if (typeof v !== 'object' || Array.isArray(v)) return bad('object');
-  const out: Record<string, unknown> = {};
-  for (const [k, sub] of Object.entries(s.obj)) {
-    const x = check((v as Record<string, unknown>)[k], sub, path ? `${path}.${k}` : k);
-    if (x !== undefined) out[k] = x;
-  }
-  return out;
-}
-
-const RESOURCES: Schema = {
-  obj: { NanoCPUs: 'int', MemoryBytes: 'int', Pids: 'int', GenericResources: 'any' },
+const RESOURCES: Schema = { obj: { NanoCPUs: int64, MemoryBytes: int64, Pids: int64 } };
+const GENERIC_RESOURCES: Schema = {
+  arr: {
+    obj: {
+      NamedResourceSpec: { obj: { Kind: 'string', Value: 'string' } },
+      DiscreteResourceSpec: { obj: { Kind: 'string', Value: int64 } },
+    },
+  },
 };
 const HEALTH: Schema = {
-  obj: { Test: 'strings', Interval: 'int', Timeout: 'int', Retries: 'int', StartPeriod: 'int' },
+  obj: {
+    Test: 'strings',
+    Interval: duration,
+    Timeout: duration,
+    Retries: int64,
+    StartPeriod: duration,
+    StartInterval: duration,
+  },
 };
-const FILE: Schema = { obj: { Name: 'string', UID: 'string', GID: 'string', Mode: 'int' } };
+const FILE: Schema = { obj: { Name: 'string', UID: 'string', GID: 'string', Mode: uint32 } };
 const UPDATE: Schema = {
   obj: {
-    Parallelism: 'int',
-    Delay: 'int',
+    Parallelism: uint64,
+    Delay: duration,
     FailureAction: 'string',
-    Monitor: 'int',
-    MaxFailureRatio: 'number',
+    Monitor: duration,
+    MaxFailureRatio: 'float32',
     Order: 'string',
   },
 };
+const DRIVER: Schema = { obj: { Name: 'string', Options: 'labels' } };
 const NETWORKS: Schema = { arr: { obj: { Target: 'string', Aliases: 'strings', DriverOpts: 'labels' } } };
 
-const SERVICE_SPEC: Schema = {
+const SERVICE_SPEC = {
   obj: {
     Name: 'string',
     Labels: 'labels',
     TaskTemplate: {
       obj: {
-        PluginSpec: 'any',
-        NetworkAttachmentSpec: 'any',
+        PluginSpec: {
+          obj: {
+            Name: 'string',
+            Remote: 'string',
+            Disabled: 'bool',
+            PluginPrivilege: { arr: { obj: { Name: 'string', Description: 'string', Value: 'strings' } } },
+          },
+        },
+        NetworkAttachmentSpec: { obj: { ContainerID: 'string' } },
         ContainerSpec: {
           obj: {
             Image: 'string',
@@ -102,7 +77,17 @@ const SERVICE_SPEC: Schema = {
             Dir: 'string',
             User: 'string',
             Groups: 'strings',
-            Privileges: 'any',
+            Privileges: {
+              obj: {
+                CredentialSpec: { obj: { Config: 'string', File: 'string', Registry: 'string' } },
+                SELinuxContext: {
+                  obj: { Disable: 'bool', User: 'string', Role: 'string', Type: 'string', Level: 'string' },
+                },
+                Seccomp: { obj: { Mode: 'string', Profile: 'string' } },
+                AppArmor: { obj: { Mode: 'string' } },
+                NoNewPrivileges: 'bool',
+              },
+            },
             TTY: 'bool',
             OpenStdin: 'bool',
             ReadOnly: 'bool',
@@ -114,47 +99,74 @@ const SERVICE_SPEC: Schema = {
                   Target: 'string',
                   ReadOnly: 'bool',
                   Consistency: 'string',
-                  BindOptions: 'any',
-                  VolumeOptions: 'any',
-                  TmpfsOptions: { obj: { SizeBytes: 'int', Mode: 'int' } },
+                  BindOptions: {
+                    obj: {
+                      Propagation: 'string',
+                      NonRecursive: 'bool',
+                      CreateMountpoint: 'bool',
+                      ReadOnlyNonRecursive: 'bool',
+                      ReadOnlyForceRecursive: 'bool',
+                    },
+                  },
+                  VolumeOptions: {
+                    obj: { NoCopy: 'bool', Labels: 'labels', DriverConfig: DRIVER, Subpath: 'string' },
+                  },
+                  TmpfsOptions: { obj: { SizeBytes: int64, Mode: uint32, Options: { arr: 'strings' } } },
                 },
               },
             },
             StopSignal: 'string',
-            StopGracePeriod: 'int',
+            StopGracePeriod: duration,
             Healthcheck: HEALTH,
             HealthCheck: HEALTH,
             Hosts: 'strings',
             DNSConfig: { obj: { Nameservers: 'strings', Search: 'strings', Options: 'strings' } },
             Secrets: { arr: { obj: { File: FILE, SecretID: 'string', SecretName: 'string' } } },
             Configs: {
-              arr: { obj: { File: FILE, Runtime: 'any', ConfigID: 'string', ConfigName: 'string' } },
+              arr: { obj: { File: FILE, Runtime: 'empty', ConfigID: 'string', ConfigName: 'string' } },
             },
             Isolation: 'string',
             Init: 'bool',
             Sysctls: 'labels',
             CapabilityAdd: 'strings',
             CapabilityDrop: 'strings',
-            Ulimits: { arr: { obj: { Name: 'string', Soft: 'int', Hard: 'int' } } },
+            Ulimits: { arr: { obj: { Name: 'string', Soft: int64, Hard: int64 } } },
+            OomScoreAdj: int64,
           },
         },
-        Resources: { obj: { Limits: RESOURCES, Reservations: RESOURCES } },
-        RestartPolicy: { obj: { Condition: 'string', Delay: 'int', MaxAttempts: 'int', Window: 'int' } },
+        Resources: {
+          obj: {
+            Limits: RESOURCES,
+            Reservations: {
+              obj: { NanoCPUs: int64, MemoryBytes: int64, GenericResources: GENERIC_RESOURCES },
+            },
+          },
+        },
+        RestartPolicy: {
+          obj: { Condition: 'string', Delay: duration, MaxAttempts: uint64, Window: duration },
+        },
         Placement: {
           obj: {
             Constraints: 'strings',
             Preferences: { arr: { obj: { Spread: { obj: { SpreadDescriptor: 'string' } } } } },
-            MaxReplicas: 'int',
+            MaxReplicas: uint64,
             Platforms: { arr: { obj: { Architecture: 'string', OS: 'string' } } },
           },
         },
-        ForceUpdate: 'int',
+        ForceUpdate: uint64,
         Runtime: 'string',
         Networks: NETWORKS,
-        LogDriver: { obj: { Name: 'string', Options: 'labels' } },
+        LogDriver: DRIVER,
       },
     },
-    Mode: 'any', // checked by hand below: exactly one known key
+    Mode: {
+      obj: {
+        Replicated: { obj: { Replicas: uint64 } },
+        Global: 'empty',
+        ReplicatedJob: { obj: { MaxConcurrent: uint64, TotalCompletions: uint64 } },
+        GlobalJob: 'empty',
+      },
+    },
     UpdateConfig: UPDATE,
     RollbackConfig: UPDATE,
     Networks: NETWORKS,
@@ -166,8 +178,8 @@ const SERVICE_SPEC: Schema = {
             obj: {
               Name: 'string',
               Protocol: 'string',
-              TargetPort: 'int',
-              PublishedPort: 'int',
+              TargetPort: uint32,
+              PublishedPort: uint32,
               PublishMode: 'string',
             },
           },
@@ -175,7 +187,28 @@ const SERVICE_SPEC: Schema = {
       },
     },
   },
-};
+} satisfies Schema;
+
+// Sane upper bounds where Docker's Go types allow absurd values that would take a cluster down
+// (a billion replicas exhausts the manager's memory; a timer past 2^31 ms fires at once in Node).
+/** The most replicas (or job completions) one service may ask for: the scale shoal is built for. */
+export const MAX_REPLICAS = 200_000;
+/** The longest delay, window, monitor period or grace period shoal runs a timer for: 7 days. */
+export const MAX_TIMER_NS = 7 * 24 * 3600e9;
+/** Agent heartbeat period: from 50 ms to 1 hour (a node is down after 3 periods of silence). */
+export const MIN_HEARTBEAT_NS = 50e6;
+export const MAX_HEARTBEAT_NS = 3600e9;
+/** Node certificates live from 1 hour (Docker's minimum) to 20 years (the root CA's own life). */
+export const MIN_CERT_EXPIRY_NS = 3600e9;
+export const MAX_CERT_EXPIRY_NS = 20 * 365 * 24 * 3600e9;
+/** Tasks kept per slot: each is a stored object, so an unbounded history is unbounded memory. */
+export const MAX_TASK_HISTORY = 1000;
+
+function atMost(v: number | undefined, max: number, what: string, shown = String(max)): void {
+  if (v !== undefined && v > max) throw invalidArgument(`${what} must be at most ${shown}, got ${v}`);
+}
+const timer = (v: number | undefined, what: string): void =>
+  atMost(v, MAX_TIMER_NS, what, '7 days (604800s)');
 
 const NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
 export function isValidName(name: string): boolean {
@@ -192,39 +225,23 @@ function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], w
   }
 }
 
-function checkMode(raw: unknown): ServiceMode {
-  if (raw === undefined || raw === null) return { Replicated: { Replicas: 1 } };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('Mode must be an object');
-  const keys = Object.keys(raw);
-  const known = ['Replicated', 'Global', 'ReplicatedJob', 'GlobalJob'];
-  const unknown = keys.filter((k) => !known.includes(k));
-  if (unknown.length > 0) {
-    throw invalidArgument(
-      `unknown service mode "${unknown[0]}"; use Replicated, Global, ReplicatedJob or GlobalJob`,
-    );
-  }
+function checkMode(m: ServiceSpec['Mode'] | undefined): ServiceMode {
+  const keys = Object.keys(m ?? {});
   if (keys.length > 1) throw invalidArgument(`a service has exactly one mode, got ${keys.join(' and ')}`);
-  if (keys.length === 0) return { Replicated: { Replicas: 1 } };
-  const m = raw as Record<string, unknown>;
-  if ('Replicated' in m) {
-    const r = check(m.Replicated, { obj: { Replicas: 'int' } }, 'Mode.Replicated') as
-      { Replicas?: number } | undefined;
-    const replicas = r?.Replicas ?? 1;
-    if (replicas < 0) throw invalidArgument(`replicas must be non-negative, got ${replicas}`);
+  if (!m || keys.length === 0) return { Replicated: { Replicas: 1 } };
+  if (m.Replicated) {
+    const replicas = m.Replicated.Replicas ?? 1;
+    atMost(replicas, MAX_REPLICAS, 'replicas');
     return { Replicated: { Replicas: replicas } };
   }
-  if ('ReplicatedJob' in m) {
-    const r = (check(
-      m.ReplicatedJob,
-      { obj: { MaxConcurrent: 'int', TotalCompletions: 'int' } },
-      'Mode.ReplicatedJob',
-    ) ?? {}) as { MaxConcurrent?: number; TotalCompletions?: number };
-    nonNegative(r.MaxConcurrent, 'MaxConcurrent');
-    nonNegative(r.TotalCompletions, 'TotalCompletions');
+  if (m.ReplicatedJob) {
+    const r = m.ReplicatedJob;
+    atMost(r.MaxConcurrent, MAX_REPLICAS, 'MaxConcurrent');
+    atMost(r.TotalCompletions, MAX_REPLICAS, 'TotalCompletions');
     const max = r.MaxConcurrent ?? 1;
     return { ReplicatedJob: { MaxConcurrent: max, TotalCompletions: r.TotalCompletions ?? max } };
   }
-  if ('Global' in m) return { Global: {} };
+  if (m.Global) return { Global: {} };
   return { GlobalJob: {} };
 }
 
@@ -236,6 +253,8 @@ function checkUpdateConfig(u: UpdateConfig | undefined, what: string): void {
   nonNegative(u.Parallelism, `${what}.Parallelism`);
   nonNegative(u.Delay, `${what}.Delay`);
   nonNegative(u.Monitor, `${what}.Monitor`);
+  timer(u.Delay, `${what}.Delay`);
+  timer(u.Monitor, `${what}.Monitor`);
   oneOf(u.FailureAction, ['pause', 'continue', 'rollback'] as const, `${what}.FailureAction`);
   oneOf(u.Order, ['stop-first', 'start-first'] as const, `${what}.Order`);
   if (u.MaxFailureRatio !== undefined && (u.MaxFailureRatio < 0 || u.MaxFailureRatio > 1)) {
@@ -245,11 +264,16 @@ function checkUpdateConfig(u: UpdateConfig | undefined, what: string): void {
 
 /** Checks a ServiceSpec body and fills the defaults a swarm manager stores at create time. */
 export function normalizeServiceSpec(raw: unknown): ServiceSpec {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw invalidArgument('the request body must be a JSON object (a ServiceSpec)');
+  const mode = (raw as { Mode?: unknown } | null)?.Mode;
+  if (mode && typeof mode === 'object' && !Array.isArray(mode)) {
+    const unknown = Object.keys(mode).filter((k) => !(k in SERVICE_SPEC.obj.Mode.obj));
+    if (unknown.length > 0)
+      throw invalidArgument(
+        `unknown service mode "${unknown[0]}"; use Replicated, Global, ReplicatedJob or GlobalJob`,
+      );
   }
-  const spec = check(raw, SERVICE_SPEC, '') as ServiceSpec;
-  spec.Mode = checkMode((raw as Record<string, unknown>).Mode);
+  const spec = checkBody<ServiceSpec>(raw, SERVICE_SPEC, 'a ServiceSpec');
+  spec.Mode = checkMode(spec.Mode);
   const name = spec.Name ?? '';
   if (name === '') throw invalidArgument('name must be provided');
   if (!isValidName(name)) throw invalidArgument('name must be valid as a DNS name component');
@@ -262,6 +286,7 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   cs.DNSConfig ??= {};
   cs.Isolation ??= 'default';
   nonNegative(cs.StopGracePeriod, 'StopGracePeriod');
+  timer(cs.StopGracePeriod, 'StopGracePeriod');
   const hc = cs.Healthcheck ?? cs.HealthCheck;
   if (hc) {
     for (const k of ['Interval', 'Timeout', 'StartPeriod', 'Retries'] as const)
@@ -287,6 +312,8 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
     nonNegative(tt.RestartPolicy.Delay, 'RestartPolicy.Delay');
     nonNegative(tt.RestartPolicy.MaxAttempts, 'RestartPolicy.MaxAttempts');
     nonNegative(tt.RestartPolicy.Window, 'RestartPolicy.Window');
+    timer(tt.RestartPolicy.Delay, 'RestartPolicy.Delay');
+    timer(tt.RestartPolicy.Window, 'RestartPolicy.Window');
   }
   tt.Placement ??= {};
   // Docker answers a malformed constraint with a 500; it is the caller's mistake, so a 400 here.
@@ -332,73 +359,80 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
 }
 
 export function validateNodeSpec(raw: unknown): NodeSpec {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw invalidArgument('the request body must be a NodeSpec object');
-  const spec = check(
+  const spec = checkBody<NodeSpec>(
     raw,
     { obj: { Name: 'string', Labels: 'labels', Role: 'string', Availability: 'string' } },
-    '',
-  ) as NodeSpec;
+    'a NodeSpec',
+  );
   oneOf(spec.Role, ['worker', 'manager'] as const, 'Role');
   oneOf(spec.Availability, ['active', 'pause', 'drain'] as const, 'Availability');
   return spec;
 }
 
-export function validateSwarmSpec(raw: unknown): SwarmSpec {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw invalidArgument('the request body must be a SwarmSpec object');
-  const spec = check(
-    raw,
-    {
+const SWARM_SPEC = {
+  obj: {
+    Name: 'string',
+    Labels: 'labels',
+    Orchestration: { obj: { TaskHistoryRetentionLimit: int64 } },
+    Raft: {
       obj: {
-        Name: 'string',
-        Labels: 'labels',
-        Orchestration: { obj: { TaskHistoryRetentionLimit: 'int' } },
-        Raft: {
-          obj: {
-            SnapshotInterval: 'int',
-            KeepOldSnapshots: 'int',
-            LogEntriesForSlowFollowers: 'int',
-            ElectionTick: 'int',
-            HeartbeatTick: 'int',
-          },
-        },
-        Dispatcher: { obj: { HeartbeatPeriod: 'int' } },
-        CAConfig: {
-          obj: {
-            NodeCertExpiry: 'int',
-            ExternalCAs: 'any',
-            SigningCACert: 'string',
-            SigningCAKey: 'string',
-            ForceRotate: 'int',
-          },
-        },
-        TaskDefaults: { obj: { LogDriver: { obj: { Name: 'string', Options: 'labels' } } } },
-        EncryptionConfig: { obj: { AutoLockManagers: 'bool' } },
+        SnapshotInterval: uint64,
+        KeepOldSnapshots: uint64,
+        LogEntriesForSlowFollowers: uint64,
+        ElectionTick: int64,
+        HeartbeatTick: int64,
       },
     },
-    '',
-  ) as SwarmSpec;
+    Dispatcher: { obj: { HeartbeatPeriod: duration } },
+    CAConfig: {
+      obj: {
+        NodeCertExpiry: duration,
+        ExternalCAs: {
+          arr: { obj: { Protocol: 'string', URL: 'string', Options: 'labels', CACert: 'string' } },
+        },
+        SigningCACert: 'string',
+        SigningCAKey: 'string',
+        ForceRotate: uint64,
+      },
+    },
+    TaskDefaults: { obj: { LogDriver: DRIVER } },
+    EncryptionConfig: { obj: { AutoLockManagers: 'bool' } },
+  },
+} satisfies Schema;
+
+/** Checks a SwarmSpec (swarm init and update). */
+export function validateSwarmSpec(raw: unknown): SwarmSpec {
+  const spec = checkBody<SwarmSpec>(raw, SWARM_SPEC, 'a SwarmSpec');
   // Docker accepts a negative history limit and then keeps no history; we refuse it.
   const limit = spec.Orchestration?.TaskHistoryRetentionLimit;
   if (limit !== undefined && limit < 0) {
     throw invalidArgument(`task history retention limit must be non-negative, got ${limit}`);
   }
+  atMost(limit, MAX_TASK_HISTORY, 'task history retention limit');
+  for (const [k, v] of Object.entries(spec.Raft ?? {})) nonNegative(v as number, `Raft.${k}`);
   const hb = spec.Dispatcher?.HeartbeatPeriod;
-  if (hb !== undefined && hb < 0) throw invalidArgument(`heartbeat period must be non-negative, got ${hb}`);
+  if (hb !== undefined && hb !== 0 && (hb < MIN_HEARTBEAT_NS || hb > MAX_HEARTBEAT_NS)) {
+    throw invalidArgument(`heartbeat period must be between 50ms and 1h, got ${hb / 1e6}ms`);
+  }
   const expiry = spec.CAConfig?.NodeCertExpiry;
-  if (expiry !== undefined && expiry !== 0 && expiry < 3600e9) {
+  if (expiry !== undefined && expiry !== 0 && expiry < MIN_CERT_EXPIRY_NS) {
     throw invalidArgument('minimum certificate expiry time is 1h');
   }
+  atMost(expiry, MAX_CERT_EXPIRY_NS, 'certificate expiry', '20 years (175200h)');
+  const ca = spec.CAConfig;
+  if (ca?.SigningCACert || ca?.SigningCAKey || ca?.ExternalCAs?.length)
+    throw invalidArgument(
+      'shoal generates its own root CA: --ca-cert, --ca-key and --external-ca are not supported; use "docker swarm ca --rotate" alone',
+    );
   return spec;
 }
 
 export function validateNetworkSpec(
   raw: unknown,
 ): NetworkSpec & { Driver?: string; CheckDuplicate?: boolean } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw invalidArgument('the request body must be a JSON object');
-  const body = check(
+  const body = checkBody<
+    Record<string, unknown> & { Name?: string; Driver?: string; Labels?: Record<string, string> }
+  >(
     raw,
     {
       obj: {
@@ -420,13 +454,16 @@ export function validateNetworkSpec(
           },
         },
         ConfigOnly: 'bool',
-        ConfigFrom: 'any',
+        ConfigFrom: { obj: { Network: 'string' } },
       },
     },
-    '',
-  ) as Record<string, unknown> & { Name?: string; Driver?: string; Labels?: Record<string, string> };
+    'a NetworkCreateRequest',
+  );
   const name = body.Name ?? '';
   if (!name) throw invalidArgument('network name must be provided');
+  // Swarm-scoped networks are named as services are (swarmkit's validateAnnotations).
+  if (!isValidName(name))
+    throw invalidArgument('name must be valid as a DNS name component (at most 63 characters)');
   const driver = body.Driver ?? 'overlay';
   if (driver !== 'overlay') {
     throw invalidArgument(
@@ -510,10 +547,9 @@ export function decodeBase64(s: string): Buffer {
   }
 }
 
-const DRIVER: Schema = { obj: { Name: 'string', Options: 'labels' } };
-const OBJECT_SPEC: Schema = {
+const OBJECT_SPEC = {
   obj: { Name: 'string', Labels: 'labels', Data: 'string', Driver: DRIVER, Templating: DRIVER },
-};
+} satisfies Schema;
 const OBJECT_NAME = /^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$/;
 
 /** A SecretSpec or ConfigSpec body as Docker's JSON decoding sees it: typed, with Data decoded. */
@@ -523,12 +559,11 @@ export interface DecodedObjectSpec {
 }
 
 export function decodeObjectSpec(raw: unknown, kind: 'secret' | 'config'): DecodedObjectSpec {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw invalidArgument(
-      `the request body must be a JSON object (a ${kind === 'secret' ? 'Secret' : 'Config'}Spec)`,
-    );
-  }
-  const spec = check(raw, OBJECT_SPEC, '') as Partial<SecretSpec>;
+  const spec = checkBody<Partial<SecretSpec>>(
+    raw,
+    OBJECT_SPEC,
+    `a ${kind === 'secret' ? 'Secret' : 'Config'}Spec`,
+  );
   const data = spec.Data === undefined ? undefined : decodeBase64(spec.Data);
   return { spec: { ...spec, Name: spec.Name ?? '' }, data };
 }
@@ -566,4 +601,196 @@ export function validateSecretSpec(raw: unknown): SecretSpec {
 /** Checks a ConfigSpec for create; Data comes back as canonical base64. */
 export function validateConfigSpec(raw: unknown): ConfigSpec {
   return validateObjectSpec(raw, 'config');
+}
+
+// ---- swarm init and join ----
+
+const ADDR = /^[A-Za-z0-9._%:[\]-]{1,255}$/;
+
+/** An address as Docker takes it: an IP or host name or interface name, with or without a port. */
+export function validateAddr(v: string, what: string): string {
+  const port = /:(\d+)$/.exec(v)?.[1];
+  if (!ADDR.test(v) || (port !== undefined && Number(port) > 65535))
+    throw invalidArgument(
+      `invalid ${what} "${v.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}": use an address or interface, with an optional :port`,
+    );
+  return v;
+}
+
+export interface InitRequest {
+  ListenAddr?: string;
+  AdvertiseAddr?: string;
+  DataPathAddr?: string;
+  ForceNewCluster?: boolean;
+  Spec?: SwarmSpec;
+}
+
+export function validateInitRequest(raw: unknown): InitRequest {
+  const body = checkBody<InitRequest & { Spec?: unknown }>(
+    raw ?? {},
+    {
+      obj: {
+        ListenAddr: 'string',
+        AdvertiseAddr: 'string',
+        DataPathAddr: 'string',
+        DataPathPort: uint32,
+        DefaultAddrPool: 'strings',
+        SubnetSize: uint32,
+        ForceNewCluster: 'bool',
+        Availability: 'string',
+        Spec: { obj: {} },
+      },
+    },
+    'a SwarmInitRequest',
+  );
+  for (const k of ['ListenAddr', 'AdvertiseAddr', 'DataPathAddr'] as const) {
+    if (body[k] === '') delete body[k];
+    if (body[k] !== undefined) validateAddr(body[k], k);
+  }
+  // The schema above only checks that Spec is an object; its fields are read here, from the raw body.
+  const spec = (raw as { Spec?: unknown }).Spec;
+  if (spec !== undefined && spec !== null) body.Spec = validateSwarmSpec(spec);
+  else delete body.Spec;
+  return body;
+}
+
+export interface JoinRequest {
+  ListenAddr?: string;
+  AdvertiseAddr?: string;
+  DataPathAddr?: string;
+  RemoteAddrs: string[];
+  JoinToken: string;
+  Availability?: 'active' | 'pause' | 'drain';
+}
+
+export function validateJoinRequest(raw: unknown): JoinRequest {
+  const body = checkBody<Partial<JoinRequest>>(
+    raw ?? {},
+    {
+      obj: {
+        ListenAddr: 'string',
+        AdvertiseAddr: 'string',
+        DataPathAddr: 'string',
+        RemoteAddrs: 'strings',
+        JoinToken: 'string',
+        Availability: 'string',
+      },
+    },
+    'a SwarmJoinRequest',
+  );
+  for (const k of ['ListenAddr', 'AdvertiseAddr', 'DataPathAddr', 'Availability'] as const) {
+    if (body[k] === '') delete body[k];
+  }
+  for (const k of ['ListenAddr', 'AdvertiseAddr', 'DataPathAddr'] as const)
+    if (body[k] !== undefined) validateAddr(body[k], k);
+  const remote = body.RemoteAddrs ?? [];
+  if (remote.length === 0 || remote.some((r) => !r))
+    throw invalidArgument('at least 1 RemoteAddr is required to join');
+  if (remote.length > 64) throw invalidArgument('at most 64 RemoteAddrs may be given');
+  for (const r of remote) validateAddr(r, 'RemoteAddr');
+  if (!body.JoinToken) throw invalidArgument('JoinToken is required');
+  if (body.JoinToken.length > 256 || !/^[\x21-\x7e]+$/.test(body.JoinToken))
+    throw invalidArgument('invalid join token');
+  oneOf(body.Availability, ['active', 'pause', 'drain'] as const, 'Availability');
+  return { ...body, RemoteAddrs: remote, JoinToken: body.JoinToken };
+}
+
+// ---- what workers send ----
+// A node's description and its task status reports come from another machine and go into the
+// Raft store, so they pass the same checks as API input: a worker that sends garbage gets an
+// error and changes nothing.
+
+/** Longest free-text field a worker may send (a task's status message or error). */
+export const MAX_WORKER_TEXT = 16 * 1024;
+const PRINTABLE = /^[^\x00-\x1f\x7f]*$/;
+
+function text(v: string | undefined, what: string, max = MAX_WORKER_TEXT): void {
+  if (v !== undefined && v.length > max) throw invalidArgument(`${what} is longer than ${max} characters`);
+}
+
+const NODE_DESCRIPTION = {
+  obj: {
+    Hostname: 'string',
+    Platform: { obj: { Architecture: 'string', OS: 'string' } },
+    Resources: { obj: { NanoCPUs: int64, MemoryBytes: int64, GenericResources: GENERIC_RESOURCES } },
+    Engine: {
+      obj: {
+        EngineVersion: 'string',
+        Labels: 'labels',
+        Plugins: { arr: { obj: { Type: 'string', Name: 'string' } } },
+      },
+    },
+    TLSInfo: { obj: { TrustRoot: 'string', CertIssuerSubject: 'string', CertIssuerPublicKey: 'string' } },
+  },
+} satisfies Schema;
+
+export function validateNodeDescription(raw: unknown): NodeDescription {
+  const d = checkBody<NodeDescription>(raw, NODE_DESCRIPTION, 'a NodeDescription');
+  const host = d.Hostname ?? '';
+  if (host === '' || host.length > 253 || !PRINTABLE.test(host))
+    throw invalidArgument('node hostname must be 1 to 253 printable characters');
+  for (const [k, v] of [
+    ['Platform.Architecture', d.Platform?.Architecture],
+    ['Platform.OS', d.Platform?.OS],
+    ['Engine.EngineVersion', d.Engine?.EngineVersion],
+  ] as const)
+    text(v, k, 256);
+  const labels = Object.entries(d.Engine?.Labels ?? {});
+  if (labels.length > 1000) throw invalidArgument('a node has at most 1000 engine labels');
+  for (const [k, v] of labels) text(k + v, 'an engine label', 4096);
+  if ((d.Engine?.Plugins?.length ?? 0) > 1000) throw invalidArgument('a node has at most 1000 plugins');
+  nonNegative(d.Resources?.NanoCPUs, 'Resources.NanoCPUs');
+  nonNegative(d.Resources?.MemoryBytes, 'Resources.MemoryBytes');
+  d.Platform = { Architecture: d.Platform?.Architecture ?? '', OS: d.Platform?.OS ?? '' };
+  d.Resources = { NanoCPUs: d.Resources?.NanoCPUs ?? 0, MemoryBytes: d.Resources?.MemoryBytes ?? 0 };
+  d.Engine = { ...d.Engine, EngineVersion: d.Engine?.EngineVersion ?? '' };
+  return d;
+}
+
+const PORT_CONFIG: Schema = {
+  obj: {
+    Name: 'string',
+    Protocol: 'string',
+    TargetPort: uint32,
+    PublishedPort: uint32,
+    PublishMode: 'string',
+  },
+};
+const TASK_STATUS = {
+  obj: {
+    Timestamp: 'string',
+    State: 'string',
+    Message: 'string',
+    Err: 'string',
+    ContainerStatus: { obj: { ContainerID: 'string', PID: int64, ExitCode: int64 } },
+    PortStatus: { obj: { Ports: { arr: PORT_CONFIG } } },
+  },
+} satisfies Schema;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A task status report from an agent. */
+export function validateTaskStatus(raw: unknown): TaskStatus {
+  const s = checkBody<Partial<TaskStatus>>(raw, TASK_STATUS, 'a TaskStatus');
+  if (!s.State || !(TASK_STATES as readonly string[]).includes(s.State))
+    throw invalidArgument(`unknown task state "${String(s.State).slice(0, 32)}"`);
+  if (!s.Timestamp || !RFC3339.test(s.Timestamp) || Number.isNaN(Date.parse(s.Timestamp)))
+    throw invalidArgument('task status Timestamp must be an RFC 3339 time');
+  text(s.Message, 'task status Message');
+  text(s.Err, 'task status Err');
+  text(s.ContainerStatus?.ContainerID, 'ContainerID', 128);
+  if ((s.PortStatus?.Ports?.length ?? 0) > 65536) throw invalidArgument('too many ports in a task status');
+  return {
+    ...s,
+    State: s.State,
+    Timestamp: s.Timestamp,
+    Message: s.Message ?? '',
+    PortStatus: s.PortStatus ?? {},
+  };
+}
+
+/** The task ID of a status report: one of ours, or nothing to update. */
+export function validateTaskId(v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 64 || !/^[a-z0-9]+$/.test(v))
+    throw invalidArgument('a task status report names no valid task ID');
+  return v;
 }

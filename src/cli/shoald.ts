@@ -70,6 +70,12 @@ export async function main(argv: string[]): Promise<void> {
       '--raft-snapshot-interval <entries>',
       "Raft entries applied between snapshots of a manager's state; as many (at most 1000) stay behind each (default 10000)",
       intFlag('--raft-snapshot-interval', 10, 10_000_000),
+    )
+    .option(
+      '--raft-skip-entry <index>',
+      'skip this committed Raft entry instead of applying it (repeatable): the way past an entry that fails to apply; give every manager the same list (see docs/ARCHITECTURE.md)',
+      (v: string, acc: number[]) => [...acc, intFlag('--raft-skip-entry', 1, Number.MAX_SAFE_INTEGER)(v)],
+      [] as number[],
     );
   program.parse(argv);
   const o = program.opts<{
@@ -84,6 +90,7 @@ export async function main(argv: string[]): Promise<void> {
     raftElectionTimeout?: number;
     raftHeartbeat?: number;
     raftSnapshotInterval?: number;
+    raftSkipEntry: number[];
   }>();
   if ((o.raftHeartbeat ?? 100) * 2 > (o.raftElectionTimeout ?? 1000))
     throw new Error('--raft-heartbeat must be at most half of --raft-election-timeout');
@@ -107,6 +114,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(o.raftSnapshotInterval
         ? { snapshotInterval: o.raftSnapshotInterval, snapshotKeep: Math.min(1000, o.raftSnapshotInterval) }
         : {}),
+      ...(o.raftSkipEntry.length > 0 ? { skipEntries: new Set(o.raftSkipEntry) } : {}),
     },
   });
   await daemon.start();

@@ -1,7 +1,7 @@
 // Service and task logs in Docker's stdcopy framing, each line prefixed with its task's details
 // (com.docker.swarm.node.id=..,service.id=..,task.id=..) as the docker CLI requires.
 import type { FastifyReply } from 'fastify';
-import type { Task, TaskLogLine } from '../api/index.js';
+import { invalidArgument, type Task, type TaskLogLine } from '../api/index.js';
 import type { LogLine } from '../agent/index.js';
 import type { Daemon } from '../node/index.js';
 
@@ -21,6 +21,23 @@ function frame(stream: 1 | 2, text: string): Buffer {
  * while the client follows (a rolling update, a restart, a scale-up) are followed too, from their
  * first line, until the client goes away.
  */
+/** `tail`: "all" (or empty) or a number of lines; a negative number means all, as in Docker. */
+function parseTail(v: string | undefined): number | undefined {
+  if (v === undefined || v === '' || v === 'all') return undefined;
+  if (!/^-?\d{1,15}$/.test(v))
+    throw invalidArgument(`invalid tail value "${v}": use a number of lines or "all"`);
+  const n = Number(v);
+  return n < 0 ? undefined : n;
+}
+
+/** `since`: Unix seconds with an optional fraction, as the docker CLI sends it. */
+function parseSince(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d{1,12}(\.\d{1,9})?$/.test(v))
+    throw invalidArgument(`could not parse since timestamp "${v}": use Unix seconds, e.g. 1700000000.5`);
+  return Number(v);
+}
+
 export async function streamLogs(
   d: Daemon,
   reply: FastifyReply,
@@ -30,8 +47,8 @@ export async function streamLogs(
 ): Promise<void> {
   const executor = d.executor;
   const follow = bool(p.follow);
-  const tail = p.tail === undefined || p.tail === 'all' || p.tail === '' ? undefined : Number(p.tail);
-  const since = p.since ? Number(p.since) : undefined;
+  const tail = parseTail(p.tail);
+  const since = parseSince(p.since);
   const wantOut = p.stdout === undefined || bool(p.stdout);
   const wantErr = p.stderr === undefined || bool(p.stderr);
   const timestamps = bool(p.timestamps);
@@ -74,7 +91,7 @@ export async function streamLogs(
     parts.push(l.line);
     return frame(l.stream, `${parts.join(' ')}\n`);
   };
-  const tailN = tail !== undefined && Number.isFinite(tail) ? tail : undefined;
+  const tailN = tail;
   const askRemote = tasksByNode.size > 0 || (follow && serviceId !== undefined);
   /** Asks the other nodes; `onEnd` once they have all answered (following: if the leader goes). */
   const remote = (onLines: (lines: readonly TaskLogLine[]) => void, onEnd: () => void): (() => void) => {

@@ -6,6 +6,7 @@ import { createServer, type Server, type IncomingMessage, type ServerResponse } 
 import { chmod, rm } from 'node:fs/promises';
 import { arch, release, cpus, totalmem } from 'node:os';
 import {
+  badParameter,
   dockerMessageFor,
   httpStatusFor,
   invalidArgument,
@@ -13,9 +14,10 @@ import {
   parseFilters,
   ShoalError,
   unavailable,
-  validateSwarmSpec,
+  validateInitRequest,
+  validateJoinRequest,
+  checkDepth,
   type Node,
-  type NodeAvailability,
 } from '../api/index.js';
 import { NO_LEADER, type Daemon } from '../node/index.js';
 import {
@@ -104,7 +106,8 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const app = Fastify({
     logger: false,
-    bodyLimit: 16 * 1024 * 1024,
+    // The largest legitimate body is a 1000 KB config, base64-encoded; a Raft entry stays small.
+    bodyLimit: 2 * 1024 * 1024,
     serverFactory: (h) => {
       handler = h;
       return createServer(h);
@@ -123,11 +126,22 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     const text = String(body);
     (req as FastifyRequest & { rawBody?: string }).rawBody = text;
     if (text.trim() === '') return done(null, undefined);
+    const ct = req.headers['content-type'] ?? '';
+    // Docker's CheckForJSON: a body must say it is JSON.
+    if (!/^application\/json\s*(;|$)/i.test(ct))
+      return done(badParameter(`Content-Type specified (${ct}) must be 'application/json'`), undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (e) {
-      done(invalidArgument(`invalid JSON in request body: ${(e as Error).message}`), undefined);
+      return done(badParameter(`invalid JSON in request body: ${(e as Error).message}`), undefined);
     }
+    try {
+      checkDepth(parsed);
+    } catch (e) {
+      return done(e as Error, undefined);
+    }
+    done(null, parsed);
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -311,52 +325,23 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
     return json(reply, 200, publicCluster(store.view((tx) => tx.cluster())!));
   });
   app.post('/swarm/init', async (req, reply) => {
-    const body = (req.body ?? {}) as {
-      ListenAddr?: string;
-      AdvertiseAddr?: string;
-      Spec?: unknown;
-      ForceNewCluster?: boolean;
-    };
-    if (typeof body !== 'object' || Array.isArray(body))
-      throw invalidArgument('the request body must be a JSON object');
-    const spec = body.Spec ? validateSwarmSpec(body.Spec) : {};
+    const body = validateInitRequest(req.body);
     const id = await d.init({
       ...(body.AdvertiseAddr ? { advertiseAddr: body.AdvertiseAddr } : {}),
       ...(body.ListenAddr ? { listenAddr: body.ListenAddr } : {}),
-      spec,
+      spec: body.Spec ?? {},
       ...(body.ForceNewCluster === true ? { forceNewCluster: true } : {}),
     });
     return json(reply, 200, id);
   });
   app.post('/swarm/join', async (req, reply) => {
-    const body = objectBody(req.body) as {
-      ListenAddr?: unknown;
-      AdvertiseAddr?: unknown;
-      RemoteAddrs?: unknown;
-      JoinToken?: unknown;
-      Availability?: unknown;
-    };
-    const str = (v: unknown, name: string): string | undefined => {
-      if (v === undefined || v === null || v === '') return undefined;
-      if (typeof v !== 'string') throw invalidArgument(`${name} must be a string`);
-      return v;
-    };
-    const remote = body.RemoteAddrs;
-    if (!Array.isArray(remote) || remote.length === 0 || remote.some((r) => typeof r !== 'string' || !r))
-      throw invalidArgument('at least 1 RemoteAddr is required to join');
-    const token = str(body.JoinToken, 'JoinToken');
-    if (!token) throw invalidArgument('JoinToken is required');
-    const availability = str(body.Availability, 'Availability');
-    if (availability !== undefined && !['active', 'pause', 'drain'].includes(availability))
-      throw invalidArgument(`invalid Availability "${availability}"`);
-    const advertiseAddr = str(body.AdvertiseAddr, 'AdvertiseAddr');
-    const listenAddr = str(body.ListenAddr, 'ListenAddr');
+    const body = validateJoinRequest(req.body);
     await d.join({
-      remoteAddrs: remote as string[],
-      joinToken: token,
-      ...(advertiseAddr ? { advertiseAddr } : {}),
-      ...(listenAddr ? { listenAddr } : {}),
-      ...(availability ? { availability: availability as NodeAvailability } : {}),
+      remoteAddrs: body.RemoteAddrs,
+      joinToken: body.JoinToken,
+      ...(body.AdvertiseAddr ? { advertiseAddr: body.AdvertiseAddr } : {}),
+      ...(body.ListenAddr ? { listenAddr: body.ListenAddr } : {}),
+      ...(body.Availability ? { availability: body.Availability } : {}),
     });
     return empty(reply);
   });

@@ -106,16 +106,20 @@ export interface DaemonOptions {
 export interface RaftSettings extends RaftTimingMs {
   snapshotInterval?: number;
   snapshotKeep?: number;
+  /** Committed entries the operator chose to skip (`--raft-skip-entry`): see RaftNodeOptions. */
+  skipEntries?: ReadonlySet<number>;
 }
 
 /** The manager's Raft timing (see raft/node/timing.ts) and snapshot settings. */
 function raftSettings(
   o: RaftSettings = {},
-): ReturnType<typeof raftTiming> & Pick<RaftNodeOptions, 'snapshotInterval' | 'snapshotKeep'> {
+): ReturnType<typeof raftTiming> &
+  Pick<RaftNodeOptions, 'snapshotInterval' | 'snapshotKeep' | 'skipEntries'> {
   return {
     ...raftTiming(o),
     ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
     ...(o.snapshotKeep !== undefined ? { snapshotKeep: o.snapshotKeep } : {}),
+    ...(o.skipEntries?.size ? { skipEntries: o.skipEntries } : {}),
   };
 }
 
@@ -582,7 +586,7 @@ export class Daemon {
         if (member) wasMember = true;
         else if (wasMember) this.#onRemovedFromGroup(raft);
       },
-      onFatal: (e) => this.#logf('error', `the raft log failed and stopped: ${(e as Error).message}`),
+      onFatal: (e) => this.#logf('error', `this manager's raft member stopped: ${(e as Error).message}`),
     });
     proposer.attach(raft);
     this.#transport = transport;

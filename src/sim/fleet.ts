@@ -27,6 +27,7 @@ import type { NodeId, RaftNode } from '../raft/index.js';
 import type { MemoryStore, StoreEvent } from '../state/index.js';
 import type { SimNetwork } from './network.js';
 import { Prng } from './prng.js';
+import { hostileRequest, hostileStatus } from './hostile.js';
 import { SIM_EPOCH, type Owner, type Scheduler } from './scheduler.js';
 
 /** What the fleet needs of the simulated cluster around it. */
@@ -352,6 +353,9 @@ class SimWorker {
 export class SimFleet {
   readonly workers: SimWorker[] = [];
   readonly #rand: Prng;
+  /** Its own stream, so hostile requests (all refused, proposing nothing) leave a run's course as it was. */
+  readonly #hostileRand: Prng;
+  #hostileSent = 0;
   #bootstrapped = false;
   #ops = 0;
   #opsOk = 0;
@@ -365,6 +369,7 @@ export class SimFleet {
   ) {
     // Its own streams: the Raft-level parts of a run draw what they would without the fleet.
     this.#rand = new Prng(seed ^ 0x5f1ee7);
+    this.#hostileRand = new Prng(seed ^ 0x0bad1e);
     for (let i = 1; i <= count; i++) this.workers.push(new SimWorker(i, this.newId()));
   }
 
@@ -497,6 +502,7 @@ export class SimFleet {
             this.host.trace('fleet: cluster and worker nodes created');
             for (const w of this.workers) this.startAgent(w);
             this.#operate(until);
+            this.#sendHostile(until);
           },
           (e: unknown) => {
             answered = true;
@@ -589,6 +595,70 @@ export class SimFleet {
 
   healAll(): void {
     for (const w of this.workers) if (!w.inc) this.startAgent(w);
+  }
+
+  // ---- hostile input ----
+
+  /**
+   * Sends the leader's ControlAPI and dispatcher bad requests, each of which must be refused
+   * before it proposes anything: every manager must keep applying (a refusal that let a poison
+   * entry through stops a manager, which fails the run through onFatal).
+   */
+  #sendHostile(until: number): void {
+    const rand = this.#hostileRand;
+    const act = (): void => {
+      if (this.host.sched.now >= until) return;
+      this.host.sched.at(rand.range(200, 1000), act);
+      const lead = this.#leader();
+      if (!lead) return;
+      let req = hostileRequest((n) => rand.int(n));
+      while (!req.mustReject) req = hostileRequest((n) => rand.int(n));
+      const { control } = lead.inc.manager;
+      const cluster = lead.inc.store.view((tx) => tx.cluster());
+      const node = lead.inc.store.view((tx) => tx.all('nodes')[0]);
+      const dispatcher = lead.inc.manager.leader?.dispatcher;
+      const pick = rand.int(8);
+      const what = pick === 0 ? 'a task status report' : req.what;
+      const run = (): Promise<unknown> => {
+        if (pick === 0 && dispatcher && node)
+          return dispatcher.updateTaskStatus(node.ID, [
+            { taskId: 'x'.repeat(rand.int(2) * 100 + 1), status: hostileStatus((n) => rand.int(n)) as never },
+          ]);
+        switch (req.kind) {
+          case 'service':
+            return control.createService(req.body);
+          case 'network':
+            return control.createNetwork(req.body);
+          case 'node':
+            return node ? control.updateNode(node.ID, node.Version.Index, req.body) : Promise.resolve();
+          case 'swarm':
+            return cluster
+              ? control.updateSwarm(cluster.Version.Index, req.body, {
+                  worker: false,
+                  manager: false,
+                  unlockKey: false,
+                })
+              : Promise.resolve();
+        }
+      };
+      this.#hostileSent++;
+      run().then(
+        () => {
+          if (node && cluster) this.host.fail(`hostile input was taken: ${what}`);
+        },
+        (e: unknown) => {
+          const code = (e as { code?: string }).code;
+          if (code !== 'InvalidArgument' && code !== 'BadParameter')
+            this.host.fail(`hostile input (${what}) was refused as ${String(code)}: ${(e as Error).message}`);
+        },
+      );
+    };
+    this.host.sched.at(rand.range(100, 500), act);
+  }
+
+  /** Hostile requests sent (each refused). */
+  get hostileSent(): number {
+    return this.#hostileSent;
   }
 
   // ---- the operator ----

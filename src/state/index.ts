@@ -1,4 +1,12 @@
-export { MemoryStore, TABLES, MAX_CHANGES_PER_ENTRY, deepFreeze, thaw } from './store/memory.js';
+export {
+  MemoryStore,
+  TABLES,
+  MAX_CHANGES_PER_ENTRY,
+  MAX_STORED_DEPTH,
+  deepFreeze,
+  frozenCopy,
+  thaw,
+} from './store/memory.js';
 export type {
   Tables,
   TableName,

@@ -1,6 +1,6 @@
 // The cluster port: one gRPC server per node, mutual TLS, with the services the node's role
 // provides. Handlers are async functions; their errors become gRPC statuses here, in one place.
-import { ShoalError, type ErrorCode } from '../api/index.js';
+import { invalidArgument, ShoalError, type ErrorCode } from '../api/index.js';
 import {
   type Metadata,
   Server,
@@ -41,7 +41,8 @@ export class ClusterServer {
     return new Promise((resolve, reject) => {
       this.#server.bindAsync(addr, this.#creds, (err, port) => {
         if (err) {
-          reject(new Error(`cannot listen on ${addr}: ${err.message}`));
+          // The address is the caller's choice (swarm init/join --listen-addr): a 400, not a 500.
+          reject(invalidArgument(`cannot listen on ${addr}: ${err.message}`));
           return;
         }
         this.#port = port;

@@ -171,10 +171,6 @@ export class ControlAPI {
     rotate: { worker: boolean; manager: boolean; unlockKey: boolean },
   ): Promise<void> {
     const spec = validateSwarmSpec(raw);
-    if (spec.CAConfig?.SigningCACert || spec.CAConfig?.SigningCAKey || spec.CAConfig?.ExternalCAs?.length)
-      throw invalidArgument(
-        'shoal generates its own root CA: --ca-cert, --ca-key and --external-ca are not supported; use "docker swarm ca --rotate" alone',
-      );
     // A changed ForceRotate starts a root rotation: the new root is made before the transaction.
     const current = this.store.view((tx) => tx.cluster());
     const rotation =

@@ -2,19 +2,24 @@
 // pushes each node its assignment set when it changes, and writes task status reports in batches
 // (one transaction per flush), refusing any report that would move a task backwards.
 import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
-import type {
-  AgentSession,
-  Assignment,
-  Node,
-  NodeRole,
-  DispatcherAPI,
-  NodeDescription,
-  Payload,
-  SessionHandlers,
-  Task,
-  TlsTarget,
-  TaskStatusUpdate,
-  TaskLogLine,
+import {
+  invalidArgument,
+  validateAddr,
+  validateNodeDescription,
+  validateTaskId,
+  validateTaskStatus,
+  type AgentSession,
+  type Assignment,
+  type Node,
+  type NodeRole,
+  type DispatcherAPI,
+  type NodeDescription,
+  type Payload,
+  type SessionHandlers,
+  type Task,
+  type TlsTarget,
+  type TaskStatusUpdate,
+  type TaskLogLine,
 } from '../../api/index.js';
 import type { MemoryStore, StoreEvent } from '../../state/index.js';
 import { stateOrder } from '../orchestrator/index.js';
@@ -24,6 +29,8 @@ import { LogBroker } from './logs.js';
 /** Reports are flushed on the next tick; those that arrive during a flush go in the next one. */
 const FLUSH_MS = 0;
 const MAX_BATCH = 1000;
+/** Updates one status report may carry (an agent sends what changed since its last report). */
+const MAX_REPORT = 10_000;
 const DEFAULT_HEARTBEAT_MS = 1000;
 /** A node is down after this many periods without a heartbeat (Swarm's grace factor). */
 const GRACE_PERIODS = 3;
@@ -177,7 +184,7 @@ export class Dispatcher implements DispatcherAPI {
     addr: string,
     handlers: SessionHandlers,
   ): Promise<AgentSession> {
-    await this.register(nodeId, description, addr);
+    await this.register(nodeId, validateNodeDescription(description), validateAddr(addr, 'node address'));
     const stop = this.assignments(nodeId, (set) => handlers.onAssignments(set));
     const onTls = handlers.onTlsTarget?.bind(handlers);
     const target = this.tlsTarget();
@@ -309,8 +316,20 @@ export class Dispatcher implements DispatcherAPI {
   }
 
   updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
+    // All checked before any is taken: a report with one bad update changes nothing.
+    if (updates.length > MAX_REPORT)
+      return Promise.reject(invalidArgument(`at most ${MAX_REPORT} task status updates per report`));
+    let checked: TaskStatusUpdate[];
+    try {
+      checked = updates.map((u) => ({
+        taskId: validateTaskId(u.taskId),
+        status: validateTaskStatus(u.status),
+      }));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     this.#alive(nodeId);
-    for (const u of updates) this.#pending.set(u.taskId, { nodeId, update: u });
+    for (const u of checked) this.#pending.set(u.taskId, { nodeId, update: u });
     if (this.#pending.size >= MAX_BATCH) return this.#flush();
     this.#flushTimer ??= this.clock.setTimer(FLUSH_MS, () => {
       this.#flushTimer = undefined;

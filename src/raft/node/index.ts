@@ -1,5 +1,5 @@
 // The Raft driver: the pure core run against a clock, a durable disk and a transport.
-export { RaftNode, RaftNodeError } from './node.js';
+export { ApplyError, RaftNode, RaftNodeError } from './node.js';
 export { raftTiming, RAFT_TICK_MS } from './timing.js';
 export type { RaftTimingMs } from './timing.js';
 export type { RaftNodeErrorCode, RaftNodeOptions, RaftTuning, StateMachine } from './node.js';

@@ -101,8 +101,34 @@ export interface RaftNodeOptions {
   /** `isLeader` is true once this leader has applied its whole log and accepts proposals. */
   onLeaderChange?: (isLeader: boolean, leader: NodeId, term: number) => void;
   onConfChange?: (cc: ConfChange, confState: ConfState) => void;
-  /** The node stopped itself on an error it cannot survive (a failed disk write). */
+  /** The node stopped itself on an error it cannot survive (a failed disk write, a failed apply). */
   onFatal?: (e: unknown) => void;
+  /**
+   * Committed entries not passed to the state machine: the operator's way past an entry that
+   * fails to apply (`shoald --raft-skip-entry N`). Every manager must be given the same set, or
+   * their states part; each skip is logged.
+   */
+  skipEntries?: ReadonlySet<number>;
+}
+
+/**
+ * A committed entry the state machine could not apply: a bug, since everything is validated
+ * before it is proposed. The member stops rather than skip it, since every manager would skip it
+ * alike only by luck; the operator decides (see "A committed entry that fails to apply" in
+ * docs/ARCHITECTURE.md).
+ */
+export class ApplyError extends Error {
+  constructor(
+    readonly index: number,
+    readonly term: number,
+    cause: unknown,
+  ) {
+    super(
+      `committed entry ${index} (term ${term}) failed to apply: ${cause instanceof Error ? cause.message : String(cause)}; ` +
+        `this manager stopped before it; to go past it, restart every manager with --raft-skip-entry ${index}`,
+    );
+    this.name = 'ApplyError';
+  }
 }
 
 interface PendingProposal {
@@ -275,7 +301,8 @@ export class RaftNode {
   #fail(e: unknown): void {
     if (this.#phase === 'stopped') return;
     this.#log.warn(`${this.id} raft node stopped on an error: ${e instanceof Error ? e.message : String(e)}`);
-    this.#halt(new RaftNodeError('Stopped', `the raft node failed: ${String(e)}`, { maybeCommitted: true }));
+    const why = e instanceof Error ? e.message : String(e);
+    this.#halt(new RaftNodeError('Stopped', `the raft node failed: ${why}`, { maybeCommitted: true }));
     this.#o.onFatal?.(e);
   }
 
@@ -425,7 +452,17 @@ export class RaftNode {
           refused = err.message;
         }
       } else if (e.data.byteLength > 0) {
-        this.#o.stateMachine.apply(e);
+        if (this.#o.skipEntries?.has(e.index)) {
+          this.#log.warn(
+            `${this.id} skipped committed entry ${e.index} as the operator asked (--raft-skip-entry)`,
+          );
+        } else {
+          try {
+            this.#o.stateMachine.apply(e);
+          } catch (err) {
+            throw new ApplyError(e.index, e.term, err);
+          }
+        }
       }
       this.#applied = e.index;
       this.#settle(e, refused);

@@ -79,12 +79,51 @@ function labelKeys(labels: Record<string, string> | undefined): string[] {
   return out;
 }
 
+/**
+ * Nesting bound of a stored object. The API's schemas stay far below it, so a deeper object in a
+ * committed entry is a bug; it fails the apply (loudly) instead of overflowing the stack.
+ */
+export const MAX_STORED_DEPTH = 64;
+
+/** Freezes o and everything in it, without recursion (o may come from any committed entry). */
 export function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
+  const stack: unknown[] = [o];
+  while (stack.length > 0) {
+    const x = stack.pop();
+    if (!x || typeof x !== 'object' || Object.isFrozen(x)) continue;
+    Object.freeze(x);
+    for (const v of Object.values(x)) stack.push(v);
   }
   return o;
+}
+
+/**
+ * A frozen deep copy of a JSON value, made without recursion; refuses a value nested deeper than
+ * MAX_STORED_DEPTH. The state machine's apply uses it, so no input can overflow its stack.
+ */
+export function frozenCopy<T>(o: T): T {
+  const copy = (x: unknown): unknown =>
+    x === null || typeof x !== 'object' ? x : Array.isArray(x) ? new Array<unknown>(x.length) : {};
+  const root = copy(o);
+  const stack: [src: unknown, dst: unknown, depth: number][] = [[o, root, 1]];
+  const done: object[] = [];
+  while (stack.length > 0) {
+    const [src, dst, depth] = stack.pop()!;
+    if (src === null || typeof src !== 'object') continue;
+    if (depth > MAX_STORED_DEPTH)
+      throw new Error(`a stored object is nested deeper than ${MAX_STORED_DEPTH} levels`);
+    for (const [k, v] of Object.entries(src)) {
+      if (v === undefined) continue;
+      if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint')
+        throw new Error(`a stored object holds a ${typeof v} at ${k}`);
+      const c = copy(v);
+      (dst as Record<string, unknown>)[k] = c;
+      if (c !== null && typeof c === 'object') stack.push([v, c, depth + 1]);
+    }
+    done.push(dst as object);
+  }
+  for (const d of done) Object.freeze(d);
+  return root as T;
 }
 
 /** A mutable deep copy of a stored object. */
@@ -240,8 +279,23 @@ export class MemoryStore {
   /** Installs committed changes. Called by update() here, and by the replication layer on followers. */
   apply(changes: readonly Change[], index: number): void {
     assert(index > this.#index, `apply of index ${index} after ${this.#index}`);
+    // Every change is checked and copied before any is installed: one that cannot be throws here
+    // and leaves the store as it was (the Raft member then stops on the entry; see ApplyError).
+    const objects = changes.map((c) => {
+      if (!Object.hasOwn(this.#tables, c.table))
+        throw new Error(`a change names no table: ${String(c.table)}`);
+      if (c.action !== 'create' && c.action !== 'update' && c.action !== 'remove')
+        throw new Error(`a change has no valid action: ${String(c.action)}`);
+      if (typeof c.object !== 'object' || c.object === null || typeof c.object.ID !== 'string')
+        throw new Error('a change carries no object with an ID');
+      if (c.action === 'remove') return undefined;
+      const obj = frozenCopy({ ...c.object, Version: { Index: index } });
+      if (NAMED.has(c.table) && typeof specName(obj) !== 'string')
+        throw new Error(`a ${c.table} object has no Spec.Name`);
+      return obj;
+    });
     const events: StoreEvent[] = [];
-    for (const c of changes) {
+    for (const [i, c] of changes.entries()) {
       const table = this.#tables[c.table] as unknown as Table<Meta>;
       const named = NAMED.has(c.table);
       const previous = table.rows.get(c.object.ID) as Tables[TableName] | undefined;
@@ -254,9 +308,7 @@ export class MemoryStore {
         });
         continue;
       }
-      const obj = structuredClone(c.object);
-      obj.Version = { Index: index };
-      deepFreeze(obj);
+      const obj = objects[i]!;
       table.put(obj, named);
       events.push({ kind: 'change', change: { ...c, object: obj }, ...(previous ? { previous } : {}) });
     }
