@@ -333,6 +333,8 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   // The deprecated top-level Networks field means the same as TaskTemplate.Networks.
   if (spec.Networks && !tt.Networks) tt.Networks = spec.Networks;
   delete spec.Networks;
+  for (const n of tt.Networks ?? [])
+    if (!n.Target) throw invalidArgument('a network attachment must name its network (Target is empty)');
 
   checkUpdateConfig(spec.UpdateConfig, 'UpdateConfig');
   checkUpdateConfig(spec.RollbackConfig, 'RollbackConfig');

@@ -648,6 +648,7 @@ export class SimFleet {
         },
         (e: unknown) => {
           const code = (e as { code?: string }).code;
+          this.host.trace(`hostile: ${what} refused (${String(code)})`);
           if (code !== 'InvalidArgument' && code !== 'BadParameter')
             this.host.fail(`hostile input (${what}) was refused as ${String(code)}: ${(e as Error).message}`);
         },

@@ -15,6 +15,8 @@ export interface ApiHarness {
     url: string,
     body?: unknown,
     raw?: string,
+    /** Replaces the default `Content-Type: application/json` of a request with a body. */
+    headers?: Record<string, string>,
   ): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
@@ -35,14 +37,15 @@ export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiH
   return {
     daemon,
     executor: () => executor!,
-    async call(method, url, body, raw) {
+    async call(method, url, body, raw, headers) {
+      const h = headers ?? { 'content-type': 'application/json' };
       const res = await app.inject({
         method: method as 'GET',
         url,
         ...(raw !== undefined
-          ? { payload: raw, headers: { 'content-type': 'application/json' } }
+          ? { payload: raw, headers: h }
           : body !== undefined
-            ? { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+            ? { payload: JSON.stringify(body), headers: h }
             : {}),
       });
       let parsed: unknown = undefined;
