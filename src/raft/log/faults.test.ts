@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { mkdtemp, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { aesGcmCipher, DiskWriteError, randomKey } from '../../platform/index.js';
+import { aesGcmCipher, DiskWriteError, randomKey, writeFileDurable } from '../../platform/index.js';
 import type { RecordCipher } from '../../platform/index.js';
 import { mountTmpfs } from './tmpfs.testutil.js';
 import { readWal, WalCorruptError, WalWriter } from './wal.js';
@@ -215,5 +215,26 @@ test('a failed fdatasync rejects its appends and cuts the log back to the last s
     await w.append(Buffer.from('d'), { inline });
     await w.close();
     assert.deepEqual(text((await readWal(path)).records), ['a', 'b', 'd'], `inline ${inline}`);
+  }
+});
+
+test('a durable file write that fails on a full disk names the file and leaves no temp file behind', async () => {
+  const disk = await mountTmpfs(64);
+  try {
+    const path = join(disk.dir, 'snap.bin');
+    await disk.fill();
+    await assert.rejects(
+      writeFileDurable(path, [Buffer.alloc(3000, 1), Buffer.alloc(9000, 2)]),
+      (e: unknown) =>
+        e instanceof DiskWriteError &&
+        e.code === 'ENOSPC' &&
+        e.message === `no space left on device writing ${path}; the write was not acknowledged`,
+    );
+    assert.deepEqual(await readdir(disk.dir), ['filler']);
+    await disk.free();
+    await writeFileDurable(path, [Buffer.alloc(3000, 1), Buffer.alloc(9000, 2)]);
+    assert.equal((await stat(path)).size, 12_000);
+  } finally {
+    await disk.unmount();
   }
 });

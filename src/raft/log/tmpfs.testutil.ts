@@ -41,7 +41,12 @@ export async function mountTmpfs(sizeKiB: number): Promise<Tmpfs> {
       await rm(filler, { force: true });
     },
     async unmount() {
-      execFileSync('umount', [dir]);
+      try {
+        execFileSync('umount', [dir], { stdio: 'ignore' });
+      } catch {
+        // Busy (a test failed with a file still open): detach it anyway, never leave it mounted.
+        execFileSync('umount', ['-l', dir]);
+      }
       await rmdir(dir);
     },
   };

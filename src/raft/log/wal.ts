@@ -32,7 +32,7 @@ export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 /** How an operator gets a member with a damaged disk back (the details are in docs/ARCHITECTURE.md). */
 export const RECOVERY_HINT =
-  'rejoin this member from the other managers (remove its raft state and join again), or, if no healthy manager is left, start from a healthy copy of a manager with --force-new-cluster (see "Disk faults and recovery" in docs/ARCHITECTURE.md)';
+  'rejoin this member from the other managers (remove it on a healthy manager, move its data aside and join again), or, if no healthy manager is left, start from a healthy copy of a manager\'s data with --force-new-cluster (see "Disk faults and recovery" in docs/ARCHITECTURE.md)';
 
 export class WalCorruptError extends Error {
   readonly path: string;
