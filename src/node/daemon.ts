@@ -225,7 +225,7 @@ interface NodeFile {
 
 /** What an operator does about a damaged or missing file under the data root. */
 function recoverHint(dataRoot: string): string {
-  return `restore it from a backup, or move ${dataRoot} aside and join the swarm again (for a manager, first remove this node on a healthy manager: docker node demote, then docker node rm --force); see "Disk faults and recovery" in docs/ARCHITECTURE.md`;
+  return `restore it from a backup, or move ${dataRoot} aside and join the swarm again (for a manager, first remove this node on a healthy manager with docker node rm --force); see "Disk faults and recovery" in docs/ARCHITECTURE.md`;
 }
 
 /** node.json as read, checked field by field: a damaged file is refused naming it. */
