@@ -167,6 +167,13 @@ test('a damaged or missing node.json, keys.json, node key or raft log refuses th
     } finally {
       await again.close();
     }
+
+    // A manager that crashed part-way through joining has no state yet, and may start without.
+    await rm(join(dataRoot, 'raft'), { recursive: true });
+    const node = JSON.parse(await readFile(nodeJson, 'utf8')) as Record<string, unknown>;
+    await writeFile(nodeJson, JSON.stringify({ ...node, joining: true }));
+    const joining = await apiHarness({ dataRoot });
+    await joining.close();
   } finally {
     await rm(dataRoot, { recursive: true, force: true });
   }

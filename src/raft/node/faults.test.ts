@@ -290,6 +290,26 @@ test('a leader whose disk refuses writes fails requests at once with the disk er
   await g.stopAll();
 });
 
+test('a sole voter tells its learner of no commit it has not written, also while its disk refuses writes', async () => {
+  const g = new Group();
+  const lead = await g.add(1, [1]);
+  await g.until('leadership', () => lead.node.isLeader);
+  const learner = await g.add(2, []);
+  await g.settle(lead.node.addLearner(2));
+  for (let i = 0; i < 3; i++) await g.settle(lead.node.propose(enc(`w${i}`)));
+  await g.until('the learner to catch up', () => learner.fsm.items.length === 3);
+  // A quorum of one commits an entry as soon as it is appended: only its durable copy may count.
+  lead.disk.failing = true;
+  const refused = g.settle(lead.node.propose(enc('refused'))).catch((e: unknown) => e);
+  await g.run(500);
+  assert.ok((await refused) instanceof RaftNodeError);
+  assert.deepEqual(learner.fsm.items, ['w0', 'w1', 'w2']);
+  lead.disk.failing = false;
+  await g.until('the learner to apply it once it is durable', () => learner.fsm.items.includes('refused'));
+  assert.deepEqual(g.violations, []);
+  await g.stopAll();
+});
+
 test('a snapshot the disk refuses does not stop the member, leaves no file behind, and is taken once the disk has room', async () => {
   const g = new Group();
   const m = await g.add(1, [1], { snapshotInterval: 3 });
