@@ -110,11 +110,15 @@ export class NodeRaftDisk implements RaftDisk {
   }
 
   async #writer(): Promise<WalWriter> {
-    this.#wal ??= await WalWriter.open(this.#walPath, { cipher: this.#cipher });
+    if (this.#wal === undefined) {
+      this.#wal = await WalWriter.open(this.#walPath, { cipher: this.#cipher });
+      // The log may have just been created: its name must be durable before a record in it counts.
+      this.#dirUnsynced = true;
+    }
     return this.#wal;
   }
 
-  /** A log rewrite renamed a file and its directory is not yet synced (see rewriteLog). */
+  /** The directory may hold a name not yet durable: the log was just opened (maybe created) or renamed into place. */
   #dirUnsynced = false;
 
   async #syncDir(): Promise<void> {
@@ -131,8 +135,8 @@ export class NodeRaftDisk implements RaftDisk {
     records: readonly Uint8Array[],
     opts: { sync?: boolean; inline?: boolean } = {},
   ): Promise<void> {
-    await this.#syncDir();
     const wal = await this.#writer();
+    await this.#syncDir();
     const o = { sync: opts.sync, inline: this.#inlineWrites && opts.inline === true };
     await Promise.all(records.map((r) => wal.append(r, o)));
   }
