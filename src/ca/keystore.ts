@@ -2,7 +2,7 @@
 // DEK sits in keys.json as-is (as Swarm does). With autolock only the DEK wrapped by a key-encryption
 // key (KEK) is on disk; the KEK is shown once to the user as the unlock key and kept in memory only.
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { aesGcmCipher, DecryptError, randomKey, writeFileDurable } from '../platform/index.js';
 
 const FILE = 'keys.json';
@@ -173,7 +173,10 @@ export class KeyStore {
 }
 
 function corrupt(path: string, why: string): KeyStoreError {
-  return new KeyStoreError('corrupt', `${path} is not a valid swarm key file: ${why}`);
+  return new KeyStoreError(
+    'corrupt',
+    `${path} is not a valid swarm key file: ${why}; it holds the key this manager's state is sealed with: restore it from a backup, or move ${dirname(path)} aside and join the swarm again`,
+  );
 }
 
 function parseKeysFile(path: string, text: string): KeysFile {

@@ -3,7 +3,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { writeFileDurable, type RecordCipher } from '../platform/index.js';
+import { DecryptError, writeFileDurable, type RecordCipher } from '../platform/index.js';
 import { checkRootDigest, createKeyAndCsr } from '../ca/index.js';
 import {
   CLUSTER_CHANNEL_OPTIONS,
@@ -38,7 +38,15 @@ export class CertFiles {
     let keyPem = key!;
     if (keyPem.startsWith(SEALED)) {
       if (!cipher) throw new Error('the node key is sealed and no data key was given');
-      keyPem = cipher.open(Buffer.from(keyPem.slice(SEALED.length), 'base64')).toString('utf8');
+      try {
+        keyPem = cipher.open(Buffer.from(keyPem.slice(SEALED.length), 'base64')).toString('utf8');
+      } catch (e) {
+        if (!(e instanceof DecryptError)) throw e;
+        // The data key opened (or, autolocked, was unwrapped by the user's key): one file is damaged.
+        throw new Error(
+          `${join(this.#dir, 'swarm-node.key')} cannot be opened with the data key in ${join(this.dataRoot, 'keys.json')} (${e.message}): one of the two files is damaged; restore it from a backup, or move ${this.dataRoot} aside and join the swarm again (see "Disk faults and recovery" in docs/ARCHITECTURE.md)`,
+        );
+      }
     }
     return { rootsPem: rootsPem!, certPem: certPem!, keyPem };
   }

@@ -219,6 +219,48 @@ interface NodeFile {
   raftId?: number;
   /** The members the leader named when this manager joined, until its store knows them. */
   raftPeers?: { raftId: number; addr: string }[];
+  /**
+   * A manager that has not yet received the group's state (set when it starts to join, cleared
+   * once it holds the state): only then may its Raft log be empty. Any other manager whose log is
+   * missing or empty has lost it and refuses to start.
+   */
+  joining?: boolean;
+}
+
+/** What an operator does about a damaged or missing file under the data root. */
+function recoverHint(dataRoot: string): string {
+  return `restore it from a backup, or move ${dataRoot} aside and join the swarm again (for a manager, first remove this node on a healthy manager with docker node rm --force); see "Disk faults and recovery" in docs/ARCHITECTURE.md`;
+}
+
+/** node.json as read, checked field by field: a damaged file is refused naming it. */
+function parseNodeFile(path: string, dataRoot: string, text: string): NodeFile {
+  const damaged = (why: string): Error =>
+    new Error(`${path} is damaged (${why}); it says who this node is in the swarm: ${recoverHint(dataRoot)}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw damaged(text.trim() === '' ? 'it is empty' : `not JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw damaged('not a JSON object');
+  const n = v as Record<string, unknown>;
+  if (typeof n.role === 'string' && n.role !== 'manager' && n.role !== 'worker')
+    throw new Error(
+      `${path} was written by a shoal without cluster certificates; move ${dataRoot} aside and run "swarm init" again`,
+    );
+  const str = (k: string): boolean => typeof n[k] === 'string';
+  const bad = [
+    !str('nodeId') || n.nodeId === '' ? 'nodeId' : '',
+    !str('role') ? 'role' : '',
+    !str('addr') ? 'addr' : '',
+    !str('listenAddr') ? 'listenAddr' : '',
+    !Array.isArray(n.managers) || n.managers.some((m) => typeof m !== 'string') ? 'managers' : '',
+    n.raftId !== undefined && !Number.isSafeInteger(n.raftId) ? 'raftId' : '',
+    n.raftPeers !== undefined && !Array.isArray(n.raftPeers) ? 'raftPeers' : '',
+    n.joining !== undefined && typeof n.joining !== 'boolean' ? 'joining' : '',
+  ].filter((k) => k !== '');
+  if (bad.length > 0) throw damaged(`bad or missing ${bad.join(', ')}`);
+  return v as NodeFile;
 }
 
 export type LocalNodeState = 'inactive' | 'locked' | 'active';
@@ -378,18 +420,22 @@ export class Daemon {
 
   async start(): Promise<void> {
     await mkdir(this.#o.dataRoot, { recursive: true, mode: 0o700 });
+    let text: string;
     try {
-      this.#node = JSON.parse(await readFile(this.#nodeFile, 'utf8')) as NodeFile;
+      text = await readFile(this.#nodeFile, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       return;
     }
-    if (this.#node.role !== 'manager' && this.#node.role !== 'worker')
-      throw new Error(
-        `${this.#nodeFile} was written by a shoal without cluster certificates; move ${this.#o.dataRoot} aside and run "swarm init" again`,
-      );
+    this.#node = parseNodeFile(this.#nodeFile, this.#o.dataRoot, text);
     if (this.#node.role === 'manager') {
       this.#keys = await KeyStore.open(this.#o.dataRoot);
+      if (!this.#keys.exists) {
+        const file = join(this.#o.dataRoot, 'keys.json');
+        throw new Error(
+          `${file} is missing, but ${this.#nodeFile} says this node is a manager (its state is sealed with the key kept there): ${recoverHint(this.#o.dataRoot)}`,
+        );
+      }
       if (this.#keys.locked) {
         this.#logf('warn', 'swarm state is locked; waiting for "docker swarm unlock"');
         return;
@@ -560,12 +606,19 @@ export class Daemon {
     const leading = new Promise<void>((resolve) => (becameLeader = resolve));
     const raft = new RaftNode({
       id: raftId,
-      disk: new NodeRaftDisk(join(this.#o.dataRoot, 'raft'), { cipher: this.#dataCipher() }),
+      disk: new NodeRaftDisk(join(this.#o.dataRoot, 'raft'), {
+        cipher: this.#dataCipher(),
+        log: (m) => this.#logf('warn', `raft: ${m}`),
+      }),
       transport,
       clock: this.clock,
       rand: Math.random,
       stateMachine: proposer,
       ...(init ? { peers: [raftId] } : {}),
+      // A manager that is not joining has had the group's state: a log without it is lost.
+      ...(!init && !joining && node.joining !== true
+        ? { expectState: `${this.#nodeFile} says this node is a manager that holds Raft state` }
+        : {}),
       ...raftSettings(this.#o.raft),
       onLeaderChange: (isLeader, lead, term) => {
         if (this.#raft !== raft) return;
@@ -587,11 +640,23 @@ export class Daemon {
         else if (wasMember) this.#onRemovedFromGroup(raft);
       },
       onFatal: (e) => this.#logf('error', `this manager's raft member stopped: ${(e as Error).message}`),
+      onDiskFault: (e) =>
+        e
+          ? this.#logf('error', `raft: ${e.message}; writes fail until the disk takes them again`)
+          : this.#logf('info', 'raft: the disk takes writes again'),
     });
     proposer.attach(raft);
     this.#transport = transport;
     this.#raft = raft;
-    await raft.start();
+    try {
+      await raft.start();
+    } catch (e) {
+      // Refused (its state is damaged or missing): stop the cluster port and the rest again.
+      await this.#deactivate(false);
+      throw e;
+    }
+    // A restart part-way through a join: once the state is here, an empty log means it was lost.
+    if (node.joining === true && !joining && (raft.status()?.lastIndex ?? 0) > 0) await this.#joined(node);
     const cs0 = raft.confState;
     wasMember = cs0.voters.includes(raftId) || cs0.learners.includes(raftId);
     // Serve nothing stale: apply what this member already knows is committed before answering.
@@ -610,7 +675,10 @@ export class Daemon {
         }),
       ]).finally(() => timer?.());
     }
-    if (joining) await this.#caughtUp(store, raft, raftId);
+    if (joining) {
+      await this.#caughtUp(store, raft, raftId);
+      await this.#joined(node);
+    }
     this.#logf('debug', `state restored at index ${store.index}`);
     const executor = this.#newExecutor(node.nodeId);
     if (init) {
@@ -766,6 +834,12 @@ export class Daemon {
       throw unavailable('joined the managers but did not catch up with them in time');
   }
 
+  /** This manager holds the group's state: from now on its log must be there at every start. */
+  async #joined(node: NodeFile): Promise<void> {
+    delete node.joining;
+    if (this.#node === node) await writeFileDurable(this.#nodeFile, JSON.stringify(node));
+  }
+
   /** The leader's cluster address, when this manager knows who leads. */
   #leaderAddr(): string | undefined {
     const lead = this.#raft?.leader;
@@ -816,7 +890,7 @@ export class Daemon {
       await this.#deactivate(false);
       await rm(join(this.#o.dataRoot, 'raft'), { recursive: true, force: true });
       await rm(join(this.#o.dataRoot, 'keys.json'), { force: true });
-      const { raftId: _r, raftPeers: _p, ...rest } = this.#node;
+      const { raftId: _r, raftPeers: _p, joining: _j, ...rest } = this.#node;
       this.#node = { ...rest, role: 'worker', managers };
       this.#keys = undefined;
       this.#tls = tls;
@@ -853,6 +927,7 @@ export class Daemon {
         ...node,
         role: 'manager',
         managers: [...(this.#remote?.managers ?? node.managers)],
+        joining: true,
       };
       await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
       try {
@@ -1111,7 +1186,7 @@ export class Daemon {
       term: Math.max(hardState.term, last.term),
       data: proposer.snapshot(),
     });
-    const { raftPeers: _p, ...rest } = node;
+    const { raftPeers: _p, joining: _j, ...rest } = node;
     this.#node = { ...rest, raftId, managers: [node.listenAddr] };
     await writeFileDurable(this.#nodeFile, JSON.stringify(this.#node));
     await this.#activateManager();
@@ -1157,6 +1232,7 @@ export class Daemon {
         addr,
         listenAddr,
         managers: joined.res.managers.length > 0 ? joined.res.managers : [manager],
+        ...(role === 'manager' ? { joining: true } : {}),
       };
       this.#tls = joined.tls;
       try {

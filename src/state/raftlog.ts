@@ -14,13 +14,18 @@ interface EntryBody {
   changes: Change[];
 }
 
-/** A write the cluster could not take (503). `maybeCommitted` says the outcome is unknown. */
+/**
+ * A write the cluster could not take (503), or that this manager's disk refused (500, with the
+ * disk's own message: the cluster may be fine, this manager is not). `maybeCommitted` says the
+ * outcome is unknown.
+ */
 export class ProposalError extends ShoalError {
   readonly reason: RaftNodeErrorCode;
   readonly leader: NodeId;
   readonly maybeCommitted: boolean;
   constructor(e: RaftNodeError) {
-    super('Unavailable', `cannot write to the cluster store: ${e.message}`);
+    if (e.code === 'DiskFault') super('Internal', e.message);
+    else super('Unavailable', `cannot write to the cluster store: ${e.message}`);
     this.name = 'ProposalError';
     this.reason = e.code;
     this.leader = e.leader;

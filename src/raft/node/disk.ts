@@ -3,9 +3,9 @@
 // writes on a crash. NodeRaftDisk is the real one: the CRC-framed WAL and durable file writes.
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir, writeFileDurable } from '../../platform/index.js';
+import { DecryptError, diskWriteError, fsyncDir, writeFileDurable } from '../../platform/index.js';
 import type { RecordCipher } from '../../platform/index.js';
-import { readWal, WalWriter } from '../log/wal.js';
+import { readWal, RECOVERY_HINT, WalWriter } from '../log/wal.js';
 
 export interface RaftDisk {
   /** The log's records in order, as far as they survived (a torn tail is cut off). */
@@ -29,6 +29,18 @@ export interface RaftDisk {
   writeSnapshot(index: number, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
   removeSnapshot(index: number): Promise<void>;
   close(): Promise<void>;
+  /** The file that holds the log (`'log'`) or a snapshot, for messages; a name if not a file. */
+  where?(what: 'log' | number): string;
+}
+
+/** A damaged snapshot file: named, with what to do. */
+export class SnapshotCorruptError extends Error {
+  readonly path: string;
+  constructor(path: string, why: string) {
+    super(`snapshot ${path} is damaged: ${why}; refusing to start: ${RECOVERY_HINT}`);
+    this.name = 'SnapshotCorruptError';
+    this.path = path;
+  }
 }
 
 const SNAP_RE = /^snap-([0-9a-f]{16})\.bin$/;
@@ -44,13 +56,30 @@ export class NodeRaftDisk implements RaftDisk {
   readonly #dir: string;
   readonly #cipher: RecordCipher | undefined;
   readonly #inlineWrites: boolean;
+
+  readonly #log: (msg: string) => void;
   #wal: WalWriter | undefined;
 
-  /** `inlineWrites: false` ignores the `inline` hint: every flush goes through the thread pool. */
-  constructor(dir: string, opts: { cipher?: RecordCipher | undefined; inlineWrites?: boolean } = {}) {
+  /**
+   * `inlineWrites: false` ignores the `inline` hint: every flush goes through the thread pool.
+   * `log` hears of what opening repaired (a torn final record cut off).
+   */
+  constructor(
+    dir: string,
+    opts: {
+      cipher?: RecordCipher | undefined;
+      inlineWrites?: boolean;
+      log?: ((msg: string) => void) | undefined;
+    } = {},
+  ) {
     this.#dir = dir;
     this.#cipher = opts.cipher;
     this.#inlineWrites = opts.inlineWrites ?? true;
+    this.#log = opts.log ?? (() => undefined);
+  }
+
+  where(what: 'log' | number): string {
+    return what === 'log' ? this.#walPath : join(this.#dir, snapName(what));
   }
 
   get #walPath(): string {
@@ -60,8 +89,15 @@ export class NodeRaftDisk implements RaftDisk {
   async readLog(): Promise<Uint8Array[]> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     await this.#sweepTempFiles();
-    const { records } = await readWal(this.#walPath, { cipher: this.#cipher });
-    return records;
+    const r = await readWal(this.#walPath, { cipher: this.#cipher });
+    if (r.repaired !== undefined) {
+      // Only what a crash leaves after the last acknowledged write is ever cut (see the WAL).
+      const what = r.repaired === 'zeros' ? 'zero bytes' : 'bytes of a final record a crash cut short';
+      this.#log(
+        `${this.#walPath}: cut ${r.repairedBytes} ${what} at byte ${r.repairedAt ?? 0} (a write that was never acknowledged)`,
+      );
+    }
+    return r.records;
   }
 
   /**
@@ -74,8 +110,25 @@ export class NodeRaftDisk implements RaftDisk {
   }
 
   async #writer(): Promise<WalWriter> {
-    this.#wal ??= await WalWriter.open(this.#walPath, { cipher: this.#cipher });
+    if (this.#wal === undefined) {
+      this.#wal = await WalWriter.open(this.#walPath, { cipher: this.#cipher });
+      // The log may have just been created: its name must be durable before a record in it counts.
+      this.#dirUnsynced = true;
+    }
     return this.#wal;
+  }
+
+  /** The directory may hold a name not yet durable: the log was just opened (maybe created) or renamed into place. */
+  #dirUnsynced = false;
+
+  async #syncDir(): Promise<void> {
+    if (!this.#dirUnsynced) return;
+    try {
+      await fsyncDir(this.#dir);
+    } catch (e) {
+      throw diskWriteError(this.#walPath, e);
+    }
+    this.#dirUnsynced = false;
   }
 
   async append(
@@ -83,6 +136,7 @@ export class NodeRaftDisk implements RaftDisk {
     opts: { sync?: boolean; inline?: boolean } = {},
   ): Promise<void> {
     const wal = await this.#writer();
+    await this.#syncDir();
     const o = { sync: opts.sync, inline: this.#inlineWrites && opts.inline === true };
     await Promise.all(records.map((r) => wal.append(r, o)));
   }
@@ -90,16 +144,30 @@ export class NodeRaftDisk implements RaftDisk {
   async rewriteLog(records: readonly Uint8Array[]): Promise<void> {
     const tmp = `${this.#walPath}.tmp`;
     await rm(tmp, { force: true });
-    const w = await WalWriter.open(tmp, { cipher: this.#cipher });
     try {
-      await Promise.all(records.map((r) => w.append(r)));
-    } finally {
-      await w.close();
+      const w = await WalWriter.open(tmp, { cipher: this.#cipher });
+      try {
+        await Promise.all(records.map((r) => w.append(r)));
+      } finally {
+        await w.close();
+      }
+    } catch (e) {
+      // The old log stays in use; the half-written copy would only hold space on a full disk.
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw diskWriteError(this.#walPath, e);
     }
     await this.#wal?.close();
     this.#wal = undefined;
-    await rename(tmp, this.#walPath);
-    await fsyncDir(this.#dir);
+    try {
+      await rename(tmp, this.#walPath);
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw diskWriteError(this.#walPath, e);
+    }
+    // From here the new log is the one in use. Until the rename is durable no append may count:
+    // a crash could bring the old file back without them.
+    this.#dirUnsynced = true;
+    await this.#syncDir().catch(() => undefined);
   }
 
   async listSnapshots(): Promise<number[]> {
@@ -113,8 +181,17 @@ export class NodeRaftDisk implements RaftDisk {
   }
 
   async readSnapshot(index: number): Promise<Uint8Array> {
-    const raw = await readFile(join(this.#dir, snapName(index)));
-    return this.#cipher ? this.#cipher.open(raw) : raw;
+    const path = join(this.#dir, snapName(index));
+    const raw = await readFile(path);
+    if (!this.#cipher) return raw;
+    try {
+      return this.#cipher.open(raw);
+    } catch (e) {
+      // The log opened with this key, so a snapshot it names that does not is damaged.
+      if (e instanceof DecryptError)
+        throw new SnapshotCorruptError(path, `it cannot be decrypted (${e.message})`);
+      throw e;
+    }
   }
 
   async writeSnapshot(index: number, data: Uint8Array | readonly Uint8Array[]): Promise<void> {

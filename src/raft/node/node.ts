@@ -17,13 +17,21 @@ import type {
   Snapshot,
   Status,
 } from '../core/index.js';
+import { DiskWriteError } from '../../platform/index.js';
 import type { Cancel, Clock } from '../../platform/index.js';
 import { coalesce } from './coalesce.js';
 import type { RaftDisk } from './disk.js';
 import { DurableStorage } from './storage.js';
 import type { RaftTransport } from './transport.js';
 
-export type RaftNodeErrorCode = 'NotLeader' | 'Dropped' | 'Stopped' | 'QuorumLost';
+/** `DiskFault`: this member's disk cannot take writes (full, failing); `cause` is the DiskWriteError. */
+export type RaftNodeErrorCode = 'NotLeader' | 'Dropped' | 'Stopped' | 'QuorumLost' | 'DiskFault';
+
+/** First and longest wait before writing a Ready again after the disk refused it. */
+const DISK_RETRY_FIRST_MS = 50;
+const DISK_RETRY_MAX_MS = 1000;
+/** How long after a snapshot failed to write the next may start. */
+const SNAPSHOT_RETRY_MS = 10_000;
 
 /** An expected failure of a proposal or read. Check `maybeCommitted` before retrying a write. */
 export class RaftNodeError extends Error {
@@ -35,9 +43,9 @@ export class RaftNodeError extends Error {
   constructor(
     code: RaftNodeErrorCode,
     message: string,
-    opts: { leader?: NodeId; maybeCommitted?: boolean } = {},
+    opts: { leader?: NodeId; maybeCommitted?: boolean; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = 'RaftNodeError';
     this.code = code;
     this.leader = opts.leader ?? NONE;
@@ -81,6 +89,11 @@ export interface RaftNodeOptions {
   stateMachine: StateMachine;
   /** The voters of a new cluster; used only when the disk is empty. A joining member passes none. */
   peers?: readonly NodeId[];
+  /**
+   * Why this member must find Raft state on its disk (it is known to be a member): start then
+   * refuses an empty or missing log, naming the file, instead of starting with nothing.
+   */
+  expectState?: string;
   tickMs?: number;
   electionTick?: number;
   /** The random part of the election timeout, in ticks; default electionTick. */
@@ -101,8 +114,13 @@ export interface RaftNodeOptions {
   /** `isLeader` is true once this leader has applied its whole log and accepts proposals. */
   onLeaderChange?: (isLeader: boolean, leader: NodeId, term: number) => void;
   onConfChange?: (cc: ConfChange, confState: ConfState) => void;
-  /** The node stopped itself on an error it cannot survive (a failed disk write, a failed apply). */
+  /** The node stopped itself on an error it cannot survive (a committed entry that fails to apply). */
   onFatal?: (e: unknown) => void;
+  /**
+   * The disk refused a write (the error; the node retries it until it succeeds, and requests
+   * fail at once with it meanwhile), or took one again after that (undefined).
+   */
+  onDiskFault?: (e: DiskWriteError | undefined) => void;
   /**
    * Committed entries not passed to the state machine: the operator's way past an entry that
    * fails to apply (`shoald --raft-skip-entry N`). Every manager must be given the same set, or
@@ -173,6 +191,12 @@ export class RaftNode {
   #unlisten: (() => void) | undefined;
   #looping = false;
   #loopDone: Promise<void> = Promise.resolve();
+  /** The write the disk refused, while the loop retries it. */
+  #diskFault: DiskWriteError | undefined;
+  /** Ends the wait before the next retry at once (stop). */
+  #wake: (() => void) | undefined;
+  /** No snapshot starts before this (on the clock) after one failed to write. */
+  #snapshotRetryAt = 0;
 
   #applied = 0;
   #confState: ConfState = { voters: [], learners: [] };
@@ -222,13 +246,17 @@ export class RaftNode {
   get snapshotPending(): boolean {
     return this.#snapshotting;
   }
+  /** The disk write that failed and is being retried, if any. */
+  get diskFault(): DiskWriteError | undefined {
+    return this.#diskFault;
+  }
 
   /** Opens the disk (bootstrapping a new cluster from `peers` if it is empty) and starts ticking. */
   async start(): Promise<void> {
     if (this.#phase !== 'new') throw new Error('RaftNode.start: a node starts once');
     this.#phase = 'starting';
     const o = this.#o;
-    const storage = await DurableStorage.open(o.disk);
+    const storage = await DurableStorage.open(o.disk, { expectState: o.expectState });
     this.#storage = storage;
     if (storage.isEmpty && o.peers !== undefined && o.peers.length > 0) {
       const voters = [...new Set(o.peers)].sort((a, b) => a - b);
@@ -283,6 +311,7 @@ export class RaftNode {
 
   #halt(err: RaftNodeError): void {
     this.#phase = 'stopped';
+    this.#wake?.();
     this.#cancelTick?.();
     this.#unlisten?.();
     this.#leaderReady = false;
@@ -368,8 +397,7 @@ export class RaftNode {
             this.#handle(rd);
             handled = true;
           }
-          await this.#storage!.save(rd);
-          if (this.#phase !== 'running') return;
+          if (!(await this.#persist(rd))) return;
         }
         if (late.length > 0) this.#o.transport.send(coalesce(late));
         if (!handled) this.#handle(rd);
@@ -380,6 +408,84 @@ export class RaftNode {
     } finally {
       this.#looping = false;
     }
+  }
+
+  /**
+   * Makes a Ready durable; false if the node stopped meanwhile. A write the disk refuses (full,
+   * I/O error) is tried again, with backoff, until it succeeds: the Ready stays un-advanced and
+   * nothing that depends on it is sent (no append acknowledgement, no vote) or applied, exactly
+   * as if the disk were slow, which Raft tolerates. The WAL has cut the failed write back to its
+   * last whole record, so the retry appends the same record again. Meanwhile requests fail at
+   * once with the disk's error rather than wait or report no leader.
+   */
+  async #persist(rd: Ready): Promise<boolean> {
+    let delay = DISK_RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        await this.#storage!.save(rd);
+        break;
+      } catch (e) {
+        if (!(e instanceof DiskWriteError) || this.#phase !== 'running') throw e;
+        this.#diskFailed(e);
+      }
+      await this.#pause(delay);
+      if (this.#phase !== 'running') return false;
+      delay = Math.min(2 * delay, DISK_RETRY_MAX_MS);
+    }
+    if (this.#phase !== 'running') return false;
+    if (this.#diskFault !== undefined) {
+      this.#diskFault = undefined;
+      this.#log.info(`${this.id} the disk takes writes again`);
+      this.#o.onDiskFault?.(undefined);
+    }
+    return true;
+  }
+
+  #diskFailed(e: DiskWriteError): void {
+    if (this.#diskFault === undefined) {
+      this.#log.warn(`${this.id} ${e.message}; retrying until the disk takes it`);
+      this.#o.onDiskFault?.(e);
+    }
+    this.#diskFault = e;
+    // Their entries may be in the refused write, and on followers: the outcome is unknown.
+    const err = new RaftNodeError(
+      'DiskFault',
+      `${e.message}; it may still be applied once the disk recovers`,
+      {
+        maybeCommitted: true,
+        cause: e,
+      },
+    );
+    for (const p of this.#proposals.values()) {
+      p.cancelTimer();
+      p.reject(err);
+    }
+    this.#proposals.clear();
+    for (const r of this.#reads.values()) {
+      r.cancelTimer();
+      r.reject(this.#diskFaultError());
+    }
+    this.#reads.clear();
+  }
+
+  /** What a request gets while the disk refuses writes: fail fast, with the disk's own error. */
+  #diskFaultError(): RaftNodeError {
+    const e = this.#diskFault!;
+    return new RaftNodeError('DiskFault', e.message, { cause: e });
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#wake = undefined;
+        resolve();
+      };
+      const cancel = this.#o.clock.setTimer(ms, done);
+      this.#wake = () => {
+        cancel();
+        done();
+      };
+    });
   }
 
   /**
@@ -515,6 +621,7 @@ export class RaftNode {
     const storage = this.#storage!;
     const interval = this.#o.snapshotInterval ?? 10_000;
     if (this.#snapshotting || this.#applied - storage.mem.snapshot().metadata.index < interval) return;
+    if (this.#o.clock.now() < this.#snapshotRetryAt) return;
     const index = this.#applied;
     const meta = { index, term: storage.mem.term(index), confState: this.#confState };
     const sm = this.#o.stateMachine;
@@ -530,7 +637,9 @@ export class RaftNode {
         },
         (e: unknown) => {
           this.#snapshotting = false;
-          if (this.#phase === 'running') this.#fail(e);
+          if (this.#phase !== 'running') return;
+          if (e instanceof DiskWriteError) this.#snapshotFailed(e);
+          else this.#fail(e);
         },
       );
   }
@@ -542,9 +651,18 @@ export class RaftNode {
     this.#preparedSnapshot = undefined;
     try {
       await this.#storage!.commitSnapshot(snap, this.#o.snapshotKeep ?? 1000);
+    } catch (e) {
+      if (!(e instanceof DiskWriteError)) throw e;
+      this.#snapshotFailed(e);
     } finally {
       this.#snapshotting = false;
     }
+  }
+
+  /** A snapshot is an optimisation: the log still holds everything, so try again later. */
+  #snapshotFailed(e: DiskWriteError): void {
+    this.#log.warn(`${this.id} snapshot not taken: ${e.message}; trying again in ${SNAPSHOT_RETRY_MS} ms`);
+    this.#snapshotRetryAt = this.#o.clock.now() + SNAPSHOT_RETRY_MS;
   }
 
   /** Appends data to the log; resolves with its index once it is committed and applied here. */
@@ -573,6 +691,7 @@ export class RaftNode {
   #propose(append: (rn: RawNode) => void): Promise<number> {
     if (this.#phase !== 'running')
       return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+    if (this.#diskFault !== undefined) return Promise.reject(this.#diskFaultError());
     if (!this.#leaderReady) {
       const lead = this.#lead === this.id ? NONE : this.#lead;
       return Promise.reject(
@@ -619,6 +738,7 @@ export class RaftNode {
   readIndex(): Promise<number> {
     if (this.#phase !== 'running')
       return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+    if (this.#diskFault !== undefined) return Promise.reject(this.#diskFaultError());
     if (this.#lead === NONE)
       return Promise.reject(new RaftNodeError('NotLeader', 'no leader is known; retry shortly'));
     const max = this.#o.maxPendingReads ?? 1024;

@@ -3,15 +3,27 @@
 // A snapshot file counts only once a record names it, so a crash between the two leaves the old state.
 import { MemoryStorage } from '../core/index.js';
 import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../core/index.js';
-import { decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshotParts } from './codec.js';
+import { DiskWriteError } from '../../platform/index.js';
+import { RECOVERY_HINT } from '../log/wal.js';
+import { CodecError, decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshotParts } from './codec.js';
 import type { WalRecord } from './codec.js';
+import { SnapshotCorruptError } from './disk.js';
 import type { RaftDisk } from './disk.js';
 
 export class RaftStorageCorruptError extends Error {
   constructor(message: string) {
-    super(`raft storage is inconsistent: ${message}; refusing to start (restore from another manager)`);
+    super(`raft storage is inconsistent: ${message}; refusing to start: ${RECOVERY_HINT}`);
     this.name = 'RaftStorageCorruptError';
   }
+}
+
+export interface OpenOptions {
+  /**
+   * Why this member must have Raft state (its node record says it is a member of the group):
+   * then an empty or missing log is refused instead of starting a member with nothing, which
+   * would never get a leader (or, as a voter, could vote again having forgotten its log).
+   */
+  expectState?: string | undefined;
 }
 
 /** What a Ready asks to make durable. */
@@ -37,17 +49,43 @@ export class DurableStorage {
   }
 
   /** Rebuilds the in-memory log from the disk. */
-  static async open(disk: RaftDisk): Promise<DurableStorage> {
-    const records = (await disk.readLog()).map((r) => decodeRecord(r));
+  static async open(disk: RaftDisk, opts: OpenOptions = {}): Promise<DurableStorage> {
+    const where = (what: 'log' | number): string =>
+      disk.where?.(what) ?? (what === 'log' ? 'the raft log' : `snapshot ${what}`);
+    const raw = await disk.readLog();
     const files = new Set(await disk.listSnapshots());
+    if (raw.length === 0 && opts.expectState !== undefined) {
+      const snaps = files.size > 0 ? ` (snapshot files are there: ${[...files].map(where).join(', ')})` : '';
+      throw new RaftStorageCorruptError(
+        `${where('log')} is missing or empty${snaps}, but ${opts.expectState}`,
+      );
+    }
+    const records = raw.map((r, i) => {
+      try {
+        return decodeRecord(r);
+      } catch (e) {
+        if (e instanceof CodecError)
+          throw new RaftStorageCorruptError(`record ${i} of ${where('log')} cannot be decoded: ${e.message}`);
+        throw e;
+      }
+    });
     const load = async (meta: SnapshotMetadata): Promise<Snapshot> => {
       if (!files.has(meta.index)) {
-        throw new RaftStorageCorruptError(`the log names snapshot ${meta.index} but its file is missing`);
-      }
-      const snap = decodeSnapshot(await disk.readSnapshot(meta.index));
-      if (snap.metadata.index !== meta.index || snap.metadata.term !== meta.term) {
         throw new RaftStorageCorruptError(
-          `snapshot file ${meta.index} holds ${snap.metadata.index}/${snap.metadata.term}`,
+          `the log names snapshot ${meta.index} but its file ${where(meta.index)} is missing`,
+        );
+      }
+      let snap: Snapshot;
+      try {
+        snap = decodeSnapshot(await disk.readSnapshot(meta.index));
+      } catch (e) {
+        if (e instanceof CodecError) throw new SnapshotCorruptError(where(meta.index), e.message);
+        throw e;
+      }
+      if (snap.metadata.index !== meta.index || snap.metadata.term !== meta.term) {
+        throw new SnapshotCorruptError(
+          where(meta.index),
+          `it holds ${snap.metadata.index}/${snap.metadata.term} where the log names ${meta.index}/${meta.term}`,
         );
       }
       return snap;
@@ -93,9 +131,12 @@ export class DurableStorage {
     const snapIndex = mem.snapshot().metadata.index;
     hs = { ...hs, commit: Math.min(Math.max(hs.commit, snapIndex), mem.lastIndex()) };
     mem.setHardState(hs);
+    const storage = new DurableStorage(disk, mem, hs);
+    if (storage.isEmpty && opts.expectState !== undefined)
+      throw new RaftStorageCorruptError(`${where('log')} holds no Raft state, but ${opts.expectState}`);
     // Files no record names: left by a crash between writing a snapshot and its record.
     for (const f of files) if (f !== snapIndex) await disk.removeSnapshot(f);
-    return new DurableStorage(disk, mem, hs);
+    return storage;
   }
 
   get hardState(): HardState {
@@ -174,23 +215,38 @@ export class DurableStorage {
       if (index < prevSnap) await this.#disk.removeSnapshot(index);
       return;
     }
-    this.mem.createSnapshot(index, snap.metadata.confState, snap.data);
+    // The new log is written before memory changes: if that fails (a full disk), the old log and
+    // its snapshot stay in use, in memory as on disk.
+    const first = this.mem.firstIndex();
     const compactTo = index - keep;
-    if (compactTo >= this.mem.firstIndex()) this.mem.compact(compactTo);
-    const baseIndex = this.mem.firstIndex() - 1;
+    const baseIndex = compactTo >= first ? compactTo : first - 1;
     const last = this.mem.lastIndex();
     const entries = last > baseIndex ? this.mem.entries(baseIndex + 1, last + 1, Infinity) : [];
+    const cs = snap.metadata.confState;
+    const meta: SnapshotMetadata = {
+      index,
+      term: this.mem.term(index),
+      confState: { voters: [...cs.voters], learners: [...cs.learners] },
+    };
     const hs = this.#hardState;
-    await this.#disk.rewriteLog([
-      encodeRecord({
-        kind: 'base',
-        baseIndex,
-        baseTerm: this.mem.term(baseIndex),
-        hardState: hs,
-        snapshot: this.mem.snapshot().metadata,
-        entries,
-      }),
-    ]);
+    try {
+      await this.#disk.rewriteLog([
+        encodeRecord({
+          kind: 'base',
+          baseIndex,
+          baseTerm: this.mem.term(baseIndex),
+          hardState: hs,
+          snapshot: meta,
+          entries,
+        }),
+      ]);
+    } catch (e) {
+      // No record names this snapshot, and on a full disk its file holds the space a retry needs.
+      await this.#disk.removeSnapshot(index).catch(() => undefined);
+      throw e;
+    }
+    this.mem.createSnapshot(index, cs, snap.data);
+    if (compactTo >= first) this.mem.compact(compactTo);
     if (hs === this.#hardState) this.#hardStateUnwritten = false;
     if (prevSnap > 0) await this.#disk.removeSnapshot(prevSnap);
   }
@@ -202,6 +258,10 @@ export class DurableStorage {
         await this.#disk.append([encodeRecord({ kind: 'ready', entries: [], hardState: hs })]);
         if (hs === this.#hardState) this.#hardStateUnwritten = false;
       }
+    } catch (e) {
+      // Only a commit index was to be written, and it is learnt again from the leader: a disk
+      // that cannot take it must not fail the shutdown.
+      if (!(e instanceof DiskWriteError)) throw e;
     } finally {
       await this.#disk.close();
     }
