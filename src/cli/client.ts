@@ -1,5 +1,8 @@
-// A small Engine API client for the shoal CLI (unix socket or tcp), with Docker's error shape.
+// A small Engine API client for the shoal CLI (unix socket, or tcp with or without TLS), with
+// Docker's error shape.
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { parseTcpHost } from '../httpapi/index.js';
 
 export class ApiError extends Error {
   constructor(
@@ -10,21 +13,31 @@ export class ApiError extends Error {
   }
 }
 
+/** TLS for a tcp host, as the docker CLI's --tls/--tlsverify (unix sockets stay plain). */
+export interface ClientTls {
+  /** Check the daemon's certificate against `ca` (and its address); --tls alone does not. */
+  verify: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 export interface ClientOptions {
   host: string;
+  tls?: ClientTls;
 }
 
 export class Client {
   #socketPath: string | undefined;
   #host = 'localhost';
   #port = 2375;
+  #tls: ClientTls | undefined;
   constructor(o: ClientOptions) {
     if (o.host.startsWith('unix://')) this.#socketPath = o.host.slice('unix://'.length);
-    else {
-      const u = new URL(o.host.replace(/^tcp:/, 'http:'));
-      this.#host = u.hostname;
-      this.#port = Number(u.port || 2375);
-    }
+    else if (o.host.startsWith('tcp://') || !o.host.includes('://')) {
+      ({ host: this.#host, port: this.#port } = parseTcpHost(o.host, o.tls !== undefined));
+      this.#tls = o.tls;
+    } else throw new Error(`unsupported host ${o.host}: use unix:///path or tcp://host:port`);
   }
 
   raw(
@@ -34,11 +47,19 @@ export class Client {
   ): Promise<{ status: number; body: Buffer; stream: NodeJS.ReadableStream }> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request(
+      const t = this.#tls;
+      const req = (t ? httpsRequest : request)(
         {
           method,
           path: `/v1.41${path}`,
           ...(this.#socketPath ? { socketPath: this.#socketPath } : { host: this.#host, port: this.#port }),
+          ...(t
+            ? {
+                rejectUnauthorized: t.verify,
+                ...(t.ca ? { ca: t.ca } : {}),
+                ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
+              }
+            : {}),
           headers: {
             'Content-Type': 'application/json',
             ...(payload ? { 'Content-Length': payload.length } : {}),
@@ -46,8 +67,14 @@ export class Client {
         },
         (res) => resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0), stream: res }),
       );
-      req.on('error', (e) =>
-        reject(new Error(`cannot reach shoald: ${e.message} (is it running? set SHOAL_HOST or -H)`)),
+      req.on('error', (e: Error & { reason?: string }) =>
+        reject(
+          new Error(
+            t
+              ? `cannot reach shoald over TLS: ${e.reason ?? e.message}`
+              : `cannot reach shoald: ${e.message} (is it running? set -H, SHOAL_HOST or DOCKER_HOST)`,
+          ),
+        ),
       );
       if (payload) req.write(payload);
       req.end();

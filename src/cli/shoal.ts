@@ -14,6 +14,7 @@ import {
   parsePort,
 } from './flags.js';
 import { secretCommands } from './secrets.js';
+import { addTlsOptions, clientTlsMode, loadClientTls, normalizeTlsFlags, type TlsFlags } from './tlsflags.js';
 import { ago, readStdin, table } from './text.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -332,15 +333,31 @@ async function converge(c: Client, id: string, out: NodeJS.WriteStream): Promise
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const env = process.env;
   const program = new Command('shoal')
     .description('command-line client for shoal, a swarm-compatible container orchestrator')
     .version(SHOAL_VERSION, '-v, --version')
-    .option('-H, --host <addr>', 'shoald socket (default: $SHOAL_HOST or unix:///var/run/shoal.sock)')
+    .option(
+      '-H, --host <addr>',
+      'shoald socket (default: $SHOAL_HOST, $DOCKER_HOST or unix:///var/run/shoal.sock)',
+    )
     .enablePositionalOptions();
-  const client = (): Client =>
-    new Client({
-      host: program.opts<{ host?: string }>().host ?? process.env.SHOAL_HOST ?? 'unix:///var/run/shoal.sock',
+  addTlsOptions(program, env, 'client');
+  const client = (): Client => {
+    const o = program.opts<TlsFlags & { host?: string }>();
+    const { on, verify } = clientTlsMode(o, env);
+    // With TLS on and no address, the docker CLI goes to localhost's TLS port.
+    const host =
+      o.host ||
+      env.SHOAL_HOST ||
+      env.DOCKER_HOST ||
+      (on ? 'tcp://localhost:2376' : 'unix:///var/run/shoal.sock');
+    if (!on || host.startsWith('unix://')) return new Client({ host });
+    return new Client({
+      host,
+      tls: loadClientTls(o, verify, (flag) => program.getOptionValueSource(flag) === 'cli'),
     });
+  };
   const print = (s: string): void => void process.stdout.write(`${s}\n`);
 
   program.command('version').action(async () => {
@@ -875,7 +892,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program.exitOverride();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(normalizeTlsFlags(argv, new Set(program.commands.map((c) => c.name()))));
     return 0;
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;

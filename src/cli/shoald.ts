@@ -1,7 +1,8 @@
 // shoald: the node daemon. Flags follow dockerd's so habits carry over.
 import { Command, Option } from 'commander';
 import { Daemon } from '../node/index.js';
-import { buildApp, listen, SHOAL_VERSION } from '../httpapi/index.js';
+import { buildApp, listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
+import { addTlsOptions, daemonTls, normalizeTlsFlags, type TlsFlags } from './tlsflags.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];
@@ -77,24 +78,31 @@ export async function main(argv: string[]): Promise<void> {
       (v: string, acc: number[]) => [...acc, intFlag('--raft-skip-entry', 1, Number.MAX_SAFE_INTEGER)(v)],
       [] as number[],
     );
-  program.parse(argv);
-  const o = program.opts<{
-    dataRoot: string;
-    host: string[];
-    engineHost: string;
-    hostname?: string;
-    logLevel: Level;
-    dispatcherHeartbeat?: number;
-    engineConcurrency: number;
-    execRoot: string;
-    raftElectionTimeout?: number;
-    raftHeartbeat?: number;
-    raftSnapshotInterval?: number;
-    raftSkipEntry: number[];
-  }>();
+  addTlsOptions(program, process.env, 'daemon');
+  program.parse(normalizeTlsFlags(argv, new Set()));
+  const o = program.opts<
+    TlsFlags & {
+      dataRoot: string;
+      host: string[];
+      engineHost: string;
+      hostname?: string;
+      logLevel: Level;
+      dispatcherHeartbeat?: number;
+      engineConcurrency: number;
+      execRoot: string;
+      raftElectionTimeout?: number;
+      raftHeartbeat?: number;
+      raftSnapshotInterval?: number;
+      raftSkipEntry: number[];
+    }
+  >();
   if ((o.raftHeartbeat ?? 100) * 2 > (o.raftElectionTimeout ?? 1000))
     throw new Error('--raft-heartbeat must be at most half of --raft-election-timeout');
-  const hosts = o.host.length > 0 ? o.host : ['unix:///var/run/shoal.sock'];
+  const tlsConfig = daemonTls(o);
+  // Checked before anything starts, so a bad certificate file stops shoald with its name.
+  const tls = await loadServerTls(tlsConfig);
+  // With TLS and no -H, dockerd serves localhost's TLS port rather than its unix socket.
+  const hosts = o.host.length > 0 ? o.host : [tls ? 'tcp://localhost:2376' : 'unix:///var/run/shoal.sock'];
   const min = LEVELS.indexOf(o.logLevel);
   const log = (level: Level, msg: string): void => {
     if (LEVELS.indexOf(level) >= min)
@@ -119,11 +127,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   await daemon.start();
   const app = buildApp(daemon);
-  const servers = await listen(app, hosts);
-  log(
-    'info',
-    `shoald ${SHOAL_VERSION} listening on ${hosts.join(', ')} (data root ${o.dataRoot}, engine ${o.engineHost})`,
-  );
+  let servers: Awaited<ReturnType<typeof listen>> = [];
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;
@@ -141,6 +145,23 @@ export async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  // Before listen: it may hold a listener back 15 s (tcpListenerNotice), and a signal then still
+  // shuts the daemon down cleanly.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  servers = await listen(app, hosts, {
+    ...(tls ? { tls } : {}),
+    tlsExplicit: tlsConfig.explicit,
+    log,
+  });
+  if (stopping) for (const s of servers) s.close();
+  const mode = tls
+    ? tls.verify
+      ? ' (tcp: TLS, client certificates verified)'
+      : ' (tcp: TLS, clients not verified)'
+    : '';
+  log(
+    'info',
+    `shoald ${SHOAL_VERSION} listening on ${hosts.join(', ')}${mode} (data root ${o.dataRoot}, engine ${o.engineHost})`,
+  );
 }

@@ -1,1 +1,4 @@
 export { buildApp, listen, API_VERSION, MAX_API_VERSION, MIN_API_VERSION, SHOAL_VERSION } from './server.js';
+export type { ListenOptions } from './server.js';
+export { loadServerTls, parseTcpHost, tcpListenerNotice } from './tls.js';
+export type { ApiTlsConfig, ApiTlsMode, ListenerNotice, ServerTls } from './tls.js';

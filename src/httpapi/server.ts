@@ -3,6 +3,7 @@
 // status Docker uses (see api/errors.ts for the one code → status table).
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { chmod, rm } from 'node:fs/promises';
 import { arch, release, cpus, totalmem } from 'node:os';
 import {
@@ -33,6 +34,7 @@ import {
 import { streamLogs } from './logs.js';
 import { secretRoutes } from './secrets.js';
 import { sendJson } from './reply.js';
+import { parseTcpHost, tcpListenerNotice, type ServerTls } from './tls.js';
 
 export const API_VERSION = '1.41';
 export const MAX_API_VERSION = '1.50';
@@ -570,28 +572,68 @@ export function buildApp(d: Daemon): FastifyInstance<Server> {
   return app;
 }
 
+export interface ListenOptions {
+  /** TLS for tcp listeners; unix sockets stay plain, as dockerd's. */
+  tls?: ServerTls;
+  /** --tls or --tlsverify was given at all (see tcpListenerNotice). */
+  tlsExplicit?: boolean;
+  log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
+}
+
 /** Serves the app on each -H address (unix:///path or tcp://host:port). */
-export async function listen(app: FastifyInstance<Server>, hosts: readonly string[]): Promise<Server[]> {
+export async function listen(
+  app: FastifyInstance<Server>,
+  hosts: readonly string[],
+  o: ListenOptions = {},
+): Promise<Array<Server | HttpsServer>> {
   await app.ready();
   const handler = (
     app as unknown as {
       shoalHandler: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     }
   ).shoalHandler();
-  const servers: Server[] = [];
+  const log = o.log ?? (() => undefined);
+  const servers: Array<Server | HttpsServer> = [];
   for (const h of hosts) {
-    const srv = createServer(handler);
-    srv.keepAliveTimeout = 30_000;
+    let srv: Server | HttpsServer;
     if (h.startsWith('unix://')) {
       const path = h.slice('unix://'.length);
+      srv = createServer(handler);
+      srv.keepAliveTimeout = 30_000;
       await rm(path, { force: true });
       await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(path, resolve));
       await chmod(path, 0o660);
     } else if (h.startsWith('tcp://')) {
-      const u = new URL(h.replace(/^tcp:/, 'http:'));
-      await new Promise<void>((resolve, reject) =>
-        srv.once('error', reject).listen(Number(u.port || 2375), u.hostname, resolve),
-      );
+      const { host, port } = parseTcpHost(h, o.tls !== undefined);
+      const mode = o.tls ? (o.tls.verify ? 'verify' : 'tls') : 'off';
+      const notice = tcpListenerNotice(h, host, { mode, explicit: o.tlsExplicit ?? false });
+      if (notice) {
+        for (const line of notice.lines) log(notice.level, line);
+        if (notice.delayMs > 0) await new Promise((r) => setTimeout(r, notice.delayMs));
+      }
+      if (o.tls) {
+        const t = o.tls;
+        // Never fall back to Node's public roots: they would let any web certificate in.
+        if (t.verify && !t.ca) throw new Error('--tlsverify needs the CA of the clients (--tlscacert)');
+        srv = createHttpsServer(
+          {
+            cert: t.cert,
+            key: t.key,
+            // Only our CA's certificates get in (the ca option replaces Node's default roots).
+            ...(t.verify ? { ca: t.ca!, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          handler,
+        );
+        // A refused handshake (no or foreign client certificate, plain HTTP) closes the connection.
+        srv.on('tlsClientError', (e: Error & { reason?: string }, sock) =>
+          log(
+            'debug',
+            `TLS connection from ${sock.remoteAddress ?? '?'} to ${h} refused: ${e.reason ?? e.message}`,
+          ),
+        );
+      } else srv = createServer(handler);
+      srv.keepAliveTimeout = 30_000;
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(port, host, resolve));
     } else throw new Error(`unsupported host ${h}: use unix:///path or tcp://host:port`);
     servers.push(srv);
   }
