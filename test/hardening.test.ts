@@ -4,27 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { apiHarness, type ApiHarness } from './support/daemon.js';
+import { apiHarness, serviceSpec, withSwarm, type ApiHarness } from './support/daemon.js';
 
-const svc = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  Name: name,
-  TaskTemplate: { ContainerSpec: { Image: 'busybox:local', Args: ['sleep', '3600'] } },
-  ...extra,
-});
-
-async function withSwarm(fn: (h: ApiHarness) => Promise<void>): Promise<void> {
-  const h = await apiHarness();
-  try {
-    const init = await h.call('POST', '/v1.41/swarm/init', {
-      ListenAddr: '127.0.0.1:0',
-      AdvertiseAddr: '127.0.0.1',
-    });
-    assert.equal(init.status, 200, init.text);
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
+const svc = serviceSpec;
 
 const snapshot = (h: ApiHarness): string => {
   if (h.daemon.state !== 'active') return h.daemon.state;

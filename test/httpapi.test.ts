@@ -2,31 +2,13 @@
 // and bad input that changes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiHarness, type ApiHarness } from './support/daemon.js';
+import { apiHarness, serviceSpec, withSwarm } from './support/daemon.js';
 import { DESCRIPTION } from './support/cluster.js';
 import { Daemon } from '../src/node/index.js';
 import { buildApp } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 
-const svc = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  Name: name,
-  TaskTemplate: { ContainerSpec: { Image: 'busybox:local', Args: ['sleep', '3600'] } },
-  ...extra,
-});
-
-async function withSwarm(fn: (h: ApiHarness) => Promise<void>): Promise<void> {
-  const h = await apiHarness();
-  try {
-    const init = await h.call('POST', '/v1.41/swarm/init', {
-      ListenAddr: '0.0.0.0:2377',
-      AdvertiseAddr: '127.0.0.1',
-    });
-    assert.equal(init.status, 200);
-    await fn(h);
-  } finally {
-    await h.close();
-  }
-}
+const svc = serviceSpec;
 
 test('ping and version carry the negotiation headers', async () => {
   const h = await apiHarness();

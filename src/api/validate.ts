@@ -48,6 +48,15 @@ const UPDATE: Schema = {
     Order: 'string',
   },
 };
+const PORT_CONFIG: Schema = {
+  obj: {
+    Name: 'string',
+    Protocol: 'string',
+    TargetPort: uint32,
+    PublishedPort: uint32,
+    PublishMode: 'string',
+  },
+};
 const DRIVER: Schema = { obj: { Name: 'string', Options: 'labels' } };
 const NETWORKS: Schema = { arr: { obj: { Target: 'string', Aliases: 'strings', DriverOpts: 'labels' } } };
 
@@ -173,17 +182,7 @@ const SERVICE_SPEC = {
     EndpointSpec: {
       obj: {
         Mode: 'string',
-        Ports: {
-          arr: {
-            obj: {
-              Name: 'string',
-              Protocol: 'string',
-              TargetPort: uint32,
-              PublishedPort: uint32,
-              PublishMode: 'string',
-            },
-          },
-        },
+        Ports: { arr: PORT_CONFIG },
       },
     },
   },
@@ -749,15 +748,6 @@ export function validateNodeDescription(raw: unknown): NodeDescription {
   return d;
 }
 
-const PORT_CONFIG: Schema = {
-  obj: {
-    Name: 'string',
-    Protocol: 'string',
-    TargetPort: uint32,
-    PublishedPort: uint32,
-    PublishMode: 'string',
-  },
-};
 const TASK_STATUS = {
   obj: {
     Timestamp: 'string',

@@ -67,3 +67,25 @@ export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiH
     },
   };
 }
+
+/** A service spec on the local busybox image that runs until stopped. */
+export const serviceSpec = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  Name: name,
+  TaskTemplate: { ContainerSpec: { Image: 'busybox:local', Args: ['sleep', '3600'] } },
+  ...extra,
+});
+
+/** Runs fn against a harness whose node has initialised a swarm (cluster port on loopback, any port). */
+export async function withSwarm(fn: (h: ApiHarness) => Promise<void>): Promise<void> {
+  const h = await apiHarness();
+  try {
+    const init = await h.call('POST', '/v1.41/swarm/init', {
+      ListenAddr: '127.0.0.1:0',
+      AdvertiseAddr: '127.0.0.1',
+    });
+    if (init.status !== 200) throw new Error(`swarm init: ${init.status} ${init.text}`);
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
