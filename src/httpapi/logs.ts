@@ -3,10 +3,11 @@
 import type { FastifyReply } from 'fastify';
 import { invalidArgument, type Task, type TaskLogLine } from '../api/index.js';
 import type { LogLine } from '../agent/index.js';
+import { queryBool } from './query.js';
 import type { Daemon } from '../node/index.js';
 
 type Q = Record<string, string | undefined>;
-const bool = (v: string | undefined): boolean => v === '1' || v === 'true';
+const bool = queryBool;
 
 function frame(stream: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');

@@ -34,6 +34,7 @@ import {
 import { streamLogs } from './logs.js';
 import { secretRoutes } from './secrets.js';
 import { sendJson } from './reply.js';
+import { queryBool, queryInt } from './query.js';
 import { parseTcpHost, tcpListenerNotice, type ServerTls } from './tls.js';
 
 export const API_VERSION = '1.41';
@@ -57,12 +58,8 @@ function cmpVersion(a: string, b: string): number {
 type Q = Record<string, string | undefined>;
 
 const q = (req: FastifyRequest): Q => req.query as Q;
-const bool = (v: string | undefined): boolean => v === '1' || v === 'true' || v === 'True';
-function intParam(v: string | undefined, name: string): number {
-  if (v === undefined || !/^-?\d+$/.test(v))
-    throw invalidArgument(`invalid ${name} parameter: ${v ?? '(missing)'}`);
-  return Number(v);
-}
+const bool = queryBool;
+const intParam = queryInt;
 
 /** Endpoints that only make sense in a swarm answer Docker's 503 when this node is not in one. */
 /** A JSON request body that must be an object (or absent). */
