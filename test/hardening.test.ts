@@ -297,3 +297,32 @@ test('a worker that sends a bad description or status report gets an error and c
     assert.equal(JSON.stringify(store.view((tx) => [tx.all('nodes'), tx.all('tasks')])), before);
   });
 });
+
+test("a join the manager refuses (a wrong token) is a 400 with the manager's reason; an unreachable one a 503", async () => {
+  await withSwarm(async (m) => {
+    const w = await apiHarness();
+    try {
+      const swarm = (await m.call('GET', '/v1.41/swarm')).body as { JoinTokens: { Worker: string } };
+      const good = swarm.JoinTokens.Worker;
+      const wrong = `${good.slice(0, good.lastIndexOf('-') + 1)}${'0'.repeat(25)}`;
+      const join = (token: string, addr: string): Promise<{ status: number; body: unknown }> =>
+        w.call('POST', '/v1.41/swarm/join', {
+          RemoteAddrs: [addr],
+          JoinToken: token,
+          ListenAddr: '127.0.0.1:0',
+        });
+      const refused = await join(wrong, m.daemon.listenAddr);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match((refused.body as { message: string }).message, /join token/i);
+      const closed = await join(good, '127.0.0.1:1');
+      assert.equal(closed.status, 503, JSON.stringify(closed.body));
+      assert.match(
+        (closed.body as { message: string }).message,
+        /could not join the swarm through the manager/,
+      );
+      assert.equal(w.daemon.state, 'inactive');
+    } finally {
+      await w.close();
+    }
+  });
+});

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import {
   ShoalError,
   badParameter,
-  failedPrecondition,
   invalidArgument,
   newId,
   unavailable,
@@ -64,6 +63,7 @@ import {
   CLUSTER_CHANNEL_OPTIONS,
   ManagerServiceClient,
   leaderHint,
+  fromServiceError,
   managerChannelCredentials,
   type ForwardApiRequest,
   type ForwardApiResponse,
@@ -1362,12 +1362,8 @@ export class Daemon {
 
 /** A join failure as the API reports it: the manager's reason, with Docker's status. */
 function joinError(e: unknown): Error {
-  if (e instanceof ShoalError) return e;
   if (e instanceof CAError) return invalidArgument(e.message);
-  const err = e as { code?: number; details?: string; message?: string };
-  const msg = err.details || err.message || String(e);
-  // gRPC: 3 InvalidArgument, 9 FailedPrecondition, 8 ResourceExhausted, 14 Unavailable, 4 Deadline.
-  if (err.code === 3) return invalidArgument(msg);
-  if (err.code === 9) return failedPrecondition(msg);
-  return unavailable(`could not join the swarm through the manager: ${msg}`);
+  // The manager's refusals (a bad token, a node that may not join) are the caller's to fix;
+  // anything else (unreachable, rate-limited, timed out) is the manager being unavailable.
+  return fromServiceError(e, (msg) => unavailable(`could not join the swarm through the manager: ${msg}`));
 }

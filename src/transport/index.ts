@@ -1,4 +1,4 @@
-export { ClusterServer, unary, toServiceError } from './server.js';
+export { ClusterServer, unary, toServiceError, fromServiceError } from './server.js';
 export {
   ClusterServerCredentials,
   managerChannelCredentials,

@@ -102,6 +102,20 @@ const GRPC_CODE: Record<ErrorCode, status> = {
   Internal: status.INTERNAL,
 };
 
+/**
+ * The error a client sees for a gRPC status from another node: the code the table above maps to
+ * it (the first, for a status two codes share), else `fallback`.
+ */
+export function fromServiceError(e: unknown, fallback: (msg: string) => ShoalError): ShoalError {
+  if (e instanceof ShoalError) return e;
+  const err = e as { code?: number; details?: string; message?: string };
+  const msg = err.details || err.message || String(e);
+  const code = (Object.keys(GRPC_CODE) as ErrorCode[]).find((c) => GRPC_CODE[c] === err.code);
+  return code === 'InvalidArgument' || code === 'FailedPrecondition'
+    ? new ShoalError(code, msg)
+    : fallback(msg);
+}
+
 export function toServiceError(
   e: unknown,
   log: (msg: string) => void,
