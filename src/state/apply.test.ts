@@ -9,7 +9,7 @@ import { ApplyError, MemoryNetwork, MemoryRaftDisk, RaftNode } from '../raft/ind
 import type { RaftDisk } from '../raft/index.js';
 import type { Config } from '../api/index.js';
 import { frozenCopy, MAX_STORED_DEPTH, MemoryStore, type Change } from './store/memory.js';
-import { encodeChanges, RaftProposer } from './raftlog.js';
+import { encodeChanges, RaftProposer } from './proposer.js';
 
 function config(id: string, data: unknown): Config {
   return {

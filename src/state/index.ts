@@ -18,4 +18,4 @@ export type {
   WriteTx,
 } from './store/memory.js';
 export { BoundedQueue } from './watch/queue.js';
-export { RaftProposer, ProposalError, encodeChanges, decodeChanges } from './raftlog.js';
+export { RaftProposer, ProposalError, encodeChanges, decodeChanges } from './proposer.js';

@@ -6,7 +6,7 @@ import { MemoryNetwork, MemoryRaftDisk, RaftNode } from '../raft/index.js';
 import type { NodeId, RaftDisk } from '../raft/index.js';
 import type { Config } from '../api/index.js';
 import { MemoryStore } from './store/memory.js';
-import { ProposalError, RaftProposer } from './raftlog.js';
+import { ProposalError, RaftProposer } from './proposer.js';
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
