@@ -5,7 +5,7 @@ import { isoTime, type Clock } from '../../platform/index.js';
 import type { Network, Service, Task } from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
 import { nextAddress } from '../../network/index.js';
-import { PassLoop } from '../passloop.js';
+import { WatchLoop } from '../watchloop.js';
 
 const bare = (addr: string): string => addr.split('/')[0]!;
 
@@ -31,33 +31,31 @@ export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service)
 }
 
 export class Allocator {
-  #unsubscribe: (() => void) | undefined;
   #dirty = false;
-  readonly #loop: PassLoop;
+  readonly #loop: WatchLoop;
 
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
     log: (msg: string) => void = () => undefined,
   ) {
-    this.#loop = new PassLoop(
-      async () => {
+    this.#loop = new WatchLoop({
+      store,
+      onEvent: (e) => this.#onEvent(e),
+      pass: async () => {
         this.#dirty = false;
         await this.store.update((tx) => this.#allocate(tx));
       },
-      (e) => log(`allocator pass failed: ${(e as Error).message}`),
-    );
+      onError: (e) => log(`allocator pass failed: ${(e as Error).message}`),
+    });
   }
 
   start(): void {
-    this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
     this.#dirty = true;
     this.#loop.start();
   }
 
   stop(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
     this.#loop.stop();
   }
 

@@ -12,7 +12,7 @@ import { planRestarts, RestartHistory } from './restart.js';
 import { tasksToReap } from './taskreaper.js';
 import { isLive, modeOf, withDesired } from './tasks.js';
 import { isUpdating, Updater } from './update.js';
-import { PassLoop } from '../passloop.js';
+import { WatchLoop } from '../watchloop.js';
 
 export { planReplicated } from './replicated.js';
 export { planGlobal, eligibleNodes } from './global.js';
@@ -51,11 +51,10 @@ function applyPlan(tasks: Task[], plan: Plan): Task[] {
 export class Orchestrator {
   #dirty = new Set<string>();
   #all = true;
-  #unsubscribe: (() => void) | undefined;
   #wakeTimer: (() => void) | undefined;
   #wakeAt = Infinity;
   #history = new RestartHistory();
-  readonly #loop: PassLoop;
+  readonly #loop: WatchLoop;
   readonly updater: Updater;
 
   constructor(
@@ -64,26 +63,25 @@ export class Orchestrator {
     private readonly log: (msg: string) => void = () => undefined,
   ) {
     this.updater = new Updater(store, clock, log);
-    this.#loop = new PassLoop(
-      () => this.#pass(),
-      (e) => {
+    this.#loop = new WatchLoop({
+      store,
+      onEvent: (e) => this.#onEvent(e),
+      pass: () => this.#pass(),
+      onError: (e) => {
         // A failed pass is retried in full shortly; reconciling is idempotent.
         this.log(`orchestrator pass failed: ${(e as Error).message}`);
         this.#all = true;
         this.#wake(this.clock.now() + 500);
       },
-    );
+    });
   }
 
   start(): void {
-    this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
     this.#all = true;
     this.#loop.start();
   }
 
   stop(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
     this.#loop.stop();
     this.#wakeTimer?.();
     this.updater.stop();

@@ -4,7 +4,7 @@ import { isoTime, type Clock } from '../../platform/index.js';
 import type { Node, Task } from '../../api/index.js';
 import type { MemoryStore, ReadTx, StoreEvent } from '../../state/index.js';
 import { filterNodes, type NodeInfo } from './filters.js';
-import { PassLoop } from '../passloop.js';
+import { WatchLoop } from '../watchloop.js';
 
 const ACTIVE_STATES = new Set(['assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
 
@@ -105,29 +105,27 @@ export function scheduleTasks(
 }
 
 export class Scheduler {
-  #unsubscribe: (() => void) | undefined;
   #pendingSeen = false;
-  readonly #loop: PassLoop;
+  readonly #loop: WatchLoop;
 
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
     log: (msg: string) => void = () => undefined,
   ) {
-    this.#loop = new PassLoop(
-      () => this.store.update((tx) => this.#decide(tx)),
-      (e) => log(`scheduler pass failed: ${(e as Error).message}`),
-    );
+    this.#loop = new WatchLoop({
+      store,
+      onEvent: (e) => this.#onEvent(e),
+      pass: () => this.store.update((tx) => this.#decide(tx)),
+      onError: (e) => log(`scheduler pass failed: ${(e as Error).message}`),
+    });
   }
 
   start(): void {
-    this.#unsubscribe = this.store.subscribe((e) => this.#onEvent(e));
     this.#loop.start();
   }
 
   stop(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
     this.#loop.stop();
   }
 
