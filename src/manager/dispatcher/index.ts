@@ -329,7 +329,14 @@ export class Dispatcher implements DispatcherAPI {
       return Promise.reject(e as Error);
     }
     this.#alive(nodeId);
-    for (const u of checked) this.#pending.set(u.taskId, { nodeId, update: u });
+    for (const u of checked) {
+      // Reports of one node may arrive out of order (concurrent calls, a re-sent older state): an
+      // older one must not replace a newer one waiting here, or the newer is lost for good.
+      const waiting = this.#pending.get(u.taskId);
+      if (waiting?.nodeId === nodeId && stateOrder(u.status.State) < stateOrder(waiting.update.status.State))
+        continue;
+      this.#pending.set(u.taskId, { nodeId, update: u });
+    }
     if (this.#pending.size >= MAX_BATCH) return this.#flush();
     this.#flushTimer ??= this.clock.setTimer(FLUSH_MS, () => {
       this.#flushTimer = undefined;
