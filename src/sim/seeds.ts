@@ -78,6 +78,11 @@ export const REGRESSION_SEEDS: readonly {
     ...s,
     bug: "the dispatcher's pending report of a task was replaced by an older one of the same task that arrived after it (the agent's concurrent report calls crossed): RUNNING was lost and the task stayed STARTING",
   })),
+  {
+    seed: 800478,
+    agents: 2,
+    bug: "a node the dispatcher marked down kept beating into its open session, and heartbeats never mark a node ready: it stayed down for good (here the end of a crashed agent's stream, arriving after its restart had registered, cut the deadline to one period). The pending-report fix above also changes its course: it fails only with both fixes gone",
+  },
 ];
 
 /** A fixed spread of fault regimes that fits the CI budget. */

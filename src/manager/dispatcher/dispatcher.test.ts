@@ -111,3 +111,19 @@ test('an older report arriving after a newer one of the same task never replaces
   );
   await d.stop();
 });
+
+test('a node marked down while its session is open must register again: its late heartbeats are refused (regression: seed 800478)', async () => {
+  const { clock, store, d } = await setup();
+  // No beat reaches the dispatcher for longer than the grace (beats held up past the deadline, or
+  // a stream whose end came after a newer session began).
+  clock.advance(3200);
+  await settle();
+  await settle();
+  assert.equal(state(store), 'down');
+  // A late beat that were taken would leave the node down for good (only registration marks it ready).
+  await assert.rejects(d.heartbeat('n1'), /open a new session/);
+  await d.register('n1', DESCRIPTION, '127.0.0.3');
+  assert.equal(state(store), 'ready');
+  await d.heartbeat('n1');
+  await d.stop();
+});

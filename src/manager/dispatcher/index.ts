@@ -4,6 +4,7 @@
 import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
 import {
   invalidArgument,
+  notFound,
   validateAddr,
   validateNodeDescription,
   validateTaskId,
@@ -258,6 +259,11 @@ export class Dispatcher implements DispatcherAPI {
   }
 
   heartbeat(nodeId: string): Promise<{ heartbeatMs: number }> {
+    // Only registration marks a node ready: beats into a session of a node marked down meanwhile
+    // (they came too late, not never) would keep it down for good. Refused, as Swarm refuses a
+    // node it no longer has registered, the agent opens a new session.
+    if (this.store.view((tx) => tx.get('nodes', nodeId)?.Status.State) === 'down')
+      return Promise.reject(notFound('node is marked down: open a new session'));
     this.#alive(nodeId);
     return Promise.resolve({ heartbeatMs: this.heartbeatMs });
   }
