@@ -1,9 +1,15 @@
 // Seeds CI runs on every build. A seed that ever found a bug stays in REGRESSION_SEEDS for good,
 // with a note naming the bug.
 // `handoff` forces Regime.handoff and `agents` Regime.agents, so a change to how regimes are drawn
-// cannot drop the workload that found the bug. All of them were found with coarse timing, which
-// sim.test.ts forces.
-export const REGRESSION_SEEDS: readonly { seed: number; bug: string; handoff?: boolean; agents: number }[] = [
+// cannot drop the workload that found the bug; `timing` forces Regime.timing, coarse (what
+// sim.test.ts runs) unless the seed was found with production timing.
+export const REGRESSION_SEEDS: readonly {
+  seed: number;
+  bug: string;
+  handoff?: boolean;
+  agents: number;
+  timing?: 'coarse' | 'production';
+}[] = [
   {
     seed: 2545,
     agents: 0,
@@ -63,6 +69,19 @@ export const REGRESSION_SEEDS: readonly { seed: number; bug: string; handoff?: b
     seed: 9025,
     agents: 2,
     bug: "the simulator's placement checker read the store of a deposed leader, cut off and still running its loops, and saw tasks as unassigned",
+  },
+  // 778474 was found with production timing.
+  ...[
+    { seed: 778474, agents: 4, timing: 'production' as const },
+    { seed: 803996, agents: 2 },
+  ].map((s) => ({
+    ...s,
+    bug: "the dispatcher's pending report of a task was replaced by an older one of the same task that arrived after it (the agent's concurrent report calls crossed): RUNNING was lost and the task stayed STARTING",
+  })),
+  {
+    seed: 800478,
+    agents: 2,
+    bug: "a node the dispatcher marked down kept beating into its open session, and heartbeats never mark a node ready: it stayed down for good (here the end of a crashed agent's stream, arriving after its restart had registered, cut the deadline to one period). The pending-report fix above also changes its course: it fails only with both fixes gone",
   },
 ];
 

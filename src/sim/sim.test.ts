@@ -76,8 +76,8 @@ test(`CI seeds: ${CI_SEEDS.length} runs under faults keep every safety property 
 });
 
 test('regression seeds stay fixed', async () => {
-  for (const { seed, bug, handoff, agents } of REGRESSION_SEEDS) {
-    const r = await runSim({ seed, agents, timing: 'coarse', ...(handoff ? { handoff } : {}) });
+  for (const { seed, bug, handoff, agents, timing } of REGRESSION_SEEDS) {
+    const r = await runSim({ seed, agents, timing: timing ?? 'coarse', ...(handoff ? { handoff } : {}) });
     assert.ok(r.ok, `${bug}\n${report(r)}`);
   }
 });

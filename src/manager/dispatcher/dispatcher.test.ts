@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../platform/index.js';
 import { MemoryStore, type Proposer } from '../../state/index.js';
-import type { Node } from '../../api/index.js';
+import type { Node, Task, TaskState } from '../../api/index.js';
 import { Dispatcher } from './index.js';
 
 const proposer: Proposer = (() => {
@@ -74,5 +74,56 @@ test('a closed session leaves the node one period to come back, not three', asyn
   clock.advance(300);
   await settle();
   assert.equal(state(store), 'down');
+  await d.stop();
+});
+
+test('an older report arriving after a newer one of the same task never replaces it (regression: seeds 778474, 803996)', async () => {
+  const { clock, store, d } = await setup();
+  const task: Task = {
+    ID: 't1',
+    Version: { Index: 0 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Labels: {},
+    Spec: { ContainerSpec: { Image: 'x' } },
+    ServiceID: 'svc',
+    NodeID: 'n1',
+    Status: { Timestamp: '2026-01-01T00:00:00Z', State: 'starting', Message: 'starting', PortStatus: {} },
+    DesiredState: 'running',
+  };
+  await store.update((tx) => tx.create('tasks', task));
+  const status = (State: TaskState, Message: string): Task['Status'] => ({
+    Timestamp: '2026-01-01T00:00:01Z',
+    State,
+    Message,
+    PortStatus: {},
+  });
+  // Two concurrent reports of the agent cross: RUNNING lands first, the re-sent STARTING behind it,
+  // both before the next flush.
+  await d.updateTaskStatus('n1', [{ taskId: 't1', status: status('running', 'started') }]);
+  await d.updateTaskStatus('n1', [{ taskId: 't1', status: status('starting', 'starting') }]);
+  clock.advance(1);
+  await settle();
+  await settle();
+  assert.equal(
+    store.view((tx) => tx.get('tasks', 't1')!.Status.State),
+    'running',
+  );
+  await d.stop();
+});
+
+test('a node marked down while its session is open must register again: its late heartbeats are refused (regression: seed 800478)', async () => {
+  const { clock, store, d } = await setup();
+  // No beat reaches the dispatcher for longer than the grace (beats held up past the deadline, or
+  // a stream whose end came after a newer session began).
+  clock.advance(3200);
+  await settle();
+  await settle();
+  assert.equal(state(store), 'down');
+  // A late beat that were taken would leave the node down for good (only registration marks it ready).
+  await assert.rejects(d.heartbeat('n1'), /open a new session/);
+  await d.register('n1', DESCRIPTION, '127.0.0.3');
+  assert.equal(state(store), 'ready');
+  await d.heartbeat('n1');
   await d.stop();
 });

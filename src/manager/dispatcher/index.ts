@@ -4,6 +4,7 @@
 import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
 import {
   invalidArgument,
+  notFound,
   validateAddr,
   validateNodeDescription,
   validateTaskId,
@@ -258,6 +259,11 @@ export class Dispatcher implements DispatcherAPI {
   }
 
   heartbeat(nodeId: string): Promise<{ heartbeatMs: number }> {
+    // Only registration marks a node ready: beats into a session of a node marked down meanwhile
+    // (they came too late, not never) would keep it down for good. Refused, as Swarm refuses a
+    // node it no longer has registered, the agent opens a new session.
+    if (this.store.view((tx) => tx.get('nodes', nodeId)?.Status.State) === 'down')
+      return Promise.reject(notFound('node is marked down: open a new session'));
     this.#alive(nodeId);
     return Promise.resolve({ heartbeatMs: this.heartbeatMs });
   }
@@ -329,7 +335,14 @@ export class Dispatcher implements DispatcherAPI {
       return Promise.reject(e as Error);
     }
     this.#alive(nodeId);
-    for (const u of checked) this.#pending.set(u.taskId, { nodeId, update: u });
+    for (const u of checked) {
+      // Reports of one node may arrive out of order (concurrent calls, a re-sent older state): an
+      // older one must not replace a newer one waiting here, or the newer is lost for good.
+      const waiting = this.#pending.get(u.taskId);
+      if (waiting?.nodeId === nodeId && stateOrder(u.status.State) < stateOrder(waiting.update.status.State))
+        continue;
+      this.#pending.set(u.taskId, { nodeId, update: u });
+    }
     if (this.#pending.size >= MAX_BATCH) return this.#flush();
     this.#flushTimer ??= this.clock.setTimer(FLUSH_MS, () => {
       this.#flushTimer = undefined;
