@@ -85,5 +85,5 @@ export const REGRESSION_SEEDS: readonly {
   },
 ];
 
-/** A fixed spread of fault regimes that fits the CI budget. */
-export const CI_SEEDS: readonly number[] = Array.from({ length: 64 }, (_, i) => 1000 + i);
+/** A fixed spread of fault regimes that fits the CI budget: 1,000 seeds take about 80 s here. */
+export const CI_SEEDS: readonly number[] = Array.from({ length: 1000 }, (_, i) => 1000 + i);
