@@ -34,6 +34,30 @@ const MAX_REPORT = 10_000;
 const DEFAULT_HEARTBEAT_MS = 1000;
 /** A node is down after this many periods without a heartbeat (Swarm's grace factor). */
 const GRACE_PERIODS = 3;
+/** A flush the store refused (a disk fault) is tried again after this, doubling to the cap. */
+const FLUSH_RETRY_MS = 100;
+const FLUSH_RETRY_MAX_MS = 2000;
+
+/** A task without what the agent does not need to hear back: its status, as the agent reported it. */
+function stablePart(t: Task): string {
+  return JSON.stringify({ ...t, Status: undefined, UpdatedAt: undefined, Version: undefined });
+}
+
+/**
+ * Whether a task's change is one the agent on its node made itself: a status report past ASSIGNED
+ * (ASSIGNED and below come from the scheduler and allocator) of a task the node already holds.
+ * Pushing it back would echo every report to its sender (Swarm skips these too); the agent keeps
+ * its own status and compares the manager's whenever the task comes down for another reason.
+ */
+export function statusOnlyChange(prev: Task | undefined, next: Task): boolean {
+  return (
+    prev !== undefined &&
+    prev.NodeID === next.NodeID &&
+    stateOrder(prev.Status.State) >= stateOrder('assigned') &&
+    stateOrder(next.Status.State) > stateOrder('assigned') &&
+    stablePart(prev) === stablePart(next)
+  );
+}
 
 /**
  * The role a node's session reports: a manager while it is in the Raft group (it has a ManagerStatus),
@@ -54,6 +78,7 @@ export class Dispatcher implements DispatcherAPI {
   #pushScheduled = false;
   #pending = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   #flushTimer: Cancel | undefined;
+  #flushRetryMs = FLUSH_RETRY_MS;
   #flushing: Promise<void> | undefined;
   /** When each node is due its next sign of life; past it, the node is marked down. */
   #deadline = new Map<string, number>();
@@ -119,6 +144,7 @@ export class Dispatcher implements DispatcherAPI {
     if (table === 'tasks') {
       const t = object as Task;
       const prev = e.previous as Task | undefined;
+      if (e.change.action === 'update' && statusOnlyChange(prev, t)) return;
       if (t.NodeID) this.#dirtyNodes.add(t.NodeID);
       if (prev?.NodeID && prev.NodeID !== t.NodeID) this.#dirtyNodes.add(prev.NodeID);
     } else if (table === 'services') {
@@ -355,8 +381,35 @@ export class Dispatcher implements DispatcherAPI {
           tx.update('tasks', { ...t, Status: update.status, UpdatedAt: update.status.Timestamp });
         }
       })
-      .catch((e: unknown) => this.log(`task status flush failed: ${(e as Error).message}`))
+      .then(
+        () => {
+          this.#flushRetryMs = FLUSH_RETRY_MS;
+        },
+        (e: unknown) => {
+          this.log(`task status flush failed: ${(e as Error).message}`);
+          this.#retry(batch);
+        },
+      )
       .finally(() => (this.#flushing = undefined));
     await this.#flushing;
+  }
+
+  /**
+   * Reports whose write failed are written again later, unless newer ones came meanwhile. The
+   * agent took them as delivered, and since its reports are no longer echoed back it would not
+   * see the store behind it until the task changed for another reason. A dispatcher that stopped
+   * (lost leadership) has closed its sessions instead: every agent gets a complete set from the
+   * next leader, compares, and says again what that store lacks.
+   */
+  #retry(batch: { nodeId: string; update: TaskStatusUpdate }[]): void {
+    if (!this.#unsubscribe) return;
+    for (const b of batch) if (!this.#pending.has(b.update.taskId)) this.#pending.set(b.update.taskId, b);
+    const delay = this.#flushRetryMs;
+    this.#flushRetryMs = Math.min(FLUSH_RETRY_MAX_MS, delay * 2);
+    this.#flushTimer?.();
+    this.#flushTimer = this.clock.setTimer(delay, () => {
+      this.#flushTimer = undefined;
+      void this.#flush();
+    });
   }
 }
