@@ -184,3 +184,17 @@ test('a report the store failed to write is written again (the agent hears no ec
   assert.equal(pushes.length, 1);
   await d.stop();
 });
+
+test('a report that arrives behind a newer one for its task does not replace it (reordered on the way)', async () => {
+  const { clock, store: s, d, pushes } = await setup();
+  // RUNNING and then the older STARTING land in the same batch.
+  await d.updateTaskStatus('n1', [{ taskId: 't1', status: status('running', 4) }]);
+  await d.updateTaskStatus('n1', [{ taskId: 't1', status: status('starting', 3) }]);
+  await settle(clock);
+  assert.equal(
+    s.view((tx) => tx.get('tasks', 't1')!.Status.State),
+    'running',
+  );
+  assert.equal(pushes.length, 1);
+  await d.stop();
+});

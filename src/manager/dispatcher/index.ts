@@ -355,13 +355,30 @@ export class Dispatcher implements DispatcherAPI {
       return Promise.reject(e as Error);
     }
     this.#alive(nodeId);
-    for (const u of checked) this.#pending.set(u.taskId, { nodeId, update: u });
+    for (const u of checked) this.#queue({ nodeId, update: u });
     if (this.#pending.size >= MAX_BATCH) return this.#flush();
     this.#flushTimer ??= this.clock.setTimer(FLUSH_MS, () => {
       this.#flushTimer = undefined;
       void this.#flush();
     });
     return Promise.resolve();
+  }
+
+  /**
+   * Takes a report into the next batch. Reports can arrive out of order (a report sent again after
+   * a timeout, a network that reorders): one behind the report already waiting for its task does
+   * not replace it. Nothing echoes a report back to the agent, so it would never learn that the
+   * store missed the newer one.
+   */
+  #queue(p: { nodeId: string; update: TaskStatusUpdate }): void {
+    const had = this.#pending.get(p.update.taskId);
+    if (had && had.nodeId === p.nodeId) {
+      const a = had.update.status;
+      const b = p.update.status;
+      const order = stateOrder(b.State) - stateOrder(a.State);
+      if (order < 0 || (order === 0 && Date.parse(b.Timestamp) < Date.parse(a.Timestamp))) return;
+    }
+    this.#pending.set(p.update.taskId, p);
   }
 
   async #flush(): Promise<void> {
@@ -403,7 +420,7 @@ export class Dispatcher implements DispatcherAPI {
    */
   #retry(batch: { nodeId: string; update: TaskStatusUpdate }[]): void {
     if (!this.#unsubscribe) return;
-    for (const b of batch) if (!this.#pending.has(b.update.taskId)) this.#pending.set(b.update.taskId, b);
+    for (const b of batch) this.#queue(b);
     const delay = this.#flushRetryMs;
     this.#flushRetryMs = Math.min(FLUSH_RETRY_MAX_MS, delay * 2);
     this.#flushTimer?.();
