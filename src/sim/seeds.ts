@@ -64,6 +64,11 @@ export const REGRESSION_SEEDS: readonly { seed: number; bug: string; handoff?: b
     agents: 2,
     bug: "the simulator's placement checker read the store of a deposed leader, cut off and still running its loops, and saw tasks as unassigned",
   },
+  {
+    seed: 700106,
+    agents: 3,
+    bug: "with no status echo, a reordered STARTING report replaced the RUNNING one waiting in the dispatcher's batch: the task stayed STARTING and the agent, hearing nothing back, never said RUNNING again",
+  },
 ];
 
 /** A fixed spread of fault regimes that fits the CI budget. */
