@@ -2,7 +2,7 @@
 // Docker's error shape.
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { parseTcpHost } from '../httpapi/index.js';
+import { parseTcpHost } from '../api/index.js';
 
 export class ApiError extends Error {
   constructor(

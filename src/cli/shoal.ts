@@ -1,8 +1,7 @@
 // `shoal`: the command-line client. A thin client of the Engine-compatible API, with docker's
 // verbs and flag names, plus a convergence display while a service settles (--detach skips it).
 import { Command, Option } from 'commander';
-import type { Node, Service, ServiceSpec, Task } from '../api/index.js';
-import { SHOAL_VERSION } from '../httpapi/index.js';
+import { SHOAL_VERSION, type Node, type Service, type ServiceSpec, type Task } from '../api/index.js';
 import { ApiError, Client } from './client.js';
 import {
   keyValues,

@@ -7,6 +7,10 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { chmod, rm } from 'node:fs/promises';
 import { arch, release, cpus, totalmem } from 'node:os';
 import {
+  API_VERSION,
+  MAX_API_VERSION,
+  MIN_API_VERSION,
+  SHOAL_VERSION,
   badParameter,
   dockerMessageFor,
   httpStatusFor,
@@ -37,10 +41,7 @@ import { sendJson } from './reply.js';
 import { queryBool, queryInt } from './query.js';
 import { parseTcpHost, tcpListenerNotice, type ServerTls } from './tls.js';
 
-export const API_VERSION = '1.41';
-export const MAX_API_VERSION = '1.50';
-export const MIN_API_VERSION = '1.12';
-export const SHOAL_VERSION = '0.1.0';
+export { API_VERSION, MAX_API_VERSION, MIN_API_VERSION, SHOAL_VERSION };
 
 const HEADERS = {
   'Api-Version': API_VERSION,

@@ -83,6 +83,11 @@ export const REGRESSION_SEEDS: readonly {
     agents: 2,
     bug: "a node the dispatcher marked down kept beating into its open session, and heartbeats never mark a node ready: it stayed down for good (here the end of a crashed agent's stream, arriving after its restart had registered, cut the deadline to one period). The pending-report fix above also changes its course: it fails only with both fixes gone",
   },
+  {
+    seed: 700106,
+    agents: 3,
+    bug: "with no status echo, a reordered STARTING report replaced the RUNNING one waiting in the dispatcher's batch: the task stayed STARTING and the agent, hearing nothing back, never said RUNNING again",
+  },
 ];
 
 /** A fixed spread of fault regimes that fits the CI budget: 1,000 seeds take about 80 s here. */

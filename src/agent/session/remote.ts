@@ -2,17 +2,18 @@
 // assignment set from the session's complete-then-incremental stream, and moves to the next
 // known manager whenever a session fails.
 import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import type {
-  AgentSession,
-  Assignment,
-  DispatcherAPI,
-  Labels,
-  NodeDescription,
-  Payload,
-  SessionHandlers,
-  Task,
-  TaskLogLine,
-  TaskStatusUpdate,
+import {
+  stateOrder,
+  type AgentSession,
+  type Assignment,
+  type DispatcherAPI,
+  type Labels,
+  type NodeDescription,
+  type Payload,
+  type SessionHandlers,
+  type Task,
+  type TaskLogLine,
+  type TaskStatusUpdate,
 } from '../../api/index.js';
 import {
   CLUSTER_CHANNEL_OPTIONS,
@@ -36,7 +37,7 @@ const CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 };
 
-interface WireTask {
+export interface WireTask {
   task: Task;
   serviceName: string;
   serviceLabels: Labels;
@@ -56,6 +57,8 @@ export class RemoteDispatcher implements DispatcherAPI {
   #next = 0;
   #client: { addr: string; tls: TlsMaterial; client: DispatcherServiceClient } | undefined;
   #sessionId = '';
+  /** The current session's copy of the node's tasks, as the manager last sent each. */
+  #tasks = new Map<string, WireTask>();
 
   constructor(private readonly o: RemoteDispatcherOptions) {
     if (o.managers.length === 0) throw new Error('no manager address to connect to');
@@ -136,6 +139,7 @@ export class RemoteDispatcher implements DispatcherAPI {
           configs.clear();
         }
         applyChanges(msg, tasks, secrets, configs);
+        this.#tasks = tasks;
         if (msg.rootsPem) handlers.onTlsTarget?.({ rootsPem: msg.rootsPem, issuerPem: msg.issuerPem });
         if (msg.nodeRole === 'manager' || msg.nodeRole === 'worker') handlers.onNodeRole?.(msg.nodeRole);
         this.#sessionId = msg.sessionId;
@@ -204,6 +208,7 @@ export class RemoteDispatcher implements DispatcherAPI {
   }
 
   updateTaskStatus(_nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
+    const tasks = this.#tasks;
     return this.#call(
       (client) =>
         new Promise((resolve, reject) => {
@@ -217,7 +222,11 @@ export class RemoteDispatcher implements DispatcherAPI {
             },
             new Metadata(),
             { deadline: Date.now() + CALL_TIMEOUT_MS },
-            (err) => (err ? reject(new Error(err.details || err.message)) : resolve()),
+            (err) => {
+              if (err) return reject(new Error(err.details || err.message));
+              acknowledged(tasks, updates);
+              resolve();
+            },
           );
         }),
     );
@@ -253,6 +262,25 @@ export class RemoteDispatcher implements DispatcherAPI {
     this.#client = undefined;
     this.#retired?.close();
     this.#retired = undefined;
+  }
+}
+
+/**
+ * The manager does not send a task back for a status its agent reported (no echo), so once a
+ * report is taken the session's copy of the task carries it: the agent, comparing the manager's
+ * state with its own on every set, would otherwise find every task it has moved on behind and
+ * report it again with each message. A report the manager then loses is not this copy's to
+ * show: a dispatcher that cannot write it tries again, and one that stops ends the session, whose
+ * successor starts with a complete set from the store.
+ */
+export function acknowledged(tasks: Map<string, WireTask>, updates: readonly TaskStatusUpdate[]): void {
+  for (const { taskId, status } of updates) {
+    const w = tasks.get(taskId);
+    if (!w) continue;
+    const from = stateOrder(w.task.Status.State);
+    const to = stateOrder(status.State);
+    if (to > from || (to === from && w.task.Status.Message !== status.Message))
+      tasks.set(taskId, { ...w, task: { ...w.task, Status: status } });
   }
 }
 

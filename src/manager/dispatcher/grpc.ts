@@ -8,6 +8,7 @@ import {
   type Assignment,
   type AgentSession,
   type NodeDescription,
+  type Task,
   type TaskStatus,
 } from '../../api/index.js';
 import {
@@ -23,7 +24,7 @@ import {
   type SessionRequest,
   type SessionResponse,
 } from '../../transport/index.js';
-import type { Dispatcher } from './index.js';
+import { statusOnlyChange, type Dispatcher } from './index.js';
 
 /** A session whose client stops reading is dropped (it reconnects and gets a complete set). */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
@@ -32,28 +33,24 @@ const UPDATE = AssignmentChange_Action.ACTION_UPDATE;
 const REMOVE = AssignmentChange_Action.ACTION_REMOVE;
 
 /**
- * What identifies a task's content: its store version (a stored task never changes without a new
- * one). Diffing a node's whole assignment set on every change by the tasks' JSON re-serialized
- * every task the node holds (O(n²) while a service of n tasks starts on one node).
+ * What a session has sent so far, to send only differences. A task is identified by its store
+ * version (a stored task never changes without a new one): diffing a node's whole set by the
+ * tasks' JSON on every change re-serialized every task the node holds (O(n²) while a service of
+ * n tasks starts on one node). A task whose version moved is sent again only if more than its
+ * status changed: a status the agent reported is not echoed back to it (`statusOnlyChange`).
  */
-function taskKey(a: Assignment): string {
-  const version = a.task.Version?.Index;
-  return `${version === undefined ? JSON.stringify(a.task) : version}\0${a.serviceName}\0${JSON.stringify(a.serviceLabels)}`;
-}
-
-/** What a session has sent so far, to send only differences. */
-class SentState {
-  tasks = new Map<string, string>();
+export class SentState {
+  /** Per task: the store copy last seen (sent, or differing from the sent one only in status) and its service's part. */
+  tasks = new Map<string, { task: Task; version: number | undefined; service: string }>();
   secrets = new Set<string>();
   configs = new Set<string>();
 
   diff(set: Assignment[]): AssignmentChange[] {
     const changes: AssignmentChange[] = [];
-    const tasks = new Map<string, string>();
+    const tasks = new Map<string, { task: Task; version: number | undefined; service: string }>();
     const secrets = new Map<string, Assignment['secrets'][number]>();
     const configs = new Map<string, Assignment['configs'][number]>();
     for (const a of set) {
-      tasks.set(a.task.ID, taskKey(a));
       for (const s of a.secrets) secrets.set(s.id, s);
       for (const c of a.configs) configs.set(c.id, c);
     }
@@ -71,8 +68,20 @@ class SentState {
           item: { $case: 'config', value: { ...c, data: Buffer.from(c.data) } },
         });
     for (const a of set) {
-      const key = tasks.get(a.task.ID)!;
-      if (this.tasks.get(a.task.ID) === key) continue;
+      const version = a.task.Version?.Index;
+      const service = `${a.serviceName}\0${JSON.stringify(a.serviceLabels)}`;
+      const entry = { task: a.task, version, service };
+      tasks.set(a.task.ID, entry);
+      const had = this.tasks.get(a.task.ID);
+      if (had && had.service === service) {
+        if (
+          version !== undefined
+            ? had.version === version
+            : JSON.stringify(had.task) === JSON.stringify(a.task)
+        )
+          continue;
+        if (statusOnlyChange(had.task, a.task)) continue;
+      }
       changes.push({
         action: UPDATE,
         item: {

@@ -35,6 +35,30 @@ const MAX_REPORT = 10_000;
 const DEFAULT_HEARTBEAT_MS = 1000;
 /** A node is down after this many periods without a heartbeat (Swarm's grace factor). */
 const GRACE_PERIODS = 3;
+/** A flush the store refused (a disk fault) is tried again after this, doubling to the cap. */
+const FLUSH_RETRY_MS = 100;
+const FLUSH_RETRY_MAX_MS = 2000;
+
+/** A task without what the agent does not need to hear back: its status, as the agent reported it. */
+function stablePart(t: Task): string {
+  return JSON.stringify({ ...t, Status: undefined, UpdatedAt: undefined, Version: undefined });
+}
+
+/**
+ * Whether a task's change is one the agent on its node made itself: a status report past ASSIGNED
+ * (ASSIGNED and below come from the scheduler and allocator) of a task the node already holds.
+ * Pushing it back would echo every report to its sender (Swarm skips these too); the agent keeps
+ * its own status and compares the manager's whenever the task comes down for another reason.
+ */
+export function statusOnlyChange(prev: Task | undefined, next: Task): boolean {
+  return (
+    prev !== undefined &&
+    prev.NodeID === next.NodeID &&
+    stateOrder(prev.Status.State) >= stateOrder('assigned') &&
+    stateOrder(next.Status.State) > stateOrder('assigned') &&
+    stablePart(prev) === stablePart(next)
+  );
+}
 
 /**
  * The role a node's session reports: a manager while it is in the Raft group (it has a ManagerStatus),
@@ -55,6 +79,7 @@ export class Dispatcher implements DispatcherAPI {
   #pushScheduled = false;
   #pending = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   #flushTimer: Cancel | undefined;
+  #flushRetryMs = FLUSH_RETRY_MS;
   #flushing: Promise<void> | undefined;
   /** When each node is due its next sign of life; past it, the node is marked down. */
   #deadline = new Map<string, number>();
@@ -120,6 +145,7 @@ export class Dispatcher implements DispatcherAPI {
     if (table === 'tasks') {
       const t = object as Task;
       const prev = e.previous as Task | undefined;
+      if (e.change.action === 'update' && statusOnlyChange(prev, t)) return;
       if (t.NodeID) this.#dirtyNodes.add(t.NodeID);
       if (prev?.NodeID && prev.NodeID !== t.NodeID) this.#dirtyNodes.add(prev.NodeID);
     } else if (table === 'services') {
@@ -335,20 +361,30 @@ export class Dispatcher implements DispatcherAPI {
       return Promise.reject(e as Error);
     }
     this.#alive(nodeId);
-    for (const u of checked) {
-      // Reports of one node may arrive out of order (concurrent calls, a re-sent older state): an
-      // older one must not replace a newer one waiting here, or the newer is lost for good.
-      const waiting = this.#pending.get(u.taskId);
-      if (waiting?.nodeId === nodeId && stateOrder(u.status.State) < stateOrder(waiting.update.status.State))
-        continue;
-      this.#pending.set(u.taskId, { nodeId, update: u });
-    }
+    for (const u of checked) this.#queue({ nodeId, update: u });
     if (this.#pending.size >= MAX_BATCH) return this.#flush();
     this.#flushTimer ??= this.clock.setTimer(FLUSH_MS, () => {
       this.#flushTimer = undefined;
       void this.#flush();
     });
     return Promise.resolve();
+  }
+
+  /**
+   * Takes a report into the next batch. Reports can arrive out of order (a report sent again after
+   * a timeout, a network that reorders): one behind the report already waiting for its task does
+   * not replace it. Nothing echoes a report back to the agent, so it would never learn that the
+   * store missed the newer one.
+   */
+  #queue(p: { nodeId: string; update: TaskStatusUpdate }): void {
+    const had = this.#pending.get(p.update.taskId);
+    if (had && had.nodeId === p.nodeId) {
+      const a = had.update.status;
+      const b = p.update.status;
+      const order = stateOrder(b.State) - stateOrder(a.State);
+      if (order < 0 || (order === 0 && Date.parse(b.Timestamp) < Date.parse(a.Timestamp))) return;
+    }
+    this.#pending.set(p.update.taskId, p);
   }
 
   async #flush(): Promise<void> {
@@ -368,8 +404,35 @@ export class Dispatcher implements DispatcherAPI {
           tx.update('tasks', { ...t, Status: update.status, UpdatedAt: update.status.Timestamp });
         }
       })
-      .catch((e: unknown) => this.log(`task status flush failed: ${(e as Error).message}`))
+      .then(
+        () => {
+          this.#flushRetryMs = FLUSH_RETRY_MS;
+        },
+        (e: unknown) => {
+          this.log(`task status flush failed: ${(e as Error).message}`);
+          this.#retry(batch);
+        },
+      )
       .finally(() => (this.#flushing = undefined));
     await this.#flushing;
+  }
+
+  /**
+   * Reports whose write failed are written again later, unless newer ones came meanwhile. The
+   * agent took them as delivered, and since its reports are no longer echoed back it would not
+   * see the store behind it until the task changed for another reason. A dispatcher that stopped
+   * (lost leadership) has closed its sessions instead: every agent gets a complete set from the
+   * next leader, compares, and says again what that store lacks.
+   */
+  #retry(batch: { nodeId: string; update: TaskStatusUpdate }[]): void {
+    if (!this.#unsubscribe) return;
+    for (const b of batch) this.#queue(b);
+    const delay = this.#flushRetryMs;
+    this.#flushRetryMs = Math.min(FLUSH_RETRY_MAX_MS, delay * 2);
+    this.#flushTimer?.();
+    this.#flushTimer = this.clock.setTimer(delay, () => {
+      this.#flushTimer = undefined;
+      void this.#flush();
+    });
   }
 }
