@@ -83,5 +83,5 @@ export default tseslint.config(
   layer('transport', ['manager', 'agent', 'network', ...ABOVE_AGENTS]),
   layer('manager', ['agent', ...ABOVE_AGENTS], { also: ['fastify', 'node:http', 'node:https'] }),
   layer('agent', ['manager', ...ABOVE_AGENTS]),
-  layer('network', ['state', 'manager', 'agent', ...ABOVE_AGENTS]),
+  layer('network', ['manager', 'agent', ...ABOVE_AGENTS]),
 );
