@@ -315,6 +315,11 @@ export class RaftNode {
     this.#cancelTick?.();
     this.#unlisten?.();
     this.#leaderReady = false;
+    this.#failPending(err, () => new RaftNodeError(err.code, err.message));
+  }
+
+  /** Fails every pending proposal with err and every pending read with a fresh readErr(). */
+  #failPending(err: RaftNodeError, readErr: () => RaftNodeError): void {
     for (const p of this.#proposals.values()) {
       p.cancelTimer();
       p.reject(err);
@@ -322,7 +327,7 @@ export class RaftNode {
     this.#proposals.clear();
     for (const r of this.#reads.values()) {
       r.cancelTimer();
-      r.reject(new RaftNodeError(err.code, err.message));
+      r.reject(readErr());
     }
     this.#reads.clear();
   }
@@ -456,16 +461,7 @@ export class RaftNode {
         cause: e,
       },
     );
-    for (const p of this.#proposals.values()) {
-      p.cancelTimer();
-      p.reject(err);
-    }
-    this.#proposals.clear();
-    for (const r of this.#reads.values()) {
-      r.cancelTimer();
-      r.reject(this.#diskFaultError());
-    }
-    this.#reads.clear();
+    this.#failPending(err, () => this.#diskFaultError());
   }
 
   /** What a request gets while the disk refuses writes: fail fast, with the disk's own error. */
