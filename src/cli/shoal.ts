@@ -23,7 +23,10 @@ export async function main(argv: string[]): Promise<number> {
     )
     .enablePositionalOptions();
   addTlsOptions(program, env, 'client');
-  const client = (): Client => {
+  // One client per run, made on first use (after the flags are parsed), so one version ping.
+  let made: Client | undefined;
+  const client = (): Client => (made ??= connect());
+  const connect = (): Client => {
     const o = program.opts<TlsFlags & { host?: string }>();
     const { on, verify } = clientTlsMode(o, env);
     // With TLS on and no address, the docker CLI goes to localhost's TLS port.

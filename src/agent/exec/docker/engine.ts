@@ -25,18 +25,18 @@ export interface ContainerSummary {
 
 /** The node's dockerd. Errors are HttpStatusErrors: `status` 404 means no such container. */
 export class DockerEngine {
-  readonly api: EngineApiClient;
+  #api: EngineApiClient;
 
   constructor(host: string) {
-    this.api = new EngineApiClient({ host, statusInMessage: true });
+    this.#api = new EngineApiClient({ host, statusInMessage: true });
   }
 
   stream(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
-    return this.api.stream(method, path, body);
+    return this.#api.stream(method, path, body);
   }
 
   call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return this.api.call<T>(method, path, body);
+    return this.#api.call<T>(method, path, body);
   }
 
   ping(): Promise<unknown> {
