@@ -1,7 +1,8 @@
 // Lint rules that catch real bugs, not taste (see ../shared/STYLE.md).
 import tseslint from 'typescript-eslint';
 
-const MODULES = 'api|platform|raft|state|ca|transport|manager|agent|network|httpapi|node|cli|dashboard|sim';
+const MODULES =
+  'api|platform|engineclient|raft|state|ca|transport|manager|agent|network|httpapi|node|cli|dashboard|sim';
 /** Modules talk to each other only through their index.ts. */
 const INDEX_ONLY = {
   regex: `^(\\.\\./)+(src/)?(${MODULES})/(?!index\\.js$)`,
@@ -84,4 +85,24 @@ export default tseslint.config(
   layer('manager', ['agent', ...ABOVE_AGENTS], { also: ['fastify', 'node:http', 'node:https'] }),
   layer('agent', ['manager', ...ABOVE_AGENTS]),
   layer('network', ['manager', 'agent', ...ABOVE_AGENTS]),
+  // The one Engine API client, for the agent and the CLI: Engine API types and node builtins only.
+  layer(
+    'engineclient',
+    MODULES.split('|').filter((m) => !['api', 'platform', 'engineclient'].includes(m)),
+  ),
+  // The CLI is a client of the Engine API: it loads nothing of the daemon (`shoal --help` stays
+  // quick). Its files sit one or two folders down, and none of its own folders has these names.
+  layer('cli', [
+    'node',
+    'daemon',
+    'httpapi',
+    'manager',
+    'agent',
+    'network',
+    'state',
+    'raft',
+    'transport',
+    'ca',
+    'sim',
+  ]),
 );

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { Client } from '../src/cli/index.js';
+import { EngineApiClient as Client } from '../src/engineclient/index.js';
 import type { Service } from '../src/api/index.js';
 import { benchServiceSpec } from './spec.js';
 

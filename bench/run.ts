@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { Client } from '../src/cli/index.js';
+import { EngineApiClient as Client } from '../src/engineclient/index.js';
 import type { Service } from '../src/api/index.js';
 import { RealSwarm, SWARM_SOCK } from './swarm.js';
 import { serviceListLatency } from './scale.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Daemon } from '../src/node/index.js';
 import { buildApp, listen } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
-import { Client } from '../src/cli/index.js';
+import { EngineApiClient as Client } from '../src/engineclient/index.js';
 import type { Service } from '../src/api/index.js';
 
 const DESCRIPTION = {

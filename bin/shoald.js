@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/shoald.js';
+import { main } from '../dist/src/daemon/main.js';
 
 main(process.argv).catch((e) => {
   process.stderr.write(`shoald: ${e?.message ?? e}\n`);

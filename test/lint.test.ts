@@ -25,6 +25,25 @@ const PROBES: { file: string; source: string; refused: boolean }[] = [
     refused: true,
   },
   { file: 'src/manager/lint-probe-up.ts', source: "export { default } from 'fastify';\n", refused: true },
+  // The CLI loads nothing of the daemon, from its own folder or a command group's.
+  { file: 'src/cli/lint-probe-up.ts', source: "export { Daemon } from '../node/index.js';\n", refused: true },
+  {
+    file: 'src/cli/commands/lint-probe-up.ts',
+    source: "export { buildApp } from '../../httpapi/index.js';\n",
+    refused: true,
+  },
+  // The Engine API client sits under the agent that uses it.
+  {
+    file: 'src/engineclient/lint-probe-up.ts',
+    source: "export { DockerExecutor } from '../agent/index.js';\n",
+    refused: true,
+  },
+  // The CLI may use the Engine API client.
+  {
+    file: 'src/cli/commands/lint-probe-down.ts',
+    source: "export { EngineApiClient } from '../../engineclient/index.js';\n",
+    refused: false,
+  },
   // Downward is the rule's other side: the manager may import the store.
   {
     file: 'src/manager/lint-probe-down.ts',

@@ -1,7 +1,7 @@
 export { Agent } from './worker/agent.js';
 export type { AgentOptions } from './worker/agent.js';
 export { DockerExecutor, createOptions, LABEL } from './exec/docker/executor.js';
-export { EngineClient, EngineError } from './exec/docker/engine.js';
+export { DockerEngine } from './exec/docker/engine.js';
 export { SimExecutor } from './exec/sim.js';
 export type { SimContainer } from './exec/sim.js';
 export { containerName } from './exec/executor.js';

@@ -63,3 +63,31 @@ export function dockerMessageFor(err: ShoalError): string {
 export function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
 }
+
+// --- An Engine API answer as an error (issue 18: one Engine API client for the agent and CLI) ---
+
+/** An error an Engine API server answered, with its HTTP status (what callers branch on). */
+export class HttpStatusError extends ShoalError {
+  readonly status: number;
+  constructor(code: ErrorCode, status: number, message: string) {
+    super(code, message);
+    this.status = status;
+    this.name = 'HttpStatusError';
+  }
+}
+
+/** The reverse of httpStatusFor, for a status an Engine API server answered. */
+function codeForHttpStatus(status: number): ErrorCode {
+  if (status === 404) return 'NotFound';
+  if (status === 409) return 'Conflict';
+  if (status === 501) return 'NotImplemented';
+  if (status === 503) return 'Unavailable';
+  // BadParameter, not InvalidArgument: a 400 we pass on gets no rpc prefix it never had.
+  if (status >= 400 && status < 500) return 'BadParameter';
+  return 'Internal';
+}
+
+/** A ShoalError for an HTTP answer of `status` (404 → NotFound, 409 → Conflict, …), status kept. */
+export function errorFromHttpStatus(status: number, message: string): HttpStatusError {
+  return new HttpStatusError(codeForHttpStatus(status), status, message);
+}

@@ -54,5 +54,11 @@ export type {
   TaskLogLine,
 } from './dispatcher.js';
 export { stateOrder, isTerminal } from './taskstate.js';
-export { API_VERSION, MAX_API_VERSION, MIN_API_VERSION, SHOAL_VERSION } from './version.js';
+export {
+  API_VERSION,
+  CLIENT_MAX_API_VERSION,
+  MAX_API_VERSION,
+  MIN_API_VERSION,
+  SHOAL_VERSION,
+} from './version.js';
 export { parseTcpHost, PLAIN_PORT, TLS_PORT } from './hosts.js';

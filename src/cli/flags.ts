@@ -1,5 +1,14 @@
 // Parsing of docker-style flag values: durations, byte sizes, key=value lists, mounts, ports.
 
+/** Commander's accumulator for a repeatable flag. */
+export const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+export function integer(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`invalid ${what} "${v}": must be an integer`);
+  return n;
+}
+
 export function parseDuration(v: string): number {
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
   const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };

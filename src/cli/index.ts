@@ -1,2 +1,4 @@
-export { Client, ApiError } from './client.js';
-export type { ClientOptions } from './client.js';
+// The TLS flag rules shoald's entry (daemon/main.ts) shares with the CLI. The CLI itself is run
+// by bin/shoal.js from shoal.ts, so loading these does not load its commands.
+export { addTlsOptions, normalizeTlsFlags, parseBool } from './tlsflags.js';
+export type { TlsFlags } from './tlsflags.js';

@@ -13,6 +13,9 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
+/** `running` → `Running`, as docker prints states. */
+export const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
 export function ago(iso: string): string {
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
   if (s < 60) return `${s} seconds ago`;

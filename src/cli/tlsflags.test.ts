@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientTlsMode, daemonTls, defaultCertDir, normalizeTlsFlags } from './tlsflags.js';
+import { clientTlsMode, defaultCertDir, normalizeTlsFlags } from './tlsflags.js';
 
 const files = { tlscacert: 'ca', tlscert: 'cert', tlskey: 'key' };
 
@@ -19,22 +19,6 @@ test('--tls=BOOL and --tlsverify=BOOL become commander booleans, up to the subco
     ['--no-tlsverify', 'service', 'create', 'img', 'echo', '--tls=false'],
   );
   assert.throws(() => normalizeTlsFlags(['--tls=maybe'], new Set()), /invalid argument "maybe" for "--tls"/);
-});
-
-test("the daemon follows dockerd: any --tlsverify turns TLS on, --tls alone doesn't verify clients", () => {
-  assert.deepEqual(daemonTls({ ...files }), {
-    mode: 'off',
-    explicit: false,
-    caFile: 'ca',
-    certFile: 'cert',
-    keyFile: 'key',
-  });
-  assert.equal(daemonTls({ ...files, tls: false }).mode, 'off');
-  assert.equal(daemonTls({ ...files, tls: false }).explicit, true);
-  assert.equal(daemonTls({ ...files, tls: true }).mode, 'tls');
-  assert.equal(daemonTls({ ...files, tlsverify: true }).mode, 'verify');
-  assert.equal(daemonTls({ ...files, tlsverify: false }).mode, 'tls');
-  assert.equal(daemonTls({ ...files, tls: false, tlsverify: true }).mode, 'verify');
 });
 
 test('the client follows the docker CLI: DOCKER_TLS_VERIFY and DOCKER_TLS set the defaults', () => {

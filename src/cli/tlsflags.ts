@@ -5,8 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { ApiTlsConfig } from '../httpapi/index.js';
-import type { ClientTls } from './client.js';
+import type { ClientTls } from '../engineclient/index.js';
 
 /** Go's strconv.ParseBool, which dockerd's and docker's boolean flags use. */
 export function parseBool(flag: string, v: string): boolean {
@@ -59,21 +58,6 @@ export function addTlsOptions(cmd: Command, env: NodeJS.ProcessEnv, side: 'daemo
     .option('--tlscacert <file>', 'trust certs signed only by this CA', join(dir, 'ca.pem'))
     .option('--tlscert <file>', 'path to TLS certificate file', join(dir, 'cert.pem'))
     .option('--tlskey <file>', 'path to TLS key file', join(dir, 'key.pem'));
-}
-
-/**
- * dockerd's rules: any --tlsverify, even =false, turns TLS on; --tlsverify requires client
- * certificates; --tls alone encrypts without authenticating clients (the documented daemon mode).
- */
-export function daemonTls(o: TlsFlags): ApiTlsConfig {
-  const on = o.tlsverify !== undefined || o.tls === true;
-  return {
-    mode: !on ? 'off' : o.tlsverify ? 'verify' : 'tls',
-    explicit: o.tls !== undefined || o.tlsverify !== undefined,
-    caFile: o.tlscacert,
-    certFile: o.tlscert,
-    keyFile: o.tlskey,
-  };
 }
 
 /**

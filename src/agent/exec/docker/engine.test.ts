@@ -4,7 +4,8 @@ import { createServer } from 'node:http';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EngineClient, EngineError } from './engine.js';
+import { HttpStatusError } from '../../../api/index.js';
+import { DockerEngine } from './engine.js';
 
 test('engine errors carry the status code the executor branches on; bodies and names are sent as the API wants', async () => {
   const sock = join(await mkdtemp(join(tmpdir(), 'shoal-engine-')), 'e.sock');
@@ -25,15 +26,20 @@ test('engine errors carry the status code the executor branches on; bodies and n
   });
   await new Promise<void>((r) => srv.listen(sock, r));
   try {
-    const e = new EngineClient(`unix://${sock}`);
+    const e = new DockerEngine(`unix://${sock}`);
     assert.equal(await e.createContainer('web.1.x', { Image: 'busybox:local' }), 'abc');
     await e.startContainer('abc');
     await assert.rejects(
       e.inspectContainer('gone'),
       (err: unknown) =>
-        err instanceof EngineError && err.statusCode === 404 && /No such container: gone/.test(err.message),
+        err instanceof HttpStatusError &&
+        err.status === 404 &&
+        err.code === 'NotFound' &&
+        /^\(HTTP code 404\) No such container: gone$/.test(err.message),
     );
-    assert.deepEqual(seen.slice(0, 2), [
+    // This engine's /_ping names no version: the client pings once, then uses the default.
+    assert.deepEqual(seen.slice(0, 3), [
+      'GET /_ping ',
       'POST /v1.41/containers/create?name=web.1.x {"Image":"busybox:local"}',
       'POST /v1.41/containers/abc/start ',
     ]);

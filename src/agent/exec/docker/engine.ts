@@ -1,17 +1,8 @@
-// A small client for the Docker Engine API calls the executor makes. dockerode would do, but it
-// loads ssh2 (with a 16 MB WebAssembly heap) and gRPC at startup, which costs shoald ~45 MB of its
-// idle memory for transports it never uses; these dozen calls over node:http cost nothing.
-import { request, type IncomingMessage } from 'node:http';
-
-export class EngineError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'EngineError';
-  }
-}
+// The Docker Engine API calls the executor makes, typed, over the shared Engine API client (which
+// negotiates the version with the node's dockerd). dockerode would do, but it loads ssh2 (with a
+// 16 MB WebAssembly heap) and gRPC at startup, which cost shoald ~45 MB of idle memory.
+import type { IncomingMessage } from 'node:http';
+import { EngineApiClient } from '../../../engineclient/index.js';
 
 export interface ContainerInspect {
   Id: string;
@@ -32,62 +23,20 @@ export interface ContainerSummary {
   State: string;
 }
 
-const API = '/v1.41';
-
-export class EngineClient {
-  #socketPath: string | undefined;
-  #host = 'localhost';
-  #port = 2375;
+/** The node's dockerd. Errors are HttpStatusErrors: `status` 404 means no such container. */
+export class DockerEngine {
+  #api: EngineApiClient;
 
   constructor(host: string) {
-    if (host.startsWith('unix://')) this.#socketPath = host.slice('unix://'.length);
-    else {
-      const u = new URL(host.replace(/^tcp:/, 'http:'));
-      this.#host = u.hostname;
-      this.#port = Number(u.port || 2375);
-    }
+    this.#api = new EngineApiClient({ host, statusInMessage: true });
   }
 
-  /** Starts a request and resolves with the response once its status is known. */
   stream(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = request(
-        {
-          method,
-          path: `${API}${path}`,
-          ...(this.#socketPath ? { socketPath: this.#socketPath } : { host: this.#host, port: this.#port }),
-          headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
-        },
-        (res) => {
-          if ((res.statusCode ?? 500) < 400) return resolve(res);
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let message = text;
-            try {
-              message = (JSON.parse(text) as { message?: string }).message ?? text;
-            } catch {
-              /* not JSON */
-            }
-            reject(new EngineError(res.statusCode ?? 500, `(HTTP code ${res.statusCode ?? 500}) ${message}`));
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      if (payload) req.write(payload);
-      req.end();
-    });
+    return this.#api.stream(method, path, body);
   }
 
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.stream(method, path, body);
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    return (text ? JSON.parse(text) : undefined) as T;
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.#api.call<T>(method, path, body);
   }
 
   ping(): Promise<unknown> {

@@ -2,8 +2,15 @@
 // swarm's names and com.docker.swarm.* labels, so `docker ps` on a node looks as Swarm users expect.
 // One engine event stream per node routes exits and health changes to waiting controllers.
 import type { Readable } from 'node:stream';
-import { EngineClient, type ContainerCreateOptions, type MountSettings } from './engine.js';
-import type { Assignment, ContainerSpec, Mount, NodeDescription, Task } from '../../../api/index.js';
+import { DockerEngine, type ContainerCreateOptions, type MountSettings } from './engine.js';
+import {
+  HttpStatusError,
+  type Assignment,
+  type ContainerSpec,
+  type Mount,
+  type NodeDescription,
+  type Task,
+} from '../../../api/index.js';
 import { TaskFiles, type FileMount } from '../../secrets/taskfiles.js';
 import {
   containerName,
@@ -143,12 +150,13 @@ function hasHealthcheck(t: Task): boolean {
 
 type Waiter = (e: { kind: 'die'; exitCode: number } | { kind: 'health'; status: string }) => void;
 
+/** The HTTP status dockerd answered with (404: no such container, 409: conflict, …). */
 function statusCode(e: unknown): number | undefined {
-  return (e as { statusCode?: number }).statusCode;
+  return e instanceof HttpStatusError ? e.status : undefined;
 }
 
 export class DockerExecutor implements Executor {
-  readonly engine: EngineClient;
+  readonly engine: DockerEngine;
   #waiters = new Map<string, Set<Waiter>>();
   #events: NodeJS.ReadableStream | undefined;
   #stopped = false;
@@ -158,7 +166,7 @@ export class DockerExecutor implements Executor {
 
   constructor(opts: DockerExecutorOptions) {
     this.#opts = opts;
-    this.engine = new EngineClient(opts.engineHost);
+    this.engine = new DockerEngine(opts.engineHost);
     this.files = new TaskFiles(opts.execRoot);
   }
 

@@ -1,8 +1,10 @@
-// shoald: the node daemon. Flags follow dockerd's so habits carry over.
+// shoald's entry (bin/shoald.js): the node daemon's flags, after dockerd's so habits carry over;
+// starts the Daemon and its Engine API listeners, and stops them on SIGTERM/SIGINT.
 import { Command, Option } from 'commander';
 import { Daemon } from '../node/index.js';
 import { buildApp, listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
-import { addTlsOptions, daemonTls, normalizeTlsFlags, type TlsFlags } from './tlsflags.js';
+import { addTlsOptions, normalizeTlsFlags, type TlsFlags } from '../cli/index.js';
+import { daemonTls } from './tlsflags.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];

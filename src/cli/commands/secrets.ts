@@ -1,12 +1,10 @@
 // `shoal secret` and `shoal config`: create, ls, inspect, rm, with docker's arguments and output.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Config, Secret } from '../api/index.js';
-import type { Client } from './client.js';
-import { keyValues } from './flags.js';
-import { ago, readStdin, table } from './text.js';
-
-const collect = (v: string, acc: string[]): string[] => [...acc, v];
+import type { Config, Secret } from '../../api/index.js';
+import { collect, keyValues } from '../flags.js';
+import { ago, readStdin, table } from '../text.js';
+import type { CommandContext } from './context.js';
 
 async function readData(file: string): Promise<Buffer> {
   return file === '-' ? readStdin() : readFile(file);
@@ -37,8 +35,9 @@ function pretty(o: Secret | Config, kind: 'secret' | 'config'): string {
   ].join('\n');
 }
 
-/** Registers `secret` and `config` on the program; `client` and `print` are the program's own. */
-export function secretCommands(program: Command, client: () => Client, print: (s: string) => void): void {
+/** Registers `secret` and `config` on the program. */
+export function secretCommands(program: Command, cli: CommandContext): void {
+  const { client, print } = cli;
   for (const kind of ['secret', 'config'] as const) {
     const cmd = program.command(kind).description(`manage swarm ${kind}s`);
     cmd

@@ -1,0 +1,140 @@
+// One Engine API client, for the agent (the node's dockerd) and the CLI (shoald's Engine API):
+// unix socket or tcp, optionally TLS, JSON bodies, streamed answers, errors as ShoalErrors that
+// keep the HTTP status. It speaks the newest version both sides know, as the docker CLI does:
+// dockerd refuses a version below its minimum (1.44 from moby 29), so no version is pinned.
+import { request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { API_VERSION, CLIENT_MAX_API_VERSION, errorFromHttpStatus, parseTcpHost } from '../api/index.js';
+
+/** TLS for a tcp host, as the docker CLI's --tls/--tlsverify (unix sockets stay plain). */
+export interface ClientTls {
+  /** Check the server's certificate against `ca` (and its address); --tls alone does not. */
+  verify: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface EngineClientOptions {
+  /** unix:///path, tcp://host:port or host:port. */
+  host: string;
+  tls?: ClientTls;
+  /** Prefix error messages with "(HTTP code N) ", as the executor's task errors read. */
+  statusInMessage?: boolean;
+  /** Turns a failure to reach the server (not an HTTP answer) into the error callers see. */
+  unreachable?: (e: Error & { reason?: string }) => Error;
+}
+
+/**
+ * The version used with an engine whose /_ping names none: the one shoal's types are written
+ * against (v1.41.yaml), which every engine from 20.10 to 28 accepts.
+ */
+export const DEFAULT_API_VERSION = API_VERSION;
+
+/** "1.45" < "1.50"; versions are major.minor. */
+export function compareApiVersions(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am - bm || an - bn;
+}
+
+/** What the client uses given the engine's `Api-Version` header: that, capped at our newest. */
+export function negotiateApiVersion(engine: string | undefined): string {
+  if (!engine || !/^\d+\.\d+$/.test(engine)) return DEFAULT_API_VERSION;
+  return compareApiVersions(engine, CLIENT_MAX_API_VERSION) < 0 ? engine : CLIENT_MAX_API_VERSION;
+}
+
+export class EngineApiClient {
+  #socketPath: string | undefined;
+  #host = 'localhost';
+  #port = 2375;
+  #tls: ClientTls | undefined;
+  #statusInMessage: boolean;
+  #unreachable: ((e: Error & { reason?: string }) => Error) | undefined;
+  /** Negotiated once; a failed negotiation is tried again by the next request. */
+  #version: Promise<string> | undefined;
+
+  constructor(o: EngineClientOptions) {
+    if (o.host.startsWith('unix://')) this.#socketPath = o.host.slice('unix://'.length);
+    else if (o.host.startsWith('tcp://') || !o.host.includes('://')) {
+      ({ host: this.#host, port: this.#port } = parseTcpHost(o.host, o.tls !== undefined));
+      this.#tls = o.tls;
+    } else throw new Error(`unsupported host ${o.host}: use unix:///path or tcp://host:port`);
+    this.#statusInMessage = o.statusInMessage ?? false;
+    this.#unreachable = o.unreachable;
+  }
+
+  /** The API version in use: the engine's, capped at CLIENT_MAX_API_VERSION. */
+  apiVersion(): Promise<string> {
+    this.#version ??= this.#send('GET', '/_ping').then(
+      (res) => {
+        res.resume();
+        const v = res.headers['api-version'];
+        return negotiateApiVersion(Array.isArray(v) ? v[0] : v);
+      },
+      (e: unknown) => {
+        this.#version = undefined;
+        throw e;
+      },
+    );
+    return this.#version;
+  }
+
+  /** Sends a request under /v<version> and resolves with the response, whatever its status. */
+  async raw(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
+    return this.#send(method, `/v${await this.apiVersion()}${path}`, body);
+  }
+
+  /** Like raw, but an answer of 400 or more rejects with its error (an HttpStatusError). */
+  async stream(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
+    const res = await this.raw(method, path, body);
+    const status = res.statusCode ?? 500;
+    if (status < 400) return res;
+    const text = await readText(res);
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? text;
+    } catch {
+      /* not JSON */
+    }
+    throw errorFromHttpStatus(status, this.#statusInMessage ? `(HTTP code ${status}) ${message}` : message);
+  }
+
+  /** A request whose answer is JSON (or empty: undefined). */
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = await readText(await this.stream(method, path, body));
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  #send(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const t = this.#tls;
+      const req = (t ? httpsRequest : request)(
+        {
+          method,
+          path,
+          ...(this.#socketPath ? { socketPath: this.#socketPath } : { host: this.#host, port: this.#port }),
+          ...(t
+            ? {
+                rejectUnauthorized: t.verify,
+                ...(t.ca ? { ca: t.ca } : {}),
+                ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
+              }
+            : {}),
+          headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
+        },
+        resolve,
+      );
+      req.on('error', (e: Error) => reject(this.#unreachable ? this.#unreachable(e) : e));
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
