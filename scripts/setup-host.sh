@@ -21,7 +21,9 @@ DOCKER="docker -H unix:///var/run/docker.sock"
 if ! $DOCKER version >/dev/null 2>&1; then
   echo "== starting dockerd"
   mkdir -p /var/log
-  nohup dockerd >/var/log/shoal-ci-dockerd.log 2>&1 &
+  # Its own session: a caller whose process group is killed (a job runner, a test harness) must
+  # not take the node's engine down with it.
+  setsid nohup dockerd >>/var/log/shoal-ci-dockerd.log 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     $DOCKER version >/dev/null 2>&1 && break
     sleep 0.5
