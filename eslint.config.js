@@ -84,4 +84,7 @@ export default tseslint.config(
   layer('manager', ['agent', ...ABOVE_AGENTS], { also: ['fastify', 'node:http', 'node:https'] }),
   layer('agent', ['manager', ...ABOVE_AGENTS]),
   layer('network', ['manager', 'agent', ...ABOVE_AGENTS]),
+  // The API gets what it needs from the node through its ApiBackend; the node builds the API.
+  // `daemon` is the node's folder once it is renamed.
+  layer('httpapi', ['node', 'daemon', 'cli', 'sim']),
 );

@@ -1,7 +1,7 @@
 // shoald: the node daemon. Flags follow dockerd's so habits carry over.
 import { Command, Option } from 'commander';
-import { Daemon } from '../node/index.js';
-import { buildApp, listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
+import { Daemon, daemonApi } from '../node/index.js';
+import { listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
 import { addTlsOptions, daemonTls, normalizeTlsFlags, type TlsFlags } from './tlsflags.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -126,7 +126,7 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   await daemon.start();
-  const app = buildApp(daemon);
+  const app = daemonApi(daemon);
   let servers: Awaited<ReturnType<typeof listen>> = [];
   let stopping = false;
   const stop = (sig: string): void => {
