@@ -2,7 +2,7 @@
 // (com.docker.swarm.node.id=..,service.id=..,task.id=..) as the docker CLI requires.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Server } from 'node:http';
-import { invalidArgument, notFound, type Task, type TaskLogLine } from '../../api/index.js';
+import { API_VERSION, invalidArgument, notFound, type Task, type TaskLogLine } from '../../api/index.js';
 import type { LogLine } from '../../agent/index.js';
 import type { ApiBackend } from '../backend.js';
 import { queryBool } from '../query.js';
@@ -75,7 +75,7 @@ async function streamLogs(
   const res = reply.raw;
   // No Content-Type: the CLI demultiplexes the raw stream.
   res.writeHead(200, {
-    'Api-Version': '1.41',
+    'Api-Version': API_VERSION,
     'Docker-Experimental': 'false',
     Ostype: 'linux',
   });
