@@ -105,4 +105,7 @@ export default tseslint.config(
     'ca',
     'sim',
   ]),
+  // The API gets what it needs from the node through its ApiBackend; the node builds the API.
+  // `daemon` is the node's folder once it is renamed.
+  layer('httpapi', ['node', 'daemon', 'cli', 'sim']),
 );

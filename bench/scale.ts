@@ -3,8 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../src/node/index.js';
-import { buildApp, listen } from '../src/httpapi/index.js';
+import { Daemon, daemonApi } from '../src/node/index.js';
+import { listen } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 import { EngineApiClient as Client } from '../src/engineclient/index.js';
 import type { Service } from '../src/api/index.js';
@@ -28,7 +28,7 @@ export async function serviceListLatency(
     executorFactory: () => new SimExecutor(DESCRIPTION),
   });
   await daemon.start();
-  const app = buildApp(daemon);
+  const app = daemonApi(daemon);
   const sock = join(dir, 'api.sock');
   const servers = await listen(app, [`unix://${sock}`]);
   const api = new Client({ host: `unix://${sock}` });

@@ -4,8 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiHarness, serviceSpec, withSwarm } from './support/daemon.js';
 import { DESCRIPTION } from './support/cluster.js';
-import { Daemon } from '../src/node/index.js';
-import { buildApp } from '../src/httpapi/index.js';
+import { Daemon, daemonApi } from '../src/node/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 
 const svc = serviceSpec;
@@ -396,7 +395,7 @@ test('after a restart the API serves while the engine is unreachable, and tasks 
     executorFactory: () => flaky,
   });
   await daemon.start();
-  const app = buildApp(daemon);
+  const app = daemonApi(daemon);
   try {
     const list = await app.inject({ method: 'GET', url: '/v1.41/services' });
     assert.equal(list.statusCode, 200, 'the manager answers although its engine is down');

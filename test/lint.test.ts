@@ -44,6 +44,18 @@ const PROBES: { file: string; source: string; refused: boolean }[] = [
     source: "export { EngineApiClient } from '../../engineclient/index.js';\n",
     refused: false,
   },
+  // The API knows the node (node/, daemon/ once renamed) only through ApiBackend: the node builds
+  // the API, never the reverse.
+  {
+    file: 'src/httpapi/lint-probe-up.ts',
+    source: "export { Daemon } from '../node/index.js';\n",
+    refused: true,
+  },
+  {
+    file: 'src/httpapi/routes/lint-probe-up.ts',
+    source: "export { Daemon } from '../../daemon/index.js';\n",
+    refused: true,
+  },
   // Downward is the rule's other side: the manager may import the store.
   {
     file: 'src/manager/lint-probe-down.ts',

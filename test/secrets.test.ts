@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { apiHarness, type ApiHarness } from './support/daemon.js';
 import { DESCRIPTION } from './support/cluster.js';
-import { Daemon } from '../src/node/index.js';
-import { buildApp, listen } from '../src/httpapi/index.js';
+import { Daemon, daemonApi } from '../src/node/index.js';
+import { listen } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 
 interface Obj {
@@ -520,7 +520,7 @@ test('shoal secret and config commands', async () => {
     executorFactory: () => new SimExecutor(DESCRIPTION),
   });
   await daemon.start();
-  const app = buildApp(daemon);
+  const app = daemonApi(daemon);
   const sock = join(dir, 's.sock');
   const servers = await listen(app, [`unix://${sock}`]);
   const bin = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));

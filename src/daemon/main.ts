@@ -1,8 +1,8 @@
 // shoald's entry (bin/shoald.js): the node daemon's flags, after dockerd's so habits carry over;
 // starts the Daemon and its Engine API listeners, and stops them on SIGTERM/SIGINT.
 import { Command, Option } from 'commander';
-import { Daemon } from '../node/index.js';
-import { buildApp, listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
+import { Daemon, daemonApi } from '../node/index.js';
+import { listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
 import { addTlsOptions, normalizeTlsFlags, type TlsFlags } from '../cli/index.js';
 import { daemonTls } from './tlsflags.js';
 
@@ -128,7 +128,7 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   await daemon.start();
-  const app = buildApp(daemon);
+  const app = daemonApi(daemon);
   let servers: Awaited<ReturnType<typeof listen>> = [];
   let stopping = false;
   const stop = (sig: string): void => {

@@ -1,5 +1,17 @@
-// How every route answers with JSON.
+// How every route answers: the headers the docker CLI negotiates with, and JSON.
 import type { FastifyReply } from 'fastify';
+import { API_VERSION, SHOAL_VERSION } from '../api/index.js';
+
+/**
+ * On every answer, errors and streams included. `Api-Version` is what a client negotiating from
+ * `/_ping` starts at, as with dockerd.
+ */
+export const API_HEADERS = {
+  'Api-Version': API_VERSION,
+  'Docker-Experimental': 'false',
+  Ostype: 'linux',
+  Server: `shoal/${SHOAL_VERSION} (linux)`,
+};
 
 /**
  * JSON with exactly `Content-Type: application/json`: the docker CLI only parses error bodies
@@ -10,4 +22,9 @@ export function sendJson(reply: FastifyReply, code: number, body: unknown): Fast
     .code(code)
     .header('content-type', 'application/json')
     .send(Buffer.from(`${JSON.stringify(body)}\n`));
+}
+
+/** An answer without a body. */
+export function sendEmpty(reply: FastifyReply, code = 200): FastifyReply {
+  return reply.code(code).send();
 }

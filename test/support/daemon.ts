@@ -2,8 +2,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../../src/node/index.js';
-import { buildApp } from '../../src/httpapi/index.js';
+import { Daemon, daemonApi } from '../../src/node/index.js';
 import { SimExecutor } from '../../src/agent/index.js';
 import { DESCRIPTION } from './cluster.js';
 
@@ -32,7 +31,7 @@ export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiH
     defaultListenAddr: '127.0.0.1:0',
   });
   await daemon.start();
-  const app = buildApp(daemon);
+  const app = daemonApi(daemon);
   await app.ready();
   return {
     daemon,

@@ -1,13 +1,31 @@
 // Service and task logs in Docker's stdcopy framing, each line prefixed with its task's details
 // (com.docker.swarm.node.id=..,service.id=..,task.id=..) as the docker CLI requires.
-import type { FastifyReply } from 'fastify';
-import { invalidArgument, type Task, type TaskLogLine } from '../api/index.js';
-import type { LogLine } from '../agent/index.js';
-import { queryBool } from './query.js';
-import type { Daemon } from '../node/index.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Server } from 'node:http';
+import { API_VERSION, invalidArgument, notFound, type Task, type TaskLogLine } from '../../api/index.js';
+import type { LogLine } from '../../agent/index.js';
+import type { ApiBackend } from '../backend.js';
+import { queryBool } from '../query.js';
+import { idParam, queryOf, type Query } from '../request.js';
 
-type Q = Record<string, string | undefined>;
 const bool = queryBool;
+
+export function logRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
+  app.get('/services/:id/logs', async (req, reply) => {
+    const id = idParam(req);
+    const { store } = b.manager();
+    const svc = store.view((tx) => tx.lookup('services', id));
+    if (!svc) throw notFound(`service ${id} not found`);
+    const tasks = store.view((tx) => tx.tasksByService(svc.ID));
+    await streamLogs(b, reply, tasks, queryOf(req), svc.ID);
+  });
+  app.get('/tasks/:id/logs', async (req, reply) => {
+    const id = idParam(req);
+    const t = b.manager().store.view((tx) => tx.lookup('tasks', id));
+    if (!t) throw notFound(`task ${id} not found`);
+    await streamLogs(b, reply, [t], queryOf(req));
+  });
+}
 
 function frame(stream: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
@@ -17,11 +35,6 @@ function frame(stream: 1 | 2, text: string): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-/**
- * Writes the logs of `tasks`. With follow and a `serviceId`, tasks of that service that start
- * while the client follows (a rolling update, a restart, a scale-up) are followed too, from their
- * first line, until the client goes away.
- */
 /** `tail`: "all" (or empty) or a number of lines; a negative number means all, as in Docker. */
 function parseTail(v: string | undefined): number | undefined {
   if (v === undefined || v === '' || v === 'all') return undefined;
@@ -39,14 +52,18 @@ function parseSince(v: string | undefined): number | undefined {
   return Number(v);
 }
 
-export async function streamLogs(
-  d: Daemon,
+/**
+ * Writes the logs of `tasks`. With follow and a `serviceId`, tasks of that service that start
+ * while the client follows (a rolling update, a restart, a scale-up) are followed too, from their
+ * first line, until the client goes away.
+ */
+async function streamLogs(
+  b: ApiBackend,
   reply: FastifyReply,
   tasks: readonly Task[],
-  p: Q,
+  p: Query,
   serviceId?: string,
 ): Promise<void> {
-  const executor = d.executor;
   const follow = bool(p.follow);
   const tail = parseTail(p.tail);
   const since = parseSince(p.since);
@@ -58,24 +75,24 @@ export async function streamLogs(
   const res = reply.raw;
   // No Content-Type: the CLI demultiplexes the raw stream.
   res.writeHead(200, {
-    'Api-Version': '1.41',
+    'Api-Version': API_VERSION,
     'Docker-Experimental': 'false',
     Ostype: 'linux',
   });
   const ac = new AbortController();
   res.on('close', () => ac.abort());
-  const mine = tasks.filter((t) => t.NodeID === d.nodeId && t.Status.ContainerStatus?.ContainerID);
+  const mine = tasks.filter((t) => t.NodeID === b.nodeId && t.Status.ContainerStatus?.ContainerID);
   // Tasks on other nodes: their agents send the lines through the leader's log broker.
   const tasksByNode = new Map<string, string[]>();
   for (const t of tasks)
-    if (t.NodeID && t.NodeID !== d.nodeId)
+    if (t.NodeID && t.NodeID !== b.nodeId)
       tasksByNode.set(t.NodeID, [...(tasksByNode.get(t.NodeID) ?? []), t.ID]);
   const known = new Map(tasks.map((t) => [t.ID, t]));
   /** The task a line is from; following a service, one that started since is looked up. */
   const taskOf = (id: string): Task | undefined => {
     let t = known.get(id);
-    if (!t && follow && serviceId && d.state === 'active') {
-      t = d.manager.store.view((tx) => tx.get('tasks', id));
+    if (!t && follow && serviceId && b.state === 'active') {
+      t = b.manager().store.view((tx) => tx.get('tasks', id));
       if (t?.ServiceID !== serviceId) return undefined;
       known.set(id, t);
     }
@@ -101,11 +118,11 @@ export async function streamLogs(
       if (!follow) onEnd();
       return () => undefined;
     }
-    return d.remoteLogs(
+    return b.remoteLogs(
       {
         tasksByNode,
         follow,
-        ...(d.nodeId ? { excludeNode: d.nodeId } : {}),
+        ...(b.nodeId ? { excludeNode: b.nodeId } : {}),
         ...(serviceId !== undefined ? { serviceId } : {}),
         ...(tailN !== undefined ? { tail: tailN } : {}),
         ...(since !== undefined ? { since } : {}),
@@ -113,7 +130,7 @@ export async function streamLogs(
       { lines: onLines, end: onEnd },
     );
   };
-  const logs = executor?.logs?.bind(executor);
+  const logs = b.localLogs();
   const opts = (signal: AbortSignal) => ({
     follow,
     signal,
@@ -183,11 +200,11 @@ export async function streamLogs(
   };
   for (const t of mine) pump(t, false);
   let unsubscribe: (() => void) | undefined;
-  if (serviceId && d.state === 'active') {
-    unsubscribe = d.manager.store.subscribe((e) => {
+  if (serviceId && b.state === 'active') {
+    unsubscribe = b.manager().store.subscribe((e) => {
       if (e.kind !== 'change' || e.change.table !== 'tasks') return;
       const t = e.change.object as Task;
-      if (t.ServiceID === serviceId && t.NodeID === d.nodeId && t.Status.State === 'running') pump(t, true);
+      if (t.ServiceID === serviceId && t.NodeID === b.nodeId && t.Status.State === 'running') pump(t, true);
     });
   }
   await new Promise<void>((resolve) => {

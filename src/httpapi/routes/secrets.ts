@@ -1,18 +1,15 @@
 // /secrets and /configs: create (201 {"ID"}), list with filters, inspect by ID, name or ID prefix,
 // labels-only update (200, empty), remove (204). A secret's data never leaves the manager.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
-import { badParameter, parseFilters } from '../api/index.js';
-import type { ControlAPI } from '../manager/index.js';
-import type { Daemon } from '../node/index.js';
-import { sendJson } from './reply.js';
+import { badParameter, parseFilters } from '../../api/index.js';
+import type { ControlAPI } from '../../manager/index.js';
+import type { ApiBackend } from '../backend.js';
+import { sendJson } from '../reply.js';
+import { idParam as param, queryOf as query } from '../request.js';
 
-const param = (req: FastifyRequest): string => (req.params as { id: string }).id;
-const query = (req: FastifyRequest): Record<string, string | undefined> =>
-  req.query as Record<string, string | undefined>;
-
-export function secretRoutes(app: FastifyInstance<Server>, d: Daemon): void {
-  const control = (): ControlAPI => d.manager.manager.control;
+export function secretRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
+  const control = (): ControlAPI => b.manager().control;
   for (const kind of ['secret', 'config'] as const) {
     const ops =
       kind === 'secret'
