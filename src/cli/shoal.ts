@@ -10,7 +10,13 @@ import { secretCommands } from './commands/secrets.js';
 import { serviceCommands } from './commands/service.js';
 import { swarmCommands } from './commands/swarm.js';
 import { systemCommands } from './commands/system.js';
-import { addTlsOptions, clientTlsMode, loadClientTls, normalizeTlsFlags, type TlsFlags } from './tlsflags.js';
+import {
+  addTlsOptions,
+  clientTlsMode,
+  loadClientTls,
+  normalizeTlsFlags,
+  type TlsFlags,
+} from '../engineclient/index.js';
 
 export async function main(argv: string[]): Promise<number> {
   const env = process.env;

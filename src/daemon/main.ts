@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { Daemon, daemonApi } from '../node/index.js';
 import { listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
-import { addTlsOptions, normalizeTlsFlags, type TlsFlags } from '../cli/index.js';
+import { addTlsOptions, normalizeTlsFlags, type TlsFlags } from '../engineclient/index.js';
 import { daemonTls } from './tlsflags.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;

@@ -1,7 +1,7 @@
-// The daemon's side of the TLS flags (cli/tlsflags.ts holds the flags both programs share):
+// The daemon's side of the TLS flags (engineclient/tlsflags.ts holds the flags both programs share):
 // what shoald's --tls and --tlsverify mean for its Engine API listeners.
 import type { ApiTlsConfig } from '../httpapi/index.js';
-import type { TlsFlags } from '../cli/index.js';
+import type { TlsFlags } from '../engineclient/index.js';
 
 /**
  * dockerd's rules: any --tlsverify, even =false, turns TLS on; --tlsverify requires client

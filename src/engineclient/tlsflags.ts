@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import type { ClientTls } from '../engineclient/index.js';
+import type { ClientTls } from './client.js';
 
 /** Go's strconv.ParseBool, which dockerd's and docker's boolean flags use. */
 export function parseBool(flag: string, v: string): boolean {
