@@ -8,3 +8,5 @@ export { containerName } from './exec/executor.js';
 export type { Executor, Controller, ExitInfo, LogLine, LogOptions, Recovered } from './exec/executor.js';
 export { RemoteDispatcher } from './session/remote.js';
 export type { RemoteDispatcherOptions } from './session/remote.js';
+export { SessionAssignments } from './session/assignments.js';
+export type { SessionTask } from './session/assignments.js';

@@ -91,3 +91,34 @@ export interface DispatcherAPI {
    */
   publishLogs(nodeId: string, subscriptionId: string, lines: TaskLogLine[], done: boolean): Promise<boolean>;
 }
+
+// ---- The session protocol, as both sides speak it whatever carries it (gRPC, the simulator) ----
+
+/** One change to a node's assignment set. Payloads come before the tasks that use them. */
+export type SessionChange =
+  | { kind: 'task'; task: Task; serviceName: string; serviceLabels: Labels }
+  | { kind: 'secret'; payload: Payload }
+  | { kind: 'config'; payload: Payload }
+  | { kind: 'removeTask'; id: string }
+  | { kind: 'removeSecret'; id: string }
+  | { kind: 'removeConfig'; id: string };
+
+/** A log subscription for the node, or the end of one. */
+export type LogNotice = { kind: 'subscribe'; sub: LogSubscription } | { kind: 'cancel'; id: string };
+
+/**
+ * One message down a session stream. The first is `complete` (its changes build the set from
+ * empty); later ones carry only what changed, or only news (TLS target, role, log notices).
+ */
+export interface SessionMessage {
+  sessionId: string;
+  heartbeatMs: number;
+  managers: string[];
+  complete: boolean;
+  changes: SessionChange[];
+  /** With the first message and after each change of the cluster's trust. */
+  tls?: TlsTarget;
+  /** Empty until the dispatcher has said. */
+  nodeRole: NodeRole | '';
+  logs: LogNotice[];
+}

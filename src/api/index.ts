@@ -52,7 +52,11 @@ export type {
   TlsTarget,
   LogSubscription,
   TaskLogLine,
+  SessionChange,
+  SessionMessage,
+  LogNotice,
 } from './dispatcher.js';
+export { ManagerList } from './managers.js';
 export { stateOrder, isTerminal } from './taskstate.js';
 export {
   API_VERSION,

@@ -1,299 +1,29 @@
 // Worker nodes and an operator inside the simulated cluster. Each worker runs the real Agent (its
 // TaskRunners, recovery, report batching) on a SimExecutor whose containers outlive the agent, and
-// talks to the leader's real Dispatcher through a simulated session link with the gRPC session's
-// rules (one current session per node, heartbeats and reports checked against it, a stream that
-// breaks when a message cannot get through). The operator creates, scales and updates services
+// talks to the leader's real Dispatcher over the real session protocol, carried by a simulated
+// session link (link.ts) in place of the cluster port. The operator creates, scales and updates services
 // through the leader's ControlAPI. Faults: agents crash and restart, are cut off from the
 // managers, and lose containers. The checkers: task states never go backwards in any manager's
 // store, a task's container runs on no node but its own, and once the faults heal every service
 // converges, with exactly the containers the store asks for running.
-import {
-  newId,
-  stateOrder,
-  type Assignment,
-  type AgentSession,
-  type DispatcherAPI,
-  type NodeDescription,
-  type SessionHandlers,
-  type Task,
-  type TaskStatusUpdate,
-  type Node,
-  type Cluster,
-} from '../api/index.js';
+import { newId, stateOrder, type Assignment, type Task, type Node, type Cluster } from '../api/index.js';
 import { Agent, SimExecutor, type Controller, type Executor } from '../agent/index.js';
-import { DEFAULT_SWARM_SPEC, type Dispatcher, type Manager } from '../manager/index.js';
+import { DEFAULT_SWARM_SPEC, SessionTable } from '../manager/index.js';
 import type { Clock } from '../platform/index.js';
-import type { NodeId, RaftNode } from '../raft/index.js';
-import type { MemoryStore, StoreEvent } from '../state/index.js';
-import type { SimNetwork } from './network.js';
+import type { NodeId } from '../raft/index.js';
+import type { StoreEvent } from '../state/index.js';
 import { Prng } from './prng.js';
 import { hostileRequest, hostileStatus } from './hostile.js';
-import { SIM_EPOCH, type Owner, type Scheduler } from './scheduler.js';
+import { SIM_EPOCH, type Owner } from './scheduler.js';
+import { SessionLink, type FleetHost, type ManagerIncarnation, type ManagerLoops } from './link.js';
 
-/** What the fleet needs of the simulated cluster around it. */
-export interface FleetHost {
-  readonly sched: Scheduler;
-  readonly net: SimNetwork;
-  trace(line: string): void;
-  fail(msg: string): void;
-  managerIds(): NodeId[];
-  /** A live manager's current incarnation. */
-  incarnation(id: NodeId): ManagerIncarnation | undefined;
-}
-
-export interface ManagerIncarnation {
-  owner: Owner;
-  node: RaftNode;
-  store: MemoryStore;
-  manager: Manager;
-}
+export type { FleetHost, ManagerIncarnation } from './link.js';
 
 /** Agents' addresses on the simulated network, apart from the managers' Raft IDs. */
 const AGENT_NET_BASE = 100;
-/** A unary call not answered by then fails, as a gRPC deadline would. */
-const CALL_TIMEOUT_MS = 2000;
 /** The operator's services. Restart delays are short so convergence is quick. */
 const RESTART = { Condition: 'any', Delay: 100e6, MaxAttempts: 0 };
 const ISO_EPOCH = new Date(SIM_EPOCH).toISOString();
-
-type ManagerLoops = NonNullable<Manager['leader']>;
-
-/** Where a call to a manager failed; `redirect` names the leader to try, as the gRPC layer does. */
-class LinkError extends Error {
-  constructor(
-    message: string,
-    readonly redirect = false,
-    readonly leader: NodeId = 0,
-  ) {
-    super(message);
-  }
-}
-
-/** One session stream between an agent and a manager's dispatcher. */
-class LinkSession {
-  /** The manager sends nothing more on it. */
-  ended = false;
-  /** The manager has let go of it (closed its dispatcher handle). */
-  released = false;
-  handle: AgentSession | undefined;
-  /** Stream messages arrive in order: the next one never before the last. */
-  #lastAt = 0;
-  constructor(
-    readonly inc: ManagerIncarnation,
-    readonly dispatcher: Dispatcher,
-    readonly managerId: NodeId,
-    readonly agent: SessionHandlers,
-  ) {}
-
-  /** Delivery time for the next message on this stream. */
-  nextAt(now: number, delay: number): number {
-    this.#lastAt = Math.max(now + delay, this.#lastAt);
-    return this.#lastAt;
-  }
-}
-
-/** The agent's DispatcherAPI: calls travel the simulated network to the manager it targets. */
-class SessionLink implements DispatcherAPI {
-  #target: NodeId;
-  #session: LinkSession | undefined;
-
-  constructor(
-    private readonly f: SimFleet,
-    private readonly w: SimWorker,
-    private readonly owner: Owner,
-    private readonly rand: Prng,
-  ) {
-    this.#target = rand.pick(f.host.managerIds());
-  }
-
-  get #net(): SimNetwork {
-    return this.f.host.net;
-  }
-
-  #delay(): number {
-    const nf = this.#net.faults;
-    return nf.minDelayMs + this.rand.next() * (nf.maxDelayMs - nf.minDelayMs);
-  }
-
-  /** A unary call: request after one delay, answer after another, a deadline if either is lost. */
-  #call<T>(what: string, target: NodeId, fn: (inc: ManagerIncarnation) => Promise<T>): Promise<T> {
-    const { sched } = this.f.host;
-    return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const finish = (settle: () => void): void => {
-        if (done) return;
-        done = true;
-        cancelDeadline();
-        settle();
-      };
-      const cancelDeadline = sched.at(
-        CALL_TIMEOUT_MS,
-        () => finish(() => reject(new LinkError(`${what}: deadline exceeded`))),
-        this.owner,
-      );
-      const answer = (settle: () => void): void => {
-        sched.at(
-          this.#delay(),
-          () => {
-            if (this.#net.reachable(target, this.w.netId)) finish(settle);
-          },
-          this.owner,
-        );
-      };
-      sched.at(this.#delay(), () => {
-        if (!this.#net.reachable(this.w.netId, target)) return;
-        const inc = this.f.host.incarnation(target);
-        if (inc === undefined) return answer(() => reject(new LinkError(`${what}: connection refused`)));
-        new Promise<T>((r) => r(fn(inc))).then(
-          (v) => answer(() => resolve(v)),
-          (e: unknown) => answer(() => reject(e as Error)),
-        );
-      });
-    });
-  }
-
-  /** The dispatcher of a manager that leads, or the not-leader error naming the leader. */
-  static leaderLoops(inc: ManagerIncarnation): ManagerLoops {
-    const loops = inc.manager.leader;
-    if (loops !== undefined) return loops;
-    const lead = inc.node.leader;
-    throw lead ? new LinkError('not the leader', true, lead) : new LinkError('no leader');
-  }
-
-  async openSession(
-    nodeId: string,
-    description: NodeDescription,
-    addr: string,
-    handlers: SessionHandlers,
-  ): Promise<AgentSession> {
-    const target = this.#target;
-    try {
-      return await this.#call('session', target, async (inc) => {
-        const loops = SessionLink.leaderLoops(inc);
-        // A newer session of a node supersedes its older one, as the gRPC service keeps it.
-        if (this.#session) this.#release(this.#session, false);
-        const s = new LinkSession(inc, loops.dispatcher, target, handlers);
-        this.#session = s;
-        s.handle = await loops.dispatcher.openSession(nodeId, description, addr, {
-          onAssignments: (set) => this.#stream(s, () => handlers.onAssignments(structuredClone(set))),
-          onNodeRole: (r) => this.#stream(s, () => handlers.onNodeRole?.(r)),
-          onClose: (err) => {
-            // The dispatcher stopped (lost leadership): the stream ends with an error.
-            this.#stream(s, () => handlers.onClose(err));
-            s.ended = true;
-            s.released = true;
-            if (this.#session === s) this.#session = undefined;
-          },
-        });
-        if (s.ended) s.handle.close();
-        this.f.host.trace(`agent ${this.w.name} session on manager ${target}`);
-        return {
-          heartbeatMs: s.handle.heartbeatMs,
-          managers: [],
-          close: () => this.#closeFromAgent(s),
-        };
-      });
-    } catch (e) {
-      // Follow a redirect; otherwise try the next manager, as the remote client walks its list.
-      const ids = this.f.host.managerIds();
-      this.#target =
-        e instanceof LinkError && e.redirect ? e.leader : ids[(ids.indexOf(target) + 1) % ids.length]!;
-      throw e;
-    }
-  }
-
-  /**
-   * A message on the session stream. Messages in flight when the session ends still arrive (the
-   * agent ignores an old session's); one that cannot get through breaks the stream.
-   */
-  #stream(s: LinkSession, deliver: () => void): void {
-    if (s.ended) return;
-    const { sched } = this.f.host;
-    const at = s.nextAt(sched.now, this.#delay());
-    sched.at(
-      at - sched.now,
-      () => {
-        // The connection is broken: the manager notices; the agent notices by its heartbeat.
-        if (!this.#net.reachable(s.managerId, this.w.netId)) this.#release(s, true);
-        else deliver();
-      },
-      this.owner,
-    );
-  }
-
-  /**
-   * The manager lets go of a stream. A lost one (not superseded by a newer session of the node)
-   * gives the node one heartbeat period to come back, as the gRPC service does.
-   */
-  #release(s: LinkSession, lost: boolean): void {
-    if (s.released) return;
-    this.f.host.trace(`agent ${this.w.name}: manager ${s.managerId} releases a session (lost=${lost})`);
-    s.ended = true;
-    s.released = true;
-    s.handle?.close();
-    if (this.#session === s) this.#session = undefined;
-    if (lost) s.dispatcher.sessionLost(this.w.nodeId);
-  }
-
-  #closeFromAgent(s: LinkSession): void {
-    // The agent hangs up; the manager hears of it one network delay later.
-    this.f.host.sched.at(this.#delay(), () => this.#release(s, this.#session === s));
-  }
-
-  /** The agent process died: its connections reset, and the manager sees the stream end. */
-  agentCrashed(): void {
-    const s = this.#session;
-    if (s) this.f.host.sched.at(this.#delay(), () => this.#release(s, this.#session === s));
-  }
-
-  /** The manager process died: the agent sees its stream reset, if a packet can reach it. */
-  managerCrashed(id: NodeId): void {
-    const s = this.#session;
-    if (!s || s.managerId !== id || s.ended) return;
-    s.ended = true;
-    s.released = true;
-    this.#session = undefined;
-    this.f.host.sched.at(
-      this.#delay(),
-      () => {
-        if (this.#net.reachable(id, this.w.netId)) s.agent.onClose(new Error('connection reset'));
-      },
-      this.owner,
-    );
-  }
-
-  /** Heartbeats and reports name their session; one the manager no longer has is refused. */
-  #checked(inc: ManagerIncarnation): Dispatcher {
-    const s = this.#session;
-    if (!s || s.ended || s.inc.owner !== inc.owner || inc.manager.leader?.dispatcher !== s.dispatcher) {
-      this.f.host.trace(
-        `agent ${this.w.name}: session invalid (${!s ? 'none' : s.ended ? 'ended' : s.inc.owner !== inc.owner ? 'other manager' : 'other term'})`,
-      );
-      throw new LinkError('session invalid: open a new session');
-    }
-    return s.dispatcher;
-  }
-
-  heartbeat(nodeId: string): Promise<{ heartbeatMs: number }> {
-    const s = this.#session;
-    return this.#call('heartbeat', s?.managerId ?? this.#target, (inc) =>
-      this.#checked(inc).heartbeat(nodeId),
-    );
-  }
-
-  updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
-    const s = this.#session;
-    const copy = structuredClone(updates);
-    return this.#call('report', s?.managerId ?? this.#target, (inc) =>
-      this.#checked(inc).updateTaskStatus(nodeId, copy),
-    );
-  }
-
-  /** The simulation asks for no logs (its executor keeps none). */
-  publishLogs(): Promise<boolean> {
-    return Promise.resolve(false);
-  }
-}
 
 /** Controllers whose steps take simulated time and stop dead with the agent that drives them. */
 function gatedExecutor(ex: SimExecutor, clock: Clock, owner: Owner, delay: () => number): Executor {
@@ -393,6 +123,14 @@ export class SimFleet {
   }
 
   // ---- managers ----
+
+  /** Each manager incarnation's current sessions (by its owner: `incarnation()` hands out fresh views), as each manager process keeps its own. */
+  readonly #sessionTables = new WeakMap<Owner, SessionTable>();
+  #sessionTable(inc: ManagerIncarnation): SessionTable {
+    let t = this.#sessionTables.get(inc.owner);
+    if (!t) this.#sessionTables.set(inc.owner, (t = new SessionTable()));
+    return t;
+  }
 
   /** Wires one manager incarnation: its leader loops follow its Raft leadership. */
   attach(id: NodeId, inc: ManagerIncarnation): void {
@@ -532,7 +270,7 @@ export class SimFleet {
     const owner: Owner = { alive: true };
     const clock = this.host.sched.clock(owner);
     const rand = this.#rand.fork();
-    const link = new SessionLink(this, w, owner, rand.fork());
+    const link = new SessionLink(this.host, (inc) => this.#sessionTable(inc), w, owner, rand.fork());
     const agentRand = rand.fork();
     const execRand = rand.fork();
     const agent = new Agent({

@@ -88,6 +88,11 @@ export const REGRESSION_SEEDS: readonly {
     agents: 3,
     bug: "with no status echo, a reordered STARTING report replaced the RUNNING one waiting in the dispatcher's batch: the task stayed STARTING and the agent, hearing nothing back, never said RUNNING again",
   },
+  {
+    seed: 1129,
+    agents: 4,
+    bug: "a session whose registration was written after its dispatcher stopped (the leader stepped down and up again meanwhile) stayed open on the stopped dispatcher: nothing was pushed down it and, the node's session still current, its heartbeats were taken, so its task was never told to shut down. Found once the simulator's link ran the real session protocol (its own checks had compared the dispatcher of each call)",
+  },
 ];
 
 /** A fixed spread of fault regimes that fits the CI budget: 1,000 seeds take about 80 s here. */

@@ -18,7 +18,10 @@ export {
   StreamRaftMessageResponse,
 } from './gen/shoal/v1/raft.js';
 export type { RaftServiceServer } from './gen/shoal/v1/raft.js';
-export { notLeaderError, leaderHint } from './leader.js';
+export { notLeaderError, leaderHint, callLeader } from './leader.js';
+export type { LeaderCallOptions } from './leader.js';
+export { unaryCall } from './call.js';
+export { toWireSession, fromWireSession } from './session.js';
 export {
   ManagerServiceClient,
   ManagerServiceService,

@@ -1,28 +1,27 @@
-// The agent's side of a session with a manager over mutual-TLS gRPC. It rebuilds the full
-// assignment set from the session's complete-then-incremental stream, and moves to the next
-// known manager whenever a session fails.
+// The agent's side of a session with a manager over mutual-TLS gRPC: a thin adapter. The
+// protocol is SessionAssignments' (assignments.ts) and which manager to try next is ManagerList's;
+// this file carries them over the cluster port.
 import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
-  stateOrder,
+  ManagerList,
   type AgentSession,
-  type Assignment,
   type DispatcherAPI,
-  type Labels,
   type NodeDescription,
-  type Payload,
   type SessionHandlers,
-  type Task,
   type TaskLogLine,
   type TaskStatusUpdate,
 } from '../../api/index.js';
 import {
   CLUSTER_CHANNEL_OPTIONS,
   DispatcherServiceClient,
+  fromWireSession,
   leaderHint,
   managerChannelCredentials,
+  unaryCall,
   type SessionResponse,
   type TlsMaterial,
 } from '../../transport/index.js';
+import { SessionAssignments } from './assignments.js';
 
 /** How long a manager may take to answer a new session with its complete assignment set. */
 const SESSION_OPEN_TIMEOUT_MS = 10_000;
@@ -37,12 +36,6 @@ const CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 };
 
-export interface WireTask {
-  task: Task;
-  serviceName: string;
-  serviceLabels: Labels;
-}
-
 export interface RemoteDispatcherOptions {
   /** Cluster addresses (host:port) of the managers, in order of preference. */
   managers: string[];
@@ -52,21 +45,21 @@ export interface RemoteDispatcherOptions {
   onManagers?: (managers: string[]) => void;
 }
 
+const callError = (err: ServiceError): Error => new Error(err.details || err.message);
+const deadline = (): { deadline: number } => ({ deadline: Date.now() + CALL_TIMEOUT_MS });
+
 export class RemoteDispatcher implements DispatcherAPI {
-  #managers: string[];
-  #next = 0;
+  #managers: ManagerList;
   #client: { addr: string; tls: TlsMaterial; client: DispatcherServiceClient } | undefined;
-  #sessionId = '';
-  /** The current session's copy of the node's tasks, as the manager last sent each. */
-  #tasks = new Map<string, WireTask>();
+  /** The current session's copy of the node's assignments. */
+  #session = new SessionAssignments();
 
   constructor(private readonly o: RemoteDispatcherOptions) {
-    if (o.managers.length === 0) throw new Error('no manager address to connect to');
-    this.#managers = [...o.managers];
+    this.#managers = new ManagerList(o.managers);
   }
 
   get managers(): readonly string[] {
-    return this.#managers;
+    return this.#managers.all;
   }
 
   /** A channel made with older TLS material, kept open for the session stream still on it. */
@@ -79,7 +72,7 @@ export class RemoteDispatcher implements DispatcherAPI {
     // channel that nothing will close, which would keep the process alive.
     if (this.#closed) throw new Error('the session client is closed');
     const tls = this.o.tls();
-    const addr = this.#managers[this.#next % this.#managers.length]!;
+    const addr = this.#managers.current;
     if (this.#client && this.#client.addr === addr && this.#client.tls === tls) return this.#client.client;
     if (this.#client?.addr === addr) {
       // Renewed certificate, same manager: new calls use it, the open session carries on.
@@ -93,10 +86,7 @@ export class RemoteDispatcher implements DispatcherAPI {
 
   /** The next session goes to the leader the manager named, or else to the next manager. */
   #failover(leader?: string): void {
-    if (leader) {
-      if (!this.#managers.includes(leader)) this.#managers.push(leader);
-      this.#next = this.#managers.indexOf(leader);
-    } else this.#next++;
+    this.#managers.failed(leader);
     this.#client?.client.close();
     this.#client = undefined;
     this.#retired?.close();
@@ -110,9 +100,7 @@ export class RemoteDispatcher implements DispatcherAPI {
     handlers: SessionHandlers,
   ): Promise<AgentSession> {
     const client = this.#dial();
-    const tasks = new Map<string, WireTask>();
-    const secrets = new Map<string, Payload>();
-    const configs = new Map<string, Payload>();
+    const session = new SessionAssignments();
     const stream: ClientReadableStream<SessionResponse> = client.session(
       { descriptionJson: Buffer.from(JSON.stringify(description)), addr },
       new Metadata(),
@@ -132,48 +120,23 @@ export class RemoteDispatcher implements DispatcherAPI {
         if (opened) handlers.onClose(err);
         else reject(err);
       };
-      stream.on('data', (msg: SessionResponse) => {
-        if (msg.complete) {
-          tasks.clear();
-          secrets.clear();
-          configs.clear();
-        }
-        applyChanges(msg, tasks, secrets, configs);
-        this.#tasks = tasks;
-        if (msg.rootsPem) handlers.onTlsTarget?.({ rootsPem: msg.rootsPem, issuerPem: msg.issuerPem });
-        if (msg.nodeRole === 'manager' || msg.nodeRole === 'worker') handlers.onNodeRole?.(msg.nodeRole);
-        this.#sessionId = msg.sessionId;
-        if (msg.managers.length > 0 && msg.managers.join() !== this.#managers.join()) {
-          this.#managers = [...msg.managers];
-          this.#next = 0;
-          this.o.onManagers?.(this.#managers);
-        }
-        if (!opened) {
+      stream.on('data', (res: SessionResponse) => {
+        const msg = fromWireSession(res);
+        this.#session = session;
+        session.receive(msg, handlers, () => {
+          if (this.#managers.replace(msg.managers)) this.o.onManagers?.([...this.#managers.all]);
+          if (opened) return;
           opened = true;
           clearTimeout(timer);
           resolve({
             heartbeatMs: msg.heartbeatMs,
-            managers: [...this.#managers],
+            managers: [...this.#managers.all],
             close: () => {
               closed = true;
               stream.cancel();
             },
           });
-        }
-        const logsOnly = !msg.complete && msg.changes.length === 0 && msg.logSubscriptions.length > 0;
-        if (!logsOnly) handlers.onAssignments(assemble(tasks, secrets, configs));
-        for (const sub of msg.logSubscriptions) {
-          if (sub.cancel) handlers.onLogCancel?.(sub.id);
-          else
-            handlers.onLogSubscription?.({
-              id: sub.id,
-              taskIds: sub.taskIds,
-              follow: sub.follow,
-              ...(sub.serviceId ? { serviceId: sub.serviceId } : {}),
-              ...(sub.tail >= 0 ? { tail: sub.tail } : {}),
-              ...(sub.since > 0 ? { since: sub.since } : {}),
-            });
-        }
+        });
       });
       stream.on('error', (e: ServiceError) => {
         if (e.code === status.CANCELLED && closed) return;
@@ -194,41 +157,25 @@ export class RemoteDispatcher implements DispatcherAPI {
   }
 
   heartbeat(): Promise<{ heartbeatMs: number }> {
-    return this.#call(
-      (client) =>
-        new Promise((resolve, reject) => {
-          client.heartbeat(
-            { sessionId: this.#sessionId },
-            new Metadata(),
-            { deadline: Date.now() + CALL_TIMEOUT_MS },
-            (err, res) => (err ? reject(new Error(err.details || err.message)) : resolve(res)),
-          );
-        }),
+    const sessionId = this.#session.sessionId;
+    return this.#call((client) =>
+      unaryCall<{ heartbeatMs: number }>((cb) =>
+        client.heartbeat({ sessionId }, new Metadata(), deadline(), cb),
+      ).catch((e: ServiceError) => Promise.reject(callError(e))),
     );
   }
 
   updateTaskStatus(_nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {
-    const tasks = this.#tasks;
-    return this.#call(
-      (client) =>
-        new Promise((resolve, reject) => {
-          client.updateTaskStatus(
-            {
-              sessionId: this.#sessionId,
-              updates: updates.map((u) => ({
-                taskId: u.taskId,
-                statusJson: Buffer.from(JSON.stringify(u.status)),
-              })),
-            },
-            new Metadata(),
-            { deadline: Date.now() + CALL_TIMEOUT_MS },
-            (err) => {
-              if (err) return reject(new Error(err.details || err.message));
-              acknowledged(tasks, updates);
-              resolve();
-            },
-          );
-        }),
+    const session = this.#session;
+    const request = {
+      sessionId: session.sessionId,
+      updates: updates.map((u) => ({ taskId: u.taskId, statusJson: Buffer.from(JSON.stringify(u.status)) })),
+    };
+    return this.#call((client) =>
+      unaryCall((cb) => client.updateTaskStatus(request, new Metadata(), deadline(), cb)).then(
+        () => session.acknowledged(updates),
+        (e: ServiceError) => Promise.reject(callError(e)),
+      ),
     );
   }
 
@@ -238,21 +185,15 @@ export class RemoteDispatcher implements DispatcherAPI {
     lines: TaskLogLine[],
     done: boolean,
   ): Promise<boolean> {
-    return this.#call(
-      (client) =>
-        new Promise((resolve, reject) => {
-          client.publishLogs(
-            { sessionId: this.#sessionId, subscriptionId, lines, done },
-            new Metadata(),
-            { deadline: Date.now() + CALL_TIMEOUT_MS },
-            (err) =>
-              err
-                ? err.code === status.NOT_FOUND
-                  ? resolve(false)
-                  : reject(new Error(err.details || err.message))
-                : resolve(true),
-          );
-        }),
+    const sessionId = this.#session.sessionId;
+    return this.#call((client) =>
+      unaryCall((cb) =>
+        client.publishLogs({ sessionId, subscriptionId, lines, done }, new Metadata(), deadline(), cb),
+      ).then(
+        () => true,
+        // The subscription is gone: the worker stops sending.
+        (e: ServiceError) => (e.code === status.NOT_FOUND ? false : Promise.reject(callError(e))),
+      ),
     );
   }
 
@@ -263,81 +204,4 @@ export class RemoteDispatcher implements DispatcherAPI {
     this.#retired?.close();
     this.#retired = undefined;
   }
-}
-
-/**
- * The manager does not send a task back for a status its agent reported (no echo), so once a
- * report is taken the session's copy of the task carries it: the agent, comparing the manager's
- * state with its own on every set, would otherwise find every task it has moved on behind and
- * report it again with each message. A report the manager then loses is not this copy's to
- * show: a dispatcher that cannot write it tries again, and one that stops ends the session, whose
- * successor starts with a complete set from the store.
- */
-export function acknowledged(tasks: Map<string, WireTask>, updates: readonly TaskStatusUpdate[]): void {
-  for (const { taskId, status } of updates) {
-    const w = tasks.get(taskId);
-    if (!w) continue;
-    const from = stateOrder(w.task.Status.State);
-    const to = stateOrder(status.State);
-    if (to > from || (to === from && w.task.Status.Message !== status.Message))
-      tasks.set(taskId, { ...w, task: { ...w.task, Status: status } });
-  }
-}
-
-function applyChanges(
-  msg: SessionResponse,
-  tasks: Map<string, WireTask>,
-  secrets: Map<string, Payload>,
-  configs: Map<string, Payload>,
-): void {
-  for (const c of msg.changes) {
-    const item = c.item;
-    if (!item) continue;
-    switch (item.$case) {
-      case 'task': {
-        const task = JSON.parse(Buffer.from(item.value.taskJson).toString('utf8')) as Task;
-        const serviceLabels = JSON.parse(
-          Buffer.from(item.value.serviceLabelsJson).toString('utf8'),
-        ) as Labels;
-        tasks.set(task.ID, { task, serviceName: item.value.serviceName, serviceLabels });
-        break;
-      }
-      case 'secret':
-        secrets.set(item.value.id, { ...item.value });
-        break;
-      case 'config':
-        configs.set(item.value.id, { ...item.value });
-        break;
-      case 'taskId':
-        tasks.delete(item.value);
-        break;
-      case 'secretId':
-        secrets.delete(item.value);
-        break;
-      case 'configId':
-        configs.delete(item.value);
-        break;
-    }
-  }
-}
-
-function assemble(
-  tasks: Map<string, WireTask>,
-  secrets: Map<string, Payload>,
-  configs: Map<string, Payload>,
-): Assignment[] {
-  return [...tasks.values()].map((w) => {
-    const cs = w.task.Spec.ContainerSpec;
-    return {
-      ...w,
-      secrets: (cs?.Secrets ?? []).flatMap((r) => {
-        const p = secrets.get(r.SecretID);
-        return p ? [p] : [];
-      }),
-      configs: (cs?.Configs ?? []).flatMap((r) => {
-        const p = configs.get(r.ConfigID);
-        return p ? [p] : [];
-      }),
-    };
-  });
 }

@@ -127,3 +127,16 @@ test('a node marked down while its session is open must register again: its late
   await d.heartbeat('n1');
   await d.stop();
 });
+
+test('a session whose registration lands after the dispatcher stopped is refused, not left open with no pushes (regression: seed 1129)', async () => {
+  const { d } = await setup();
+  const closed: Error[] = [];
+  // stop() runs while openSession waits for its registration to be written.
+  const opening = d.openSession('n1', DESCRIPTION, '127.0.0.3', {
+    onAssignments: () => undefined,
+    onClose: (e) => closed.push(e),
+  });
+  await d.stop();
+  await assert.rejects(opening, /no longer the leader/);
+  assert.equal(closed.length, 0);
+});

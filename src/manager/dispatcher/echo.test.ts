@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../platform/index.js';
 import { MemoryStore, type Proposer } from '../../state/index.js';
-import type { Assignment, Node, Task, TaskState } from '../../api/index.js';
+import type { Assignment, Node, SessionMessage, Task, TaskState } from '../../api/index.js';
 import { Dispatcher } from './index.js';
-import { SentState } from './grpc.js';
+import { SentState, ServedSession, SessionTable } from './session.js';
 
 const DESCRIPTION = {
   Hostname: 'w1',
@@ -144,7 +144,7 @@ test('gRPC session: status-only versions of a task bring no change, a desired-st
   const taskChanges = (): number => {
     const changes = sent.diff(d.assignmentSet('n1'));
     diffs.push(changes.length);
-    return changes.filter((c) => c.item?.$case === 'task').length;
+    return changes.filter((c) => c.kind === 'task').length;
   };
   assert.equal(taskChanges(), 1, 'the complete set carries the task');
   for (const [i, st] of AGENT_STATES.entries()) {
@@ -156,13 +156,50 @@ test('gRPC session: status-only versions of a task bring no change, a desired-st
   await s.update((tx) => tx.update('tasks', { ...tx.get('tasks', 't1')!, DesiredState: 'shutdown' }));
   const changes = sent.diff(d.assignmentSet('n1'));
   assert.equal(changes.length, 1);
-  const item = changes[0]!.item;
-  assert.equal(item?.$case, 'task');
-  const sentTask = JSON.parse(
-    Buffer.from(item.$case === 'task' ? item.value.taskJson : []).toString(),
-  ) as Task;
-  assert.equal(sentTask.DesiredState, 'shutdown');
-  assert.equal(sentTask.Status.State, 'running', 'it carries the status the agent reported');
+  const change = changes[0]!;
+  assert.equal(change.kind, 'task');
+  const sentTask = change.kind === 'task' ? change.task : undefined;
+  assert.equal(sentTask?.DesiredState, 'shutdown');
+  assert.equal(sentTask?.Status.State, 'running', 'it carries the status the agent reported');
+  await d.stop();
+});
+
+test('a served session sends nothing down the stream for status reports, and a desired-state change', async () => {
+  const { clock, store: s, d } = await setup();
+  const sent: SessionMessage[] = [];
+  const session = new ServedSession({
+    table: new SessionTable(),
+    dispatcher: d,
+    nodeId: 'n1',
+    description: DESCRIPTION,
+    addr: '127.0.0.3',
+    sink: { send: (m) => sent.push(m), close: () => undefined, fail: (e) => assert.fail(String(e)) },
+  });
+  await settle(clock);
+  assert.equal(sent[0]!.complete, true);
+  assert.deepEqual(
+    sent[0]!.changes.map((c) => c.kind),
+    ['task'],
+  );
+  for (const [i, st] of AGENT_STATES.entries()) {
+    await d.updateTaskStatus('n1', [{ taskId: 't1', status: status(st, i) }]);
+    await settle(clock);
+  }
+  // A change elsewhere makes the dispatcher push the node's set: the reported task stays out of it.
+  await s.update((tx) => tx.create('tasks', task('t2')));
+  await settle(clock);
+  const pushed = sent.slice(1).flatMap((m) => m.changes);
+  assert.deepEqual(
+    pushed.map((c) => (c.kind === 'task' ? c.task.ID : c.kind)),
+    ['t2'],
+    'only the new task went down the session, none of the reports',
+  );
+  await s.update((tx) => tx.update('tasks', { ...tx.get('tasks', 't1')!, DesiredState: 'shutdown' }));
+  await settle(clock);
+  const last = sent.at(-1)!.changes;
+  assert.equal(last.length, 1);
+  assert.equal(last[0]!.kind === 'task' ? last[0]!.task.DesiredState : '', 'shutdown');
+  session.end();
   await d.stop();
 });
 

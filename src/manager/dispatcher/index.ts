@@ -5,6 +5,7 @@ import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
 import {
   invalidArgument,
   notFound,
+  unavailable,
   validateAddr,
   validateNodeDescription,
   validateTaskId,
@@ -109,7 +110,11 @@ export class Dispatcher implements DispatcherAPI {
     this.#checkLiveness();
   }
 
+  /** Stopped for good (a dispatcher lives for one term). */
+  #stopped = false;
+
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     this.#livenessTimer?.();
@@ -212,6 +217,9 @@ export class Dispatcher implements DispatcherAPI {
     handlers: SessionHandlers,
   ): Promise<AgentSession> {
     await this.register(nodeId, validateNodeDescription(description), validateAddr(addr, 'node address'));
+    // Stopped while the registration was being written: no one would ever close this session, and
+    // the agent would keep a stream that nothing is pushed down (found by the simulator, seed 1129).
+    if (this.#stopped) throw unavailable('this manager is no longer the leader: open a new session');
     const stop = this.assignments(nodeId, (set) => handlers.onAssignments(set));
     const onTls = handlers.onTlsTarget?.bind(handlers);
     const target = this.tlsTarget();
