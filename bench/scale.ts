@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../src/node/index.js';
+import { Daemon } from '../src/daemon/index.js';
 import { buildApp, listen } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 import { Client } from '../src/cli/index.js';

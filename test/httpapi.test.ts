@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiHarness, serviceSpec, withSwarm } from './support/daemon.js';
 import { DESCRIPTION } from './support/cluster.js';
-import { Daemon } from '../src/node/index.js';
+import { Daemon } from '../src/daemon/index.js';
 import { buildApp } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 

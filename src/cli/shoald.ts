@@ -1,6 +1,6 @@
 // shoald: the node daemon. Flags follow dockerd's so habits carry over.
 import { Command, Option } from 'commander';
-import { Daemon } from '../node/index.js';
+import { Daemon } from '../daemon/index.js';
 import { buildApp, listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
 import { addTlsOptions, daemonTls, normalizeTlsFlags, type TlsFlags } from './tlsflags.js';
 

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { invalidArgument, type Task, type TaskLogLine } from '../api/index.js';
 import type { LogLine } from '../agent/index.js';
 import { queryBool } from './query.js';
-import type { Daemon } from '../node/index.js';
+import type { Daemon } from '../daemon/index.js';
 
 type Q = Record<string, string | undefined>;
 const bool = queryBool;

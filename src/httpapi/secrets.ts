@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Server } from 'node:http';
 import { badParameter, parseFilters } from '../api/index.js';
 import type { ControlAPI } from '../manager/index.js';
-import type { Daemon } from '../node/index.js';
+import type { Daemon } from '../daemon/index.js';
 import { sendJson } from './reply.js';
 
 const param = (req: FastifyRequest): string => (req.params as { id: string }).id;

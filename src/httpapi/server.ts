@@ -24,7 +24,7 @@ import {
   checkDepth,
   type Node,
 } from '../api/index.js';
-import { NO_LEADER, type Daemon } from '../node/index.js';
+import { NO_LEADER, type Daemon } from '../daemon/index.js';
 import {
   dockerNetwork,
   filterNetworks,

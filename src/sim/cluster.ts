@@ -63,7 +63,7 @@ export interface Regime {
   timing: 'coarse' | 'production';
 }
 
-/** Raft ticks for each timing regime (the production one as node/daemon.ts sets it). */
+/** Raft ticks for each timing regime (the production one as daemon/ sets it). */
 const TIMING = {
   coarse: { tickMs: 100, electionTick: 10, heartbeatTick: 1, electionJitterTick: 10 },
   production: { tickMs: 10, electionTick: 100, heartbeatTick: 10, electionJitterTick: 50 },

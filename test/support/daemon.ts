@@ -2,7 +2,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../../src/node/index.js';
+import { Daemon } from '../../src/daemon/index.js';
 import { buildApp } from '../../src/httpapi/index.js';
 import { SimExecutor } from '../../src/agent/index.js';
 import { DESCRIPTION } from './cluster.js';
