@@ -1,2 +1,6 @@
-export { Daemon, NOT_A_MANAGER, NO_LEADER } from './daemon.js';
-export type { ApiHandler, DaemonOptions, LocalNodeState } from './daemon.js';
+export { Daemon } from './daemon.js';
+export type { LocalNodeState } from './daemon.js';
+export { NOT_A_MANAGER } from './lifecycle.js';
+export { NO_LEADER } from './forward.js';
+export type { ApiHandler } from './clusterport.js';
+export type { DaemonOptions } from './options.js';
