@@ -52,6 +52,7 @@ export async function activateManager(rt: NodeRuntime, opts: ManagerStart = {}):
     await rt.saveNode();
   }
   const raftId = raftIdOf(node);
+  // The member -> address map reads the store, so it is made with the replica's transport.
   let peers: RaftPeers | undefined;
   let wasMember = false;
   let becameLeader: () => void = () => undefined;
