@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon, daemonApi } from '../src/node/index.js';
+import { Daemon, daemonApi } from '../src/daemon/index.js';
 import { listen } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 import { EngineApiClient as Client } from '../src/engineclient/index.js';

@@ -58,8 +58,8 @@ interface Member {
 }
 
 function member(id: number, dir: string, net: MemoryNetwork, key: Uint8Array, peers?: number[]): Member {
-  const store = new MemoryStore({ propose: () => Promise.reject(new Error('not attached')) });
-  const proposer = new RaftProposer(store);
+  const store = new MemoryStore({ propose: (changes): Promise<number> => proposer.propose(changes) });
+  const proposer = new RaftProposer(store, { raft: (): RaftNode => raft });
   const raft = new RaftNode({
     id,
     disk: new NodeRaftDisk(dir, { cipher: aesGcmCipher(key) }),
@@ -71,8 +71,6 @@ function member(id: number, dir: string, net: MemoryNetwork, key: Uint8Array, pe
     snapshotInterval: 50,
     snapshotKeep: 10,
   });
-  proposer.attach(raft);
-  store.setProposer(proposer);
   return { store, raft };
 }
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiHarness, serviceSpec, withSwarm } from './support/daemon.js';
 import { DESCRIPTION } from './support/cluster.js';
-import { Daemon, daemonApi } from '../src/node/index.js';
+import { Daemon, daemonApi } from '../src/daemon/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 
 const svc = serviceSpec;

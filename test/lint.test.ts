@@ -26,7 +26,11 @@ const PROBES: { file: string; source: string; refused: boolean }[] = [
   },
   { file: 'src/manager/lint-probe-up.ts', source: "export { default } from 'fastify';\n", refused: true },
   // The CLI loads nothing of the daemon, from its own folder or a command group's.
-  { file: 'src/cli/lint-probe-up.ts', source: "export { Daemon } from '../node/index.js';\n", refused: true },
+  {
+    file: 'src/cli/lint-probe-up.ts',
+    source: "export { Daemon } from '../daemon/index.js';\n",
+    refused: true,
+  },
   {
     file: 'src/cli/commands/lint-probe-up.ts',
     source: "export { buildApp } from '../../httpapi/index.js';\n",
@@ -44,11 +48,11 @@ const PROBES: { file: string; source: string; refused: boolean }[] = [
     source: "export { EngineApiClient } from '../../engineclient/index.js';\n",
     refused: false,
   },
-  // The API knows the node (node/, daemon/ once renamed) only through ApiBackend: the node builds
+  // The API knows the daemon only through ApiBackend: the node builds
   // the API, never the reverse.
   {
     file: 'src/httpapi/lint-probe-up.ts',
-    source: "export { Daemon } from '../node/index.js';\n",
+    source: "export { Daemon } from '../daemon/index.js';\n",
     refused: true,
   },
   {
@@ -56,6 +60,14 @@ const PROBES: { file: string; source: string; refused: boolean }[] = [
     source: "export { Daemon } from '../../daemon/index.js';\n",
     refused: true,
   },
+  // The daemon (src/daemon/, shoald) sits above the manager.
+  {
+    file: 'src/manager/lint-probe-daemon.ts',
+    source: "export { Daemon } from '../daemon/index.js';\n",
+    refused: true,
+  },
+  // shoald's daemon sits under the CLI: it shares only engineclient's flags with it.
+  { file: 'src/daemon/lint-probe-up.ts', source: "export {} from '../cli/index.js';\n", refused: true },
   // Downward is the rule's other side: the manager may import the store.
   {
     file: 'src/manager/lint-probe-down.ts',

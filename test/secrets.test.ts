@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { apiHarness, type ApiHarness } from './support/daemon.js';
 import { DESCRIPTION } from './support/cluster.js';
-import { Daemon, daemonApi } from '../src/node/index.js';
+import { Daemon, daemonApi } from '../src/daemon/index.js';
 import { listen } from '../src/httpapi/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 

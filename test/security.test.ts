@@ -6,7 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { Daemon } from '../src/node/index.js';
+import { Daemon } from '../src/daemon/index.js';
 import { SimExecutor } from '../src/agent/index.js';
 import {
   createKeyAndCsr,

@@ -1,7 +1,7 @@
 // shoald's entry (bin/shoald.js): the node daemon's flags, after dockerd's so habits carry over;
 // starts the Daemon and its Engine API listeners, and stops them on SIGTERM/SIGINT.
 import { Command, Option } from 'commander';
-import { Daemon, daemonApi } from '../node/index.js';
+import { Daemon, daemonApi } from './index.js';
 import { listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
 import { addTlsOptions, normalizeTlsFlags, type TlsFlags } from '../engineclient/index.js';
 import { daemonTls } from './tlsflags.js';

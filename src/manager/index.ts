@@ -29,6 +29,8 @@ export { Scheduler, scheduleTasks, filterNodes } from './scheduler/index.js';
 export { Allocator, serviceNetworks } from './allocator/index.js';
 export { Membership, raftMembers } from './membership.js';
 export type { RaftGroup, RaftMemberInfo } from './membership.js';
+export { ManagerReplica } from './replica.js';
+export type { ManagerReplicaOptions } from './replica.js';
 
 export interface ManagerOptions {
   store: MemoryStore;

@@ -1,21 +1,20 @@
-// One simulated run: managers running the real RaftNode + RaftProposer + MemoryStore on a simulated
+// One simulated run: managers built as the daemon builds them (ManagerReplica: RaftNode + RaftProposer + MemoryStore) on a simulated
 // clock, network and disk; clients writing and reading a key-value register set through the store;
 // faults chosen by the seed; checkers watching from outside. Safety is checked during the faults,
 // liveness once they heal.
 import { createHash } from 'node:crypto';
-import { bytesEqual, RaftNode, RaftNodeError } from '../raft/index.js';
-import type { Entry, NodeId, StateMachine } from '../raft/index.js';
-import { MemoryStore, ProposalError, RaftProposer } from '../state/index.js';
+import { bytesEqual, RaftNodeError } from '../raft/index.js';
+import type { Entry, NodeId, RaftNode } from '../raft/index.js';
+import { ProposalError, type MemoryStore } from '../state/index.js';
 import { setIdSource, type Config } from '../api/index.js';
-import { EventLog, Manager as ManagerProcess } from '../manager/index.js';
+import { EventLog, ManagerReplica, type Manager as ManagerProcess } from '../manager/index.js';
 import { SimDisk, SimDiskState } from './disk.js';
 import { SimFleet, type FleetHost, type ManagerIncarnation } from './fleet.js';
-import type { DiskFaults } from './disk.js';
 import { checkLinearizable, describeOp } from './linearizability.js';
 import type { HistoryOp, RegisterOp } from './linearizability.js';
 import { SimNetwork } from './network.js';
-import type { NetworkFaults } from './network.js';
 import { Prng } from './prng.js';
+import { NETWORKS, TIMING, chooseRegime, type Regime } from './regime.js';
 import { Scheduler } from './scheduler.js';
 import type { Owner } from './scheduler.js';
 
@@ -35,39 +34,6 @@ export interface SimOptions {
   /** Raft timing, whatever the seed's regime says (see Regime.timing). */
   timing?: Regime['timing'];
 }
-
-export interface Regime {
-  managers: number;
-  network: string;
-  partitions: 'none' | 'symmetric' | 'asymmetric' | 'leader';
-  crashes: boolean;
-  drift: number;
-  disk: DiskFaults;
-  snapshotInterval: number;
-  /**
-   * The leader-handoff workload: a write is acknowledged, its leader is cut off before any follower
-   * learns the commit, and the follower that wins the election is sent read-modify-writes that
-   * expect the value from before that write. A leader that took them before applying an entry of
-   * its own term would validate them against state that misses the acknowledged write.
-   */
-  handoff: boolean;
-  /**
-   * Worker nodes running the real agent against the leader's dispatcher, with an operator
-   * changing services and faults for agents and containers (see fleet.ts); 0 runs none.
-   */
-  agents: number;
-  /**
-   * 'coarse': 100 ms ticks, election timeout in [1, 2) s (Raft's usual range). 'production': the
-   * daemon's timing, 10 ms ticks and an election timeout in [1, 1.5) s.
-   */
-  timing: 'coarse' | 'production';
-}
-
-/** Raft ticks for each timing regime (the production one as node/daemon.ts sets it). */
-const TIMING = {
-  coarse: { tickMs: 100, electionTick: 10, heartbeatTick: 1, electionJitterTick: 10 },
-  production: { tickMs: 10, electionTick: 100, heartbeatTick: 10, electionJitterTick: 50 },
-} as const;
 
 export interface SimResult {
   seed: number;
@@ -94,32 +60,6 @@ export interface SimResult {
 const TRACE_TAIL = 400;
 const MAX_TRACE_LINES = 500_000;
 const KEYS = ['x', 'y', 'z'];
-
-const NETWORKS: Record<string, NetworkFaults> = {
-  calm: { minDelayMs: 1, maxDelayMs: 5, stallRate: 0, dropRate: 0, dupRate: 0 },
-  lan: { minDelayMs: 1, maxDelayMs: 20, stallRate: 0.005, dropRate: 0.01, dupRate: 0.01 },
-  lossy: { minDelayMs: 2, maxDelayMs: 60, stallRate: 0.01, dropRate: 0.1, dupRate: 0.05 },
-  wan: { minDelayMs: 10, maxDelayMs: 150, stallRate: 0.02, dropRate: 0.02, dupRate: 0.02 },
-};
-
-export function chooseRegime(rand: Prng): Regime {
-  return {
-    managers: rand.pick([3, 3, 5]),
-    network: rand.pick(Object.keys(NETWORKS)),
-    partitions: rand.pick(['none', 'symmetric', 'asymmetric', 'leader'] as const),
-    crashes: rand.chance(0.6),
-    drift: rand.chance(0.5) ? 0.1 : 0,
-    disk: rand.pick([
-      { minSyncMs: 0.05, maxSyncMs: 1 },
-      { minSyncMs: 1, maxSyncMs: 15 },
-    ]),
-    snapshotInterval: rand.pick([8, 20, 64]),
-    // Drawn last, so adding it left every other choice of every seed as it was.
-    handoff: rand.chance(0.25),
-    agents: rand.chance(0.5) ? rand.pick([2, 3, 4]) : 0,
-    timing: rand.chance(0.5) ? 'production' : 'coarse',
-  };
-}
 
 interface Incarnation {
   owner: Owner;
@@ -227,66 +167,61 @@ class Sim implements FleetHost {
 
   start(m: Manager): void {
     const owner: Owner = { alive: true };
-    const store = new MemoryStore({ propose: () => Promise.reject(new Error('not attached')) });
-    const proposer = new RaftProposer(store);
-    const observed: StateMachine = {
-      apply: (e) => {
-        this.#onApply(m, e);
-        proposer.apply(e);
-      },
-      snapshot: () => proposer.snapshot(),
-      snapshotAsync: () => proposer.snapshotAsync(),
-      restore: (data, index) => {
-        this.trace(`restore ${m.id} @${index}`);
-        m.lastApplied = index;
-        proposer.restore(data);
-      },
-    };
     const drift = 1 + (this.#rand.next() * 2 - 1) * this.regime.drift;
     const nodeRand = this.#rand.fork();
     const clock = this.sched.clock(owner, drift);
-    const manager = this.fleet
-      ? new ManagerProcess({
-          store,
-          clock,
-          events: new EventLog(clock),
-          log: (msg) => this.trace(`manager ${m.id}: ${msg}`),
-        })
-      : undefined;
-    const node = new RaftNode({
-      id: m.id,
-      disk: new SimDisk({
-        state: m.disk,
-        sched: this.sched,
-        owner,
-        rand: this.#rand.fork(),
-        faults: this.regime.disk,
-      }),
-      transport: this.net.transport(m.id, owner),
-      clock,
-      rand: () => nodeRand.next(),
-      stateMachine: observed,
-      peers: [...this.managers.keys()],
-      ...TIMING[this.regime.timing],
-      snapshotInterval: this.regime.snapshotInterval,
-      snapshotKeep: 4,
-      raft: { maxSizePerMsg: 64 * 1024, snapshotChunkBytes: 4096, maxInflightMsgs: 64 },
-      onLeaderChange: (isLeader, leader, term) => {
-        this.trace(`leader ${m.id}: ready=${isLeader} lead=${leader} term=${term}`);
-        const h = this.#handoff;
-        // On the raft-level election, ready or not: the driver, not the client, must hold writes back.
-        if (h !== undefined && leader === m.id && m.id !== h.from) {
-          this.#handoff = undefined;
-          this.sched.at(0, () => h.onLeader(m));
-        }
-        const inc = this.incarnation(m.id);
-        if (inc && inc.owner === owner) this.fleet?.onLeaderChange(m.id, inc, isLeader);
-      },
-      onFatal: (e) => this.fail(`manager ${m.id} stopped on a fatal error: ${String(e)}`),
+    const disk = new SimDisk({
+      state: m.disk,
+      sched: this.sched,
+      owner,
+      rand: this.#rand.fork(),
+      faults: this.regime.disk,
     });
-    proposer.attach(node);
-    store.setProposer(proposer);
-    m.inc = { owner, node, store, inFlight: new Set(), manager };
+    const replica = new ManagerReplica({
+      id: m.id,
+      clock,
+      transport: () => this.net.transport(m.id, owner),
+      raft: {
+        disk,
+        rand: () => nodeRand.next(),
+        peers: [...this.managers.keys()],
+        ...TIMING[this.regime.timing],
+        snapshotInterval: this.regime.snapshotInterval,
+        snapshotKeep: 4,
+        raft: { maxSizePerMsg: 64 * 1024, snapshotChunkBytes: 4096, maxInflightMsgs: 64 },
+        onLeaderChange: (isLeader, leader, term) => {
+          this.trace(`leader ${m.id}: ready=${isLeader} lead=${leader} term=${term}`);
+          const h = this.#handoff;
+          // On the raft-level election, ready or not: the driver, not the client, must hold writes back.
+          if (h !== undefined && leader === m.id && m.id !== h.from) {
+            this.#handoff = undefined;
+            this.sched.at(0, () => h.onLeader(m));
+          }
+          const inc = this.incarnation(m.id);
+          if (inc && inc.owner === owner) this.fleet?.onLeaderChange(m.id, inc, isLeader);
+        },
+        onFatal: (e) => this.fail(`manager ${m.id} stopped on a fatal error: ${String(e)}`),
+      },
+      // The Manager's loops run only in runs with a fleet (fleet.ts starts and stops them).
+      manager: {
+        events: new EventLog(clock),
+        log: (msg) => this.trace(`manager ${m.id}: ${msg}`),
+        membership: false,
+      },
+      onApply: (e) => this.#onApply(m, e),
+      onSnapshotInstalled: (index) => {
+        this.trace(`restore ${m.id} @${index}`);
+        m.lastApplied = index;
+      },
+    });
+    const node = replica.raft;
+    m.inc = {
+      owner,
+      node,
+      store: replica.store,
+      inFlight: new Set(),
+      manager: this.fleet ? replica.manager : undefined,
+    };
     this.trace(`start ${m.id}`);
     const inc = this.incarnation(m.id);
     if (inc) this.fleet?.attach(m.id, inc);

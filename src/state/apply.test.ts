@@ -33,8 +33,8 @@ async function manager(
   skipEntries?: ReadonlySet<number>,
 ): Promise<{ store: MemoryStore; node: RaftNode; fatal: unknown[]; run: (ms: number) => Promise<void> }> {
   const clock = new ManualClock(0);
-  const store = new MemoryStore({ propose: () => Promise.reject(new Error('not attached')) });
-  const proposer = new RaftProposer(store);
+  const store = new MemoryStore({ propose: (changes): Promise<number> => proposer.propose(changes) });
+  const proposer = new RaftProposer(store, { raft: (): RaftNode => node });
   const fatal: unknown[] = [];
   const node = new RaftNode({
     id: 1,
@@ -47,8 +47,6 @@ async function manager(
     onFatal: (e) => fatal.push(e),
     ...(skipEntries ? { skipEntries } : {}),
   });
-  proposer.attach(node);
-  store.setProposer(proposer);
   await node.start();
   const run = async (ms: number): Promise<void> => {
     for (let t = 0; t < ms; t += 10) {

@@ -38,8 +38,8 @@ class Managers {
   readonly all = new Map<NodeId, Manager>();
 
   async start(id: NodeId, disk: RaftDisk = new MemoryRaftDisk()): Promise<Manager> {
-    const store = new MemoryStore({ propose: () => Promise.reject(new Error('not attached')) });
-    const proposer = new RaftProposer(store);
+    const store = new MemoryStore({ propose: (changes): Promise<number> => proposer.propose(changes) });
+    const proposer = new RaftProposer(store, { raft: (): RaftNode => node });
     const node = new RaftNode({
       id,
       disk,
@@ -51,8 +51,6 @@ class Managers {
       snapshotInterval: 8,
       snapshotKeep: 2,
     });
-    proposer.attach(node);
-    store.setProposer(proposer);
     await node.start();
     const m = { store, node, disk };
     this.all.set(id, m);

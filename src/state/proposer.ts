@@ -49,23 +49,21 @@ const SNAPSHOT_SLICE = 2000;
 
 export class RaftProposer implements Proposer, StateMachine {
   readonly #store: MemoryStore;
-  readonly #onRestore: () => void;
-  #node: RaftNode | undefined;
+  readonly #raft: () => RaftNode | undefined;
 
-  /** onRestore: the store was replaced by a snapshot (it emits no change events for that). */
-  constructor(store: MemoryStore, o: { onRestore?: () => void } = {}) {
+  /**
+   * raft: the node this proposer writes through, which takes this proposer as its stateMachine
+   * (each needs the other, so the node is reached through a function; manager/replica.ts builds
+   * the pair). Without one, the proposer only applies, restores and serializes the store.
+   */
+  constructor(store: MemoryStore, o: { raft?: () => RaftNode | undefined } = {}) {
     this.#store = store;
-    this.#onRestore = o.onRestore ?? (() => undefined);
-  }
-
-  /** Connects the node this proposer writes through; pass this proposer as its stateMachine. */
-  attach(node: RaftNode): void {
-    this.#node = node;
+    this.#raft = o.raft ?? (() => undefined);
   }
 
   async propose(changes: readonly Change[]): Promise<number> {
-    const node = this.#node;
-    if (node === undefined) throw new Error('RaftProposer.propose before attach()');
+    const node = this.#raft();
+    if (node === undefined) throw new Error('RaftProposer.propose without a raft node');
     try {
       return await node.propose(encodeChanges(changes));
     } catch (e) {
@@ -113,6 +111,5 @@ export class RaftProposer implements Proposer, StateMachine {
 
   restore(data: Uint8Array): void {
     this.#store.restore(JSON.parse(new TextDecoder().decode(data)) as ReturnType<MemoryStore['snapshot']>);
-    this.#onRestore();
   }
 }

@@ -2,7 +2,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon, daemonApi } from '../../src/node/index.js';
+import { Daemon, daemonApi } from '../../src/daemon/index.js';
 import { SimExecutor } from '../../src/agent/index.js';
 import { DESCRIPTION } from './cluster.js';
 

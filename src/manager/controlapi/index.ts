@@ -190,7 +190,7 @@ export class ControlAPI {
       const rootPem = c.RootCA?.CACert ?? '';
       if (rotate.worker) next.JoinTokens.Worker = generateJoinToken(rootPem);
       if (rotate.manager) next.JoinTokens.Manager = generateJoinToken(rootPem);
-      // Every manager wraps its data key with this one key (see node/daemon.ts, syncKeys).
+      // Every manager wraps its data key with this one key (see daemon/, syncKeys).
       if (next.Spec.EncryptionConfig?.AutoLockManagers !== true) delete next.UnlockKey;
       else if (!c.UnlockKey || rotate.unlockKey) next.UnlockKey = newUnlockKey();
       next.UpdatedAt = this.#now();

@@ -215,7 +215,7 @@ export class MemoryStore {
     secrets: new Table<Secret>({ label: (x) => labelKeys(x.Spec.Labels) }),
     configs: new Table<Config>({ label: (x) => labelKeys(x.Spec.Labels) }),
   };
-  #proposer: Proposer;
+  readonly #proposer: Proposer;
   #queue: Promise<unknown> = Promise.resolve();
   #subscribers = new Set<(e: StoreEvent) => void>();
   #index = 0;
@@ -227,10 +227,6 @@ export class MemoryStore {
   /** The index of the last applied entry. */
   get index(): number {
     return this.#index;
-  }
-
-  setProposer(p: Proposer): void {
-    this.#proposer = p;
   }
 
   view<R>(fn: (tx: ReadTx) => R): R {

@@ -17,7 +17,8 @@ import {
   type ManagerAccess,
 } from '../httpapi/index.js';
 import type { EventLog, LogRequest, LogSink } from '../manager/index.js';
-import { NO_LEADER, type Daemon } from './daemon.js';
+import type { Daemon } from './daemon.js';
+import { NO_LEADER } from './forward.js';
 
 /** A follower's writes travel to the leader over the cluster port (`ManagerService.ForwardApi`). */
 class DaemonLeaderLink implements LeaderLink {

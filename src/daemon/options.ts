@@ -1,0 +1,44 @@
+// What shoald is started with (flags and, for tests, injected parts).
+import type { Clock } from '../platform/index.js';
+import { raftTiming, type RaftNodeOptions, type RaftTimingMs } from '../raft/index.js';
+import type { EventLog } from '../manager/index.js';
+import type { Executor } from '../agent/index.js';
+
+export interface DaemonOptions {
+  dataRoot: string;
+  engineHost: string;
+  clock?: Clock;
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+  /** For tests: run tasks through another executor than the Docker engine. */
+  executorFactory?: (nodeId: string, events: EventLog) => Executor;
+  hostname?: string;
+  heartbeatMs?: number;
+  /** Engine operations (container create, start) the agent runs at once. */
+  engineConcurrency?: number;
+  /** Where task secrets are mounted (tmpfs), outside the data root; default /var/run/shoal. */
+  execRoot?: string;
+  /** The cluster port address when swarm init/join gives none; Docker's is 0.0.0.0:2377 (tests use port 0). */
+  defaultListenAddr?: string;
+  /** Raft settings for managers. */
+  raft?: RaftSettings;
+}
+
+export interface RaftSettings extends RaftTimingMs {
+  snapshotInterval?: number;
+  snapshotKeep?: number;
+  /** Committed entries the operator chose to skip (`--raft-skip-entry`): see RaftNodeOptions. */
+  skipEntries?: ReadonlySet<number>;
+}
+
+/** The manager's Raft timing (see raft/node/timing.ts) and snapshot settings. */
+export function raftSettings(
+  o: RaftSettings = {},
+): ReturnType<typeof raftTiming> &
+  Pick<RaftNodeOptions, 'snapshotInterval' | 'snapshotKeep' | 'skipEntries'> {
+  return {
+    ...raftTiming(o),
+    ...(o.snapshotInterval !== undefined ? { snapshotInterval: o.snapshotInterval } : {}),
+    ...(o.snapshotKeep !== undefined ? { snapshotKeep: o.snapshotKeep } : {}),
+    ...(o.skipEntries?.size ? { skipEntries: o.skipEntries } : {}),
+  };
+}
