@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import {
   ShoalError,
   badParameter,
+  isShoalError,
   invalidArgument,
   newId,
   unavailable,
@@ -39,10 +40,8 @@ import {
   type RaftTimingMs,
 } from '../raft/index.js';
 import {
-  CAError,
   DEFAULT_NODE_CERT_VALIDITY_MS,
   KeyStore,
-  KeyStoreError,
   createKeyAndCsr,
   createRootCA,
   identityOf,
@@ -1262,7 +1261,7 @@ export class Daemon {
       try {
         await this.#keys.unlock(unlockKey);
       } catch (e) {
-        if (e instanceof KeyStoreError) throw badParameter(e.message);
+        if (isShoalError(e, 'keys')) throw badParameter(e.message);
         throw e;
       }
       this.#tls = await this.#certs.load(this.#dataCipher());
@@ -1362,7 +1361,7 @@ export class Daemon {
 
 /** A join failure as the API reports it: the manager's reason, with Docker's status. */
 function joinError(e: unknown): Error {
-  if (e instanceof CAError) return invalidArgument(e.message);
+  if (isShoalError(e, 'ca')) return invalidArgument(e.message);
   // The manager's refusals (a bad token, a node that may not join) are the caller's to fix;
   // anything else (unreachable, rate-limited, timed out) is the manager being unavailable.
   return fromServiceError(e, (msg) => unavailable(`could not join the swarm through the manager: ${msg}`));

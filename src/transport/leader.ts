@@ -1,23 +1,27 @@
-// Leader-only calls on a manager that does not lead: the answer is UNAVAILABLE and names, in the
-// "shoal-leader" trailer, the leader's cluster address when it is known, so the caller can go
-// there directly instead of trying every manager in turn.
-import { Metadata, status } from '@grpc/grpc-js';
-import { RpcError } from './peer.js';
+// Leader-only calls on a manager that does not lead: the answer is NotLeader (gRPC UNAVAILABLE)
+// and names, in the "shoal-leader" trailer, the leader's cluster address when it is known, so the
+// caller can go there directly instead of trying every manager in turn.
+import { Metadata } from '@grpc/grpc-js';
+import { ShoalError } from '../api/index.js';
 
 const LEADER_KEY = 'shoal-leader';
 
-export function notLeaderError(leaderAddr: string | undefined): RpcError {
-  const md = new Metadata();
-  if (leaderAddr) md.set(LEADER_KEY, leaderAddr);
-  return new RpcError(
-    status.UNAVAILABLE,
+export function notLeaderError(leaderAddr: string | undefined): ShoalError {
+  return new ShoalError(
+    'NotLeader',
     leaderAddr
       ? `this manager is not the leader; the leader is at ${leaderAddr}`
       : 'the swarm has no leader right now; retry shortly',
-    md,
+    leaderAddr ? { leaderAddr } : {},
   );
 }
 
+/** The trailer a not-leader answer carries: the leader's address, when known. */
+export function leaderTrailer(leaderAddr: string | undefined): Metadata {
+  const md = new Metadata();
+  if (leaderAddr) md.set(LEADER_KEY, leaderAddr);
+  return md;
+}
 /** The leader's address a not-leader answer carried, if any. */
 export function leaderHint(err: unknown): string | undefined {
   const md = (err as { metadata?: Metadata } | undefined)?.metadata;

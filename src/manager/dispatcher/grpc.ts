@@ -5,6 +5,7 @@
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import {
   newId,
+  ShoalError,
   type Assignment,
   type AgentSession,
   type NodeDescription,
@@ -13,7 +14,6 @@ import {
 } from '../../api/index.js';
 import {
   AssignmentChange_Action,
-  RpcError,
   authorize,
   unary,
   toServiceError,
@@ -113,7 +113,7 @@ function parseJson<T>(buf: Uint8Array, what: string): T {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
     return v as T;
   } catch (e) {
-    throw new RpcError(status.INVALID_ARGUMENT, `${what} is not valid JSON: ${(e as Error).message}`);
+    throw new ShoalError('InvalidArgument', `${what} is not valid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -136,7 +136,7 @@ export function dispatcherService(
 
   const checkSession = (nodeId: string, sessionId: string): void => {
     if (current.get(nodeId) !== sessionId)
-      throw new RpcError(status.NOT_FOUND, 'session invalid: open a new session');
+      throw new ShoalError('NotFound', 'session invalid: open a new session');
   };
 
   return {
@@ -259,7 +259,7 @@ export function dispatcherService(
         line: l.line,
       }));
       if (!(await d.publishLogs(nodeId, call.request.subscriptionId, lines, call.request.done)))
-        throw new RpcError(status.NOT_FOUND, 'no such log subscription: its subscriber has gone');
+        throw new ShoalError('NotFound', 'no such log subscription: its subscriber has gone');
       return {};
     }, log),
 

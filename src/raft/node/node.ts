@@ -4,6 +4,9 @@
 // snapshotInterval applied entries the application is snapshotted beside the loop, and the loop
 // then installs that snapshot and compacts the log between Readies (see #maybeSnapshot).
 // Time, randomness, disk and network are injected, so the simulation runs this code unchanged.
+// A proposal or read that fails is a ShoalError with a Raft code (NotLeader with the leader,
+// Dropped, Stopped, QuorumLost, DiskFault with the DiskWriteError as its cause; api/errors.ts);
+// check `maybeCommitted` before retrying a write.
 import { decodeConfChange, NONE, RaftError, RawNode, SILENT_LOGGER } from '../core/index.js';
 import type {
   ConfChange,
@@ -17,6 +20,7 @@ import type {
   Snapshot,
   Status,
 } from '../core/index.js';
+import { ShoalError } from '../../api/index.js';
 import { DiskWriteError } from '../../platform/index.js';
 import type { Cancel, Clock } from '../../platform/index.js';
 import { coalesce } from './coalesce.js';
@@ -24,34 +28,11 @@ import type { RaftDisk } from './disk.js';
 import { DurableStorage } from './storage.js';
 import type { RaftTransport } from './transport.js';
 
-/** `DiskFault`: this member's disk cannot take writes (full, failing); `cause` is the DiskWriteError. */
-export type RaftNodeErrorCode = 'NotLeader' | 'Dropped' | 'Stopped' | 'QuorumLost' | 'DiskFault';
-
 /** First and longest wait before writing a Ready again after the disk refused it. */
 const DISK_RETRY_FIRST_MS = 50;
 const DISK_RETRY_MAX_MS = 1000;
 /** How long after a snapshot failed to write the next may start. */
 const SNAPSHOT_RETRY_MS = 10_000;
-
-/** An expected failure of a proposal or read. Check `maybeCommitted` before retrying a write. */
-export class RaftNodeError extends Error {
-  readonly code: RaftNodeErrorCode;
-  /** The leader this member knows of (NONE if none), for NotLeader. */
-  readonly leader: NodeId;
-  /** The entry reached the log and may still commit: the write's outcome is unknown. */
-  readonly maybeCommitted: boolean;
-  constructor(
-    code: RaftNodeErrorCode,
-    message: string,
-    opts: { leader?: NodeId; maybeCommitted?: boolean; cause?: unknown } = {},
-  ) {
-    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
-    this.name = 'RaftNodeError';
-    this.code = code;
-    this.leader = opts.leader ?? NONE;
-    this.maybeCommitted = opts.maybeCommitted ?? false;
-  }
-}
 
 /** The replicated application. Calls are synchronous and in log order. */
 export interface StateMachine {
@@ -152,14 +133,14 @@ export class ApplyError extends Error {
 interface PendingProposal {
   term: number;
   resolve: (index: number) => void;
-  reject: (e: RaftNodeError) => void;
+  reject: (e: ShoalError) => void;
   cancelTimer: Cancel;
 }
 
 interface PendingRead {
   index: number | undefined;
   resolve: (index: number) => void;
-  reject: (e: RaftNodeError) => void;
+  reject: (e: ShoalError) => void;
   cancelTimer: Cancel;
 }
 
@@ -303,23 +284,23 @@ export class RaftNode {
   async stop(): Promise<void> {
     if (this.#phase === 'stopped') return;
     const wasRunning = this.#phase !== 'new';
-    this.#halt(new RaftNodeError('Stopped', 'the raft node is stopping', { maybeCommitted: true }));
+    this.#halt(new ShoalError('Stopped', 'the raft node is stopping', { maybeCommitted: true }));
     await this.#loopDone;
     await this.#snapshotTask;
     if (wasRunning) await this.#storage?.close();
   }
 
-  #halt(err: RaftNodeError): void {
+  #halt(err: ShoalError): void {
     this.#phase = 'stopped';
     this.#wake?.();
     this.#cancelTick?.();
     this.#unlisten?.();
     this.#leaderReady = false;
-    this.#failPending(err, () => new RaftNodeError(err.code, err.message));
+    this.#failPending(err, () => new ShoalError(err.code, err.message));
   }
 
   /** Fails every pending proposal with err and every pending read with a fresh readErr(). */
-  #failPending(err: RaftNodeError, readErr: () => RaftNodeError): void {
+  #failPending(err: ShoalError, readErr: () => ShoalError): void {
     for (const p of this.#proposals.values()) {
       p.cancelTimer();
       p.reject(err);
@@ -336,7 +317,7 @@ export class RaftNode {
     if (this.#phase === 'stopped') return;
     this.#log.warn(`${this.id} raft node stopped on an error: ${e instanceof Error ? e.message : String(e)}`);
     const why = e instanceof Error ? e.message : String(e);
-    this.#halt(new RaftNodeError('Stopped', `the raft node failed: ${why}`, { maybeCommitted: true }));
+    this.#halt(new ShoalError('Stopped', `the raft node failed: ${why}`, { maybeCommitted: true }));
     this.#o.onFatal?.(e);
   }
 
@@ -453,21 +434,17 @@ export class RaftNode {
     }
     this.#diskFault = e;
     // Their entries may be in the refused write, and on followers: the outcome is unknown.
-    const err = new RaftNodeError(
-      'DiskFault',
-      `${e.message}; it may still be applied once the disk recovers`,
-      {
-        maybeCommitted: true,
-        cause: e,
-      },
-    );
+    const err = new ShoalError('DiskFault', `${e.message}; it may still be applied once the disk recovers`, {
+      maybeCommitted: true,
+      cause: e,
+    });
     this.#failPending(err, () => this.#diskFaultError());
   }
 
   /** What a request gets while the disk refuses writes: fail fast, with the disk's own error. */
-  #diskFaultError(): RaftNodeError {
+  #diskFaultError(): ShoalError {
     const e = this.#diskFault!;
-    return new RaftNodeError('DiskFault', e.message, { cause: e });
+    return new ShoalError('DiskFault', e.message, { cause: e });
   }
 
   #pause(ms: number): Promise<void> {
@@ -536,7 +513,7 @@ export class RaftNode {
         this.#proposals.delete(i);
         p.cancelTimer();
         p.reject(
-          new RaftNodeError('Dropped', `entry ${i} was overtaken by a snapshot; its outcome is unknown`, {
+          new ShoalError('Dropped', `entry ${i} was overtaken by a snapshot; its outcome is unknown`, {
             maybeCommitted: true,
           }),
         );
@@ -589,9 +566,9 @@ export class RaftNode {
     this.#proposals.delete(e.index);
     p.cancelTimer();
     if (p.term !== e.term) {
-      p.reject(new RaftNodeError('Dropped', `entry ${e.index} was replaced by a new leader's; retry`));
+      p.reject(new ShoalError('Dropped', `entry ${e.index} was replaced by a new leader's; retry`));
     } else if (refused !== undefined) {
-      p.reject(new RaftNodeError('Dropped', `configuration change refused: ${refused}`));
+      p.reject(new ShoalError('Dropped', `configuration change refused: ${refused}`));
     } else {
       p.resolve(e.index);
     }
@@ -686,12 +663,12 @@ export class RaftNode {
 
   #propose(append: (rn: RawNode) => void): Promise<number> {
     if (this.#phase !== 'running')
-      return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+      return Promise.reject(new ShoalError('Stopped', 'the raft node is not running'));
     if (this.#diskFault !== undefined) return Promise.reject(this.#diskFaultError());
     if (!this.#leaderReady) {
       const lead = this.#lead === this.id ? NONE : this.#lead;
       return Promise.reject(
-        new RaftNodeError(
+        new ShoalError(
           'NotLeader',
           lead === NONE ? 'no leader is ready; retry shortly' : `not the leader; the leader is ${lead}`,
           { leader: lead },
@@ -700,15 +677,13 @@ export class RaftNode {
     }
     const max = this.#o.maxPendingProposals ?? 1024;
     if (this.#proposals.size >= max) {
-      return Promise.reject(
-        new RaftNodeError('Dropped', `${max} proposals are already in flight; retry later`),
-      );
+      return Promise.reject(new ShoalError('Dropped', `${max} proposals are already in flight; retry later`));
     }
     const rn = this.#rn!;
     try {
       append(rn);
     } catch (e) {
-      if (e instanceof RaftError) return Promise.reject(new RaftNodeError('Dropped', e.message));
+      if (e instanceof RaftError) return Promise.reject(new ShoalError('Dropped', e.message));
       throw e;
     }
     const st = rn.status();
@@ -718,7 +693,7 @@ export class RaftNode {
         if (this.#proposals.get(index)?.cancelTimer !== cancelTimer) return;
         this.#proposals.delete(index);
         reject(
-          new RaftNodeError(
+          new ShoalError(
             'QuorumLost',
             `entry ${index} did not commit within ${this.#timeoutMs} ms; its outcome is unknown`,
             { maybeCommitted: true },
@@ -733,13 +708,13 @@ export class RaftNode {
   /** Resolves (with the read index) once a linearizable read of the local state is safe. */
   readIndex(): Promise<number> {
     if (this.#phase !== 'running')
-      return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+      return Promise.reject(new ShoalError('Stopped', 'the raft node is not running'));
     if (this.#diskFault !== undefined) return Promise.reject(this.#diskFaultError());
     if (this.#lead === NONE)
-      return Promise.reject(new RaftNodeError('NotLeader', 'no leader is known; retry shortly'));
+      return Promise.reject(new ShoalError('NotLeader', 'no leader is known; retry shortly'));
     const max = this.#o.maxPendingReads ?? 1024;
     if (this.#reads.size >= max)
-      return Promise.reject(new RaftNodeError('Dropped', `${max} reads are already waiting; retry later`));
+      return Promise.reject(new ShoalError('Dropped', `${max} reads are already waiting; retry later`));
     // The nonce makes a late answer to a previous incarnation's read unable to match this one's.
     const ctx = new Uint8Array(12);
     ctx.set(this.#readNonce);
@@ -750,14 +725,14 @@ export class RaftNode {
     } catch (e) {
       // The core lost its leader in a step whose Ready this loop has not handled yet (seed 2545).
       if (!(e instanceof RaftError)) throw e;
-      return Promise.reject(new RaftNodeError('NotLeader', e.message));
+      return Promise.reject(new ShoalError('NotLeader', e.message));
     }
     this.#kick();
     return new Promise<number>((resolve, reject) => {
       const cancelTimer = this.#o.clock.setTimer(this.#timeoutMs, () => {
         if (this.#reads.get(key)?.cancelTimer !== cancelTimer) return;
         this.#reads.delete(key);
-        reject(new RaftNodeError('QuorumLost', `no quorum confirmed the read within ${this.#timeoutMs} ms`));
+        reject(new ShoalError('QuorumLost', `no quorum confirmed the read within ${this.#timeoutMs} ms`));
       });
       this.#reads.set(key, { index: undefined, resolve, reject, cancelTimer });
     });
