@@ -15,120 +15,24 @@ import type {
   Logger,
   Message,
   NodeId,
-  RaftConfig,
   Ready,
   Snapshot,
   Status,
 } from '../core/index.js';
 import { ShoalError } from '../../api/index.js';
 import { DiskWriteError } from '../../platform/index.js';
-import type { Cancel, Clock } from '../../platform/index.js';
+import type { Cancel } from '../../platform/index.js';
 import { coalesce } from './coalesce.js';
-import type { RaftDisk } from './disk.js';
+import type { RaftNodeOptions } from './options.js';
+import { appliableBeforePersist, sendableBeforePersist } from './overlap.js';
+import { ApplyError } from './statemachine.js';
 import { DurableStorage } from './storage.js';
-import type { RaftTransport } from './transport.js';
 
 /** First and longest wait before writing a Ready again after the disk refused it. */
 const DISK_RETRY_FIRST_MS = 50;
 const DISK_RETRY_MAX_MS = 1000;
 /** How long after a snapshot failed to write the next may start. */
 const SNAPSHOT_RETRY_MS = 10_000;
-
-/** The replicated application. Calls are synchronous and in log order. */
-export interface StateMachine {
-  /** A committed normal entry with data (the leaders' empty entries are not passed on). */
-  apply(entry: Entry): void;
-  /** The state as of the last applied entry. */
-  snapshot(): Uint8Array;
-  /**
-   * The same, without blocking the event loop for long: the state must be captured when called
-   * (as of the last applied entry) and may be serialized over later turns.
-   */
-  snapshotAsync?(): Promise<Uint8Array>;
-  /** Replaces the state with a snapshot's, taken at `index`. */
-  restore(data: Uint8Array, index: number): void;
-}
-
-export type RaftTuning = Pick<
-  RaftConfig,
-  | 'maxSizePerMsg'
-  | 'maxCommittedSizePerReady'
-  | 'maxUncommittedEntriesSize'
-  | 'maxInflightMsgs'
-  | 'maxInflightBytes'
-  | 'snapshotChunkBytes'
-  | 'lazyCommitBroadcast'
->;
-
-export interface RaftNodeOptions {
-  id: NodeId;
-  disk: RaftDisk;
-  transport: RaftTransport;
-  clock: Clock;
-  /** In [0, 1): a seeded generator under simulation. */
-  rand: () => number;
-  stateMachine: StateMachine;
-  /** The voters of a new cluster; used only when the disk is empty. A joining member passes none. */
-  peers?: readonly NodeId[];
-  /**
-   * Why this member must find Raft state on its disk (it is known to be a member): start then
-   * refuses an empty or missing log, naming the file, instead of starting with nothing.
-   */
-  expectState?: string;
-  tickMs?: number;
-  electionTick?: number;
-  /** The random part of the election timeout, in ticks; default electionTick. */
-  electionJitterTick?: number;
-  heartbeatTick?: number;
-  preVote?: boolean;
-  checkQuorum?: boolean;
-  /** Applied entries between snapshots. */
-  snapshotInterval?: number;
-  /** Entries kept behind a snapshot so slow followers catch up without one. */
-  snapshotKeep?: number;
-  /** A proposal or read that has not completed after this fails with QuorumLost. */
-  requestTimeoutMs?: number;
-  maxPendingProposals?: number;
-  maxPendingReads?: number;
-  raft?: RaftTuning;
-  logger?: Logger;
-  /** `isLeader` is true once this leader has applied its whole log and accepts proposals. */
-  onLeaderChange?: (isLeader: boolean, leader: NodeId, term: number) => void;
-  onConfChange?: (cc: ConfChange, confState: ConfState) => void;
-  /** The node stopped itself on an error it cannot survive (a committed entry that fails to apply). */
-  onFatal?: (e: unknown) => void;
-  /**
-   * The disk refused a write (the error; the node retries it until it succeeds, and requests
-   * fail at once with it meanwhile), or took one again after that (undefined).
-   */
-  onDiskFault?: (e: DiskWriteError | undefined) => void;
-  /**
-   * Committed entries not passed to the state machine: the operator's way past an entry that
-   * fails to apply (`shoald --raft-skip-entry N`). Every manager must be given the same set, or
-   * their states part; each skip is logged.
-   */
-  skipEntries?: ReadonlySet<number>;
-}
-
-/**
- * A committed entry the state machine could not apply: a bug, since everything is validated
- * before it is proposed. The member stops rather than skip it, since every manager would skip it
- * alike only by luck; the operator decides (see "A committed entry that fails to apply" in
- * docs/ARCHITECTURE.md).
- */
-export class ApplyError extends Error {
-  constructor(
-    readonly index: number,
-    readonly term: number,
-    cause: unknown,
-  ) {
-    super(
-      `committed entry ${index} (term ${term}) failed to apply: ${cause instanceof Error ? cause.message : String(cause)}; ` +
-        `this manager stopped before it; to go past it, restart every manager with --raft-skip-entry ${index}`,
-    );
-    this.name = 'ApplyError';
-  }
-}
 
 interface PendingProposal {
   term: number;
@@ -373,13 +277,13 @@ export class RaftNode {
         let late = rd.messages;
         let handled = false;
         if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
-          const early = this.#sendableBeforePersist(rd);
+          const early = sendableBeforePersist(rd, this.#storage!);
           if (early.length > 0) {
             this.#o.transport.send(coalesce(early));
             const sent = new Set(early);
             late = rd.messages.filter((m) => !sent.has(m));
           }
-          if (this.#appliableBeforePersist(rd)) {
+          if (appliableBeforePersist(rd, this.#storage!)) {
             this.#handle(rd);
             handled = true;
           }
@@ -459,39 +363,6 @@ export class RaftNode {
         done();
       };
     });
-  }
-
-  /**
-   * A leader's appends and heartbeats may leave while its own write is under way (Raft thesis
-   * §10.2.1, as etcd does): the leader counts itself towards a commit as soon as it appends, but
-   * any commit it reaches only shows (in messages, applies, replies) in a later Ready, which comes
-   * after this one is durable. Not when this Ready changes the term or vote (a message of a term
-   * the leader has not yet made durable could outlive a crash that forgets it), nor a commit past
-   * the durable log (a sole voter commits its entries at once; a learner must not apply them yet).
-   */
-  #sendableBeforePersist(rd: Ready): Message[] {
-    if (rd.snapshot !== undefined) return [];
-    const storage = this.#storage!;
-    const durable = storage.hardState;
-    const hs = rd.hardState;
-    if (hs !== undefined && (hs.term !== durable.term || hs.vote !== durable.vote)) return [];
-    const last = storage.mem.lastIndex();
-    return rd.messages.filter(
-      (m) =>
-        (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') && m.term === durable.term && m.commit <= last,
-    );
-  }
-
-  /**
-   * Committed entries already durable here (below this Ready's own entries, which may replace
-   * later ones) are applied while the write is under way, as etcd does: they are on a quorum's
-   * disks, and losing the commit index in this write only means learning it again.
-   */
-  #appliableBeforePersist(rd: Ready): boolean {
-    const last = rd.committedEntries[rd.committedEntries.length - 1];
-    if (last === undefined || rd.snapshot !== undefined) return false;
-    const first = rd.entries[0];
-    return last.index <= this.#storage!.mem.lastIndex() && (first === undefined || last.index < first.index);
   }
 
   #handle(rd: Ready): void {
