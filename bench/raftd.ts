@@ -10,7 +10,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../src/platform/index.js';
-import { NodeRaftDisk, RaftNode, RaftNodeError, raftTiming } from '../src/raft/index.js';
+import { isShoalError } from '../src/api/index.js';
+import { NodeRaftDisk, RaftNode, raftTiming } from '../src/raft/index.js';
 import type { Entry, NodeId, StateMachine } from '../src/raft/index.js';
 import { ClusterServer, GrpcRaftTransport, registerRaftService } from '../src/transport/index.js';
 import type { PeerPolicy, TlsMaterial } from '../src/transport/index.js';
@@ -158,8 +159,8 @@ async function main(): Promise<void> {
         .then(
           (index) => send(res, 200, { index }),
           (e: unknown) => {
-            if (e instanceof RaftNodeError)
-              send(res, 503, { error: e.code, message: e.message, leader: e.leader });
+            if (isShoalError(e, 'raft'))
+              send(res, 503, { error: e.code, message: e.message, leader: e.leader ?? 0 });
             else send(res, 500, { error: String(e) });
           },
         );

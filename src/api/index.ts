@@ -25,8 +25,8 @@ export {
   validateTaskStatus,
   validateTaskId,
   MAX_WORKER_TEXT,
-} from './validate.js';
-export type { DecodedObjectSpec, InitRequest, JoinRequest } from './validate.js';
+} from './validate/index.js';
+export type { DecodedObjectSpec, InitRequest, JoinRequest } from './validate/index.js';
 export {
   check,
   checkBody,

@@ -15,7 +15,7 @@ import {
   MAX_REPLICAS,
   MAX_TIMER_NS,
   MAX_WORKER_TEXT,
-} from './validate.js';
+} from './validate/index.js';
 import { checkDepth, jsonDepth, MAX_JSON_DEPTH } from './schema.js';
 import { ShoalError } from './errors.js';
 

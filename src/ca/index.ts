@@ -5,7 +5,6 @@ export {
   ROOT_VALIDITY_MS,
   DEFAULT_NODE_CERT_VALIDITY_MS,
   CLOCK_SKEW_MS,
-  CAError,
   createRootCA,
   createKeyAndCsr,
   signNodeCertificate,
@@ -17,7 +16,7 @@ export {
   tlsInfoOf,
   signedByRoot,
 } from './pki.js';
-export type { NodeRole, CertKey, NodeIdentity, CAErrorCode } from './pki.js';
+export type { NodeRole, CertKey, NodeIdentity } from './pki.js';
 export {
   rootDigest,
   generateJoinToken,
@@ -27,5 +26,4 @@ export {
   rebaseJoinToken,
 } from './tokens.js';
 export { JoinRateLimiter } from './ratelimit.js';
-export { KeyStore, KeyStoreError, formatUnlockKey, newUnlockKey, parseUnlockKey } from './keystore.js';
-export type { KeyStoreErrorCode } from './keystore.js';
+export { KeyStore, formatUnlockKey, newUnlockKey, parseUnlockKey } from './keystore.js';

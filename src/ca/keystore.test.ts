@@ -3,15 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatUnlockKey, KeyStore, KeyStoreError, newUnlockKey, parseUnlockKey } from './keystore.js';
-import type { KeyStoreErrorCode } from './keystore.js';
+import { ShoalError, type ErrorCode } from '../api/index.js';
+import { formatUnlockKey, KeyStore, newUnlockKey, parseUnlockKey } from './keystore.js';
 
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'shoal-keys-'));
 
 const code =
-  (c: KeyStoreErrorCode, message?: RegExp) =>
+  (c: ErrorCode, message?: RegExp) =>
   (e: unknown): boolean =>
-    e instanceof KeyStoreError && e.code === c && (message === undefined || message.test(e.message));
+    e instanceof ShoalError && e.code === c && (message === undefined || message.test(e.message));
 
 /** keys.json must not hold the DEK in any of the encodings it could leak in. */
 async function assertDekNotOnDisk(dir: string, dek: Buffer): Promise<void> {
@@ -43,7 +43,11 @@ test('unlock keys use the SWMKEY-1- format and parse back; anything else is bad-
     s.slice(0, -1) + '_',
     `${s.slice(0, -1)}/`, // stray low bits a lenient decoder would drop
   ]) {
-    assert.throws(() => parseUnlockKey(bad), code('bad-format', /invalid key string/), JSON.stringify(bad));
+    assert.throws(
+      () => parseUnlockKey(bad),
+      code('MalformedUnlockKey', /invalid key string/),
+      JSON.stringify(bad),
+    );
   }
 });
 
@@ -51,12 +55,12 @@ test('without autolock the DEK is stored as-is and available at once after reope
   const dir = await tmp();
   const ks = await KeyStore.open(dir);
   assert.equal(ks.exists, false);
-  assert.throws(() => ks.dek(), code('missing'));
+  assert.throws(() => ks.dek(), code('KeysMissing'));
   const dek = await ks.create();
   assert.equal(ks.unlockKey(), undefined);
   assert.equal(dek.length, 32);
   assert.equal((await stat(join(dir, 'keys.json'))).mode & 0o777, 0o600);
-  await assert.rejects(ks.create(), code('exists'));
+  await assert.rejects(ks.create(), code('KeysExist'));
 
   const again = await KeyStore.open(dir);
   assert.deepEqual([again.exists, again.autolock, again.locked], [true, false, false]);
@@ -64,7 +68,7 @@ test('without autolock the DEK is stored as-is and available at once after reope
   assert.equal(again.unlockKey(), undefined);
   await assert.rejects(
     again.unlock(formatUnlockKey(Buffer.alloc(32))),
-    code('not-locked', /swarm is not locked/),
+    code('SwarmNotLocked', /swarm is not locked/),
   );
 });
 
@@ -81,15 +85,15 @@ test('with autolock only the wrapped DEK is on disk; the unlock key opens it and
 
   const locked = await KeyStore.open(dir);
   assert.deepEqual([locked.exists, locked.autolock, locked.locked], [true, true, true]);
-  assert.throws(() => locked.dek(), code('locked', /docker swarm unlock/));
+  assert.throws(() => locked.dek(), code('SwarmLocked', /docker swarm unlock/));
   assert.equal(locked.unlockKey(), undefined);
-  await assert.rejects(locked.useUnlockKey(undefined), code('locked'));
-  await assert.rejects(locked.useUnlockKey(newUnlockKey()), code('locked'));
+  await assert.rejects(locked.useUnlockKey(undefined), code('SwarmLocked'));
+  await assert.rejects(locked.useUnlockKey(newUnlockKey()), code('SwarmLocked'));
   await assert.rejects(
     locked.unlock(formatUnlockKey(Buffer.alloc(32, 7))),
-    code('bad-key', /^swarm could not be unlocked: invalid key$/),
+    code('WrongUnlockKey', /^swarm could not be unlocked: invalid key$/),
   );
-  await assert.rejects(locked.unlock('SWMKEY-1-short'), code('bad-format'));
+  await assert.rejects(locked.unlock('SWMKEY-1-short'), code('MalformedUnlockKey'));
   assert.equal(locked.locked, true);
 
   assert.deepEqual(await locked.unlock(unlockKey), dek);
@@ -114,7 +118,7 @@ test('rotating the unlock key rewraps the same DEK; the old key stops working', 
   assert.deepEqual(ks.dek(), dek);
   await assertDekNotOnDisk(dir, dek);
 
-  await assert.rejects((await KeyStore.open(dir)).unlock(first), code('bad-key'));
+  await assert.rejects((await KeyStore.open(dir)).unlock(first), code('WrongUnlockKey'));
   assert.deepEqual(await (await KeyStore.open(dir)).unlock(second), dek);
 });
 
@@ -160,6 +164,6 @@ test('a damaged keys.json is refused with a clear error', async () => {
   ] as const) {
     const dir = await tmp();
     await writeFile(join(dir, 'keys.json'), content);
-    await assert.rejects(KeyStore.open(dir), code('corrupt', why), content);
+    await assert.rejects(KeyStore.open(dir), code('KeysCorrupt', why), content);
   }
 });

@@ -1,29 +1,19 @@
 // The manager's data-encryption key (DEK), which seals the WAL and snapshots. Without autolock the
 // DEK sits in keys.json as-is (as Swarm does). With autolock only the DEK wrapped by a key-encryption
 // key (KEK) is on disk; the KEK is shown once to the user as the unlock key and kept in memory only.
+// Its expected failures are ShoalErrors from the 'keys' rows of api/errors.ts (WrongUnlockKey, …).
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { ShoalError } from '../api/index.js';
 import { aesGcmCipher, DecryptError, randomKey, writeFileDurable } from '../platform/index.js';
 
 const FILE = 'keys.json';
 const UNLOCK_KEY_PREFIX = 'SWMKEY-1-';
 const KEY_BYTES = 32;
 
-export type KeyStoreErrorCode =
-  'bad-key' | 'bad-format' | 'locked' | 'not-locked' | 'exists' | 'missing' | 'corrupt';
-
-export class KeyStoreError extends Error {
-  readonly code: KeyStoreErrorCode;
-  constructor(code: KeyStoreErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'KeyStoreError';
-  }
-}
-
-const lockedError = (): KeyStoreError =>
-  new KeyStoreError(
-    'locked',
+const lockedError = (): ShoalError =>
+  new ShoalError(
+    'SwarmLocked',
     'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.',
   );
 
@@ -48,7 +38,7 @@ export function parseUnlockKey(s: string): Buffer {
     // Re-encoding rejects what Node's lenient decoder would accept (stray bits, wrong length).
     if (key && key.length === KEY_BYTES && formatUnlockKey(key) === body) return key;
   }
-  throw new KeyStoreError('bad-format', 'invalid key string');
+  throw new ShoalError('MalformedUnlockKey', 'invalid key string');
 }
 
 export class KeyStore {
@@ -94,7 +84,7 @@ export class KeyStore {
    */
   create(): Promise<Buffer> {
     return this.#serial(async () => {
-      if (this.#file) throw new KeyStoreError('exists', `swarm keys already exist in ${this.#dir}`);
+      if (this.#file) throw new ShoalError('KeysExist', `swarm keys already exist in ${this.#dir}`);
       const dek = randomKey();
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
       await this.#write(dek, undefined);
@@ -108,7 +98,7 @@ export class KeyStore {
     return this.#serial(async () => {
       const file = this.#file;
       if (!file || !this.locked || !('wrappedDek' in file)) {
-        throw new KeyStoreError('not-locked', 'swarm is not locked');
+        throw new ShoalError('SwarmNotLocked', 'swarm is not locked');
       }
       const kek = parseUnlockKey(unlockKey);
       let dek: Buffer;
@@ -116,7 +106,7 @@ export class KeyStore {
         dek = aesGcmCipher(kek).open(Buffer.from(file.wrappedDek, 'base64'));
       } catch (e) {
         if (e instanceof DecryptError)
-          throw new KeyStoreError('bad-key', 'swarm could not be unlocked: invalid key');
+          throw new ShoalError('WrongUnlockKey', 'swarm could not be unlocked: invalid key');
         throw e;
       }
       if (dek.length !== KEY_BYTES)
@@ -150,7 +140,7 @@ export class KeyStore {
 
   #unlockedDek(): Buffer {
     if (!this.#file)
-      throw new KeyStoreError('missing', `no swarm keys in ${this.#dir}; initialise or join a swarm`);
+      throw new ShoalError('KeysMissing', `no swarm keys in ${this.#dir}; initialise or join a swarm`);
     if (!this.#dek) throw lockedError();
     return this.#dek;
   }
@@ -172,9 +162,9 @@ export class KeyStore {
   }
 }
 
-function corrupt(path: string, why: string): KeyStoreError {
-  return new KeyStoreError(
-    'corrupt',
+function corrupt(path: string, why: string): ShoalError {
+  return new ShoalError(
+    'KeysCorrupt',
     `${path} is not a valid swarm key file: ${why}; it holds the key this manager's state is sealed with: restore it from a backup, or move ${dirname(path)} aside and join the swarm again`,
   );
 }

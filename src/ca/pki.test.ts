@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import { ShoalError, type ErrorCode } from '../api/index.js';
 import {
-  CAError,
   CLOCK_SKEW_MS,
   DEFAULT_NODE_CERT_VALIDITY_MS,
   ROOT_VALIDITY_MS,
@@ -23,8 +23,8 @@ import type { CertKey, NodeRole } from './pki.js';
 const NOW = Date.UTC(2030, 0, 1);
 const MIN = 60_000;
 
-function isCode(code: string) {
-  return (err: unknown): boolean => err instanceof CAError && err.code === code;
+function isCode(code: ErrorCode) {
+  return (err: unknown): boolean => err instanceof ShoalError && err.code === code;
 }
 
 async function issue(
@@ -105,22 +105,22 @@ test('signNodeCertificate refuses bad CSRs and bad identities', async () => {
   const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
   der[der.length - 2] = (der[der.length - 2] ?? 0) ^ 1;
   const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
-  await assert.rejects(signNodeCertificate(root, tampered, subject, o), isCode('bad-csr'));
-  await assert.rejects(signNodeCertificate(root, 'not a csr', subject, o), isCode('bad-csr'));
+  await assert.rejects(signNodeCertificate(root, tampered, subject, o), isCode('BadCsr'));
+  await assert.rejects(signNodeCertificate(root, 'not a csr', subject, o), isCode('BadCsr'));
   await assert.rejects(
     signNodeCertificate(root, csrPem, { ...subject, nodeId: '' }, o),
-    isCode('bad-identity'),
+    isCode('BadIdentity'),
   );
   await assert.rejects(
     signNodeCertificate(root, csrPem, { ...subject, clusterId: 'a,OU=swarm-manager' }, o),
-    isCode('bad-identity'),
+    isCode('BadIdentity'),
   );
 });
 
 test('identityOf refuses certificates without a node identity', () => {
-  assert.throws(() => identityOf(root.certPem), isCode('bad-identity'));
-  assert.throws(() => identityOf('garbage'), isCode('bad-identity'));
-  assert.throws(() => identityOf(new Uint8Array([1, 2, 3])), isCode('bad-identity'));
+  assert.throws(() => identityOf(root.certPem), isCode('BadIdentity'));
+  assert.throws(() => identityOf('garbage'), isCode('BadIdentity'));
+  assert.throws(() => identityOf(new Uint8Array([1, 2, 3])), isCode('BadIdentity'));
 });
 
 test('a node certificate is valid only within its lifetime', async () => {
@@ -131,10 +131,13 @@ test('a node certificate is valid only within its lifetime', async () => {
     'worker',
     'clock skew',
   );
-  assert.throws(() => verifyNodeCertificate(node.certPem, [root.certPem], NOW + 11 * MIN), isCode('expired'));
+  assert.throws(
+    () => verifyNodeCertificate(node.certPem, [root.certPem], NOW + 11 * MIN),
+    isCode('CertificateExpired'),
+  );
   assert.throws(
     () => verifyNodeCertificate(node.certPem, [root.certPem], NOW - 2 * MIN),
-    isCode('not-yet-valid'),
+    isCode('CertificateNotYetValid'),
   );
 });
 
@@ -144,13 +147,16 @@ test('a node certificate never outlives its issuer', async () => {
   assert.equal(identityOf(node.certPem).notAfter, NOW + 60 * MIN);
   assert.throws(
     () => verifyNodeCertificate(node.certPem, [shortRoot.certPem], NOW + 61 * MIN),
-    isCode('expired'),
+    isCode('CertificateExpired'),
   );
 });
 
 test('verifyNodeCertificate refuses certificates from another root', async () => {
   const foreign = await issue(otherRoot, 'manager');
-  assert.throws(() => verifyNodeCertificate(foreign.certPem, [root.certPem], NOW), isCode('untrusted'));
+  assert.throws(
+    () => verifyNodeCertificate(foreign.certPem, [root.certPem], NOW),
+    isCode('UntrustedCertificate'),
+  );
   assert.equal(
     verifyNodeCertificate(foreign.certPem, [root.certPem, otherRoot.certPem], NOW).role,
     'manager',
@@ -159,12 +165,12 @@ test('verifyNodeCertificate refuses certificates from another root', async () =>
     verifyNodeCertificate(foreign.certPem, [root.certPem + otherRoot.certPem], NOW).role,
     'manager',
   );
-  assert.throws(() => verifyNodeCertificate('', [root.certPem], NOW), isCode('untrusted'));
-  assert.throws(() => verifyNodeCertificate(foreign.certPem, [], NOW), isCode('untrusted'));
+  assert.throws(() => verifyNodeCertificate('', [root.certPem], NOW), isCode('UntrustedCertificate'));
+  assert.throws(() => verifyNodeCertificate(foreign.certPem, [], NOW), isCode('UntrustedCertificate'));
   // A chain that merely carries the trusted root does not make a foreign leaf trusted.
   assert.throws(
     () => verifyNodeCertificate(foreign.certPem + root.certPem, [root.certPem], NOW),
-    isCode('untrusted'),
+    isCode('UntrustedCertificate'),
   );
 });
 
@@ -183,11 +189,17 @@ test('root rotation: a cross-signed new root bridges old and new trust', async (
 
   const plain = await issue(newRoot, 'manager');
   assert.equal(verifyNodeCertificate(plain.certPem, [newRoot.certPem], NOW).role, 'manager');
-  assert.throws(() => verifyNodeCertificate(plain.certPem, [root.certPem], NOW), isCode('untrusted'));
+  assert.throws(
+    () => verifyNodeCertificate(plain.certPem, [root.certPem], NOW),
+    isCode('UntrustedCertificate'),
+  );
   // A cross-signature by an untrusted root does not help.
   const foreignCross = await crossSignRoot(otherRoot, newRoot, NOW);
   const viaForeign = await issue(newRoot, 'worker', { intermediatePem: foreignCross });
-  assert.throws(() => verifyNodeCertificate(viaForeign.certPem, [root.certPem], NOW), isCode('untrusted'));
+  assert.throws(
+    () => verifyNodeCertificate(viaForeign.certPem, [root.certPem], NOW),
+    isCode('UntrustedCertificate'),
+  );
 });
 
 test('renewalDelayMs picks a point in [50%, 80%] of the lifetime', () => {

@@ -1,5 +1,6 @@
 import type * as X509 from '@peculiar/x509';
 import { X509Certificate as NodeX509, randomBytes } from 'node:crypto';
+import { ShoalError } from '../api/index.js';
 
 // Node 20's global WebCrypto; typed by the DOM lib, which is what @peculiar/x509 expects.
 const webcrypto = globalThis.crypto;
@@ -49,25 +50,6 @@ export interface NodeIdentity {
   serial: string;
 }
 
-export type CAErrorCode =
-  | 'bad-csr'
-  | 'untrusted'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'bad-identity'
-  | 'bad-token'
-  | 'digest-mismatch'
-  | 'rate-limited';
-
-export class CAError extends Error {
-  readonly code: CAErrorCode;
-  constructor(code: CAErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'CAError';
-  }
-}
-
 const EC_KEY = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
@@ -113,7 +95,8 @@ function caExtensions(x509: typeof X509, ski: X509.SubjectKeyIdentifierExtension
 
 function subjectKeyId(x509: typeof X509, cert: X509.X509Certificate): string {
   const ext = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  if (ext === null) throw new CAError('untrusted', 'issuer certificate has no subject key identifier');
+  if (ext === null)
+    throw new ShoalError('UntrustedCertificate', 'issuer certificate has no subject key identifier');
   return ext.keyId;
 }
 
@@ -145,20 +128,20 @@ export async function createKeyAndCsr(): Promise<{ keyPem: string; csrPem: strin
 }
 
 async function parseVerifiedCsr(x509: typeof X509, csrPem: string): Promise<X509.Pkcs10CertificateRequest> {
-  if (csrPem.length > MAX_PEM_BYTES) throw new CAError('bad-csr', 'CSR too large');
+  if (csrPem.length > MAX_PEM_BYTES) throw new ShoalError('BadCsr', 'CSR too large');
   let csr: X509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch (err) {
-    throw new CAError('bad-csr', `cannot parse CSR: ${(err as Error).message}`);
+    throw new ShoalError('BadCsr', `cannot parse CSR: ${(err as Error).message}`);
   }
   let ok: boolean;
   try {
     ok = await csr.verify();
   } catch (err) {
-    throw new CAError('bad-csr', `cannot verify CSR: ${(err as Error).message}`);
+    throw new ShoalError('BadCsr', `cannot verify CSR: ${(err as Error).message}`);
   }
-  if (!ok) throw new CAError('bad-csr', 'CSR signature does not verify');
+  if (!ok) throw new ShoalError('BadCsr', 'CSR signature does not verify');
   return csr;
 }
 
@@ -174,7 +157,10 @@ export async function signNodeCertificate(
   o: { now: number; validityMs: number; intermediatePem?: string },
 ): Promise<string> {
   if (!ID_RE.test(subject.nodeId) || !ID_RE.test(subject.clusterId)) {
-    throw new CAError('bad-identity', `invalid node or cluster ID: ${subject.nodeId} / ${subject.clusterId}`);
+    throw new ShoalError(
+      'BadIdentity',
+      `invalid node or cluster ID: ${subject.nodeId} / ${subject.clusterId}`,
+    );
   }
   const ou = OU_BY_ROLE[subject.role];
   const x509 = await loadX509();
@@ -255,7 +241,7 @@ export function identityOf(certPemOrDer: string | Uint8Array): NodeIdentity {
       cert = new NodeX509(Buffer.from(certPemOrDer));
     }
   } catch (err) {
-    throw new CAError('bad-identity', `cannot parse certificate: ${(err as Error).message}`);
+    throw new ShoalError('BadIdentity', `cannot parse certificate: ${(err as Error).message}`);
   }
   // Node prints the subject one attribute per line; IDs (checked at issue) never contain newlines.
   const fields = new Map<string, string[]>();
@@ -270,13 +256,13 @@ export function identityOf(certPemOrDer: string | Uint8Array): NodeIdentity {
     const v = values[0];
     // More than one value would make the identity ambiguous.
     if (values.length !== 1 || v === undefined || v === '') {
-      throw new CAError('bad-identity', `certificate subject needs exactly one ${field}`);
+      throw new ShoalError('BadIdentity', `certificate subject needs exactly one ${field}`);
     }
     return v;
   };
   const ou = one('OU');
   const role = ROLE_BY_OU.get(ou);
-  if (role === undefined) throw new CAError('bad-identity', `unknown certificate OU ${ou}`);
+  if (role === undefined) throw new ShoalError('BadIdentity', `unknown certificate OU ${ou}`);
   return {
     nodeId: one('CN'),
     role,
@@ -328,24 +314,28 @@ export function verifyNodeCertificate(
   rootsPem: readonly string[],
   now: number,
 ): NodeIdentity {
-  if (chainPem.length > MAX_PEM_BYTES) throw new CAError('untrusted', 'certificate chain too large');
+  if (chainPem.length > MAX_PEM_BYTES)
+    throw new ShoalError('UntrustedCertificate', 'certificate chain too large');
   let chain: ParsedCert[];
   let roots: ParsedCert[];
   try {
     chain = parseCerts(chainPem);
     roots = rootsPem.flatMap((pem) => parseCerts(pem));
   } catch (err) {
-    throw new CAError('untrusted', `cannot parse certificate: ${(err as Error).message}`);
+    throw new ShoalError('UntrustedCertificate', `cannot parse certificate: ${(err as Error).message}`);
   }
   const leaf = chain[0];
-  if (leaf === undefined) throw new CAError('untrusted', 'no certificate presented');
-  if (chain.length > MAX_CHAIN_CERTS) throw new CAError('untrusted', 'certificate chain too long');
+  if (leaf === undefined) throw new ShoalError('UntrustedCertificate', 'no certificate presented');
+  if (chain.length > MAX_CHAIN_CERTS)
+    throw new ShoalError('UntrustedCertificate', 'certificate chain too long');
   const path = findPath(leaf, chain.slice(1), roots);
-  if (path === undefined) throw new CAError('untrusted', 'certificate is not signed by a trusted root');
+  if (path === undefined)
+    throw new ShoalError('UntrustedCertificate', 'certificate is not signed by a trusted root');
   for (const cert of path) {
     if (now < cert.notBefore)
-      throw new CAError('not-yet-valid', `certificate ${cert.node.subject} is not yet valid`);
-    if (now > cert.notAfter) throw new CAError('expired', `certificate ${cert.node.subject} has expired`);
+      throw new ShoalError('CertificateNotYetValid', `certificate ${cert.node.subject} is not yet valid`);
+    if (now > cert.notAfter)
+      throw new ShoalError('CertificateExpired', `certificate ${cert.node.subject} has expired`);
   }
   return identityOf(leaf.node.raw);
 }
@@ -386,7 +376,7 @@ export function tlsInfoOf(rootPem: string): {
 function subjectAndKeyDer(der: Buffer): { subject: Buffer; spki: Buffer } {
   const tlv = (buf: Buffer, at: number): { start: number; body: number; end: number } => {
     const first = buf[at + 1];
-    if (first === undefined) throw new CAError('bad-identity', 'truncated certificate');
+    if (first === undefined) throw new ShoalError('BadIdentity', 'truncated certificate');
     let len = first;
     let body = at + 2;
     if (first & 0x80) {

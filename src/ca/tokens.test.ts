@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { CAError } from './pki.js';
+import { ShoalError, type ErrorCode } from '../api/index.js';
 import {
   checkRootDigest,
   generateJoinToken,
@@ -13,8 +13,8 @@ import {
 const ROOT = '-----BEGIN CERTIFICATE-----\nMIIBroot\n-----END CERTIFICATE-----\n';
 const SECRET_0_15 = Uint8Array.from({ length: 16 }, (_, i) => i);
 
-function isCode(code: string) {
-  return (err: unknown): boolean => err instanceof CAError && err.code === code;
+function isCode(code: ErrorCode) {
+  return (err: unknown): boolean => err instanceof ShoalError && err.code === code;
 }
 
 test('rootDigest is the sha256 of the exact bytes, base 36, zero-padded to 50', () => {
@@ -62,14 +62,14 @@ test('parseJoinToken round-trips and rejects malformed tokens', () => {
     `SWMTKN-1-${digest}-${'z'.repeat(25)}`, // 36^25 > 2^128
     token + 'a'.repeat(1000),
   ];
-  for (const t of bad) assert.throws(() => parseJoinToken(t), isCode('bad-token'), JSON.stringify(t));
+  for (const t of bad) assert.throws(() => parseJoinToken(t), isCode('BadJoinToken'), JSON.stringify(t));
 });
 
 test('checkRootDigest accepts the named root and refuses another', () => {
   const token = generateJoinToken(ROOT);
   checkRootDigest(token, ROOT);
-  assert.throws(() => checkRootDigest(token, ROOT.replace('root', 'evil')), isCode('digest-mismatch'));
-  assert.throws(() => checkRootDigest('SWMTKN-1-x-y', ROOT), isCode('bad-token'));
+  assert.throws(() => checkRootDigest(token, ROOT.replace('root', 'evil')), isCode('RootDigestMismatch'));
+  assert.throws(() => checkRootDigest('SWMTKN-1-x-y', ROOT), isCode('BadJoinToken'));
 });
 
 test('joinTokenMatches compares whole tokens', () => {

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { assert } from '../api/index.js';
-import { CAError } from './pki.js';
+import { assert, ShoalError } from '../api/index.js';
 
 // Docker's join token: SWMTKN-1-<sha256 of the root CA PEM bundle>-<128-bit secret>, both as
 // base-36 numbers zero-padded to the length of the largest value (ceil(log36(2^256)) = 50,
@@ -44,10 +43,11 @@ export function parseJoinToken(token: string): { digest: string; secret: string 
   const m = token.length <= MAX_TOKEN_LEN ? TOKEN_RE.exec(token) : null;
   const digest = m?.[1];
   const secret = m?.[2];
-  if (digest === undefined || secret === undefined) throw new CAError('bad-token', 'invalid join token');
+  if (digest === undefined || secret === undefined)
+    throw new ShoalError('BadJoinToken', 'invalid join token');
   // The fixed widths admit values beyond the hash and secret sizes; those were never generated.
   if (bigFromBase36(digest) >> 256n !== 0n || bigFromBase36(secret) >> 128n !== 0n) {
-    throw new CAError('bad-token', 'invalid join token');
+    throw new ShoalError('BadJoinToken', 'invalid join token');
   }
   return { digest, secret };
 }
@@ -59,7 +59,7 @@ export function parseJoinToken(token: string): { digest: string; secret: string 
 export function checkRootDigest(token: string, rootPem: string): void {
   const { digest } = parseJoinToken(token);
   if (digest !== rootDigest(rootPem)) {
-    throw new CAError('digest-mismatch', 'remote CA does not match the fingerprint in the join token');
+    throw new ShoalError('RootDigestMismatch', 'remote CA does not match the fingerprint in the join token');
   }
 }
 

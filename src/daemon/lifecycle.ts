@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   ShoalError,
   badParameter,
+  isShoalError,
   invalidArgument,
   newId,
   unavailable,
@@ -12,10 +13,8 @@ import {
   type SwarmSpec,
 } from '../api/index.js';
 import {
-  CAError,
   DEFAULT_NODE_CERT_VALIDITY_MS,
   KeyStore,
-  KeyStoreError,
   createKeyAndCsr,
   createRootCA,
   parseJoinToken,
@@ -190,7 +189,7 @@ export async function unlock(rt: NodeRuntime, unlockKey: string): Promise<void> 
   try {
     await rt.keys.unlock(unlockKey);
   } catch (e) {
-    if (e instanceof KeyStoreError) throw badParameter(e.message);
+    if (isShoalError(e, 'keys')) throw badParameter(e.message);
     throw e;
   }
   rt.tls = await rt.certs.load(rt.dataCipher());
@@ -224,7 +223,7 @@ function addresses(
 
 /** A join failure as the API reports it: the manager's reason, with Docker's status. */
 function joinError(e: unknown): Error {
-  if (e instanceof CAError) return invalidArgument(e.message);
+  if (isShoalError(e, 'ca')) return invalidArgument(e.message);
   // The manager's refusals (a bad token, a node that may not join) are the caller's to fix;
   // anything else (unreachable, rate-limited, timed out) is the manager being unavailable.
   return fromServiceError(e, (msg) => unavailable(`could not join the swarm through the manager: ${msg}`));

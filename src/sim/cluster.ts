@@ -3,10 +3,10 @@
 // faults chosen by the seed; checkers watching from outside. Safety is checked during the faults,
 // liveness once they heal.
 import { createHash } from 'node:crypto';
-import { bytesEqual, RaftNodeError } from '../raft/index.js';
+import { bytesEqual } from '../raft/index.js';
 import type { Entry, NodeId, RaftNode } from '../raft/index.js';
-import { ProposalError, type MemoryStore } from '../state/index.js';
-import { setIdSource, type Config } from '../api/index.js';
+import type { MemoryStore } from '../state/index.js';
+import { isShoalError, setIdSource, type Config } from '../api/index.js';
 import { EventLog, ManagerReplica, type Manager as ManagerProcess } from '../manager/index.js';
 import { SimDisk, SimDiskState } from './disk.js';
 import { SimFleet, type FleetHost, type ManagerIncarnation } from './fleet.js';
@@ -391,12 +391,9 @@ class Sim implements FleetHost {
       (e: unknown) => {
         if (!inc.owner.alive) return;
         inc.inFlight.delete(h);
-        if (e instanceof ProposalError) {
+        if (isShoalError(e, 'raft')) {
+          // A write may have committed; a failed readIndex is a read (or a cas before its write) that did nothing.
           this.#finish(h, e.maybeCommitted ? { unknown: true } : { failed: true });
-          next(e.leader || undefined, true, h);
-        } else if (e instanceof RaftNodeError) {
-          // From readIndex: a read (or a cas before its write) that did nothing.
-          this.#finish(h, { failed: true });
           next(e.leader || undefined, true, h);
         } else {
           this.fail(`unexpected error from ${op.kind} on ${target.id}: ${String(e)}`);

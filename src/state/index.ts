@@ -18,4 +18,4 @@ export type {
   WriteTx,
 } from './store/memory.js';
 export { BoundedQueue } from './watch/queue.js';
-export { RaftProposer, ProposalError, encodeChanges, decodeChanges } from './proposer.js';
+export { RaftProposer, encodeChanges, decodeChanges } from './proposer.js';

@@ -4,9 +4,9 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { ManualClock } from '../platform/index.js';
 import { MemoryNetwork, MemoryRaftDisk, RaftNode } from '../raft/index.js';
 import type { NodeId, RaftDisk } from '../raft/index.js';
-import type { Config } from '../api/index.js';
+import { httpStatusFor, ShoalError, type Config } from '../api/index.js';
 import { MemoryStore } from './store/memory.js';
-import { ProposalError, RaftProposer } from './proposer.js';
+import { RaftProposer } from './proposer.js';
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -93,7 +93,12 @@ test('writes on the leader reach every manager with the same Version.Index, and 
 
   await assert.rejects(
     follower.store.update((tx) => tx.create('configs', config('f', 'x'))),
-    (e: unknown) => e instanceof ProposalError && e.reason === 'NotLeader' && e.leader === lead.node.id,
+    (e: unknown) =>
+      e instanceof ShoalError &&
+      e.code === 'NotLeader' &&
+      e.leader === lead.node.id &&
+      httpStatusFor(e.code) === 503 &&
+      e.message.startsWith('cannot write to the cluster store: '),
   );
   for (let i = 0; i < 5; i++)
     await ms.write(lead.store.update((tx) => tx.create('configs', config(`c${i}`, 'v1'))));

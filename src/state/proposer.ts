@@ -2,9 +2,8 @@
 // leader included) installs committed entries into its store in log order through apply(). The
 // leader's own update() then finds the entry already applied and does not apply it twice.
 // Store snapshots ride on Raft snapshots, so a lagging or new manager starts from one.
-import { ShoalError } from '../api/index.js';
-import { RaftNodeError } from '../raft/index.js';
-import type { Entry, NodeId, RaftNode, RaftNodeErrorCode, StateMachine } from '../raft/index.js';
+import { isShoalError, ShoalError } from '../api/index.js';
+import type { Entry, RaftNode, StateMachine } from '../raft/index.js';
 import type { Change, MemoryStore, Proposer } from './store/memory.js';
 
 const ENTRY_VERSION = 1;
@@ -15,22 +14,17 @@ interface EntryBody {
 }
 
 /**
- * A write the cluster could not take (503), or that this manager's disk refused (500, with the
- * disk's own message: the cluster may be fine, this manager is not). `maybeCommitted` says the
- * outcome is unknown.
+ * A Raft failure as a write the cluster could not take: the same code and details (NotLeader and
+ * the rest are 503, DiskFault 500, api/errors.ts), with a message that says what failed, except a
+ * disk fault, which keeps the disk's own message (the cluster may be fine; this manager is not).
  */
-export class ProposalError extends ShoalError {
-  readonly reason: RaftNodeErrorCode;
-  readonly leader: NodeId;
-  readonly maybeCommitted: boolean;
-  constructor(e: RaftNodeError) {
-    if (e.code === 'DiskFault') super('Internal', e.message);
-    else super('Unavailable', `cannot write to the cluster store: ${e.message}`);
-    this.name = 'ProposalError';
-    this.reason = e.code;
-    this.leader = e.leader;
-    this.maybeCommitted = e.maybeCommitted;
-  }
+function writeFailed(e: ShoalError): ShoalError {
+  const message = e.code === 'DiskFault' ? e.message : `cannot write to the cluster store: ${e.message}`;
+  return new ShoalError(e.code, message, {
+    ...(e.leader !== undefined ? { leader: e.leader } : {}),
+    ...(e.maybeCommitted !== undefined ? { maybeCommitted: e.maybeCommitted } : {}),
+    cause: e,
+  });
 }
 
 export function encodeChanges(changes: readonly Change[]): Uint8Array {
@@ -67,7 +61,7 @@ export class RaftProposer implements Proposer, StateMachine {
     try {
       return await node.propose(encodeChanges(changes));
     } catch (e) {
-      if (e instanceof RaftNodeError) throw new ProposalError(e);
+      if (isShoalError(e, 'raft')) throw writeFailed(e);
       throw e;
     }
   }

@@ -6,7 +6,7 @@ export {
   CLUSTER_CHANNEL_OPTIONS,
 } from './tls.js';
 export type { TlsMaterial } from './tls.js';
-export { authorize, authorizeIdentity, peerIdentity, RpcError } from './peer.js';
+export { authorize, authorizeIdentity, peerIdentity } from './peer.js';
 export type { PeerPolicy } from './peer.js';
 export * from './gen/shoal/v1/cluster.js';
 export { GrpcRaftTransport, raftService, registerRaftService, MAX_RAFT_MESSAGE_BYTES } from './raft.js';

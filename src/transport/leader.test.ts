@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { ManagerList } from '../api/index.js';
 import { callLeader, notLeaderError } from './leader.js';
-import { RpcError } from './peer.js';
 
 /** A fake clock: sleeping moves it, and each wait is recorded. */
 function fakeTime(): { now: () => number; sleep: (ms: number) => Promise<void>; waits: number[] } {
@@ -53,7 +52,7 @@ test('a failure not worth retrying is the answer at once, and redirects stop aft
   const time = fakeTime();
   await assert.rejects(
     callLeader({ managers: ['a:1'], retryForMs: 10_000, ...time }, () =>
-      Promise.reject(new RpcError(status.PERMISSION_DENIED, 'no')),
+      Promise.reject(Object.assign(new Error('no'), { code: status.PERMISSION_DENIED })),
     ),
     /no/,
   );

@@ -1,27 +1,31 @@
-// Leader-only calls on a manager that does not lead: the answer is UNAVAILABLE and names, in the
-// "shoal-leader" trailer, the leader's cluster address when it is known, so the caller can go
-// there directly instead of trying every manager in turn. `callLeader` is the one client of that
-// rule: every leader-only call a node makes goes through it.
+// Leader-only calls on a manager that does not lead: the answer is NotLeader (gRPC UNAVAILABLE)
+// and names, in the "shoal-leader" trailer, the leader's cluster address when it is known, so the
+// caller can go there directly instead of trying every manager in turn. `callLeader` is the one
+// client of that rule: every leader-only call a node makes goes through it.
 import { Metadata, status } from '@grpc/grpc-js';
-import { ManagerList } from '../api/index.js';
-import { RpcError } from './peer.js';
+import { grpcStatusFor, ManagerList, ShoalError } from '../api/index.js';
 
 const LEADER_KEY = 'shoal-leader';
 
-export function notLeaderError(leaderAddr: string | undefined): RpcError {
-  const md = new Metadata();
-  if (leaderAddr) md.set(LEADER_KEY, leaderAddr);
-  return new RpcError(
-    status.UNAVAILABLE,
+export function notLeaderError(leaderAddr: string | undefined): ShoalError {
+  return new ShoalError(
+    'NotLeader',
     leaderAddr
       ? `this manager is not the leader; the leader is at ${leaderAddr}`
       : 'the swarm has no leader right now; retry shortly',
-    md,
+    leaderAddr ? { leaderAddr } : {},
   );
 }
 
+/** The trailer a not-leader answer carries: the leader's address, when known. */
+export function leaderTrailer(leaderAddr: string | undefined): Metadata {
+  const md = new Metadata();
+  if (leaderAddr) md.set(LEADER_KEY, leaderAddr);
+  return md;
+}
 /** The leader's address a not-leader answer carried, if any. */
 export function leaderHint(err: unknown): string | undefined {
+  if (err instanceof ShoalError) return err.leaderAddr;
   const md = (err as { metadata?: Metadata } | undefined)?.metadata;
   if (!(md instanceof Metadata)) return undefined;
   const v = md.get(LEADER_KEY)[0];
@@ -44,7 +48,11 @@ export interface LeaderCallOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const unavailableCode = (err: unknown): boolean => (err as { code?: unknown }).code === status.UNAVAILABLE;
+/** UNAVAILABLE from a gRPC call, or the same failure raised here as a ShoalError. */
+const unavailableCode = (err: unknown): boolean =>
+  err instanceof ShoalError
+    ? grpcStatusFor(err.code) === status.UNAVAILABLE
+    : (err as { code?: unknown }).code === status.UNAVAILABLE;
 
 /**
  * Runs a leader-only call: on a manager that answers "not the leader" and names one, the call

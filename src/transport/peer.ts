@@ -2,28 +2,13 @@
 // peer certificate. grpc-js only exposes a certificate that the TLS layer verified against our
 // roots (including its validity period), and we add what TLS cannot know: the certificate's
 // cluster (O), its role (OU), and whether its node has been removed from the cluster.
-import { status, type Metadata } from '@grpc/grpc-js';
+import { ShoalError } from '../api/index.js';
 import { identityOf, type NodeIdentity, type NodeRole } from '../ca/index.js';
 
 export interface PeerPolicy {
   clusterId: () => string;
   /** True when the node was removed (`node rm`): its certificate no longer admits it. */
   isRemoved: (nodeId: string) => boolean;
-}
-
-/** A gRPC error that grpc-js sends with its code and message. */
-export class RpcError extends Error {
-  constructor(
-    readonly code: status,
-    message: string,
-    readonly metadata?: Metadata,
-  ) {
-    super(message);
-    this.name = 'RpcError';
-  }
-  get details(): string {
-    return this.message;
-  }
 }
 
 interface CallWithAuth {
@@ -55,7 +40,7 @@ export function peerIdentity(call: CallWithAuth): NodeIdentity | undefined {
   return id;
 }
 
-/** Authenticates and authorises the caller; throws RpcError UNAUTHENTICATED / PERMISSION_DENIED. */
+/** Authenticates and authorises the caller; throws ShoalError Unauthenticated / PermissionDenied. */
 export function authorize(call: CallWithAuth, policy: PeerPolicy, roles: readonly NodeRole[]): NodeIdentity {
   return authorizeIdentity(peerIdentity(call), policy, roles);
 }
@@ -65,13 +50,12 @@ export function authorizeIdentity(
   policy: PeerPolicy,
   roles: readonly NodeRole[],
 ): NodeIdentity {
-  if (!id)
-    throw new RpcError(status.UNAUTHENTICATED, 'a valid certificate issued by this cluster is required');
+  if (!id) throw new ShoalError('Unauthenticated', 'a valid certificate issued by this cluster is required');
   if (id.clusterId !== policy.clusterId())
-    throw new RpcError(status.PERMISSION_DENIED, `certificate belongs to another cluster (${id.clusterId})`);
+    throw new ShoalError('PermissionDenied', `certificate belongs to another cluster (${id.clusterId})`);
   if (!roles.includes(id.role))
-    throw new RpcError(status.PERMISSION_DENIED, `role ${id.role} may not call this method`);
+    throw new ShoalError('PermissionDenied', `role ${id.role} may not call this method`);
   if (policy.isRemoved(id.nodeId))
-    throw new RpcError(status.PERMISSION_DENIED, `node ${id.nodeId} was removed from the cluster`);
+    throw new ShoalError('PermissionDenied', `node ${id.nodeId} was removed from the cluster`);
   return id;
 }

@@ -1,17 +1,17 @@
 // The cluster port: one gRPC server per node, mutual TLS, with the services the node's role
 // provides. Handlers are async functions; their errors become gRPC statuses here, in one place.
-import { invalidArgument, ShoalError, type ErrorCode } from '../api/index.js';
+import { codeForGrpcStatus, grpcStatusFor, invalidArgument, ShoalError } from '../api/index.js';
 import {
   type Metadata,
   Server,
-  status,
+  type status,
   type ServerUnaryCall,
   type ServiceDefinition,
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { ClusterServerCredentials, type TlsMaterial } from './tls.js';
-import { RpcError } from './peer.js';
+import { leaderTrailer } from './leader.js';
 
 /** Bounds on what a peer may send or keep open. */
 const SERVER_OPTIONS = {
@@ -74,7 +74,7 @@ export class ClusterServer {
   }
 }
 
-/** Adapts an async handler to grpc-js, turning RpcError into its status and anything else into INTERNAL. */
+/** Adapts an async handler to grpc-js: its errors become gRPC statuses through toServiceError. */
 export function unary<Req, Res>(
   fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>,
   log: (msg: string) => void = () => undefined,
@@ -90,39 +90,30 @@ export function unary<Req, Res>(
   };
 }
 
-const GRPC_CODE: Record<ErrorCode, status> = {
-  InvalidArgument: status.INVALID_ARGUMENT,
-  BadParameter: status.INVALID_ARGUMENT,
-  NotFound: status.NOT_FOUND,
-  AlreadyExists: status.ALREADY_EXISTS,
-  FailedPrecondition: status.FAILED_PRECONDITION,
-  Conflict: status.ABORTED,
-  Unavailable: status.UNAVAILABLE,
-  NotImplemented: status.UNIMPLEMENTED,
-  Internal: status.INTERNAL,
-};
-
 /**
- * The error a client sees for a gRPC status from another node: the code the table above maps to
- * it (the first, for a status two codes share), else `fallback`.
+ * The error a client sees for a gRPC status from another node: the code the status reads back as
+ * (api/errors.ts), when it is the caller's to fix (InvalidArgument, FailedPrecondition), else
+ * `fallback`.
  */
 export function fromServiceError(e: unknown, fallback: (msg: string) => ShoalError): ShoalError {
   if (e instanceof ShoalError) return e;
   const err = e as { code?: number; details?: string; message?: string };
   const msg = err.details || err.message || String(e);
-  const code = (Object.keys(GRPC_CODE) as ErrorCode[]).find((c) => GRPC_CODE[c] === err.code);
+  const code = err.code === undefined ? undefined : codeForGrpcStatus(err.code);
   return code === 'InvalidArgument' || code === 'FailedPrecondition'
     ? new ShoalError(code, msg)
     : fallback(msg);
 }
 
+/** A handler's error as the gRPC status it is sent with: a ShoalError by its code, anything else INTERNAL. */
 export function toServiceError(
   e: unknown,
   log: (msg: string) => void,
 ): { code: status; details: string; metadata?: Metadata } {
-  if (e instanceof RpcError)
-    return { code: e.code, details: e.message, ...(e.metadata ? { metadata: e.metadata } : {}) };
-  if (e instanceof ShoalError) return { code: GRPC_CODE[e.code], details: e.message };
+  if (e instanceof ShoalError) {
+    const trailer = e.code === 'NotLeader' ? { metadata: leaderTrailer(e.leaderAddr) } : {};
+    return { code: grpcStatusFor(e.code), details: e.message, ...trailer };
+  }
   log(`cluster RPC failed: ${(e as Error).stack ?? String(e)}`);
-  return { code: status.INTERNAL, details: (e as Error).message };
+  return { code: grpcStatusFor('Internal'), details: (e as Error).message };
 }

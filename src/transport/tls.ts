@@ -3,7 +3,8 @@
 // CA. Every other handler authenticates the caller itself (see peer.ts), so the TLS layer's
 // leniency never grants access on its own.
 import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { CAError, identityOf } from '../ca/index.js';
+import { isShoalError } from '../api/index.js';
+import { identityOf } from '../ca/index.js';
 import type { PeerCertificate } from 'node:tls';
 
 export interface TlsMaterial {
@@ -61,7 +62,7 @@ function checkManagerCertificate(cert: PeerCertificate): Error | undefined {
     const id = identityOf(cert.raw);
     return id.role === 'manager' ? undefined : new Error(`node ${id.nodeId} is not a manager`);
   } catch (e) {
-    return e instanceof CAError ? e : new Error(String(e));
+    return isShoalError(e, 'ca') ? e : new Error(String(e));
   }
 }
 

@@ -2,9 +2,8 @@
 // authenticates its caller from its certificate; the node ID always comes from the certificate,
 // never from the request.
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
-import type { NodeDescription, TaskStatus } from '../../api/index.js';
+import { ShoalError, type NodeDescription, type TaskStatus } from '../../api/index.js';
 import {
-  RpcError,
   authorize,
   unary,
   toServiceError,
@@ -26,7 +25,7 @@ function parseJson<T>(buf: Uint8Array, what: string): T {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
     return v as T;
   } catch (e) {
-    throw new RpcError(status.INVALID_ARGUMENT, `${what} is not valid JSON: ${(e as Error).message}`);
+    throw new ShoalError('InvalidArgument', `${what} is not valid JSON: ${(e as Error).message}`);
   }
 }
 
@@ -48,7 +47,7 @@ export function dispatcherService(
 
   const checkSession = (nodeId: string, sessionId: string): void => {
     if (!sessions.isCurrent(nodeId, sessionId))
-      throw new RpcError(status.NOT_FOUND, 'session invalid: open a new session');
+      throw new ShoalError('NotFound', 'session invalid: open a new session');
   };
 
   return {
@@ -107,7 +106,7 @@ export function dispatcherService(
         line: l.line,
       }));
       if (!(await d.publishLogs(nodeId, call.request.subscriptionId, lines, call.request.done)))
-        throw new RpcError(status.NOT_FOUND, 'no such log subscription: its subscriber has gone');
+        throw new ShoalError('NotFound', 'no such log subscription: its subscriber has gone');
       return {};
     }, log),
 

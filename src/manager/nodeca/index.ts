@@ -2,10 +2,11 @@
 // against the digest in their token), issues node certificates for a valid join token, and
 // renews certificates for nodes that present their current one. Identity is always decided
 // here: the node ID is new on join and the role follows the token (later: the node's spec).
-import { status } from '@grpc/grpc-js';
 import { isoTime, type Clock } from '../../platform/index.js';
 import {
+  isShoalError,
   newId,
+  ShoalError,
   type TlsTarget,
   type Cluster,
   type ClusterRootCA,
@@ -14,7 +15,6 @@ import {
   type TLSInfo,
 } from '../../api/index.js';
 import {
-  CAError,
   DEFAULT_NODE_CERT_VALIDITY_MS,
   createRootCA,
   crossSignRoot,
@@ -28,7 +28,6 @@ import {
   type NodeRole,
 } from '../../ca/index.js';
 import {
-  RpcError,
   authorize,
   authorizeIdentity,
   peerIdentity,
@@ -87,7 +86,7 @@ export class NodeCA {
 
   #cluster() {
     const c = this.store.view((tx) => tx.cluster());
-    if (!c?.RootCA) throw new RpcError(status.UNAVAILABLE, 'this manager has no cluster CA');
+    if (!c?.RootCA) throw new ShoalError('Unavailable', 'this manager has no cluster CA');
     return { ...c, RootCA: c.RootCA };
   }
 
@@ -198,7 +197,7 @@ export class NodeCA {
     );
     if (!req.token) {
       // Renewal: the caller proves who it is with its current certificate.
-      if (!peer) throw new RpcError(status.UNAUTHENTICATED, INVALID_JOIN_TOKEN);
+      if (!peer) throw new ShoalError('Unauthenticated', INVALID_JOIN_TOKEN);
       const id = authorizeIdentity(peer, this.policy(), ['worker', 'manager']);
       const node = this.store.view((tx) => tx.get('nodes', id.nodeId))!;
       const role = node.Spec.Role ?? id.role;
@@ -206,22 +205,19 @@ export class NodeCA {
       return { nodeId: id.nodeId, certificatePem, rootsPem: tlsTarget(c.RootCA).rootsPem, role, managers };
     }
     if (!this.#limiter.take(remoteHost))
-      throw new RpcError(
-        status.RESOURCE_EXHAUSTED,
-        'too many join attempts from this address; try again later',
-      );
+      throw new ShoalError('ResourceExhausted', 'too many join attempts from this address; try again later');
     let role: NodeRole;
     try {
       parseJoinToken(req.token);
     } catch {
-      throw new RpcError(status.INVALID_ARGUMENT, INVALID_JOIN_TOKEN);
+      throw new ShoalError('InvalidArgument', INVALID_JOIN_TOKEN);
     }
     if (joinTokenMatches(req.token, c.JoinTokens.Worker)) role = 'worker';
     else if (joinTokenMatches(req.token, c.JoinTokens.Manager)) role = 'manager';
-    else throw new RpcError(status.INVALID_ARGUMENT, INVALID_JOIN_TOKEN);
+    else throw new ShoalError('InvalidArgument', INVALID_JOIN_TOKEN);
     const availability = req.availability || 'active';
     if (!AVAILABILITIES.includes(availability))
-      throw new RpcError(status.INVALID_ARGUMENT, `invalid availability "${availability}"`);
+      throw new ShoalError('InvalidArgument', `invalid availability "${availability}"`);
     const nodeId = newId();
     const certificatePem = await this.#signOrReject(req.csrPem, { nodeId, role });
     const now = isoTime(this.clock.now());
@@ -250,8 +246,8 @@ export class NodeCA {
     try {
       return await this.sign(csrPem, subject);
     } catch (e) {
-      if (e instanceof CAError)
-        throw new RpcError(status.INVALID_ARGUMENT, `certificate request refused: ${e.message}`);
+      if (isShoalError(e, 'ca'))
+        throw new ShoalError('InvalidArgument', `certificate request refused: ${e.message}`);
       throw e;
     }
   }

@@ -11,13 +11,13 @@ import { aesGcmCipher, DiskWriteError, ManualClock, randomKey, systemClock } fro
 import type { Clock, RecordCipher } from '../../platform/index.js';
 import type { Entry, HardState, NodeId } from '../core/index.js';
 import { mountTmpfs } from '../log/tmpfs.testutil.js';
+import { ShoalError } from '../../api/index.js';
 import {
   decodeRecord,
   MemoryNetwork,
   MemoryRaftDisk,
   NodeRaftDisk,
   RaftNode,
-  RaftNodeError,
   RaftStorageCorruptError,
   SnapshotCorruptError,
 } from './index.js';
@@ -221,7 +221,7 @@ test('a follower whose disk refuses writes acknowledges and votes for nothing it
   assert.equal(f.faults.length, 1);
   await assert.rejects(
     f.node.readIndex(),
-    (e: unknown) => e instanceof RaftNodeError && e.code === 'DiskFault' && e.cause instanceof DiskWriteError,
+    (e: unknown) => e instanceof ShoalError && e.code === 'DiskFault' && e.cause instanceof DiskWriteError,
   );
 
   // Without the leader, the other member needs this one's vote, which it cannot write: no leader.
@@ -251,7 +251,7 @@ test('a leader whose disk refuses writes fails requests at once with the disk er
   // Its entry went to the followers before its own write failed: the outcome is unknown.
   const failed = await g.settle(lead.node.propose(enc('refused'))).catch((e: unknown) => e);
   assert.ok(
-    failed instanceof RaftNodeError &&
+    failed instanceof ShoalError &&
       failed.code === 'DiskFault' &&
       failed.maybeCommitted &&
       failed.message.startsWith(
@@ -266,7 +266,7 @@ test('a leader whose disk refuses writes fails requests at once with the disk er
     (e: unknown) => (fast = e),
   );
   for (let i = 0; i < 3; i++) await tick();
-  assert.ok(fast instanceof RaftNodeError && fast.code === 'DiskFault' && !fast.maybeCommitted, String(fast));
+  assert.ok(fast instanceof ShoalError && fast.code === 'DiskFault' && !fast.maybeCommitted, String(fast));
   assert.ok(lead.node.isLeader);
   assert.equal(lead.faults.length, 1);
 
@@ -302,7 +302,7 @@ test('a sole voter tells its learner of no commit it has not written, also while
   lead.disk.failing = true;
   const refused = g.settle(lead.node.propose(enc('refused'))).catch((e: unknown) => e);
   await g.run(500);
-  assert.ok((await refused) instanceof RaftNodeError);
+  assert.ok((await refused) instanceof ShoalError);
   assert.deepEqual(learner.fsm.items, ['w0', 'w1', 'w2']);
   lead.disk.failing = false;
   await g.until('the learner to apply it once it is durable', () => learner.fsm.items.includes('refused'));
@@ -391,7 +391,7 @@ test('a member on a full disk fails the write with ENOSPC, loses nothing acknowl
     const big = 'x'.repeat(6000);
     const failed = await m.node.propose(enc(big)).catch((e: unknown) => e);
     assert.ok(
-      failed instanceof RaftNodeError &&
+      failed instanceof ShoalError &&
         failed.code === 'DiskFault' &&
         failed.cause instanceof DiskWriteError &&
         failed.cause.code === 'ENOSPC' &&
@@ -402,7 +402,7 @@ test('a member on a full disk fails the write with ENOSPC, loses nothing acknowl
     );
     assert.ok(m.node.isLeader, 'a leader with a full disk still says it leads');
     const fast = await m.node.propose(enc('fast')).catch((e: unknown) => e);
-    assert.ok(fast instanceof RaftNodeError && fast.code === 'DiskFault', String(fast));
+    assert.ok(fast instanceof ShoalError && fast.code === 'DiskFault', String(fast));
 
     await disk.free();
     // No restart: the member writes the refused Ready again and takes writes.

@@ -1,8 +1,10 @@
 // The Raft driver: the pure core run against a clock, a durable disk and a transport.
-export { ApplyError, RaftNode, RaftNodeError } from './node.js';
+export { RaftNode } from './node.js';
+export { ApplyError } from './statemachine.js';
+export type { StateMachine } from './statemachine.js';
 export { raftTiming, RAFT_TICK_MS } from './timing.js';
 export type { RaftTimingMs } from './timing.js';
-export type { RaftNodeErrorCode, RaftNodeOptions, RaftTuning, StateMachine } from './node.js';
+export type { RaftNodeOptions, RaftTuning } from './options.js';
 export { DurableStorage, RaftStorageCorruptError } from './storage.js';
 export type { OpenOptions, ReadyWrite } from './storage.js';
 export { MemoryRaftDisk, NodeRaftDisk, SnapshotCorruptError } from './disk.js';

@@ -7,6 +7,7 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import { aesGcmCipher, ManualClock, randomKey } from '../../platform/index.js';
 import { message } from '../core/index.js';
 import type { Entry, NodeId } from '../core/index.js';
+import { ShoalError } from '../../api/index.js';
 import {
   decodeMessage,
   decodeRecord,
@@ -20,7 +21,6 @@ import {
   MemoryRaftDisk,
   NodeRaftDisk,
   RaftNode,
-  RaftNodeError,
 } from './index.js';
 import type { RaftDisk, StateMachine } from './index.js';
 
@@ -341,7 +341,7 @@ test('a follower refuses a proposal at once with NotLeader naming the leader, an
   await assert.rejects(
     follower.node.propose(enc('x')),
     (e: unknown) =>
-      e instanceof RaftNodeError && e.code === 'NotLeader' && e.leader === lead.node.id && !e.maybeCommitted,
+      e instanceof ShoalError && e.code === 'NotLeader' && e.leader === lead.node.id && !e.maybeCommitted,
   );
   const w = await c.settle(lead.node.propose(enc('w')));
   const ri = await c.settle(follower.node.readIndex());
@@ -361,7 +361,7 @@ test('an isolated leader fails its pending write visibly and the others elect a 
   );
   await c.until('a new leader', () => [...c.members.values()].some((m) => m !== old && m.node.isLeader));
   const outcome = await c.settle(pending);
-  assert.ok(outcome instanceof RaftNodeError && outcome.maybeCommitted, `outcome ${String(outcome)}`);
+  assert.ok(outcome instanceof ShoalError && outcome.maybeCommitted, `outcome ${String(outcome)}`);
   await c.until('the old leader to step down', () => !old.node.isLeader);
   const lead = c.leader()!;
   await c.settle(lead.node.propose(enc('after')));
@@ -377,10 +377,10 @@ test('stop fails pending requests with Stopped and later calls fail the same way
   for (const m of c.members.values()) if (m !== lead) c.net.isolate(m.node.id);
   const p = lead.node.propose(enc('never'));
   await lead.node.stop();
-  await assert.rejects(p, (e: unknown) => e instanceof RaftNodeError && e.code === 'Stopped');
+  await assert.rejects(p, (e: unknown) => e instanceof ShoalError && e.code === 'Stopped');
   await assert.rejects(
     lead.node.readIndex(),
-    (e: unknown) => e instanceof RaftNodeError && e.code === 'Stopped',
+    (e: unknown) => e instanceof ShoalError && e.code === 'Stopped',
   );
   await c.stopAll();
 });

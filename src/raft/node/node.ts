@@ -4,6 +4,9 @@
 // snapshotInterval applied entries the application is snapshotted beside the loop, and the loop
 // then installs that snapshot and compacts the log between Readies (see #maybeSnapshot).
 // Time, randomness, disk and network are injected, so the simulation runs this code unchanged.
+// A proposal or read that fails is a ShoalError with a Raft code (NotLeader with the leader,
+// Dropped, Stopped, QuorumLost, DiskFault with the DiskWriteError as its cause; api/errors.ts);
+// check `maybeCommitted` before retrying a write.
 import { decodeConfChange, NONE, RaftError, RawNode, SILENT_LOGGER } from '../core/index.js';
 import type {
   ConfChange,
@@ -12,20 +15,18 @@ import type {
   Logger,
   Message,
   NodeId,
-  RaftConfig,
   Ready,
   Snapshot,
   Status,
 } from '../core/index.js';
+import { ShoalError } from '../../api/index.js';
 import { DiskWriteError } from '../../platform/index.js';
-import type { Cancel, Clock } from '../../platform/index.js';
+import type { Cancel } from '../../platform/index.js';
 import { coalesce } from './coalesce.js';
-import type { RaftDisk } from './disk.js';
+import type { RaftNodeOptions } from './options.js';
+import { appliableBeforePersist, sendableBeforePersist } from './overlap.js';
+import { ApplyError } from './statemachine.js';
 import { DurableStorage } from './storage.js';
-import type { RaftTransport } from './transport.js';
-
-/** `DiskFault`: this member's disk cannot take writes (full, failing); `cause` is the DiskWriteError. */
-export type RaftNodeErrorCode = 'NotLeader' | 'Dropped' | 'Stopped' | 'QuorumLost' | 'DiskFault';
 
 /** First and longest wait before writing a Ready again after the disk refused it. */
 const DISK_RETRY_FIRST_MS = 50;
@@ -33,133 +34,17 @@ const DISK_RETRY_MAX_MS = 1000;
 /** How long after a snapshot failed to write the next may start. */
 const SNAPSHOT_RETRY_MS = 10_000;
 
-/** An expected failure of a proposal or read. Check `maybeCommitted` before retrying a write. */
-export class RaftNodeError extends Error {
-  readonly code: RaftNodeErrorCode;
-  /** The leader this member knows of (NONE if none), for NotLeader. */
-  readonly leader: NodeId;
-  /** The entry reached the log and may still commit: the write's outcome is unknown. */
-  readonly maybeCommitted: boolean;
-  constructor(
-    code: RaftNodeErrorCode,
-    message: string,
-    opts: { leader?: NodeId; maybeCommitted?: boolean; cause?: unknown } = {},
-  ) {
-    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
-    this.name = 'RaftNodeError';
-    this.code = code;
-    this.leader = opts.leader ?? NONE;
-    this.maybeCommitted = opts.maybeCommitted ?? false;
-  }
-}
-
-/** The replicated application. Calls are synchronous and in log order. */
-export interface StateMachine {
-  /** A committed normal entry with data (the leaders' empty entries are not passed on). */
-  apply(entry: Entry): void;
-  /** The state as of the last applied entry. */
-  snapshot(): Uint8Array;
-  /**
-   * The same, without blocking the event loop for long: the state must be captured when called
-   * (as of the last applied entry) and may be serialized over later turns.
-   */
-  snapshotAsync?(): Promise<Uint8Array>;
-  /** Replaces the state with a snapshot's, taken at `index`. */
-  restore(data: Uint8Array, index: number): void;
-}
-
-export type RaftTuning = Pick<
-  RaftConfig,
-  | 'maxSizePerMsg'
-  | 'maxCommittedSizePerReady'
-  | 'maxUncommittedEntriesSize'
-  | 'maxInflightMsgs'
-  | 'maxInflightBytes'
-  | 'snapshotChunkBytes'
-  | 'lazyCommitBroadcast'
->;
-
-export interface RaftNodeOptions {
-  id: NodeId;
-  disk: RaftDisk;
-  transport: RaftTransport;
-  clock: Clock;
-  /** In [0, 1): a seeded generator under simulation. */
-  rand: () => number;
-  stateMachine: StateMachine;
-  /** The voters of a new cluster; used only when the disk is empty. A joining member passes none. */
-  peers?: readonly NodeId[];
-  /**
-   * Why this member must find Raft state on its disk (it is known to be a member): start then
-   * refuses an empty or missing log, naming the file, instead of starting with nothing.
-   */
-  expectState?: string;
-  tickMs?: number;
-  electionTick?: number;
-  /** The random part of the election timeout, in ticks; default electionTick. */
-  electionJitterTick?: number;
-  heartbeatTick?: number;
-  preVote?: boolean;
-  checkQuorum?: boolean;
-  /** Applied entries between snapshots. */
-  snapshotInterval?: number;
-  /** Entries kept behind a snapshot so slow followers catch up without one. */
-  snapshotKeep?: number;
-  /** A proposal or read that has not completed after this fails with QuorumLost. */
-  requestTimeoutMs?: number;
-  maxPendingProposals?: number;
-  maxPendingReads?: number;
-  raft?: RaftTuning;
-  logger?: Logger;
-  /** `isLeader` is true once this leader has applied its whole log and accepts proposals. */
-  onLeaderChange?: (isLeader: boolean, leader: NodeId, term: number) => void;
-  onConfChange?: (cc: ConfChange, confState: ConfState) => void;
-  /** The node stopped itself on an error it cannot survive (a committed entry that fails to apply). */
-  onFatal?: (e: unknown) => void;
-  /**
-   * The disk refused a write (the error; the node retries it until it succeeds, and requests
-   * fail at once with it meanwhile), or took one again after that (undefined).
-   */
-  onDiskFault?: (e: DiskWriteError | undefined) => void;
-  /**
-   * Committed entries not passed to the state machine: the operator's way past an entry that
-   * fails to apply (`shoald --raft-skip-entry N`). Every manager must be given the same set, or
-   * their states part; each skip is logged.
-   */
-  skipEntries?: ReadonlySet<number>;
-}
-
-/**
- * A committed entry the state machine could not apply: a bug, since everything is validated
- * before it is proposed. The member stops rather than skip it, since every manager would skip it
- * alike only by luck; the operator decides (see "A committed entry that fails to apply" in
- * docs/ARCHITECTURE.md).
- */
-export class ApplyError extends Error {
-  constructor(
-    readonly index: number,
-    readonly term: number,
-    cause: unknown,
-  ) {
-    super(
-      `committed entry ${index} (term ${term}) failed to apply: ${cause instanceof Error ? cause.message : String(cause)}; ` +
-        `this manager stopped before it; to go past it, restart every manager with --raft-skip-entry ${index}`,
-    );
-    this.name = 'ApplyError';
-  }
-}
-
 interface PendingProposal {
   term: number;
   resolve: (index: number) => void;
-  reject: (e: RaftNodeError) => void;
+  reject: (e: ShoalError) => void;
   cancelTimer: Cancel;
 }
 
 interface PendingRead {
   index: number | undefined;
   resolve: (index: number) => void;
-  reject: (e: RaftNodeError) => void;
+  reject: (e: ShoalError) => void;
   cancelTimer: Cancel;
 }
 
@@ -303,23 +188,23 @@ export class RaftNode {
   async stop(): Promise<void> {
     if (this.#phase === 'stopped') return;
     const wasRunning = this.#phase !== 'new';
-    this.#halt(new RaftNodeError('Stopped', 'the raft node is stopping', { maybeCommitted: true }));
+    this.#halt(new ShoalError('Stopped', 'the raft node is stopping', { maybeCommitted: true }));
     await this.#loopDone;
     await this.#snapshotTask;
     if (wasRunning) await this.#storage?.close();
   }
 
-  #halt(err: RaftNodeError): void {
+  #halt(err: ShoalError): void {
     this.#phase = 'stopped';
     this.#wake?.();
     this.#cancelTick?.();
     this.#unlisten?.();
     this.#leaderReady = false;
-    this.#failPending(err, () => new RaftNodeError(err.code, err.message));
+    this.#failPending(err, () => new ShoalError(err.code, err.message));
   }
 
   /** Fails every pending proposal with err and every pending read with a fresh readErr(). */
-  #failPending(err: RaftNodeError, readErr: () => RaftNodeError): void {
+  #failPending(err: ShoalError, readErr: () => ShoalError): void {
     for (const p of this.#proposals.values()) {
       p.cancelTimer();
       p.reject(err);
@@ -336,7 +221,7 @@ export class RaftNode {
     if (this.#phase === 'stopped') return;
     this.#log.warn(`${this.id} raft node stopped on an error: ${e instanceof Error ? e.message : String(e)}`);
     const why = e instanceof Error ? e.message : String(e);
-    this.#halt(new RaftNodeError('Stopped', `the raft node failed: ${why}`, { maybeCommitted: true }));
+    this.#halt(new ShoalError('Stopped', `the raft node failed: ${why}`, { maybeCommitted: true }));
     this.#o.onFatal?.(e);
   }
 
@@ -392,13 +277,13 @@ export class RaftNode {
         let late = rd.messages;
         let handled = false;
         if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
-          const early = this.#sendableBeforePersist(rd);
+          const early = sendableBeforePersist(rd, this.#storage!);
           if (early.length > 0) {
             this.#o.transport.send(coalesce(early));
             const sent = new Set(early);
             late = rd.messages.filter((m) => !sent.has(m));
           }
-          if (this.#appliableBeforePersist(rd)) {
+          if (appliableBeforePersist(rd, this.#storage!)) {
             this.#handle(rd);
             handled = true;
           }
@@ -453,21 +338,17 @@ export class RaftNode {
     }
     this.#diskFault = e;
     // Their entries may be in the refused write, and on followers: the outcome is unknown.
-    const err = new RaftNodeError(
-      'DiskFault',
-      `${e.message}; it may still be applied once the disk recovers`,
-      {
-        maybeCommitted: true,
-        cause: e,
-      },
-    );
+    const err = new ShoalError('DiskFault', `${e.message}; it may still be applied once the disk recovers`, {
+      maybeCommitted: true,
+      cause: e,
+    });
     this.#failPending(err, () => this.#diskFaultError());
   }
 
   /** What a request gets while the disk refuses writes: fail fast, with the disk's own error. */
-  #diskFaultError(): RaftNodeError {
+  #diskFaultError(): ShoalError {
     const e = this.#diskFault!;
-    return new RaftNodeError('DiskFault', e.message, { cause: e });
+    return new ShoalError('DiskFault', e.message, { cause: e });
   }
 
   #pause(ms: number): Promise<void> {
@@ -482,39 +363,6 @@ export class RaftNode {
         done();
       };
     });
-  }
-
-  /**
-   * A leader's appends and heartbeats may leave while its own write is under way (Raft thesis
-   * §10.2.1, as etcd does): the leader counts itself towards a commit as soon as it appends, but
-   * any commit it reaches only shows (in messages, applies, replies) in a later Ready, which comes
-   * after this one is durable. Not when this Ready changes the term or vote (a message of a term
-   * the leader has not yet made durable could outlive a crash that forgets it), nor a commit past
-   * the durable log (a sole voter commits its entries at once; a learner must not apply them yet).
-   */
-  #sendableBeforePersist(rd: Ready): Message[] {
-    if (rd.snapshot !== undefined) return [];
-    const storage = this.#storage!;
-    const durable = storage.hardState;
-    const hs = rd.hardState;
-    if (hs !== undefined && (hs.term !== durable.term || hs.vote !== durable.vote)) return [];
-    const last = storage.mem.lastIndex();
-    return rd.messages.filter(
-      (m) =>
-        (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') && m.term === durable.term && m.commit <= last,
-    );
-  }
-
-  /**
-   * Committed entries already durable here (below this Ready's own entries, which may replace
-   * later ones) are applied while the write is under way, as etcd does: they are on a quorum's
-   * disks, and losing the commit index in this write only means learning it again.
-   */
-  #appliableBeforePersist(rd: Ready): boolean {
-    const last = rd.committedEntries[rd.committedEntries.length - 1];
-    if (last === undefined || rd.snapshot !== undefined) return false;
-    const first = rd.entries[0];
-    return last.index <= this.#storage!.mem.lastIndex() && (first === undefined || last.index < first.index);
   }
 
   #handle(rd: Ready): void {
@@ -536,7 +384,7 @@ export class RaftNode {
         this.#proposals.delete(i);
         p.cancelTimer();
         p.reject(
-          new RaftNodeError('Dropped', `entry ${i} was overtaken by a snapshot; its outcome is unknown`, {
+          new ShoalError('Dropped', `entry ${i} was overtaken by a snapshot; its outcome is unknown`, {
             maybeCommitted: true,
           }),
         );
@@ -589,9 +437,9 @@ export class RaftNode {
     this.#proposals.delete(e.index);
     p.cancelTimer();
     if (p.term !== e.term) {
-      p.reject(new RaftNodeError('Dropped', `entry ${e.index} was replaced by a new leader's; retry`));
+      p.reject(new ShoalError('Dropped', `entry ${e.index} was replaced by a new leader's; retry`));
     } else if (refused !== undefined) {
-      p.reject(new RaftNodeError('Dropped', `configuration change refused: ${refused}`));
+      p.reject(new ShoalError('Dropped', `configuration change refused: ${refused}`));
     } else {
       p.resolve(e.index);
     }
@@ -686,12 +534,12 @@ export class RaftNode {
 
   #propose(append: (rn: RawNode) => void): Promise<number> {
     if (this.#phase !== 'running')
-      return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+      return Promise.reject(new ShoalError('Stopped', 'the raft node is not running'));
     if (this.#diskFault !== undefined) return Promise.reject(this.#diskFaultError());
     if (!this.#leaderReady) {
       const lead = this.#lead === this.id ? NONE : this.#lead;
       return Promise.reject(
-        new RaftNodeError(
+        new ShoalError(
           'NotLeader',
           lead === NONE ? 'no leader is ready; retry shortly' : `not the leader; the leader is ${lead}`,
           { leader: lead },
@@ -700,15 +548,13 @@ export class RaftNode {
     }
     const max = this.#o.maxPendingProposals ?? 1024;
     if (this.#proposals.size >= max) {
-      return Promise.reject(
-        new RaftNodeError('Dropped', `${max} proposals are already in flight; retry later`),
-      );
+      return Promise.reject(new ShoalError('Dropped', `${max} proposals are already in flight; retry later`));
     }
     const rn = this.#rn!;
     try {
       append(rn);
     } catch (e) {
-      if (e instanceof RaftError) return Promise.reject(new RaftNodeError('Dropped', e.message));
+      if (e instanceof RaftError) return Promise.reject(new ShoalError('Dropped', e.message));
       throw e;
     }
     const st = rn.status();
@@ -718,7 +564,7 @@ export class RaftNode {
         if (this.#proposals.get(index)?.cancelTimer !== cancelTimer) return;
         this.#proposals.delete(index);
         reject(
-          new RaftNodeError(
+          new ShoalError(
             'QuorumLost',
             `entry ${index} did not commit within ${this.#timeoutMs} ms; its outcome is unknown`,
             { maybeCommitted: true },
@@ -733,13 +579,13 @@ export class RaftNode {
   /** Resolves (with the read index) once a linearizable read of the local state is safe. */
   readIndex(): Promise<number> {
     if (this.#phase !== 'running')
-      return Promise.reject(new RaftNodeError('Stopped', 'the raft node is not running'));
+      return Promise.reject(new ShoalError('Stopped', 'the raft node is not running'));
     if (this.#diskFault !== undefined) return Promise.reject(this.#diskFaultError());
     if (this.#lead === NONE)
-      return Promise.reject(new RaftNodeError('NotLeader', 'no leader is known; retry shortly'));
+      return Promise.reject(new ShoalError('NotLeader', 'no leader is known; retry shortly'));
     const max = this.#o.maxPendingReads ?? 1024;
     if (this.#reads.size >= max)
-      return Promise.reject(new RaftNodeError('Dropped', `${max} reads are already waiting; retry later`));
+      return Promise.reject(new ShoalError('Dropped', `${max} reads are already waiting; retry later`));
     // The nonce makes a late answer to a previous incarnation's read unable to match this one's.
     const ctx = new Uint8Array(12);
     ctx.set(this.#readNonce);
@@ -750,14 +596,14 @@ export class RaftNode {
     } catch (e) {
       // The core lost its leader in a step whose Ready this loop has not handled yet (seed 2545).
       if (!(e instanceof RaftError)) throw e;
-      return Promise.reject(new RaftNodeError('NotLeader', e.message));
+      return Promise.reject(new ShoalError('NotLeader', e.message));
     }
     this.#kick();
     return new Promise<number>((resolve, reject) => {
       const cancelTimer = this.#o.clock.setTimer(this.#timeoutMs, () => {
         if (this.#reads.get(key)?.cancelTimer !== cancelTimer) return;
         this.#reads.delete(key);
-        reject(new RaftNodeError('QuorumLost', `no quorum confirmed the read within ${this.#timeoutMs} ms`));
+        reject(new ShoalError('QuorumLost', `no quorum confirmed the read within ${this.#timeoutMs} ms`));
       });
       this.#reads.set(key, { index: undefined, resolve, reject, cancelTimer });
     });

@@ -1,6 +1,6 @@
 // Raft timing in milliseconds, turned into the core's ticks. The daemon's managers and the Raft
 // benchmark use the same function, so what the benchmark measures is what a manager runs.
-import type { RaftNodeOptions } from './node.js';
+import type { RaftNodeOptions } from './options.js';
 
 /** The Raft clock's tick: fine enough that two members rarely draw the same election timeout. */
 export const RAFT_TICK_MS = 10;
