@@ -2,7 +2,7 @@
 // the CA client calls a node makes to get or renew its certificate.
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import { DecryptError, writeFileDurable, type RecordCipher } from '../platform/index.js';
 import { checkRootDigest, createKeyAndCsr } from '../ca/index.js';
 import {
@@ -10,8 +10,9 @@ import {
   CAServiceClient,
   ManagerServiceClient,
   bootstrapChannelCredentials,
-  leaderHint,
+  callLeader,
   managerChannelCredentials,
+  unaryCall as call,
   type IssueNodeCertificateResponse,
   type JoinRaftResponse,
   type TlsMaterial,
@@ -66,10 +67,6 @@ export class CertFiles {
   }
 }
 
-function call<T>(fn: (cb: (err: ServiceError | null, res: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
-}
-
 const deadline = (): { deadline: number } => ({ deadline: Date.now() + CALL_TIMEOUT_MS });
 
 /**
@@ -109,36 +106,18 @@ export async function requestJoinCertificate(o: {
   return { tls: { rootsPem: res.rootsPem, certPem: res.certificatePem, keyPem }, res };
 }
 
-const LEADER_HOPS = 3;
-const NO_LEADER_RETRY_MS = 500;
+/** How long a leader-only call waits, retrying every 500 ms, while the managers elect a leader. */
 const NO_LEADER_WAIT_MS = 15_000;
 
 /**
  * Runs a leader-only call, following a not-leader answer to the leader it names, and waiting
  * (up to 15 s) while the managers elect one.
  */
-export async function onLeader<T>(first: string, fn: (addr: string) => Promise<T>): Promise<T> {
-  let addr = first;
-  let hops = 0;
-  const until = Date.now() + NO_LEADER_WAIT_MS;
-  for (;;) {
-    try {
-      return await fn(addr);
-    } catch (e) {
-      const hint = leaderHint(e);
-      const code = (e as { code?: number }).code;
-      if (hint && hint !== addr && hops++ < LEADER_HOPS) {
-        addr = hint;
-        continue;
-      }
-      if (code === status.UNAVAILABLE && !hint && Date.now() < until) {
-        await new Promise((r) => setTimeout(r, NO_LEADER_RETRY_MS));
-        addr = first;
-        continue;
-      }
-      throw e;
-    }
-  }
+export function onLeader<T>(first: string, fn: (addr: string) => Promise<T>): Promise<T> {
+  return callLeader(
+    { managers: [first], retryForMs: NO_LEADER_WAIT_MS, retryDelayMs: 500, maxRetryDelayMs: 500 },
+    fn,
+  );
 }
 
 /** Adds this manager to the Raft group (through the leader); returns its Raft ID and the members. */

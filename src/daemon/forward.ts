@@ -2,14 +2,15 @@
 // whole (ForwardApi) and answered once this manager has applied them, and the logs of other
 // nodes' tasks, which only the leader's broker can subscribe to (SubscribeLogs).
 import { Metadata, status as grpcStatus } from '@grpc/grpc-js';
-import { unavailable } from '../api/index.js';
+import { ShoalError, unavailable } from '../api/index.js';
 import type { LogRequest, LogSink } from '../manager/index.js';
 import type { MemoryStore } from '../state/index.js';
 import {
   CLUSTER_CHANNEL_OPTIONS,
   ManagerServiceClient,
-  leaderHint,
+  callLeader,
   managerChannelCredentials,
+  unaryCall,
   type ForwardApiRequest,
   type ForwardApiResponse,
   type SubscribeLogsResponse,
@@ -45,25 +46,23 @@ export class LeaderForwarder {
    */
   async forward(req: ForwardApiRequest): Promise<{ status: number; contentType: string; body: Buffer }> {
     const store = this.link.store();
-    let addr = this.link.leaderAddr();
-    for (let hop = 0; ; hop++) {
-      if (!addr || addr === this.link.selfAddr() || !store) throw unavailable(NO_LEADER);
-      let res: ForwardApiResponse;
-      try {
-        res = await this.#call(addr, req);
-      } catch (e) {
-        const hint = leaderHint(e);
-        if (hint && hint !== addr && hop < 2) {
-          addr = hint;
-          continue;
-        }
-        const err = e as { code?: number; details?: string; message?: string };
-        if (err.code === grpcStatus.UNAVAILABLE) throw unavailable(NO_LEADER);
-        throw unavailable(`the leader did not answer: ${err.details || err.message || String(e)}`);
-      }
-      await waitForIndex(store, res.appliedIndex, FORWARD_CATCH_UP_MS);
-      return { status: res.status, contentType: res.contentType, body: Buffer.from(res.body) };
+    const addr = this.link.leaderAddr();
+    if (!addr || !store) throw unavailable(NO_LEADER);
+    let res: ForwardApiResponse;
+    try {
+      // A leader that changed meanwhile answers not-leader naming the new one: one hop more.
+      res = await callLeader({ managers: [addr], maxHops: 2 }, (to) => {
+        if (to === this.link.selfAddr()) throw unavailable(NO_LEADER);
+        return this.#call(to, req);
+      });
+    } catch (e) {
+      if (e instanceof ShoalError) throw e;
+      const err = e as { code?: number; details?: string; message?: string };
+      if (err.code === grpcStatus.UNAVAILABLE) throw unavailable(NO_LEADER);
+      throw unavailable(`the leader did not answer: ${err.details || err.message || String(e)}`);
     }
+    await waitForIndex(store, res.appliedIndex, FORWARD_CATCH_UP_MS);
+    return { status: res.status, contentType: res.contentType, body: Buffer.from(res.body) };
   }
 
   /** One client per leader address and certificate, kept between writes. */
@@ -78,10 +77,8 @@ export class LeaderForwarder {
       };
     }
     const client = this.#client.client;
-    return new Promise((resolve, reject) =>
-      client.forwardApi(req, new Metadata(), { deadline: Date.now() + FORWARD_TIMEOUT_MS }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      ),
+    return unaryCall<ForwardApiResponse>((cb) =>
+      client.forwardApi(req, new Metadata(), { deadline: Date.now() + FORWARD_TIMEOUT_MS }, cb),
     );
   }
 

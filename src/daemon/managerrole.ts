@@ -87,11 +87,8 @@ export async function activateManager(rt: NodeRuntime, opts: ManagerStart = {}):
         if (isLeader) {
           rt.log('info', `raft: this manager (${raftId}) leads term ${term}`);
           becameLeader();
-          if (replica.store.view((tx) => tx.cluster()) !== undefined) replica.manager.lead();
-        } else {
-          if (replica.manager.leader)
-            rt.log('info', `raft: this manager lost leadership (leader now ${lead})`);
-          void replica.manager.stepDown();
+        } else if (replica.manager.leader) {
+          rt.log('info', `raft: this manager lost leadership (leader now ${lead})`);
         }
       },
       onConfChange: (_cc, cs) => {
@@ -116,6 +113,7 @@ export async function activateManager(rt: NodeRuntime, opts: ManagerStart = {}):
       ...(rt.o.heartbeatMs !== undefined ? { heartbeatMs: rt.o.heartbeatMs } : {}),
       membership: true,
     },
+    leaderLoops: true,
     onSnapshotInstalled: (index) => {
       peers?.invalidate();
       void rt.syncKeys();
@@ -174,7 +172,7 @@ export async function activateManager(rt: NodeRuntime, opts: ManagerStart = {}):
       rootCA: init.root,
       raftId,
     });
-    manager.lead();
+    replica.leadIfReady();
     node.managers = [node.listenAddr];
   }
   rt.executor = executor;

@@ -32,6 +32,12 @@ export interface ManagerReplicaOptions<T extends RaftTransport> {
    * members (the daemon's do; the simulator's group is fixed).
    */
   manager: Omit<ManagerOptions, 'store' | 'clock' | 'raft'> & { membership: boolean };
+  /**
+   * Run the Manager's leader loops while this member is a ready leader of a cluster that exists,
+   * and stop them when it is not (the daemon; the simulator in runs with a fleet). Otherwise the
+   * Manager's loops never run.
+   */
+  leaderLoops: boolean;
   /** Each committed entry, before the store applies it (the simulator's checkers watch them). */
   onApply?: (entry: Entry) => void;
   /** The store was replaced by a snapshot taken at `index` (it emits no change events for that). */
@@ -61,7 +67,21 @@ export class ManagerReplica<T extends RaftTransport = RaftTransport> {
       },
     };
     const transport = o.transport(store);
-    const raft = new RaftNode({ ...o.raft, id: o.id, clock: o.clock, transport, stateMachine });
+    const onLeaderChange = o.raft.onLeaderChange;
+    const raft = new RaftNode({
+      ...o.raft,
+      id: o.id,
+      clock: o.clock,
+      transport,
+      stateMachine,
+      onLeaderChange: (isLeader, lead, term) => {
+        if (o.leaderLoops) {
+          if (isLeader) this.leadIfReady();
+          else void this.manager.stepDown();
+        }
+        onLeaderChange?.(isLeader, lead, term);
+      },
+    });
     const { membership, ...managerOptions } = o.manager;
     this.store = store;
     this.transport = transport;
@@ -72,5 +92,14 @@ export class ManagerReplica<T extends RaftTransport = RaftTransport> {
       clock: o.clock,
       ...(membership ? { raft } : {}),
     });
+  }
+
+  /**
+   * Starts the leader loops of this term if this member is a ready leader and the cluster object
+   * exists: a leader elected before `swarm init` wrote it starts them once it does.
+   */
+  leadIfReady(): void {
+    if (this.raft.isLeader && !this.manager.leader && this.store.view((tx) => tx.cluster()) !== undefined)
+      this.manager.lead();
   }
 }

@@ -69,6 +69,7 @@ interface Incarnation {
   inFlight: Set<HistoryOp>;
   /** The manager's ControlAPI and leader loops, when the run has a fleet. */
   manager: ManagerProcess | undefined;
+  replica: ManagerReplica | undefined;
 }
 
 interface Manager {
@@ -132,8 +133,14 @@ class Sim implements FleetHost {
 
   incarnation(id: NodeId): ManagerIncarnation | undefined {
     const inc = this.managers.get(id)?.inc;
-    return inc?.manager
-      ? { owner: inc.owner, node: inc.node, store: inc.store, manager: inc.manager }
+    return inc?.manager && inc.replica
+      ? {
+          owner: inc.owner,
+          node: inc.node,
+          store: inc.store,
+          manager: inc.manager,
+          leadIfReady: () => inc.replica?.leadIfReady(),
+        }
       : undefined;
   }
 
@@ -198,7 +205,7 @@ class Sim implements FleetHost {
             this.sched.at(0, () => h.onLeader(m));
           }
           const inc = this.incarnation(m.id);
-          if (inc && inc.owner === owner) this.fleet?.onLeaderChange(m.id, inc, isLeader);
+          if (inc && inc.owner === owner) this.fleet?.onLeaderChange(m.id, inc);
         },
         onFatal: (e) => this.fail(`manager ${m.id} stopped on a fatal error: ${String(e)}`),
       },
@@ -208,6 +215,7 @@ class Sim implements FleetHost {
         log: (msg) => this.trace(`manager ${m.id}: ${msg}`),
         membership: false,
       },
+      leaderLoops: this.fleet !== undefined,
       onApply: (e) => this.#onApply(m, e),
       onSnapshotInstalled: (index) => {
         this.trace(`restore ${m.id} @${index}`);
@@ -221,6 +229,7 @@ class Sim implements FleetHost {
       store: replica.store,
       inFlight: new Set(),
       manager: this.fleet ? replica.manager : undefined,
+      replica,
     };
     this.trace(`start ${m.id}`);
     const inc = this.incarnation(m.id);

@@ -153,12 +153,8 @@ export class SimFleet {
     });
   }
 
-  onLeaderChange(id: NodeId, inc: ManagerIncarnation, isLeader: boolean): void {
-    if (isLeader) {
-      if (inc.store.view((tx) => tx.cluster()) !== undefined) inc.manager.lead();
-    } else {
-      void inc.manager.stepDown();
-    }
+  /** The replica has started or stopped its leader loops (ManagerReplica follows leadership). */
+  onLeaderChange(id: NodeId, inc: ManagerIncarnation): void {
     this.host.trace(`manager ${id} loops ${inc.manager.leader ? 'running' : 'stopped'}`);
   }
 
@@ -255,8 +251,7 @@ export class SimFleet {
     const watchLeaders = (): void => {
       for (const id of this.host.managerIds()) {
         const inc = this.host.incarnation(id);
-        if (inc?.node.isLeader && !inc.manager.leader && inc.store.view((tx) => tx.cluster()))
-          inc.manager.lead();
+        inc?.leadIfReady();
       }
       this.host.sched.at(200, watchLeaders);
     };

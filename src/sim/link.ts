@@ -37,6 +37,8 @@ export interface ManagerIncarnation {
   node: RaftNode;
   store: MemoryStore;
   manager: Manager;
+  /** Starts the leader loops if this manager is a ready leader and the cluster exists (ManagerReplica). */
+  leadIfReady: () => void;
 }
 
 export type ManagerLoops = NonNullable<Manager['leader']>;
