@@ -83,7 +83,12 @@ export class CertRenewal {
       } else {
         next = await renewCertificate(host.issuer(), tls);
       }
-      if (!(await host.install(next, node))) return;
+      // The node changed meanwhile (a role change, a leave): this certificate is not for it, and
+      // the next node's schedule renews afresh, so this renewal must not stay marked as running.
+      if (!(await host.install(next, node))) {
+        this.#renewing = false;
+        return;
+      }
       host.log(
         'info',
         `renewed the node certificate (valid until ${isoTime(identityOf(next.certPem).notAfter)})`,
