@@ -14,7 +14,7 @@ import type { MemoryStore } from '../state/index.js';
 import type { EventLog, LogRequest, LogSink, Manager } from '../manager/index.js';
 import type { Executor } from '../agent/index.js';
 import type { ForwardApiRequest, TlsMaterial } from '../transport/index.js';
-import type { LocalNodeState } from '../httpapi/index.js';
+import type { InitRequest, JoinRequest, LocalNodeState } from '../httpapi/index.js';
 import type { ApiHandler } from './clusterport.js';
 import {
   NOT_A_MANAGER,
@@ -25,8 +25,6 @@ import {
   leave,
   restart,
   unlock,
-  type InitRequest,
-  type JoinRequest,
 } from './lifecycle.js';
 import { unlockKeyOf } from './managerrole.js';
 import type { DaemonOptions } from './options.js';

@@ -2,16 +2,7 @@
 // unlock and leave. Each runs alone (NodeRuntime.serial) and leaves the node either in its new
 // state or, on failure, in none.
 import { join } from 'node:path';
-import {
-  ShoalError,
-  badParameter,
-  isShoalError,
-  invalidArgument,
-  newId,
-  unavailable,
-  type NodeAvailability,
-  type SwarmSpec,
-} from '../api/index.js';
+import { ShoalError, badParameter, isShoalError, invalidArgument, newId, unavailable } from '../api/index.js';
 import {
   DEFAULT_NODE_CERT_VALIDITY_MS,
   KeyStore,
@@ -26,6 +17,7 @@ import { forceNewCluster } from './forcenew.js';
 import { activateManager } from './managerrole.js';
 import { newRaftId, raftIdOf, readNodeFile, recoverHint } from './nodefile.js';
 import type { NodeRuntime } from './runtime.js';
+import type { InitRequest, JoinRequest } from '../httpapi/index.js';
 
 const ALREADY_IN_SWARM =
   'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
@@ -60,13 +52,6 @@ export async function restart(rt: NodeRuntime): Promise<void> {
     await rt.activateWorker();
   }
   rt.log('info', `rejoined swarm as ${node.role} ${node.nodeId}`);
-}
-
-export interface InitRequest {
-  advertiseAddr?: string;
-  listenAddr?: string;
-  spec?: SwarmSpec;
-  forceNewCluster?: boolean;
 }
 
 /** Creates a new swarm with this node as its manager; returns the node ID. */
@@ -119,14 +104,6 @@ async function forceNew(rt: NodeRuntime): Promise<string> {
   await activateManager(rt);
   rt.log('warn', `forced a new cluster from this manager's state at index ${index}`);
   return node.nodeId;
-}
-
-export interface JoinRequest {
-  remoteAddrs: string[];
-  joinToken: string;
-  advertiseAddr?: string;
-  listenAddr?: string;
-  availability?: NodeAvailability;
 }
 
 /** Joins an existing swarm, as a worker or a manager as the token says, through one of its managers. */
