@@ -324,8 +324,12 @@ export class WalWriter {
         if (sync) await this.#fh.datasync();
         this.#written(batch, bufs, sync);
       } catch (e) {
-        this.#failed(batch, e);
+        // Cut the partial bytes before anyone hears of the failure, as the inline path does: a
+        // caller that looks at the file once its append is refused finds a clean end.
+        this.#damaged = true;
+        this.#size = this.#synced;
         await this.#fh.truncate(this.#synced).catch(() => undefined);
+        this.#failed(batch, e);
       }
     }
     this.#flushing = false;
