@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs and starts what shoal needs on this host, idempotently: Debian's docker.io and
-# busybox-static, a running dockerd, and the busybox:local image (built offline, no registry).
+# Installs and starts what shoal needs on this host, idempotently: Debian's docker.io,
+# busybox-static and python3-docker, a running dockerd, and the busybox:local image (built offline, no registry).
 set -euo pipefail
 
 need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need_apt+=(busybox-static)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# docker-py, for the SDK end-to-end tests (test/e2e/docker-py.test.ts).
+python3 -c 'import docker' >/dev/null 2>&1 || need_apt+=(python3-docker)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing packages: ${need_apt[*]}; run as root or install them first" >&2

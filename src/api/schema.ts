@@ -103,11 +103,38 @@ export function check(v: unknown, s: Schema, path: string): unknown {
     }
     return out;
   }
+  // Go matches a key to a field by exact name, else case-insensitively (docker-py sends
+  // {"name": …} and {"global": {}}); a later key for the same field wins, as in Go.
+  const given: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const name = fieldFor(s.obj, k);
+    if (name !== undefined) given[name] = x;
+  }
   for (const [k, sub] of Object.entries(s.obj)) {
-    const x = check((v as Record<string, unknown>)[k], sub, path ? `${path}.${k}` : k);
+    const x = check(given[k], sub, path ? `${path}.${k}` : k);
     if (x !== undefined) out[k] = x;
   }
   return out;
+}
+
+const folded = new WeakMap<Record<string, Schema>, Map<string, string>>();
+
+/**
+ * The field of an object schema that a JSON key names, as Go's decoder finds it: the field of
+ * that exact name, else one whose name equals the key ignoring case (Go folds Unicode case; the
+ * API's field names are ASCII, where lower-casing is the same thing).
+ */
+export function fieldFor(obj: Record<string, Schema>, key: string): string | undefined {
+  if (Object.hasOwn(obj, key)) return key;
+  let byFold = folded.get(obj);
+  if (!byFold) {
+    byFold = new Map();
+    // The first field in declaration order wins a tie, as Go's does.
+    for (const name of Object.keys(obj))
+      if (!byFold.has(name.toLowerCase())) byFold.set(name.toLowerCase(), name);
+    folded.set(obj, byFold);
+  }
+  return byFold.get(key.toLowerCase());
 }
 
 /** A top-level body that must be a JSON object, read as schema s. */

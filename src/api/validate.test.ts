@@ -414,3 +414,41 @@ test('JSON depth is measured without recursion, so any depth can be refused', ()
   assert.throws(() => checkDepth(v), /nested deeper than 64 levels/);
   assert.doesNotThrow(() => checkDepth({ a: [{ b: 1 }] }));
 });
+
+test("JSON keys match fields as Go's decoder matches them: exact, else ignoring case, the last key winning", () => {
+  // docker-py's services.create(mode='global') and Service.scale() send lower-case keys.
+  const spec = normalizeServiceSpec({
+    name: 'web',
+    mode: { global: {} },
+    taskTemplate: { containerSpec: { image: 'busybox:local', args: ['true'] } },
+  });
+  assert.equal(spec.Name, 'web');
+  assert.deepEqual(spec.Mode, { Global: {} });
+  assert.equal(spec.TaskTemplate?.ContainerSpec?.Image, 'busybox:local');
+  assert.deepEqual(spec.TaskTemplate?.ContainerSpec?.Args, ['true']);
+  const scaled = normalizeServiceSpec({
+    Name: 'web',
+    Mode: { replicated: { replicas: 3 } },
+    TaskTemplate: { ContainerSpec: { Image: 'busybox:local' } },
+  });
+  assert.deepEqual(scaled.Mode, { Replicated: { Replicas: 3 } });
+  // Two keys for one field: the later one wins, whichever is the exact name.
+  const base = { TaskTemplate: { ContainerSpec: { Image: 'busybox:local' } } };
+  assert.equal(normalizeServiceSpec({ ...base, Name: 'a', name: 'b' }).Name, 'b');
+  assert.equal(normalizeServiceSpec({ ...base, name: 'b', Name: 'a' }).Name, 'a');
+  // Labels are a map: their keys keep their case.
+  assert.deepEqual(normalizeServiceSpec({ ...base, Name: 'x', labels: { Tier: 'Web' } }).Labels, {
+    Tier: 'Web',
+  });
+  // A mode no casing of which is known is still refused by name.
+  assert.throws(
+    () => normalizeServiceSpec({ ...base, Name: 'x', Mode: { globull: {} } }),
+    /unknown service mode "globull"/,
+  );
+  // The init request's Spec, read apart from the rest, follows the same rule.
+  assert.equal(
+    validateInitRequest({ spec: { Orchestration: { TaskHistoryRetentionLimit: 3 } } }).Spec?.Orchestration
+      ?.TaskHistoryRetentionLimit,
+    3,
+  );
+});

@@ -1,7 +1,7 @@
 // A service's spec (create and update): the schema of Docker's ServiceSpec, then the manager's
 // rules and the defaults it stores.
 import { invalidArgument } from '../errors.js';
-import { checkBody, duration, int64, uint32, uint64, type Schema } from '../schema.js';
+import { checkBody, duration, fieldFor, int64, uint32, uint64, type Schema } from '../schema.js';
 import { parseConstraints } from '../constraints.js';
 import type { ServiceMode, ServiceSpec, UpdateConfig } from '../types.js';
 import {
@@ -209,7 +209,7 @@ function checkUpdateConfig(u: UpdateConfig | undefined, what: string): void {
 export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   const mode = (raw as { Mode?: unknown } | null)?.Mode;
   if (mode && typeof mode === 'object' && !Array.isArray(mode)) {
-    const unknown = Object.keys(mode).filter((k) => !(k in SERVICE_SPEC.obj.Mode.obj));
+    const unknown = Object.keys(mode).filter((k) => fieldFor(SERVICE_SPEC.obj.Mode.obj, k) === undefined);
     if (unknown.length > 0)
       throw invalidArgument(
         `unknown service mode "${unknown[0]}"; use Replicated, Global, ReplicatedJob or GlobalJob`,

@@ -1,6 +1,6 @@
 // The swarm itself: its spec (init and update), a node's spec, and the bodies of swarm init and join.
 import { invalidArgument } from '../errors.js';
-import { checkBody, duration, int64, uint32, uint64, type Schema } from '../schema.js';
+import { checkBody, duration, fieldFor, int64, uint32, uint64, type Schema } from '../schema.js';
 import type { NodeSpec, SwarmSpec } from '../types.js';
 import {
   atMost,
@@ -105,6 +105,8 @@ export interface InitRequest {
   Spec?: SwarmSpec;
 }
 
+const INIT_SPEC: Record<string, Schema> = { Spec: 'empty' };
+
 export function validateInitRequest(raw: unknown): InitRequest {
   const body = checkBody<InitRequest & { Spec?: unknown }>(
     raw ?? {},
@@ -128,7 +130,10 @@ export function validateInitRequest(raw: unknown): InitRequest {
     if (body[k] !== undefined) validateAddr(body[k], k);
   }
   // The schema above only checks that Spec is an object; its fields are read here, from the raw body.
-  const spec = (raw as { Spec?: unknown }).Spec;
+  // Read as Go reads it: "Spec" or any casing of it, the last such key winning.
+  let spec: unknown;
+  for (const [k, v] of Object.entries((raw ?? {}) as Record<string, unknown>))
+    if (fieldFor(INIT_SPEC, k) === 'Spec') spec = v;
   if (spec !== undefined && spec !== null) body.Spec = validateSwarmSpec(spec);
   else delete body.Spec;
   return body;
