@@ -81,9 +81,14 @@ test('/events with since replays from then and goes on live; since/until as RFC3
     );
     assert.deepEqual(names(replay.events, 'service'), ['past', 'live']);
 
+    const reversed = await h.call('GET', '/v1.41/events?since=2000000000&until=1000000000');
+    assert.deepEqual(
+      [reversed.status, reversed.body],
+      [400, { message: '`since` time (2000000000) cannot be after `until` time (1000000000)' }],
+    );
     const bad = await h.call('GET', '/v1.41/events?since=yesterday');
     assert.equal(bad.status, 400);
-    assert.match((bad.body as { message: string }).message, /yesterday/);
+    assert.deepEqual(bad.body, { message: 'failed to parse value as time or duration: "yesterday"' });
   });
 });
 

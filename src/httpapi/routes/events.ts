@@ -2,7 +2,7 @@
 // until `until` or until the client goes away.
 import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
-import { invalidArgument, parseFilters } from '../../api/index.js';
+import { badParameter, invalidArgument, parseFilters } from '../../api/index.js';
 import type { ApiBackend } from '../backend.js';
 import { API_HEADERS } from '../reply.js';
 import { queryOf } from '../request.js';
@@ -32,7 +32,7 @@ export function parseEventTime(v: string | undefined, nowMs: number): number | u
   if (dur) return (nowMs - (Number(dur[1]) * UNIT_NS[dur[2]!]!) / 1e6) * 1e6;
   const rfc = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/.exec(v);
   const ms = rfc ? Date.parse(v) : NaN;
-  if (!Number.isFinite(ms)) throw invalidArgument(`failed to parse value as time or duration: "${v}"`);
+  if (!Number.isFinite(ms)) throw badParameter(`failed to parse value as time or duration: "${v}"`);
   // Date.parse keeps milliseconds only; the rest of a nanosecond fraction is added back.
   const extra = rfc?.[1] ? Number(rfc[1].slice(1).padEnd(9, '0').slice(3)) : 0;
   return ms * 1e6 + extra;
@@ -57,6 +57,8 @@ export function eventRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
     const now = Date.now();
     const since = parseEventTime(p.since, now);
     const until = parseEventTime(p.until, now);
+    if (since !== undefined && until !== undefined && until < since)
+      throw badParameter(`\`since\` time (${p.since}) cannot be after \`until\` time (${p.until})`);
     const match = (e: EngineEventView): boolean => {
       const types = f.get('type');
       if (types && !types.includes(e.Type)) return false;
