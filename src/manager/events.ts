@@ -1,6 +1,6 @@
 // Cluster events in the Engine API's /events shape, derived from store changes. A bounded ring
 // keeps recent history for `since`; followers get a bounded queue each.
-import type { Node, Service } from '../api/index.js';
+import type { Config, Network, Node, Secret, Service } from '../api/index.js';
 import type { MemoryStore, StoreEvent } from '../state/index.js';
 import { BoundedQueue } from '../state/index.js';
 import type { Clock } from '../platform/index.js';
@@ -15,6 +15,9 @@ export interface EngineEvent {
 }
 
 const HISTORY = 1000;
+
+/** Store tables whose changes dockerd reports with the object's name only. */
+const NAMED: Record<string, string> = { secrets: 'secret', configs: 'config', networks: 'network' };
 
 export class EventLog {
   #ring: EngineEvent[] = [];
@@ -65,6 +68,16 @@ export class EventLog {
         if (Object.keys(attrs).length === 1 && JSON.stringify(prev.Spec) === JSON.stringify(n.Spec)) return;
       }
       this.emit({ Type: 'node', Action: action, id: n.ID, attrs, scope: 'swarm' });
+    } else if (table in NAMED) {
+      // As dockerd's cluster events for these objects: the ID and, as the only attribute, the name.
+      const o = object as Secret | Config | Network;
+      this.emit({
+        Type: NAMED[table]!,
+        Action: action,
+        id: o.ID,
+        attrs: { name: o.Spec.Name },
+        scope: 'swarm',
+      });
     }
   }
 

@@ -1,7 +1,8 @@
-// /events: the bounded history, then (without `until`) live events until the client goes away.
+// /events: with `since`, the bounded history from then; then, unless `until` has passed, live events
+// until `until` or until the client goes away.
 import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
-import { invalidArgument, parseFilters } from '../../api/index.js';
+import { badParameter, invalidArgument, parseFilters } from '../../api/index.js';
 import type { ApiBackend } from '../backend.js';
 import { API_HEADERS } from '../reply.js';
 import { queryOf } from '../request.js';
@@ -15,12 +16,37 @@ interface EngineEventView {
   Actor: { ID: string; Attributes: Record<string, string> };
 }
 
-/** Seconds (with a fraction) → nanoseconds, as events are timed. */
-function parseTime(v: string | undefined): number | undefined {
+const DURATION = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/;
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/**
+ * A `since`/`until` as Docker's GetTimestamp reads it → nanoseconds: unix seconds with an optional
+ * fraction of up to nine digits ("1700000000.123456789"), an RFC3339 time (or a date), or a Go
+ * duration such as "10m", taken back from now.
+ */
+export function parseEventTime(v: string | undefined, nowMs: number): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw invalidArgument(`invalid value for time: ${v}`);
-  return n * 1e9;
+  const secs = /^(-?\d+)(?:\.(\d{1,9}))?$/.exec(v);
+  if (secs) return Number(secs[1]) * 1e9 + Number((secs[2] ?? '').padEnd(9, '0'));
+  const dur = DURATION.exec(v);
+  if (dur) return (nowMs - (Number(dur[1]) * UNIT_NS[dur[2]!]!) / 1e6) * 1e6;
+  const rfc = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/.exec(v);
+  const ms = rfc ? Date.parse(v) : NaN;
+  if (!Number.isFinite(ms)) throw badParameter(`failed to parse value as time or duration: "${v}"`);
+  // Date.parse keeps milliseconds only; the rest of a nanosecond fraction is added back.
+  const extra = rfc?.[1] ? Number(rfc[1].slice(1).padEnd(9, '0').slice(3)) : 0;
+  return ms * 1e6 + extra;
+}
+
+/** Docker's MatchKVList: every `k` / `k=v` of the filter is in the attributes. */
+function matchLabels(want: string[] | undefined, attrs: Record<string, string>): boolean {
+  if (!want || want.length === 0) return true;
+  return want.every((w) => {
+    const i = w.indexOf('=');
+    const k = i < 0 ? w : w.slice(0, i);
+    if (!Object.prototype.hasOwnProperty.call(attrs, k)) return false;
+    return i < 0 || attrs[k] === w.slice(i + 1);
+  });
 }
 
 export function eventRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
@@ -28,8 +54,11 @@ export function eventRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
     const p = queryOf(req);
     const f = parseFilters(p.filters);
     for (const k of f.keys()) if (!FILTERS.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
-    const since = parseTime(p.since);
-    const until = parseTime(p.until);
+    const now = Date.now();
+    const since = parseEventTime(p.since, now);
+    const until = parseEventTime(p.until, now);
+    if (since !== undefined && until !== undefined && until < since)
+      throw badParameter(`\`since\` time (${p.since}) cannot be after \`until\` time (${p.until})`);
     const match = (e: EngineEventView): boolean => {
       const types = f.get('type');
       if (types && !types.includes(e.Type)) return false;
@@ -45,7 +74,7 @@ export function eventRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
         )
           return false;
       }
-      return true;
+      return matchLabels(f.get('label'), e.Actor.Attributes);
     };
     reply.hijack();
     const res = reply.raw;
@@ -56,13 +85,20 @@ export function eventRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
       if (match(e as never)) res.write(`${JSON.stringify(e)}\n`);
       return true;
     };
-    const queue = until === undefined ? b.events.follow() : undefined;
-    for (const e of b.events.history()) if (!write(e)) break;
+    // As dockerd: past events only when `since` asks for them; live ones unless `until` has passed.
+    const live = until === undefined || until > now * 1e6;
+    const queue = live ? b.events.follow() : undefined;
+    if (since !== undefined) for (const e of b.events.history()) if (!write(e)) break;
     if (!queue) return void res.end();
-    const close = (): void => b.events.unfollow(queue);
+    let timer: NodeJS.Timeout | undefined;
+    const close = (): void => {
+      if (timer) clearTimeout(timer);
+      b.events.unfollow(queue);
+    };
     res.on('close', close);
+    if (until !== undefined) timer = setTimeout(close, Math.max(0, until / 1e6 - Date.now()) + 1);
     void (async () => {
-      for await (const batch of queue) for (const e of batch) write(e);
+      for await (const batch of queue) for (const e of batch) if (!write(e)) close();
       res.end();
     })();
   });
