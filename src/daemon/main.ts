@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
     )
     .option(
       '--dispatcher-heartbeat <ms>',
-      'agent heartbeat period in milliseconds (default: from the swarm spec, 5000)',
+      "agent heartbeat period in milliseconds (default: the swarm spec's Dispatcher.HeartbeatPeriod, 1000 unless changed)",
       (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 50)

@@ -131,6 +131,8 @@ test('swarm init, info, node ls/inspect/update', async () => {
   assert.match(info, /Swarm: active/);
   assert.match(info, /Is Manager: true/);
   assert.match(info, /Election Tick: 10/);
+  // shoal's default agent heartbeat is 1 s (Docker's is 5 s): info shows what agents use.
+  assert.match(info, /Heartbeat Period: 1 second\b/);
   const token = await ok(['swarm', 'join-token', '-q', 'worker']);
   assert.match(token.trim(), /^SWMTKN-1-/);
   const ls = await ok(['node', 'ls']);
