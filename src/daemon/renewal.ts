@@ -10,8 +10,6 @@ import type { TlsMaterial } from '../transport/index.js';
 import { renewCertificate } from './certs.js';
 import type { NodeFile } from './nodefile.js';
 
-/** setTimeout fires at once beyond this; longer delays are waited out in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const RENEW_RETRY_MS = 60_000;
 /** Nodes renew within this long of learning of a root rotation. */
 const ROTATION_SPREAD_MS = 1000;
@@ -42,13 +40,8 @@ export class CertRenewal {
     this.#timer?.();
     const { clock } = this.host;
     const id = identityOf(this.host.tls()!.certPem);
-    const wait = (ms: number): void => {
-      this.#timer = clock.setTimer(Math.min(ms, MAX_TIMER_MS), () => {
-        if (ms > MAX_TIMER_MS) wait(ms - MAX_TIMER_MS);
-        else void this.#renew();
-      });
-    };
-    wait(renewalDelayMs(id, clock.now(), Math.random));
+    // Months away: the clock's timer takes any delay.
+    this.#timer = clock.setTimer(renewalDelayMs(id, clock.now(), Math.random), () => void this.#renew());
   }
 
   /** The cluster moved its trust (root rotation): renew soon, at a random moment so nodes spread out. */

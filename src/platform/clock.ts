@@ -10,18 +10,31 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** setTimeout fires at once beyond this (about 24.8 days), with only a warning. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** setTimeout for any delay: a longer one than setTimeout takes is waited out in steps. */
+function longTimeout(ms: number, fn: () => void): Cancel {
+  let t: ReturnType<typeof setTimeout>;
+  const wait = (left: number): void => {
+    t = setTimeout(
+      () => (left > MAX_TIMEOUT_MS ? wait(left - MAX_TIMEOUT_MS) : fn()),
+      Math.min(Math.max(0, left), MAX_TIMEOUT_MS),
+    );
+  };
+  wait(ms);
+  return () => clearTimeout(t);
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimer(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    return () => clearTimeout(t);
-  },
+  setTimer: longTimeout,
   sleep(ms, signal) {
     return new Promise((resolve) => {
       if (signal?.aborted) return resolve();
-      const t = setTimeout(done, Math.max(0, ms));
+      const cancel = longTimeout(ms, done);
       function done(): void {
-        clearTimeout(t);
+        cancel();
         signal?.removeEventListener('abort', done);
         resolve();
       }

@@ -1,6 +1,6 @@
 // The swarm itself: its spec (init and update), a node's spec, and the bodies of swarm init and join.
 import { invalidArgument } from '../errors.js';
-import { checkBody, duration, fieldFor, int64, uint32, uint64, type Schema } from '../schema.js';
+import { checkBody, duration, int64, uint32, uint64, type Schema } from '../schema.js';
 import type { NodeSpec, SwarmSpec } from '../types.js';
 import {
   atMost,
@@ -105,10 +105,8 @@ export interface InitRequest {
   Spec?: SwarmSpec;
 }
 
-const INIT_SPEC: Record<string, Schema> = { Spec: 'empty' };
-
 export function validateInitRequest(raw: unknown): InitRequest {
-  const body = checkBody<InitRequest & { Spec?: unknown }>(
+  const body = checkBody<InitRequest>(
     raw ?? {},
     {
       obj: {
@@ -120,7 +118,7 @@ export function validateInitRequest(raw: unknown): InitRequest {
         SubnetSize: uint32,
         ForceNewCluster: 'bool',
         Availability: 'string',
-        Spec: { obj: {} },
+        Spec: SWARM_SPEC,
       },
     },
     'a SwarmInitRequest',
@@ -129,13 +127,8 @@ export function validateInitRequest(raw: unknown): InitRequest {
     if (body[k] === '') delete body[k];
     if (body[k] !== undefined) validateAddr(body[k], k);
   }
-  // The schema above only checks that Spec is an object; its fields are read here, from the raw body.
-  // Read as Go reads it: "Spec" or any casing of it, the last such key winning.
-  let spec: unknown;
-  for (const [k, v] of Object.entries((raw ?? {}) as Record<string, unknown>))
-    if (fieldFor(INIT_SPEC, k) === 'Spec') spec = v;
-  if (spec !== undefined && spec !== null) body.Spec = validateSwarmSpec(spec);
-  else delete body.Spec;
+  // The schema has read the spec's types; these are its semantic checks.
+  if (body.Spec !== undefined) body.Spec = validateSwarmSpec(body.Spec);
   return body;
 }
 

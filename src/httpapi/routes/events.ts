@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
 import { badParameter, invalidArgument, parseFilters } from '../../api/index.js';
+import { systemClock, type Cancel } from '../../platform/index.js';
 import type { ApiBackend } from '../backend.js';
 import { API_HEADERS } from '../reply.js';
 import { queryOf } from '../request.js';
@@ -90,13 +91,14 @@ export function eventRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
     const queue = live ? b.events.follow() : undefined;
     if (since !== undefined) for (const e of b.events.history()) if (!write(e)) break;
     if (!queue) return void res.end();
-    let timer: NodeJS.Timeout | undefined;
+    let cancel: Cancel | undefined;
     const close = (): void => {
-      if (timer) clearTimeout(timer);
+      cancel?.();
       b.events.unfollow(queue);
     };
     res.on('close', close);
-    if (until !== undefined) timer = setTimeout(close, Math.max(0, until / 1e6 - Date.now()) + 1);
+    // systemClock's timer, because a far `until` (years away) must not fire at once as setTimeout would.
+    if (until !== undefined) cancel = systemClock.setTimer(until / 1e6 - Date.now() + 1, close);
     void (async () => {
       for await (const batch of queue) for (const e of batch) if (!write(e)) close();
       res.end();
