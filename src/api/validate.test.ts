@@ -35,12 +35,36 @@ const bad = (
     (e: unknown) => e instanceof ShoalError && e.code === code && re.test(e.message),
   );
 
-test('defaults a swarm manager stores are filled in', () => {
+test('a spec is stored as sent, plus only what Docker adds to its echo', () => {
   const s = normalizeServiceSpec(base);
   assert.deepEqual(s.Mode, { Replicated: { Replicas: 1 } });
+  assert.deepEqual(s.Labels, {});
   assert.equal(s.TaskTemplate?.ContainerSpec?.Isolation, 'default');
   assert.equal(s.TaskTemplate?.Runtime, 'container');
-  assert.deepEqual(s.EndpointSpec, { Mode: 'vip' });
+  assert.equal(s.TaskTemplate?.ForceUpdate, 0);
+  // No defaults Docker does not echo: Init, DNSConfig, Resources, Placement, an endpoint spec.
+  assert.deepEqual(Object.keys(s.TaskTemplate?.ContainerSpec ?? {}).sort(), ['Image', 'Isolation']);
+  assert.deepEqual(Object.keys(s.TaskTemplate ?? {}).sort(), ['ContainerSpec', 'ForceUpdate', 'Runtime']);
+  assert.equal('EndpointSpec' in s, false);
+  // What was sent is echoed: Init false, Limits without Reservations, an endpoint with its mode.
+  const sent = normalizeServiceSpec({
+    ...base,
+    TaskTemplate: {
+      ContainerSpec: { Image: 'busybox:local', Init: false },
+      Resources: { Limits: { MemoryBytes: 1 << 26 } },
+      Placement: {},
+      Runtime: '',
+    },
+    EndpointSpec: { Ports: [{ TargetPort: 80 }] },
+  });
+  assert.equal(sent.TaskTemplate?.ContainerSpec?.Init, false);
+  assert.deepEqual(sent.TaskTemplate?.Resources, { Limits: { MemoryBytes: 1 << 26 } });
+  assert.deepEqual(sent.TaskTemplate?.Placement, {});
+  assert.equal(sent.TaskTemplate?.Runtime, 'container');
+  assert.deepEqual(sent.EndpointSpec, {
+    Mode: 'vip',
+    Ports: [{ TargetPort: 80, Protocol: 'tcp', PublishMode: 'ingress' }],
+  });
 });
 
 test('an empty update Order, as the docker CLI sends it back for a spec without one, means the default', () => {

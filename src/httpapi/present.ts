@@ -20,11 +20,17 @@ import {
   modeOf,
 } from '../manager/index.js';
 
+/** A service as `insertDefaults=true` shows it: swarmkit's defaults under what the spec holds. */
 export function withDefaults(s: Service): Service {
   const out = structuredClone(s) as Service;
   const spec = out.Spec;
   const tt = (spec.TaskTemplate ??= {});
-  if (tt.ContainerSpec) tt.ContainerSpec.StopGracePeriod ??= 10e9;
+  if (tt.ContainerSpec) {
+    tt.ContainerSpec.StopGracePeriod ??= 10e9;
+    tt.ContainerSpec.DNSConfig ??= {};
+  }
+  tt.Resources ??= {};
+  tt.Placement ??= {};
   tt.RestartPolicy = {
     Condition: DEFAULT_RESTART.Condition,
     Delay: DEFAULT_RESTART.Delay,
@@ -109,6 +115,16 @@ export function filterServices(tx: ReadTx, f: Filters): Service[] {
       return true;
     })
     .sort(byCreation);
+}
+
+/**
+ * A task as Docker shows it: its spec has no Runtime for a container task (Docker sets the field
+ * on a service's spec only), though the stored copy of the service's template carries one.
+ */
+export function publicTask(t: Task): Task {
+  if (t.Spec.Runtime !== 'container') return t;
+  const { Runtime: _r, ...spec } = t.Spec;
+  return { ...t, Spec: spec };
 }
 
 export function taskName(t: Task, serviceName: string): string {

@@ -205,7 +205,12 @@ function checkUpdateConfig(u: UpdateConfig | undefined, what: string): void {
   }
 }
 
-/** Checks a ServiceSpec body and fills the defaults a swarm manager stores at create time. */
+/**
+ * Checks a ServiceSpec body and gives it the shape a swarm manager echoes: what was sent, plus only
+ * what Docker's round trip through swarmkit adds (Labels, Isolation, ForceUpdate, the endpoint
+ * mode and port enums, Runtime). Defaults such as Init, DNSConfig, Resources or Placement are not
+ * stored: they belong to `insertDefaults` (httpapi/present.ts) and to the code that reads the spec.
+ */
 export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   const mode = (raw as { Mode?: unknown } | null)?.Mode;
   if (mode && typeof mode === 'object' && !Array.isArray(mode)) {
@@ -225,8 +230,7 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   const tt = (spec.TaskTemplate ??= {});
   const cs = tt.ContainerSpec;
   if (!cs || !cs.Image) throw invalidArgument('ContainerSpec: image reference must be provided');
-  cs.Init ??= false;
-  cs.DNSConfig ??= {};
+  // Docker shows the isolation enum whether or not it was sent ("default" is its zero).
   cs.Isolation ??= 'default';
   nonNegative(cs.StopGracePeriod, 'StopGracePeriod');
   timer(cs.StopGracePeriod, 'StopGracePeriod');
@@ -240,15 +244,10 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
     if (!m.Target) throw invalidArgument('invalid mount config: Target must not be empty');
     if (m.Type === 'bind' && !m.Source) throw invalidArgument('invalid bind mount: Source must not be empty');
   }
-  tt.Resources ??= {};
-  tt.Resources.Limits ??= {};
-  tt.Resources.Reservations ??= {};
-  for (const [what, r] of [
-    ['Limits', tt.Resources.Limits],
-    ['Reservations', tt.Resources.Reservations],
-  ] as const) {
-    nonNegative(r.NanoCPUs, `Resources.${what}.NanoCPUs`);
-    nonNegative(r.MemoryBytes, `Resources.${what}.MemoryBytes`);
+  for (const what of ['Limits', 'Reservations'] as const) {
+    const r = tt.Resources?.[what];
+    nonNegative(r?.NanoCPUs, `Resources.${what}.NanoCPUs`);
+    nonNegative(r?.MemoryBytes, `Resources.${what}.MemoryBytes`);
   }
   if (tt.RestartPolicy) {
     oneOf(tt.RestartPolicy.Condition, ['none', 'on-failure', 'any'] as const, 'RestartPolicy.Condition');
@@ -258,6 +257,7 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
     timer(tt.RestartPolicy.Delay, 'RestartPolicy.Delay');
     timer(tt.RestartPolicy.Window, 'RestartPolicy.Window');
   }
+  const sentPlacement = tt.Placement !== undefined;
   tt.Placement ??= {};
   // Docker answers a malformed constraint with a 500; it is the caller's mistake, so a 400 here.
   parseConstraints(tt.Placement.Constraints ?? []);
@@ -271,8 +271,12 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
       throw invalidArgument(`invalid placement preference "${d}": use spread=node.labels.<name>`);
     }
   }
+  // Placement is echoed only when it was sent (insertDefaults shows an empty one).
+  if (!sentPlacement && Object.keys(tt.Placement).length === 0) delete tt.Placement;
   tt.ForceUpdate ??= 0;
-  tt.Runtime ??= 'container';
+  // Stored for every container service, as Docker shows it on a service (its "" means the same);
+  // a task's spec does not show it (present.ts publicTask).
+  if (!tt.Runtime) tt.Runtime = 'container';
   // The deprecated top-level Networks field means the same as TaskTemplate.Networks.
   if (spec.Networks && !tt.Networks) tt.Networks = spec.Networks;
   delete spec.Networks;
@@ -282,8 +286,9 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   checkUpdateConfig(spec.UpdateConfig, 'UpdateConfig');
   checkUpdateConfig(spec.RollbackConfig, 'RollbackConfig');
 
-  const ep = (spec.EndpointSpec ??= {});
-  ep.Mode ??= 'vip';
+  // An endpoint spec is echoed only when one was sent, with its mode enum filled in.
+  const ep = spec.EndpointSpec ?? {};
+  if (spec.EndpointSpec) ep.Mode ??= 'vip';
   oneOf(ep.Mode, ['vip', 'dnsrr'] as const, 'EndpointSpec.Mode');
   for (const p of ep.Ports ?? []) {
     p.Protocol ??= 'tcp';

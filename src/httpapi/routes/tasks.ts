@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
 import { notFound, parseFilters } from '../../api/index.js';
 import type { ApiBackend } from '../backend.js';
-import { filterTasks } from '../present.js';
+import { filterTasks, publicTask } from '../present.js';
 import { sendJson } from '../reply.js';
 import { idParam, queryOf } from '../request.js';
 
@@ -13,13 +13,13 @@ export function taskRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
     return sendJson(
       reply,
       200,
-      b.manager().store.view((tx) => filterTasks(tx, f)),
+      b.manager().store.view((tx) => filterTasks(tx, f).map(publicTask)),
     );
   });
   app.get('/tasks/:id', (req, reply) => {
     const id = idParam(req);
     const t = b.manager().store.view((tx) => tx.lookup('tasks', id));
     if (!t) throw notFound(`task ${id} not found`);
-    return sendJson(reply, 200, t);
+    return sendJson(reply, 200, publicTask(t));
   });
 }

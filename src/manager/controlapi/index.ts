@@ -201,7 +201,7 @@ export class ControlAPI {
   // ---- services ----
 
   #endpoint(tx: ReadTx, spec: ServiceSpec, serviceId: string, previous?: Endpoint): Endpoint {
-    const ep = spec.EndpointSpec ?? { Mode: 'vip' };
+    const ep = spec.EndpointSpec ?? {};
     const ports: PortConfig[] = [];
     const taken = new Map<string, Service>();
     for (const s of tx.all('services')) {
@@ -242,7 +242,10 @@ export class ControlAPI {
       }
       ports.push({ ...p, PublishedPort: published });
     }
-    const out: Endpoint = { Spec: structuredClone(ep) };
+    // As swarmkit's allocator: the endpoint takes a copy of the spec's only for a service it
+    // allocates (one with networks or ports); any other shows an empty one, as Docker does.
+    const allocated = ports.length > 0 || (spec.TaskTemplate?.Networks ?? []).length > 0;
+    const out: Endpoint = { Spec: allocated ? structuredClone(ep) : {} };
     if (ports.length > 0) out.Ports = ports;
     if (previous?.VirtualIPs) out.VirtualIPs = previous.VirtualIPs;
     return out;
