@@ -1,6 +1,9 @@
-import { invalidArgument } from './errors.js';
+import { badParameter } from './errors.js';
 
-/** Engine API `filters` query parameter: {"key":{"value":true}} (or the legacy {"key":["value"]}). */
+/**
+ * Engine API `filters` query parameter: {"key":{"value":true}} (or the legacy {"key":["value"]}).
+ * A malformed one is refused as dockerd refuses it: a 400 "invalid filter" with no rpc prefix.
+ */
 export type Filters = Map<string, string[]>;
 
 export function parseFilters(raw: string | undefined): Filters {
@@ -10,10 +13,10 @@ export function parseFilters(raw: string | undefined): Filters {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw invalidArgument(`invalid filter: ${raw}`);
+    throw badParameter('invalid filter');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw invalidArgument('invalid filter: filters must be a JSON object');
+    throw badParameter('invalid filter');
   }
   for (const [key, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (Array.isArray(v)) out.set(key, v.map(String));
@@ -24,7 +27,7 @@ export function parseFilters(raw: string | undefined): Filters {
           .filter(([, on]) => on === true)
           .map(([val]) => val),
       );
-    } else throw invalidArgument(`invalid filter '${key}'`);
+    } else throw badParameter('invalid filter');
   }
   return out;
 }

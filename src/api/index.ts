@@ -21,12 +21,18 @@ export {
   validateAddr,
   validateInitRequest,
   validateJoinRequest,
+  DEFAULT_DATA_PATH_PORT,
   validateNodeDescription,
   validateTaskStatus,
   validateTaskId,
   MAX_WORKER_TEXT,
 } from './validate/index.js';
-export type { DecodedObjectSpec, InitRequest, JoinRequest } from './validate/index.js';
+export type {
+  DecodedObjectSpec,
+  InitRequest,
+  JoinRequest,
+  ClusterNetworkConfig,
+} from './validate/index.js';
 export {
   check,
   checkBody,
@@ -40,6 +46,19 @@ export {
   duration,
 } from './schema.js';
 export type { Schema, GoInt } from './schema.js';
+export {
+  parseIp,
+  formatIp,
+  tryParseCidr,
+  parseCidr,
+  formatCidr,
+  cidrContains,
+  cidrsOverlap,
+  lastOf,
+  sizeOf,
+  WIDTH,
+} from './addr.js';
+export type { Cidr, Family } from './addr.js';
 export { parseFilters } from './filters.js';
 export type { Filters } from './filters.js';
 export type {

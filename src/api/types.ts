@@ -359,7 +359,7 @@ export interface NetworkSpec {
 export interface Network extends Meta {
   Spec: NetworkSpec;
   DriverState: { Name: string; Options?: Labels };
-  IPAMOptions: { Driver: { Name: string }; Configs: IPAMConfig[] };
+  IPAMOptions: { Driver: { Name: string; Options?: Labels }; Configs: IPAMConfig[] };
 }
 
 // ---- Secrets / configs ----

@@ -77,7 +77,9 @@ export async function init(rt: NodeRuntime, req: InitRequest): Promise<string> {
   try {
     rt.keys = await KeyStore.open(rt.dataRoot);
     await rt.keys.create();
-    await activateManager(rt, { init: { spec, clusterId, root } });
+    await activateManager(rt, {
+      init: { spec, clusterId, root, ...(req.network ? { network: req.network } : {}) },
+    });
     await rt.syncKeys();
     await rt.certs.save(rt.tls, rt.dataCipher());
   } catch (e) {

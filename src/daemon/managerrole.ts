@@ -4,7 +4,7 @@
 // asks the leader for a place in the group first (as a learner; the leader promotes it once it has
 // caught up); otherwise the node restarts from its Raft log.
 import { join } from 'node:path';
-import { unavailable, type SwarmSpec } from '../api/index.js';
+import { unavailable, type ClusterNetworkConfig, type SwarmSpec } from '../api/index.js';
 import type { Cancel } from '../platform/index.js';
 import { identityOf } from '../ca/index.js';
 import type { MemoryStore } from '../state/index.js';
@@ -21,7 +21,12 @@ import type { NodeRuntime } from './runtime.js';
 const LEADERSHIP_TIMEOUT_MS = 30_000;
 
 export interface ManagerStart {
-  init?: { spec: SwarmSpec; clusterId: string; root: { certPem: string; keyPem: string } };
+  init?: {
+    spec: SwarmSpec;
+    clusterId: string;
+    root: { certPem: string; keyPem: string };
+    network?: ClusterNetworkConfig;
+  };
   joining?: boolean;
 }
 
@@ -167,6 +172,7 @@ export async function activateManager(rt: NodeRuntime, opts: ManagerStart = {}):
       addr: node.addr,
       listenAddr: node.listenAddr,
       spec: init.spec,
+      ...(init.network ? { network: init.network } : {}),
       description: await executor.describe(),
       clusterId: init.clusterId,
       rootCA: init.root,

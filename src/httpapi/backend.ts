@@ -1,6 +1,6 @@
 // What the Engine API needs from the node it runs on. The node implements it (node/apibackend.ts)
 // and hands it to buildApp, so this module never imports the node: the arrow runs node → httpapi.
-import type { Cluster, NodeAvailability, SwarmSpec } from '../api/index.js';
+import type { Cluster, ClusterNetworkConfig, NodeAvailability, SwarmSpec } from '../api/index.js';
 import type { LogLine, LogOptions } from '../agent/index.js';
 import type { ControlAPI, EventLog, LogRequest, LogSink } from '../manager/index.js';
 import type { MemoryStore } from '../state/index.js';
@@ -18,6 +18,8 @@ export interface InitRequest {
   advertiseAddr?: string;
   listenAddr?: string;
   spec?: SwarmSpec;
+  /** The overlay address pools and VXLAN port of a new swarm. */
+  network?: ClusterNetworkConfig;
   forceNewCluster?: boolean;
 }
 

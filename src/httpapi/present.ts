@@ -1,7 +1,7 @@
 // How objects look at the edge: service status, defaults for insertDefaults, Docker's network
 // shape, and the filters of list endpoints. Pure functions over store reads.
 import {
-  invalidArgument,
+  badParameter,
   type Cluster,
   type Filters,
   type Network,
@@ -94,7 +94,8 @@ function labelMatch(labels: Record<string, string> | undefined, wanted: string[]
 }
 
 function checkKeys(f: Filters, allowed: string[]): void {
-  for (const k of f.keys()) if (!allowed.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+  // dockerd checks filter keys itself, so its message has no rpc prefix.
+  for (const k of f.keys()) if (!allowed.includes(k)) throw badParameter(`invalid filter '${k}'`);
 }
 
 export function filterServices(tx: ReadTx, f: Filters): Service[] {
@@ -170,7 +171,7 @@ export function filterTasks(tx: ReadTx, f: Filters): Task[] {
     if (desired) {
       for (const d of desired)
         if (!['running', 'shutdown', 'accepted', 'ready', 'complete', 'remove'].includes(d))
-          throw invalidArgument(`invalid filter 'desired-state=${d}'`);
+          throw badParameter(`invalid filter 'desired-state=${d}'`);
       if (!desired.includes(t.DesiredState)) return false;
     }
     if (upToDate && upToDate.length > 0) {
@@ -213,7 +214,7 @@ export function dockerNetwork(n: Network): Record<string, unknown> {
     EnableIPv6: n.Spec.IPv6Enabled ?? false,
     IPAM: {
       Driver: n.IPAMOptions.Driver.Name,
-      Options: null,
+      Options: n.IPAMOptions.Driver.Options ?? null,
       Config: n.IPAMOptions.Configs.map((c) => ({ ...c })),
     },
     Internal: n.Spec.Internal ?? false,

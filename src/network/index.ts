@@ -1,1 +1,1 @@
-export { nextSubnet, nextAddress, gatewayOf, overlaps, parseCidr, ipToInt, intToIp } from './ipam.js';
+export { nextSubnet, nextAddress, gatewayOf, DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE } from './ipam.js';

@@ -1,55 +1,71 @@
-// Address management helpers (pure). Overlay networks get /24 subnets carved from the default
-// pool 10.0.0.0/8, as Docker does; addresses inside a subnet start after the gateway (.1).
+// Address management (pure), for IPv4 and IPv6 alike. Overlay networks get subnets carved from the
+// cluster's address pools (by default /24s of 10.0.0.0/8, as Docker's); addresses inside a subnet
+// start after the network address, skipping the gateway (and, in IPv4, the broadcast).
+import {
+  formatCidr,
+  formatIp,
+  lastOf,
+  parseCidr,
+  tryParseCidr,
+  WIDTH,
+  type Cidr,
+} from '../api/index.js';
 
-export function ipToInt(ip: string): number {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
-    throw new Error(`bad IPv4 address ${ip}`);
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
+/** Docker's default address pool for overlay networks when the swarm was given none. */
+export const DEFAULT_ADDR_POOL = ['10.0.0.0/8'];
+export const DEFAULT_SUBNET_SIZE = 24;
 
-export function intToIp(n: number): string {
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export function parseCidr(cidr: string): { base: number; bits: number } {
-  const [ip, bitsStr] = cidr.split('/');
-  const bits = Number(bitsStr);
-  if (!ip || !Number.isInteger(bits) || bits < 8 || bits > 30) throw new Error(`bad subnet ${cidr}`);
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return { base: (ipToInt(ip) & mask) >>> 0, bits };
-}
-
-export function overlaps(a: string, b: string): boolean {
-  const x = parseCidr(a);
-  const y = parseCidr(b);
-  const bits = Math.min(x.bits, y.bits);
-  const mask = (~0 << (32 - bits)) >>> 0;
-  return (x.base & mask) >>> 0 === (y.base & mask) >>> 0;
-}
-
-/** The first /size block of pool that overlaps none of `used`. */
-export function nextSubnet(used: readonly string[], pool = '10.0.0.0/8', size = 24): string | undefined {
-  const p = parseCidr(pool);
-  const count = 2 ** (size - p.bits);
-  for (let i = 0; i < count; i++) {
-    const cand = `${intToIp(p.base + i * 2 ** (32 - size))}/${size}`;
-    if (!used.some((u) => overlaps(u, cand))) return cand;
+/**
+ * The first /size block of the pools, in order, that overlaps none of `used`. It steps past each
+ * used block it meets rather than trying every candidate, so a wide pool costs O(used) per pool.
+ */
+export function nextSubnet(
+  used: readonly string[],
+  pools: readonly string[] = DEFAULT_ADDR_POOL,
+  size = DEFAULT_SUBNET_SIZE,
+): string | undefined {
+  for (const text of pools) {
+    const pool = tryParseCidr(text);
+    if (!pool || size < pool.bits || size > WIDTH[pool.family]) continue;
+    const block = 1n << BigInt(WIDTH[pool.family] - size);
+    const taken = used
+      .map(tryParseCidr)
+      .filter((u): u is Cidr => u !== undefined && u.family === pool.family)
+      .sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+    let cand = pool.base;
+    for (const u of taken) {
+      if (cand + block - 1n > lastOf(pool)) break;
+      if (lastOf(u) < cand) continue;
+      if (u.base > cand + block - 1n) break;
+      // u overlaps the candidate: the next candidate is the first aligned block after u.
+      const after = lastOf(u) + 1n;
+      cand = ((after + block - 1n) / block) * block;
+    }
+    if (cand + block - 1n <= lastOf(pool)) return formatCidr({ family: pool.family, base: cand, bits: size });
   }
   return undefined;
 }
 
 export function gatewayOf(subnet: string): string {
-  return intToIp(parseCidr(subnet).base + 1);
+  const c = parseCidr(subnet);
+  return formatIp(c.family, c.base + 1n);
 }
 
-/** The lowest free host address of subnet (as "a.b.c.d/bits"), skipping network, gateway, broadcast. */
-export function nextAddress(subnet: string, used: ReadonlySet<string>): string | undefined {
-  const { base, bits } = parseCidr(subnet);
-  const size = 2 ** (32 - bits);
-  for (let i = 2; i < size - 1; i++) {
-    const ip = intToIp(base + i);
-    if (!used.has(ip)) return `${ip}/${bits}`;
+/**
+ * The lowest free host address of subnet (as "addr/bits"), inside `range` when one is given;
+ * never the network address, nor the IPv4 broadcast. `used` holds canonical address text
+ * (the gateway included). It looks at most `used.size + 1` addresses.
+ */
+export function nextAddress(subnet: string, used: ReadonlySet<string>, range?: string): string | undefined {
+  const net = parseCidr(subnet);
+  const within = range ? parseCidr(range) : net;
+  let first = within.base > net.base ? within.base : net.base + 1n;
+  let last = lastOf(within) < lastOf(net) ? lastOf(within) : lastOf(net);
+  if (net.family === 4 && last === lastOf(net)) last--;
+  if (first === net.base) first++;
+  for (let v = first, seen = 0; v <= last && seen <= used.size; v++, seen++) {
+    const ip = formatIp(net.family, v);
+    if (!used.has(ip)) return `${ip}/${net.bits}`;
   }
   return undefined;
 }

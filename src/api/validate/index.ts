@@ -19,8 +19,9 @@ export {
   validateAddr,
   validateInitRequest,
   validateJoinRequest,
+  DEFAULT_DATA_PATH_PORT,
 } from './swarm.js';
-export type { InitRequest, JoinRequest } from './swarm.js';
+export type { InitRequest, JoinRequest, ClusterNetworkConfig } from './swarm.js';
 export {
   validateNetworkSpec,
   decodeBase64,

@@ -1,8 +1,38 @@
 // Networks, secrets and configs: the objects a service refers to by name.
+import { cidrContains, formatCidr, formatIp, parseIp, tryParseCidr } from '../addr.js';
 import { badParameter, invalidArgument } from '../errors.js';
 import { checkBody, type Schema } from '../schema.js';
-import type { ConfigSpec, NetworkSpec, SecretSpec } from '../types.js';
+import type { ConfigSpec, IPAMConfig, NetworkSpec, SecretSpec } from '../types.js';
 import { DRIVER, isValidName } from './common.js';
+
+/** IPAM drivers a swarm network may name: Docker's swarm knows "default" and IPAM plugins. */
+const IPAM_DRIVERS = ['default'];
+
+/**
+ * One IPAM config as swarmkit's validateIPAMConfiguration checks it (its messages), then in the
+ * canonical text Docker stores: host bits cleared, IPv6 in RFC 5952 form.
+ */
+function checkIpamConfig(c: { Subnet?: string; IPRange?: string; Gateway?: string }): IPAMConfig {
+  const subnet = tryParseCidr(c.Subnet ?? '');
+  if (!subnet) throw invalidArgument(`ipam configuration: invalid subnet ${c.Subnet ?? ''}`);
+  const out: IPAMConfig = { Subnet: formatCidr(subnet) };
+  if (c.IPRange) {
+    const range = tryParseCidr(c.IPRange);
+    const start = range && { family: range.family, value: range.base };
+    if (!start) throw invalidArgument(`ipam configuration: invalid range ${c.IPRange}`);
+    if (!cidrContains(subnet, start) || range.bits < subnet.bits)
+      throw invalidArgument(`ipam configuration: subnet ${c.Subnet} does not contain range ${c.IPRange}`);
+    out.IPRange = formatCidr(range);
+  }
+  if (c.Gateway) {
+    const gw = parseIp(c.Gateway);
+    if (!gw) throw invalidArgument(`ipam configuration: invalid gateway ${c.Gateway}`);
+    if (!cidrContains(subnet, gw))
+      throw invalidArgument(`ipam configuration: subnet ${c.Subnet} does not contain gateway ${c.Gateway}`);
+    out.Gateway = formatIp(gw.family, gw.value);
+  }
+  return out;
+}
 
 export function validateNetworkSpec(
   raw: unknown,
@@ -47,6 +77,8 @@ export function validateNetworkSpec(
       `network driver "${driver}" is not supported by shoal; swarm-scoped networks use "overlay"`,
     );
   }
+  if (body.Attachable === true && body.Ingress === true)
+    throw invalidArgument('ingress network cannot be attachable');
   const ipam = body.IPAM as
     | {
         Driver?: string;
@@ -54,10 +86,12 @@ export function validateNetworkSpec(
         Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[];
       }
     | undefined;
-  for (const c of ipam?.Config ?? []) {
-    if (c.Subnet !== undefined && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.Subnet))
-      throw invalidArgument(`invalid subnet ${c.Subnet}`);
-  }
+  // Docker reads an empty IPAM driver as "default"; any other name is an IPAM plugin, which a
+  // swarm manager looks up and, finding none, refuses with this message (shoal runs no plugins).
+  const ipamDriver = ipam?.Driver || 'default';
+  if (!IPAM_DRIVERS.includes(ipamDriver.toLowerCase()))
+    throw invalidArgument(`error during lookup of plugin ${ipamDriver}`);
+  const configs = (ipam?.Config ?? []).map(checkIpamConfig);
   const spec: NetworkSpec & { Driver?: string } = {
     Name: name,
     Labels: body.Labels ?? {},
@@ -67,8 +101,11 @@ export function validateNetworkSpec(
     },
     Scope: 'swarm',
     IPAMOptions: {
-      Driver: { Name: ipam?.Driver ?? 'default' },
-      ...(ipam?.Config ? { Configs: ipam.Config } : {}),
+      Driver: {
+        Name: ipamDriver,
+        ...(ipam?.Options && Object.keys(ipam.Options).length > 0 ? { Options: ipam.Options } : {}),
+      },
+      ...(ipam?.Config ? { Configs: configs } : {}),
     },
   };
   if (body.Internal === true) spec.Internal = true;

@@ -1,5 +1,6 @@
 // The swarm itself: its spec (init and update), a node's spec, and the bodies of swarm init and join.
-import { invalidArgument } from '../errors.js';
+import { formatCidr, tryParseCidr } from '../addr.js';
+import { badParameter, invalidArgument } from '../errors.js';
 import { checkBody, duration, int64, uint32, uint64, type Schema } from '../schema.js';
 import type { NodeSpec, SwarmSpec } from '../types.js';
 import {
@@ -101,11 +102,48 @@ export interface InitRequest {
   ListenAddr?: string;
   AdvertiseAddr?: string;
   DataPathAddr?: string;
+  DataPathPort?: number;
+  DefaultAddrPool?: string[];
+  SubnetSize?: number;
   ForceNewCluster?: boolean;
   Spec?: SwarmSpec;
 }
 
-export function validateInitRequest(raw: unknown): InitRequest {
+/** The swarm's overlay address pools and VXLAN port, fixed at init as in the cluster object. */
+export interface ClusterNetworkConfig {
+  /** Absent: Docker's default pool (10.0.0.0/8), shown as null. */
+  DefaultAddrPool?: string[];
+  SubnetSize: number;
+  DataPathPort: number;
+}
+
+export const DEFAULT_DATA_PATH_PORT = 4789;
+
+/**
+ * The init request's DefaultAddrPool, SubnetSize and DataPathPort, checked as dockerd checks them
+ * (its messages; dockerd answers 500, a 400 here since the caller is at fault). A subnet size
+ * without a pool is ignored, as Docker ignores it.
+ */
+export function initNetworkConfig(req: InitRequest): ClusterNetworkConfig {
+  const port = req.DataPathPort || DEFAULT_DATA_PATH_PORT;
+  if (port < 1024 || port > 49151)
+    throw badParameter(`Datapath port number is not in valid range (1024-49151) : ${port}`);
+  const pools = (req.DefaultAddrPool ?? []).map((p) => p.trim());
+  if (pools.length > 64) throw badParameter('at most 64 default address pools may be given');
+  if (pools.length === 0) return { SubnetSize: 24, DataPathPort: port };
+  const size = req.SubnetSize || 24;
+  if (size > 29) throw badParameter(`subnet size is out of range: ${size}`);
+  const canonical = pools.map((p) => {
+    const c = tryParseCidr(p);
+    if (!c) throw badParameter(`invalid base pool ${p}: invalid CIDR address: ${p}`);
+    if (size < c.bits)
+      throw badParameter(`invalid CIDR: ${JSON.stringify(p)}. Subnet size is too small for pool: ${size}`);
+    return formatCidr(c);
+  });
+  return { DefaultAddrPool: canonical, SubnetSize: size, DataPathPort: port };
+}
+
+export function validateInitRequest(raw: unknown): InitRequest & { network: ClusterNetworkConfig } {
   const body = checkBody<InitRequest>(
     raw ?? {},
     {
@@ -129,7 +167,7 @@ export function validateInitRequest(raw: unknown): InitRequest {
   }
   // The schema has read the spec's types; these are its semantic checks.
   if (body.Spec !== undefined) body.Spec = validateSwarmSpec(body.Spec);
-  return body;
+  return { ...body, network: initNetworkConfig(body) };
 }
 
 export interface JoinRequest {

@@ -2,41 +2,18 @@
 // until `until` or until the client goes away.
 import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
-import { badParameter, invalidArgument, parseFilters } from '../../api/index.js';
+import { badParameter, parseFilters } from '../../api/index.js';
 import { systemClock, type Cancel } from '../../platform/index.js';
 import type { ApiBackend } from '../backend.js';
 import { API_HEADERS } from '../reply.js';
 import { queryOf } from '../request.js';
-
-const FILTERS = ['type', 'scope', 'event', 'service', 'node', 'container', 'label'];
+import { parseEventTime } from '../timestamp.js';
 
 interface EngineEventView {
   Type: string;
   Action: string;
   scope: string;
   Actor: { ID: string; Attributes: Record<string, string> };
-}
-
-const DURATION = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/;
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/**
- * A `since`/`until` as Docker's GetTimestamp reads it → nanoseconds: unix seconds with an optional
- * fraction of up to nine digits ("1700000000.123456789"), an RFC3339 time (or a date), or a Go
- * duration such as "10m", taken back from now.
- */
-export function parseEventTime(v: string | undefined, nowMs: number): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const secs = /^(-?\d+)(?:\.(\d{1,9}))?$/.exec(v);
-  if (secs) return Number(secs[1]) * 1e9 + Number((secs[2] ?? '').padEnd(9, '0'));
-  const dur = DURATION.exec(v);
-  if (dur) return (nowMs - (Number(dur[1]) * UNIT_NS[dur[2]!]!) / 1e6) * 1e6;
-  const rfc = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/.exec(v);
-  const ms = rfc ? Date.parse(v) : NaN;
-  if (!Number.isFinite(ms)) throw badParameter(`failed to parse value as time or duration: "${v}"`);
-  // Date.parse keeps milliseconds only; the rest of a nanosecond fraction is added back.
-  const extra = rfc?.[1] ? Number(rfc[1].slice(1).padEnd(9, '0').slice(3)) : 0;
-  return ms * 1e6 + extra;
 }
 
 /** Docker's MatchKVList: every `k` / `k=v` of the filter is in the attributes. */
@@ -53,8 +30,8 @@ function matchLabels(want: string[] | undefined, attrs: Record<string, string>):
 export function eventRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
   app.get('/events', (req, reply) => {
     const p = queryOf(req);
+    // As dockerd: a filter key it does not know is ignored, not refused.
     const f = parseFilters(p.filters);
-    for (const k of f.keys()) if (!FILTERS.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
     const now = Date.now();
     const since = parseEventTime(p.since, now);
     const until = parseEventTime(p.until, now);

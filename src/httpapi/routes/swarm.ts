@@ -20,6 +20,7 @@ export function swarmRoutes(app: FastifyInstance<Server>, b: ApiBackend): void {
       ...(body.AdvertiseAddr ? { advertiseAddr: body.AdvertiseAddr } : {}),
       ...(body.ListenAddr ? { listenAddr: body.ListenAddr } : {}),
       spec: body.Spec ?? {},
+      network: body.network,
       ...(body.ForceNewCluster === true ? { forceNewCluster: true } : {}),
     });
     return sendJson(reply, 200, id);

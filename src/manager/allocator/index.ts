@@ -1,8 +1,10 @@
 // The allocator: gives services their virtual IPs and published ports, gives tasks their network
 // addresses, then moves tasks NEW → PENDING so the scheduler can place them. Address use is
-// derived from the store on each pass, never kept on the side.
+// derived from the store on each pass, never kept on the side. A network may be dual stack: a task
+// gets one address of each family its network has a subnet of; a service one virtual IP, from the
+// network's first subnet with room (Swarm's VIP is single too).
 import { isoTime, type Clock } from '../../platform/index.js';
-import type { Network, Service, Task } from '../../api/index.js';
+import { parseCidr, type Network, type Service, type Task } from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
 import { nextAddress } from '../../network/index.js';
 import { WatchLoop } from '../watchloop.js';
@@ -72,20 +74,57 @@ export class Allocator {
   #allocate(tx: WriteTx): void {
     const now = isoTime(this.clock.now());
     const used = new Map<string, Set<string>>();
-    const usedIn = (netId: string): Set<string> => {
-      let s = used.get(netId);
-      if (!s) used.set(netId, (s = new Set()));
+    // A network's gateways are never handed out.
+    const usedIn = (n: Network): Set<string> => {
+      let s = used.get(n.ID);
+      if (!s) {
+        used.set(n.ID, (s = new Set()));
+        for (const c of n.IPAMOptions.Configs) if (c.Gateway) s.add(c.Gateway);
+      }
       return s;
+    };
+    const networks = new Map(tx.all('networks').map((n) => [n.ID, n]));
+    const markUsed = (netId: string, addr: string): void => {
+      const n = networks.get(netId);
+      if (n) usedIn(n).add(bare(addr));
     };
     const allTasks = tx.all('tasks');
     for (const s of tx.all('services'))
-      for (const v of s.Endpoint.VirtualIPs ?? []) usedIn(v.NetworkID).add(bare(v.Addr));
+      for (const v of s.Endpoint.VirtualIPs ?? []) markUsed(v.NetworkID, v.Addr);
     for (const t of allTasks) {
       if (isTerminalState(t.Status.State)) continue;
       for (const a of t.NetworksAttachments ?? [])
-        for (const addr of a.Addresses) usedIn(a.Network.ID).add(bare(addr));
+        for (const addr of a.Addresses) markUsed(a.Network.ID, addr);
     }
-    const subnetOf = (n: Network): string | undefined => n.IPAMOptions.Configs[0]?.Subnet;
+    const take = (n: Network, c: Network['IPAMOptions']['Configs'][number]): string | undefined => {
+      if (!c.Subnet) return undefined;
+      const addr = nextAddress(c.Subnet, usedIn(n), c.IPRange);
+      if (addr) usedIn(n).add(bare(addr));
+      return addr;
+    };
+    /** A virtual IP: from the first subnet with a free address. */
+    const vipOf = (n: Network): string | undefined => {
+      for (const c of n.IPAMOptions.Configs) {
+        const addr = take(n, c);
+        if (addr) return addr;
+      }
+      return undefined;
+    };
+    /** A task's addresses: one of each family, from the first subnet of that family with room. */
+    const addressesOf = (n: Network): string[] => {
+      const out: string[] = [];
+      const done = new Set<number>();
+      for (const c of n.IPAMOptions.Configs) {
+        const family = c.Subnet ? parseCidr(c.Subnet).family : undefined;
+        if (family === undefined || done.has(family)) continue;
+        const addr = take(n, c);
+        if (addr) {
+          out.push(addr);
+          done.add(family);
+        }
+      }
+      return out;
+    };
 
     // Service virtual IPs: one per attached network, in VIP mode.
     for (const s of tx.all('services')) {
@@ -95,9 +134,7 @@ export class Allocator {
       const want = nets.map((n) => {
         const existing = have.find((v) => v.NetworkID === n.ID);
         if (existing) return existing;
-        const subnet = subnetOf(n);
-        const addr = subnet ? nextAddress(subnet, usedIn(n.ID)) : undefined;
-        if (addr) usedIn(n.ID).add(bare(addr));
+        const addr = vipOf(n);
         return addr ? { NetworkID: n.ID, Addr: addr } : undefined;
       });
       const vips = want.filter((v): v is { NetworkID: string; Addr: string } => v !== undefined);
@@ -116,12 +153,10 @@ export class Allocator {
       const service = tx.get('services', t.ServiceID);
       const next = structuredClone(t) as Task;
       if (service) {
-        const attachments = serviceNetworks(tx, service).map((n) => {
-          const subnet = subnetOf(n);
-          const addr = subnet ? nextAddress(subnet, usedIn(n.ID)) : undefined;
-          if (addr) usedIn(n.ID).add(bare(addr));
-          return { Network: n, Addresses: addr ? [addr] : [] };
-        });
+        const attachments = serviceNetworks(tx, service).map((n) => ({
+          Network: n,
+          Addresses: addressesOf(n),
+        }));
         if (attachments.length > 0) next.NetworksAttachments = attachments;
       }
       next.Status = { Timestamp: now, State: 'pending', Message: 'pending task scheduling', PortStatus: {} };

@@ -14,12 +14,15 @@ import {
   normalizeServiceSpec,
   notFound,
   outOfSequence,
+  tryParseCidr,
   validateConfigSpec,
   validateNetworkSpec,
   validateNodeSpec,
   validateSecretSpec,
   validateSwarmSpec,
+  DEFAULT_DATA_PATH_PORT,
   type Cluster,
+  type ClusterNetworkConfig,
   type Config,
   type ConfigSpec,
   type Endpoint,
@@ -34,7 +37,7 @@ import {
   type SwarmSpec,
 } from '../../api/index.js';
 import type { MemoryStore, ReadTx } from '../../state/index.js';
-import { nextSubnet, gatewayOf } from '../../network/index.js';
+import { nextSubnet, gatewayOf, DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE } from '../../network/index.js';
 import { isJob, modeOf, sameJson } from '../orchestrator/index.js';
 import {
   findObject,
@@ -98,6 +101,8 @@ export class ControlAPI {
     addr: string;
     listenAddr: string;
     spec?: SwarmSpec;
+    /** Address pools and VXLAN port from `swarm init` (Docker's defaults without). */
+    network?: ClusterNetworkConfig;
     description: Node['Description'];
     clusterId: string;
     rootCA: CertKey;
@@ -106,6 +111,10 @@ export class ControlAPI {
   }): Promise<Cluster> {
     const now = this.#now();
     const id = opts.clusterId;
+    const net = opts.network ?? { SubnetSize: DEFAULT_SUBNET_SIZE, DataPathPort: DEFAULT_DATA_PATH_PORT };
+    // The ingress network takes the first subnet of the pools, as Docker's does.
+    const ingressSubnet = nextSubnet([], net.DefaultAddrPool ?? DEFAULT_ADDR_POOL, net.SubnetSize)!;
+    const ingressIpam = { Subnet: ingressSubnet, Gateway: gatewayOf(ingressSubnet) };
     const rootPem = opts.rootCA.certPem;
     // At init, the CLI sends zeros for what the user left unset; zero means "the default" there.
     const spec = mergeSwarmSpec(DEFAULT_SWARM_SPEC, dropZeros(opts.spec ?? {}) as SwarmSpec);
@@ -117,9 +126,10 @@ export class ControlAPI {
       Spec: spec,
       TLSInfo: {},
       RootRotationInProgress: false,
-      DefaultAddrPool: ['10.0.0.0/8'],
-      SubnetSize: 24,
-      DataPathPort: 4789,
+      // As Docker: no pool shows as null (the default, 10.0.0.0/8 in /24s, is used).
+      DefaultAddrPool: net.DefaultAddrPool ?? null,
+      SubnetSize: net.SubnetSize,
+      DataPathPort: net.DataPathPort,
       JoinTokens: { Worker: generateJoinToken(rootPem), Manager: generateJoinToken(rootPem) },
       RootCA: { CACert: rootPem, CAKey: opts.rootCA.keyPem },
       ...(spec.EncryptionConfig?.AutoLockManagers === true ? { UnlockKey: newUnlockKey() } : {}),
@@ -148,14 +158,11 @@ export class ControlAPI {
         Labels: {},
         DriverConfiguration: { Name: 'overlay' },
         Ingress: true,
-        IPAMOptions: {
-          Driver: { Name: 'default' },
-          Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }],
-        },
+        IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ ...ingressIpam }] },
         Scope: 'swarm',
       },
       DriverState: { Name: 'overlay', Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' } },
-      IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }] },
+      IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ ...ingressIpam }] },
     };
     await this.store.update((tx) => {
       tx.create('clusters', cluster);
@@ -393,36 +400,56 @@ export class ControlAPI {
       if (spec.Ingress && tx.all('networks').some((n) => n.Spec.Ingress)) {
         throw failedPrecondition('an ingress network already exists; remove it first');
       }
-      const used = tx
-        .all('networks')
-        .flatMap((n) => n.IPAMOptions.Configs.map((c) => c.Subnet ?? ''))
-        .filter(Boolean);
-      const configs = (spec.IPAMOptions?.Configs ?? []).filter((c) => c.Subnet);
-      if (configs.length === 0) {
-        const subnet = nextSubnet(used);
-        if (!subnet) throw failedPrecondition('the default address pool 10.0.0.0/8 has no free /24 left');
-        configs.push({ Subnet: subnet, Gateway: gatewayOf(subnet) });
-      } else {
-        for (const c of configs) c.Gateway ??= gatewayOf(c.Subnet!);
+      const configs = structuredClone(spec.IPAMOptions?.Configs ?? []);
+      // Without a subnet of its own, an IPv4 one comes from the swarm's address pools.
+      if (!configs.some((c) => c.Subnet && tryParseCidr(c.Subnet)?.family === 4)) {
+        const subnet = this.#poolSubnet(tx);
+        configs.unshift({ Subnet: subnet, Gateway: gatewayOf(subnet) });
       }
+      for (const c of configs) c.Gateway ??= gatewayOf(c.Subnet!);
       const vxlan = 4096 + tx.all('networks').length;
       delete (spec as { Driver?: string }).Driver;
+      const ipamDriver = spec.IPAMOptions?.Driver;
       const network: Network = {
         ID: id,
         Version: { Index: 0 },
         CreatedAt: now,
         UpdatedAt: now,
         Spec: spec,
+        // The driver's state keeps the options it was created with (`-o`), as swarmkit's does.
         DriverState: {
           Name: 'overlay',
-          Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vxlan) },
+          Options: {
+            ...spec.DriverConfiguration?.Options,
+            'com.docker.network.driver.overlay.vxlanid_list': String(vxlan),
+          },
         },
-        IPAMOptions: { Driver: { Name: spec.IPAMOptions?.Driver?.Name ?? 'default' }, Configs: configs },
+        IPAMOptions: {
+          Driver: {
+            Name: ipamDriver?.Name ?? 'default',
+            ...(ipamDriver?.Options ? { Options: ipamDriver.Options } : {}),
+          },
+          Configs: configs,
+        },
       };
       // A duplicate name is refused by the store (409), as Docker does for swarm networks.
       tx.create('networks', network);
     });
     return id;
+  }
+
+  /** The first free subnet of the swarm's address pools, at its subnet size, as Docker allocates. */
+  #poolSubnet(tx: ReadTx): string {
+    const cluster = tx.cluster();
+    const pools = cluster?.DefaultAddrPool?.length ? cluster.DefaultAddrPool : DEFAULT_ADDR_POOL;
+    const size = cluster?.DefaultAddrPool?.length ? cluster.SubnetSize : DEFAULT_SUBNET_SIZE;
+    const used = tx.all('networks').flatMap((n) => n.IPAMOptions.Configs.map((c) => c.Subnet ?? ''));
+    const subnet = nextSubnet(used, pools, size);
+    if (!subnet)
+      throw failedPrecondition(
+        `the swarm's address pool ${pools.join(', ')} has no free /${size} subnet left; remove a network or give this one a --subnet`,
+      );
+    return subnet;
   }
 
   async removeNetwork(ref: string): Promise<void> {
