@@ -368,11 +368,16 @@ test('/events replays service and node events between since and until, filtered 
     );
     assert.ok(events.every((e) => e.Type === 'service' && e.scope === 'swarm'));
     assert.ok(mine.every((e) => e.timeNano >= since * 1e9));
-    const bad = await h.call(
+    // As dockerd: a filter key it does not know is ignored; a malformed filter is a 400 without
+    // an rpc prefix.
+    const unknown = await h.call(
       'GET',
-      `/v1.41/events?until=${until}&filters=${encodeURIComponent(JSON.stringify({ bogus: { x: true } }))}`,
+      `/v1.41/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ bogus: { x: true } }))}`,
     );
-    assert.equal(bad.status, 400);
+    assert.equal(unknown.status, 200);
+    assert.ok(unknown.text.includes('"evsvc"'), 'the unknown key filters nothing out');
+    const bad = await h.call('GET', `/v1.41/events?until=${until}&filters=notjson`);
+    assert.deepEqual([bad.status, bad.body], [400, { message: 'invalid filter' }]);
   });
 });
 
