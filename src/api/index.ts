@@ -27,12 +27,7 @@ export {
   validateTaskId,
   MAX_WORKER_TEXT,
 } from './validate/index.js';
-export type {
-  DecodedObjectSpec,
-  InitRequest,
-  JoinRequest,
-  ClusterNetworkConfig,
-} from './validate/index.js';
+export type { DecodedObjectSpec, InitRequest, JoinRequest, ClusterNetworkConfig } from './validate/index.js';
 export {
   check,
   checkBody,

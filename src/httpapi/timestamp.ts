@@ -3,7 +3,16 @@
 // zone is in the daemon's local zone, at its offset now (Go's FixedZone(reference.Zone())).
 import { badParameter } from '../api/index.js';
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
 const DURATION = /^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
 const TERM = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
 
@@ -81,7 +90,8 @@ function parseIn(v: string, { layout, local }: { layout: Layout; local: boolean 
   if (local) offsetMin = -new Date(nowMs).getTimezoneOffset();
   else {
     const z = m[zoneAt]!;
-    offsetMin = z === 'Z' ? 0 : (z[0] === '-' ? -1 : 1) * (Number(z.slice(1, 3)) * 60 + Number(z.slice(4, 6)));
+    offsetMin =
+      z === 'Z' ? 0 : (z[0] === '-' ? -1 : 1) * (Number(z.slice(1, 3)) * 60 + Number(z.slice(4, 6)));
   }
   const utcMs = Date.UTC(y, mo - 1, d, h, mi, s) - offsetMin * 60_000;
   return utcMs * 1e6 + Number(frac.padEnd(9, '0') || '0');
@@ -100,7 +110,9 @@ export function parseEventTime(v: string | undefined, nowMs: number): number | u
   if (t !== undefined) return t;
   // Something with a dash was meant as a time; anything else must be Unix seconds.
   if (v.includes('-'))
-    throw badParameter(`parsing time ${JSON.stringify(v)} as ${JSON.stringify(choice.layout.go)}: cannot parse`);
+    throw badParameter(
+      `parsing time ${JSON.stringify(v)} as ${JSON.stringify(choice.layout.go)}: cannot parse`,
+    );
   const secs = /^(\d+)(?:\.(\d+))?$/.exec(v);
   if (!secs) throw badParameter(`failed to parse value as time or duration: ${JSON.stringify(v)}`);
   return Number(secs[1]) * 1e9 + Number((secs[2] ?? '').slice(0, 9).padEnd(9, '0'));

@@ -62,7 +62,16 @@ test('addresses and CIDRs parse as Go parses them and print canonically', () => 
     assert.ok(ip, text);
     assert.equal(formatIp(ip.family, ip.value), canonical, text);
   }
-  for (const bad of ['10.0.0', '10.0.0.256', '1:2:3:4:5:6:7:8:9', '1::2::3', 'fd00:::1', 'x', '', '10.0.0.01.1'])
+  for (const bad of [
+    '10.0.0',
+    '10.0.0.256',
+    '1:2:3:4:5:6:7:8:9',
+    '1::2::3',
+    'fd00:::1',
+    'x',
+    '',
+    '10.0.0.01.1',
+  ])
     assert.equal(parseIp(bad), undefined, bad);
   assert.equal(formatCidr(tryParseCidr('10.1.2.3/16')!), '10.1.0.0/16', 'host bits are cleared');
   assert.equal(formatCidr(tryParseCidr('fd00:1:2:3::9/48')!), 'fd00:1:2::/48');

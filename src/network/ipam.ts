@@ -1,15 +1,7 @@
 // Address management (pure), for IPv4 and IPv6 alike. Overlay networks get subnets carved from the
 // cluster's address pools (by default /24s of 10.0.0.0/8, as Docker's); addresses inside a subnet
 // start after the network address, skipping the gateway (and, in IPv4, the broadcast).
-import {
-  formatCidr,
-  formatIp,
-  lastOf,
-  parseCidr,
-  tryParseCidr,
-  WIDTH,
-  type Cidr,
-} from '../api/index.js';
+import { formatCidr, formatIp, lastOf, parseCidr, tryParseCidr, WIDTH, type Cidr } from '../api/index.js';
 
 /** Docker's default address pool for overlay networks when the swarm was given none. */
 export const DEFAULT_ADDR_POOL = ['10.0.0.0/8'];
