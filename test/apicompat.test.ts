@@ -4,9 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { apiHarness, withSwarm, type ApiHarness } from './support/daemon.js';
 
-const CAPTURE = '/work/shared/reference/docker-swarm-capture/objects';
+// The capture beside the repository, as the fuzz suite finds the Engine API spec (from dist/test).
+const here = dirname(fileURLToPath(import.meta.url));
+const CAPTURE = join(here, '..', '..', '..', 'shared', 'reference', 'docker-swarm-capture', 'objects');
 const capture = (name: string): { request_body?: unknown; response: Record<string, unknown> } =>
   JSON.parse(readFileSync(`${CAPTURE}/${name}`, 'utf8')) as never;
 
