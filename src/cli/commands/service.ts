@@ -86,7 +86,11 @@ export function serviceCommands(program: Command, cli: CommandContext): void {
         {
           ...(f.name ? { Name: f.name } : {}),
           Mode: mode,
-          TaskTemplate: { ContainerSpec: { Image: image, ...(command.length ? { Args: command } : {}) } },
+          // Empty resources, as the docker CLI's create body has them.
+          TaskTemplate: {
+            ContainerSpec: { Image: image, ...(command.length ? { Args: command } : {}) },
+            Resources: { Limits: {}, Reservations: {} },
+          },
         },
         f,
       );

@@ -225,15 +225,19 @@ export function applyFlags(spec: ServiceSpec, f: SpecFlags): ServiceSpec {
     if (g('Order')) u.Order = g('Order') as 'stop-first';
     if (Object.keys(u).length) spec[key] = u;
   }
-  const res = {
-    Limits: { ...(tt.Resources?.Limits ?? {}) },
-    Reservations: { ...(tt.Resources?.Reservations ?? {}) },
-  };
-  if (f.limitCpu) res.Limits.NanoCPUs = parseCpus(f.limitCpu);
-  if (f.limitMemory) res.Limits.MemoryBytes = parseBytes(f.limitMemory);
-  if (f.reserveCpu) res.Reservations.NanoCPUs = parseCpus(f.reserveCpu);
-  if (f.reserveMemory) res.Reservations.MemoryBytes = parseBytes(f.reserveMemory);
-  tt.Resources = res;
+  // Resources change only with a resource flag, as the docker CLI's update: a manager echoes a
+  // spec as sent, so adding empty ones would change the task template and restart every task.
+  if (f.limitCpu || f.limitMemory || f.reserveCpu || f.reserveMemory) {
+    const res = {
+      Limits: { ...(tt.Resources?.Limits ?? {}) },
+      Reservations: { ...(tt.Resources?.Reservations ?? {}) },
+    };
+    if (f.limitCpu) res.Limits.NanoCPUs = parseCpus(f.limitCpu);
+    if (f.limitMemory) res.Limits.MemoryBytes = parseBytes(f.limitMemory);
+    if (f.reserveCpu) res.Reservations.NanoCPUs = parseCpus(f.reserveCpu);
+    if (f.reserveMemory) res.Reservations.MemoryBytes = parseBytes(f.reserveMemory);
+    tt.Resources = res;
+  }
   if (f.noHealthcheck === false) cs.Healthcheck = { Test: ['NONE'] };
   if (f.healthCmd || f.healthInterval || f.healthTimeout || f.healthRetries || f.healthStartPeriod) {
     const h = { ...(cs.Healthcheck ?? {}) };
