@@ -380,7 +380,26 @@ test('swarm init and join: addresses and tokens are checked before anything is d
   assert.deepEqual(validateInitRequest({ ListenAddr: '0.0.0.0:2377', AdvertiseAddr: 'eth0' }), {
     ListenAddr: '0.0.0.0:2377',
     AdvertiseAddr: 'eth0',
+    network: { SubnetSize: 24, DataPathPort: 4789 },
   });
+  // The overlay pools and VXLAN port, with dockerd's checks: a CLI sends SubnetSize 24 and
+  // DataPathPort 0 when the flags are not given, which mean the defaults.
+  assert.deepEqual(
+    validateInitRequest({ DefaultAddrPool: ['10.9.1.7/16'], SubnetSize: 0, DataPathPort: 0 }).network,
+    { DefaultAddrPool: ['10.9.1.7/16'], SubnetSize: 24, DataPathPort: 4789 },
+  );
+  assert.deepEqual(validateInitRequest({ SubnetSize: 30, DataPathPort: 1024 }).network, {
+    SubnetSize: 24,
+    DataPathPort: 1024,
+  });
+  assert.throws(
+    () => validateInitRequest({ DataPathPort: 1023 }),
+    /^ShoalError: Datapath port number is not in valid range \(1024-49151\) : 1023$/,
+  );
+  assert.throws(
+    () => validateInitRequest({ DefaultAddrPool: ['10.0.0.0/8'], SubnetSize: 7 }),
+    /Subnet size is too small for pool: 7/,
+  );
   const join = { RemoteAddrs: ['10.0.0.1:2377'], JoinToken: 'SWMTKN-1-abc' };
   assert.equal(validateJoinRequest(join).JoinToken, 'SWMTKN-1-abc');
   assert.throws(

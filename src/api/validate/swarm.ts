@@ -1,5 +1,5 @@
 // The swarm itself: its spec (init and update), a node's spec, and the bodies of swarm init and join.
-import { formatCidr, tryParseCidr } from '../addr.js';
+import { tryParseCidr } from '../addr.js';
 import { badParameter, invalidArgument } from '../errors.js';
 import { checkBody, duration, int64, uint32, uint64, type Schema } from '../schema.js';
 import type { NodeSpec, SwarmSpec } from '../types.js';
@@ -133,14 +133,14 @@ export function initNetworkConfig(req: InitRequest): ClusterNetworkConfig {
   if (pools.length === 0) return { SubnetSize: 24, DataPathPort: port };
   const size = req.SubnetSize || 24;
   if (size > 29) throw badParameter(`subnet size is out of range: ${size}`);
-  const canonical = pools.map((p) => {
+  for (const p of pools) {
     const c = tryParseCidr(p);
     if (!c) throw badParameter(`invalid base pool ${p}: invalid CIDR address: ${p}`);
     if (size < c.bits)
       throw badParameter(`invalid CIDR: ${JSON.stringify(p)}. Subnet size is too small for pool: ${size}`);
-    return formatCidr(c);
-  });
-  return { DefaultAddrPool: canonical, SubnetSize: size, DataPathPort: port };
+  }
+  // Kept as given (trimmed), as Docker shows them; the allocator reads them masked.
+  return { DefaultAddrPool: pools, SubnetSize: size, DataPathPort: port };
 }
 
 export function validateInitRequest(raw: unknown): InitRequest & { network: ClusterNetworkConfig } {
