@@ -79,6 +79,27 @@ test('a service spec is echoed as sent: no Init, Reservations, Placement, endpoi
     assert.equal('Runtime' in task.Spec, false);
     assert.equal('Runtime' in ((await get(h, `/v1.41/tasks/${task.ID}`)).Spec as Json), false);
     assert.deepEqual(Object.keys(task.Spec).sort(), ['ContainerSpec', 'ForceUpdate']);
+
+    // The spec sent back as shown (Runtime "container", as a client's read-modify-write does) or
+    // with Docker's other spelling of it ("") is the same template: no task is replaced.
+    for (const runtime of ['container', '']) {
+      const cur = (await get(h, `/v1.41/services/${id}`)) as { Version: { Index: number }; Spec: Json };
+      const spec = structuredClone(cur.Spec) as { Labels: Json; TaskTemplate: Json };
+      spec.TaskTemplate.Runtime = runtime;
+      spec.Labels = { round: runtime || 'empty' };
+      const r = await h.call('POST', `/v1.41/services/${id}/update?version=${cur.Version.Index}`, spec);
+      assert.equal(r.status, 200, r.text);
+    }
+    // A changed template would have started an update (UpdateStatus is set by the update call).
+    assert.equal('UpdateStatus' in (await get(h, `/v1.41/services/${id}`)), false);
+    const after = (await get(
+      h,
+      `/v1.41/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [id] }))}`,
+    )) as unknown as { ID: string }[];
+    assert.deepEqual(
+      after.map((t) => t.ID),
+      [task.ID],
+    );
   });
 });
 
