@@ -4,7 +4,7 @@
 // nodes' pulls and never shown, as Docker hides PullOptions.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Server } from 'node:http';
-import { invalidArgument, notFound, parseFilters, type Service } from '../../api/index.js';
+import { badParameter, invalidArgument, notFound, parseFilters, type Service } from '../../api/index.js';
 import type { ApiBackend } from '../backend.js';
 import { filterServices, serviceStatus, withDefaults } from '../present.js';
 import { queryBool, queryInt } from '../query.js';
@@ -19,8 +19,8 @@ function registryAuthOf(req: FastifyRequest): string | undefined {
   const v = req.headers['x-registry-auth'];
   if (typeof v !== 'string' || v === '') return undefined;
   if (v.length > MAX_REGISTRY_AUTH)
-    throw invalidArgument(`invalid X-Registry-Auth header: longer than ${MAX_REGISTRY_AUTH} characters`);
-  if (!/^[A-Za-z0-9_\-+/]+=*$/.test(v)) throw invalidArgument('invalid X-Registry-Auth header: not base64');
+    throw badParameter(`invalid X-Registry-Auth header: longer than ${MAX_REGISTRY_AUTH} characters`);
+  if (!/^[A-Za-z0-9_\-+/]+=*$/.test(v)) throw badParameter('invalid X-Registry-Auth header: not base64');
   return v;
 }
 
