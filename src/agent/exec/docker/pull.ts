@@ -63,6 +63,8 @@ export class ImagePuller {
 
   /** Makes sure the engine has `image` under the policy; rejects with a task error if it cannot. */
   async ensure(image: string, o: PullOptions = {}): Promise<void> {
+    // No image: nothing to pull (creating the container says what is wrong).
+    if (image === '') return;
     const ref = parseImageRef(image);
     const policy = pullPolicy(ref);
     if (policy === 'never') return;
