@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     const w = median(times.swarm!);
     const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(', ');
     const lines = [
-      `create → RUNNING with a pull of ${image.split(':')[0]} (busybox:local + a ${LAYER_BYTES >> 20} MiB layer), median of ${ROUNDS} rounds:`,
+      `create → RUNNING with a pull of ${image.slice(0, image.lastIndexOf(':'))} (busybox:local + a ${LAYER_BYTES >> 20} MiB layer), median of ${ROUNDS} rounds:`,
       `shoal ${s.toFixed(2)} s (${fmt(times.shoal!)}), swarm ${w.toFixed(2)} s (${fmt(times.swarm!)}), shoal / swarm ${(s / w).toFixed(2)}`,
     ];
     console.log(lines.join('\n'));
