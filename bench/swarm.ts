@@ -3,16 +3,19 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
-const NS = 'shoalbench';
+/** The bench's network namespace, where the real swarm's dockerd runs. */
+export const BENCH_NETNS = 'shoalbench';
+const NS = BENCH_NETNS;
 const RUN = '/run/shoalbench';
 export const SWARM_SOCK = `${RUN}/docker.sock`;
 
-const START = `set -e
+// With `pulls`, the swarm's executor pulls images as it does by default (bench/pull.ts);
+// otherwise it uses the engine's copy (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE), as the other benches want.
+const start = (pulls: boolean): string => `set -e
 mount -t tmpfs cgroup_root /sys/fs/cgroup
 for c in cpu cpuacct cpuset memory devices freezer blkio pids; do mkdir -p /sys/fs/cgroup/$c; mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c; done
 mkdir -p /sys/fs/cgroup/systemd; mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
-export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
-exec dockerd --data-root /var/lib/shoalbench-docker --exec-root ${RUN}/exec --pidfile ${RUN}/docker.pid -H unix://${SWARM_SOCK} --cgroup-parent shoalbench --config-file ${RUN}/daemon.json
+${pulls ? '' : 'export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1\n'}exec dockerd --data-root /var/lib/shoalbench-docker --exec-root ${RUN}/exec --pidfile ${RUN}/docker.pid -H unix://${SWARM_SOCK} --cgroup-parent shoalbench --config-file ${RUN}/daemon.json
 `;
 
 function sh(cmd: string, args: string[], input?: Buffer): string {
@@ -23,10 +26,12 @@ function sh(cmd: string, args: string[], input?: Buffer): string {
 }
 
 export class RealSwarm {
+  constructor(private readonly o: { pulls?: boolean } = {}) {}
+
   async start(): Promise<void> {
     mkdirSync(RUN, { recursive: true });
     writeFileSync(`${RUN}/daemon.json`, '{}');
-    writeFileSync(`${RUN}/start.sh`, START);
+    writeFileSync(`${RUN}/start.sh`, start(this.o.pulls ?? false));
     try {
       sh('ip', ['netns', 'add', NS]);
     } catch {

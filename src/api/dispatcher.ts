@@ -17,6 +17,8 @@ export interface Assignment {
   serviceLabels: Labels;
   secrets: Payload[];
   configs: Payload[];
+  /** The service's registry credentials (X-Registry-Auth as the client sent it), for the pull. */
+  registryAuth?: string;
 }
 
 export interface TaskStatusUpdate {
@@ -96,7 +98,7 @@ export interface DispatcherAPI {
 
 /** One change to a node's assignment set. Payloads come before the tasks that use them. */
 export type SessionChange =
-  | { kind: 'task'; task: Task; serviceName: string; serviceLabels: Labels }
+  | { kind: 'task'; task: Task; serviceName: string; serviceLabels: Labels; registryAuth?: string }
   | { kind: 'secret'; payload: Payload }
   | { kind: 'config'; payload: Payload }
   | { kind: 'removeTask'; id: string }

@@ -281,6 +281,13 @@ export interface Service extends Meta {
   UpdateStatus?: UpdateStatus;
   ServiceStatus?: { RunningTasks: number; DesiredTasks: number; CompletedTasks: number };
   JobStatus?: { JobIteration: { Index?: number }; LastExecution?: string };
+  /**
+   * shoal's own, never shown by the API (Docker hides PullOptions too): the X-Registry-Auth the
+   * client sent with `--with-registry-auth`, as sent (base64url JSON), for the nodes' pulls.
+   */
+  RegistryAuth?: string;
+  /** shoal's own, never shown: the registry auth that went with PreviousSpec. */
+  PreviousRegistryAuth?: string;
 }
 
 // ---- Tasks ----

@@ -81,13 +81,23 @@ export class EngineApiClient {
   }
 
   /** Sends a request under /v<version> and resolves with the response, whatever its status. */
-  async raw(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
-    return this.#send(method, `/v${await this.apiVersion()}${path}`, body);
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<IncomingMessage> {
+    return this.#send(method, `/v${await this.apiVersion()}${path}`, body, headers);
   }
 
   /** Like raw, but an answer of 400 or more rejects with its error (an HttpStatusError). */
-  async stream(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
-    const res = await this.raw(method, path, body);
+  async stream(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<IncomingMessage> {
+    const res = await this.raw(method, path, body, headers);
     const status = res.statusCode ?? 500;
     if (status < 400) return res;
     const text = await readText(res);
@@ -106,7 +116,12 @@ export class EngineApiClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  #send(method: string, path: string, body?: unknown): Promise<IncomingMessage> {
+  #send(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const t = this.#tls;
@@ -122,7 +137,10 @@ export class EngineApiClient {
                 ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
               }
             : {}),
-          headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
+          headers: {
+            ...headers,
+            ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
+          },
         },
         resolve,
       );

@@ -26,6 +26,7 @@ function wireChange(c: SessionChange): AssignmentChange {
             taskJson: json(c.task),
             serviceName: c.serviceName,
             serviceLabelsJson: json(c.serviceLabels),
+            registryAuth: c.registryAuth ?? '',
           },
         },
       };
@@ -88,6 +89,7 @@ function fromWireChange(c: AssignmentChange): SessionChange[] {
           task: parse<Task>(item.value.taskJson),
           serviceName: item.value.serviceName,
           serviceLabels: parse<Labels>(item.value.serviceLabelsJson),
+          ...(item.value.registryAuth ? { registryAuth: item.value.registryAuth } : {}),
         },
       ];
     case 'secret':

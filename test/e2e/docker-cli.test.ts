@@ -603,9 +603,12 @@ test('error cases answer as a real swarm does', async () => {
   const selfId = (await ok(['info', '--format', '{{.Swarm.NodeID}}'])).trim();
   const self = await docker(['node', 'rm', selfId]);
   assert.match(self.stderr, /is a cluster manager and is a member of the raft cluster/);
-  await ok(['service', 'create', '--detach', '--name', 'noimg', 'busybox:nosuchtag', 'true']);
+  // A tag no registry has, on the loopback registry (a name without a host would be pulled from
+  // docker.io): the node's pull fails and says why.
+  const missing = '127.0.0.1:5000/shoal/busybox:nosuchtag';
+  await ok(['service', 'create', '--detach', '--no-resolve-image', '--name', 'noimg', missing, 'true']);
   await waitFor('rejected for a missing image', async () =>
-    /noimg\.1\s+busybox:nosuchtag\s+\S+\s+\w+\s+Rejected[^\n]*No such image: busybox:nosuchtag/.test(
+    /noimg\.1\s+127\.0\.0\.1:5000\/shoal\/busybox:nosuchtag\s+\S+\s+\w+\s+Rejected[^\n]*pulling 127\.0\.0\.1:5000\/shoal\/busybox:nosuchtag: manifest for \S+ not found/.test(
       await ok(['service', 'ps', '--no-trunc', 'noimg']),
     ),
   );

@@ -16,6 +16,11 @@ export type Recovered =
   | { kind: 'exited'; containerId: string; exit: ExitInfo };
 
 export interface Controller {
+  /**
+   * Gets what prepare needs onto the node (the image, pulled as the policy says). Apart from
+   * prepare so a pull, which may take minutes, holds none of the engine's operation slots.
+   */
+  pull?(): Promise<void>;
   /** Creates the container (image must be present). Returns its ID. */
   prepare(): Promise<string>;
   start(): Promise<{ pid: number }>;

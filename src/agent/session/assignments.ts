@@ -17,6 +17,7 @@ export interface SessionTask {
   task: Task;
   serviceName: string;
   serviceLabels: Labels;
+  registryAuth?: string;
 }
 
 /** One session's copy of the node's assignments. */
@@ -58,6 +59,7 @@ export class SessionAssignments {
             task: c.task,
             serviceName: c.serviceName,
             serviceLabels: c.serviceLabels,
+            ...(c.registryAuth ? { registryAuth: c.registryAuth } : {}),
           });
           break;
         case 'secret':

@@ -159,10 +159,16 @@ export class TaskRunner {
       if (this.#observed === 'accepted') this.#set('preparing', 'preparing');
       let id: string;
       try {
+        // The pull runs outside the engine limiter: minutes of download hold no create slot.
+        await this.#ctl.pull?.();
+        // Stopped while pulling: the next step shuts it down without creating a container.
+        const now = this.#a.task.DesiredState;
+        if (now === 'shutdown' || now === 'remove') return;
         id = await this.limiter.run(() => this.#ctl.prepare());
       } catch (e) {
-        // The task could not be set up here (no such image, bad mount, ...): it never ran, so it
-        // is rejected, as Swarm reports it; the restart supervisor decides whether to try again.
+        // The task could not be set up here (failed pull, no such image, bad mount, ...): it never
+        // ran, so it is rejected, as Swarm reports it; the restart supervisor decides whether to
+        // try again.
         this.#set('rejected', 'preparing', { Err: (e as Error).message });
         return;
       }

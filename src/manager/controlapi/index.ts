@@ -81,6 +81,29 @@ function resolve<T extends 'services' | 'nodes' | 'networks'>(
   return o;
 }
 
+/**
+ * The registry credentials that go with an updated service, as Docker chooses them: the ones sent
+ * with the request, else those of the current spec (or of the previous one with
+ * `registryAuthFrom=previous-spec`); a rollback takes the previous spec's with the spec.
+ */
+function setRegistryAuth(
+  next: Service,
+  cur: Service,
+  opts: { rollback: boolean; registryAuth?: string; registryAuthFrom?: 'spec' | 'previous-spec' },
+): void {
+  let auth: string | undefined;
+  if (opts.rollback) auth = cur.PreviousRegistryAuth;
+  else if (opts.registryAuth) auth = opts.registryAuth;
+  else if (opts.registryAuthFrom === 'previous-spec') {
+    if (!cur.PreviousSpec) throw failedPrecondition('service does not have a previous spec');
+    auth = cur.PreviousRegistryAuth;
+  } else auth = cur.RegistryAuth;
+  delete next.RegistryAuth;
+  delete next.PreviousRegistryAuth;
+  if (auth) next.RegistryAuth = auth;
+  if (cur.RegistryAuth) next.PreviousRegistryAuth = cur.RegistryAuth;
+}
+
 export class ControlAPI {
   constructor(
     private readonly store: MemoryStore,
@@ -268,7 +291,8 @@ export class ControlAPI {
     }
   }
 
-  async createService(raw: unknown): Promise<string> {
+  /** `registryAuth`: the client's X-Registry-Auth (`--with-registry-auth`), kept for the nodes' pulls. */
+  async createService(raw: unknown, opts: { registryAuth?: string } = {}): Promise<string> {
     const spec = normalizeServiceSpec(raw);
     const now = this.#now();
     const id = newId();
@@ -285,6 +309,7 @@ export class ControlAPI {
         Endpoint: this.#endpoint(tx, spec, id),
       };
       if (spec.Mode?.ReplicatedJob || spec.Mode?.GlobalJob) service.JobStatus = { JobIteration: {} };
+      if (opts.registryAuth) service.RegistryAuth = opts.registryAuth;
       tx.create('services', service);
     });
     return id;
@@ -294,7 +319,7 @@ export class ControlAPI {
     ref: string,
     version: number,
     raw: unknown,
-    opts: { rollback: boolean },
+    opts: { rollback: boolean; registryAuth?: string; registryAuthFrom?: 'spec' | 'previous-spec' },
   ): Promise<void> {
     const incoming = opts.rollback ? undefined : normalizeServiceSpec(raw);
     await this.store.update((tx) => {
@@ -316,6 +341,7 @@ export class ControlAPI {
       const next = structuredClone(cur) as Service;
       next.Spec = spec;
       next.PreviousSpec = structuredClone(cur.Spec);
+      setRegistryAuth(next, cur, opts);
       next.Endpoint = this.#endpoint(tx, spec, cur.ID, cur.Endpoint);
       next.UpdatedAt = this.#now();
       const templateChanged = !sameJson(spec.TaskTemplate, cur.Spec.TaskTemplate);

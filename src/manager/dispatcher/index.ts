@@ -190,6 +190,8 @@ export class Dispatcher implements DispatcherAPI {
             task,
             serviceName: svc?.Spec.Name ?? task.ServiceID,
             serviceLabels: svc?.Spec.Labels ?? {},
+            // Registry credentials likewise go only to nodes with a live task of the service.
+            ...(live && svc?.RegistryAuth ? { registryAuth: svc.RegistryAuth } : {}),
             secrets: payloads(
               'secrets',
               (cs?.Secrets ?? []).map((r) => r.SecretID),

@@ -45,7 +45,8 @@ export class SentState {
     for (const [id, c] of configs) if (!this.configs.has(id)) changes.push({ kind: 'config', payload: c });
     for (const a of set) {
       const version = a.task.Version?.Index;
-      const service = `${a.serviceName}\0${JSON.stringify(a.serviceLabels)}`;
+      // New registry credentials resend the task, so the node pulls with the current ones.
+      const service = `${a.serviceName}\0${JSON.stringify(a.serviceLabels)}\0${a.registryAuth ?? ''}`;
       tasks.set(a.task.ID, { task: a.task, version, service });
       const had = this.tasks.get(a.task.ID);
       if (had && had.service === service) {
@@ -62,6 +63,7 @@ export class SentState {
         task: a.task,
         serviceName: a.serviceName,
         serviceLabels: a.serviceLabels,
+        ...(a.registryAuth ? { registryAuth: a.registryAuth } : {}),
       });
     }
     for (const id of this.tasks.keys()) if (!tasks.has(id)) changes.push({ kind: 'removeTask', id });

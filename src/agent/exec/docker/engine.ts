@@ -23,6 +23,9 @@ export interface ContainerSummary {
   State: string;
 }
 
+/** An image reference in a path, its slashes kept (the engine's route takes `{name:.*}`). */
+const imagePath = (image: string): string => image.split('/').map(encodeURIComponent).join('/');
+
 /** The node's dockerd. Errors are HttpStatusErrors: `status` 404 means no such container. */
 export class DockerEngine {
   #api: EngineApiClient;
@@ -62,6 +65,25 @@ export class DockerEngine {
       config,
     );
     return r.Id;
+  }
+
+  /** GET /images/{name}/json; a 404 (HttpStatusError) when the engine has no such image. */
+  inspectImage(image: string): Promise<{ Id: string }> {
+    return this.call('GET', `/images/${imagePath(image)}/json`);
+  }
+
+  /**
+   * POST /images/create: the engine pulls `fromImage` at `tag` (a tag or a digest) and streams
+   * its progress as JSON lines; `auth` is an X-Registry-Auth value, passed on as it is.
+   */
+  pullImage(fromImage: string, tag: string, auth?: string): Promise<IncomingMessage> {
+    const q = new URLSearchParams({ fromImage, tag });
+    return this.#api.stream(
+      'POST',
+      `/images/create?${q.toString()}`,
+      undefined,
+      auth ? { 'X-Registry-Auth': auth } : {},
+    );
   }
 
   startContainer(id: string): Promise<void> {

@@ -3,6 +3,7 @@
 // One engine event stream per node routes exits and health changes to waiting controllers.
 import type { Readable } from 'node:stream';
 import { DockerEngine, type ContainerCreateOptions, type MountSettings } from './engine.js';
+import { ImagePuller } from './pull.js';
 import {
   HttpStatusError,
   type Assignment,
@@ -49,6 +50,8 @@ export interface DockerExecutorOptions {
   log?: (msg: string) => void;
   /** Receives every container event of this node (for /events). */
   onEngineEvent?: (e: EngineEvent) => void;
+  /** The longest an image pull may take (default DEFAULT_PULL_TIMEOUT_MS). */
+  pullTimeoutMs?: number;
 }
 
 const ns = (v: number | undefined): number | undefined => (v === undefined ? undefined : v);
@@ -163,11 +166,22 @@ export class DockerExecutor implements Executor {
   #opts: DockerExecutorOptions;
 
   readonly files: TaskFiles;
+  readonly #puller: ImagePuller;
 
   constructor(opts: DockerExecutorOptions) {
     this.#opts = opts;
     this.engine = new DockerEngine(opts.engineHost);
     this.files = new TaskFiles(opts.execRoot);
+    this.#puller = new ImagePuller(this.engine);
+  }
+
+  /** Makes sure the engine has a task's image (pulling with the service's registry credentials). */
+  ensureImage(image: string, auth: string | undefined): Promise<void> {
+    return this.#puller.ensure(image, {
+      ...(auth ? { auth } : {}),
+      ...(this.#opts.log ? { log: this.#opts.log } : {}),
+      ...(this.#opts.pullTimeoutMs !== undefined ? { timeoutMs: this.#opts.pullTimeoutMs } : {}),
+    });
   }
 
   async start(): Promise<void> {
@@ -365,6 +379,10 @@ class DockerController implements Controller {
   /** The container's ID once known, else its name (the engine accepts either). */
   get #ref(): string {
     return this.#id ?? containerName(this.a);
+  }
+
+  pull(): Promise<void> {
+    return this.ex.ensureImage(this.a.task.Spec.ContainerSpec?.Image ?? '', this.a.registryAuth);
   }
 
   async prepare(): Promise<string> {

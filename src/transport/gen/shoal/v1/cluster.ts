@@ -84,6 +84,11 @@ export interface TaskAssignment {
   serviceName: string;
   /** map<string,string> of the service's labels, JSON. */
   serviceLabelsJson: Buffer;
+  /**
+   * The service's registry credentials for the image pull (X-Registry-Auth as the client sent
+   * it); only with the node's live tasks of that service, empty when it has none.
+   */
+  registryAuth: string;
 }
 
 /** Secret and config payloads go only to nodes with a task that references them. */
@@ -893,7 +898,7 @@ export const SessionRequest: MessageFns<SessionRequest> = {
 };
 
 function createBaseTaskAssignment(): TaskAssignment {
-  return { taskJson: Buffer.alloc(0), serviceName: "", serviceLabelsJson: Buffer.alloc(0) };
+  return { taskJson: Buffer.alloc(0), serviceName: "", serviceLabelsJson: Buffer.alloc(0), registryAuth: "" };
 }
 
 export const TaskAssignment: MessageFns<TaskAssignment> = {
@@ -906,6 +911,9 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
     }
     if (message.serviceLabelsJson.length !== 0) {
       writer.uint32(26).bytes(message.serviceLabelsJson);
+    }
+    if (message.registryAuth !== "") {
+      writer.uint32(34).string(message.registryAuth);
     }
     return writer;
   },
@@ -947,6 +955,14 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
             message.serviceLabelsJson = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.registryAuth = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -976,6 +992,11 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
         : isSet(object.service_labels_json)
         ? Buffer.from(bytesFromBase64(object.service_labels_json))
         : Buffer.alloc(0),
+      registryAuth: isSet(object.registryAuth)
+        ? globalThis.String(object.registryAuth)
+        : isSet(object.registry_auth)
+        ? globalThis.String(object.registry_auth)
+        : "",
     };
   },
 
@@ -990,6 +1011,9 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
     if (message.serviceLabelsJson.length !== 0) {
       obj.serviceLabelsJson = base64FromBytes(message.serviceLabelsJson);
     }
+    if (message.registryAuth !== "") {
+      obj.registryAuth = message.registryAuth;
+    }
     return obj;
   },
 
@@ -1001,6 +1025,7 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
     message.taskJson = object.taskJson ?? Buffer.alloc(0);
     message.serviceName = object.serviceName ?? "";
     message.serviceLabelsJson = object.serviceLabelsJson ?? Buffer.alloc(0);
+    message.registryAuth = object.registryAuth ?? "";
     return message;
   },
 };
