@@ -3,6 +3,7 @@
 import { invalidArgument } from '../errors.js';
 import { checkBody, duration, fieldFor, int64, uint32, uint64, type Schema } from '../schema.js';
 import { parseConstraints } from '../constraints.js';
+import { checkSpecTemplates } from '../template/index.js';
 import type { ServiceMode, ServiceSpec, UpdateConfig } from '../types.js';
 import {
   atMost,
@@ -225,6 +226,7 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   const tt = (spec.TaskTemplate ??= {});
   const cs = tt.ContainerSpec;
   if (!cs || !cs.Image) throw invalidArgument('ContainerSpec: image reference must be provided');
+  checkSpecTemplates(cs);
   cs.Init ??= false;
   cs.DNSConfig ??= {};
   cs.Isolation ??= 'default';

@@ -91,6 +91,8 @@ export interface SecretPayload {
   id: string;
   name: string;
   data: Buffer;
+  /** The template driver of a templated secret or config ("golang"); empty when it is not one. */
+  templating: string;
 }
 
 export interface AssignmentChange {
@@ -1006,7 +1008,7 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
 };
 
 function createBaseSecretPayload(): SecretPayload {
-  return { id: "", name: "", data: Buffer.alloc(0) };
+  return { id: "", name: "", data: Buffer.alloc(0), templating: "" };
 }
 
 export const SecretPayload: MessageFns<SecretPayload> = {
@@ -1019,6 +1021,9 @@ export const SecretPayload: MessageFns<SecretPayload> = {
     }
     if (message.data.length !== 0) {
       writer.uint32(26).bytes(message.data);
+    }
+    if (message.templating !== "") {
+      writer.uint32(34).string(message.templating);
     }
     return writer;
   },
@@ -1060,6 +1065,14 @@ export const SecretPayload: MessageFns<SecretPayload> = {
             message.data = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.templating = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1077,6 +1090,7 @@ export const SecretPayload: MessageFns<SecretPayload> = {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      templating: isSet(object.templating) ? globalThis.String(object.templating) : "",
     };
   },
 
@@ -1091,6 +1105,9 @@ export const SecretPayload: MessageFns<SecretPayload> = {
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
     }
+    if (message.templating !== "") {
+      obj.templating = message.templating;
+    }
     return obj;
   },
 
@@ -1102,6 +1119,7 @@ export const SecretPayload: MessageFns<SecretPayload> = {
     message.id = object.id ?? "";
     message.name = object.name ?? "";
     message.data = object.data ?? Buffer.alloc(0);
+    message.templating = object.templating ?? "";
     return message;
   },
 };
