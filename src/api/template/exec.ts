@@ -146,7 +146,9 @@ function zero(t: GoType): GoValue {
       return bool(false);
     case 'map':
       return { t, v: new Map() };
-    default:
+    case 'struct':
+    case 'ptr':
+    case 'opaque':
       return { t, v: undefined };
   }
 }
@@ -344,7 +346,8 @@ class Execution {
         ]);
     } else if (v !== undefined && !(v.t.k === 'ptr' && v.v === undefined)) {
       this.at({ pos: n.pos, text: pipeText(n.pipe) });
-      this.errorf(`range can't iterate over ${formatValue(v)}`);
+      // Go prints the value; a string may be a secret's, and this message reaches the task's error.
+      this.errorf(`range can't iterate over ${v.t.k === 'string' ? 'a string' : formatValue(v)}`);
     }
     const oneVar = n.pipe.decl.length === 1;
     for (const [k, e] of items) {
@@ -431,7 +434,10 @@ class Execution {
         }
         return this.fieldChain(dot, v, first.ident.slice(1), cmd.args, final);
       }
-      default:
+      case 'bool':
+      case 'nil':
+      case 'number':
+      case 'string':
     }
     this.at({ pos: first.pos, text: argString(first) });
     this.notAFunction(cmd.args, final);
@@ -455,7 +461,12 @@ class Execution {
         return { t: a.isFloat ? FLOAT : INT, v: a.value };
       case 'nil':
         return this.errorf('nil is not a command');
-      default:
+      case 'field':
+      case 'variable':
+      case 'dot':
+      case 'identifier':
+      case 'chain':
+      case 'pipe':
         return this.errorf(`can't handle ${argString(a)}`);
     }
   }
@@ -547,7 +558,9 @@ class Execution {
         this.at({ pos: a.pos, text: argString(a) });
         return this.fieldChain(dot, base, a.field, [a], MISSING);
       }
-      default:
+      case 'bool':
+      case 'number':
+      case 'string':
         return this.literal(a);
     }
   }

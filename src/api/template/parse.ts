@@ -4,6 +4,21 @@ import { describeItem, lex, type Item } from './lex.js';
 
 export class TemplateError extends Error {}
 
+/** The tokens that begin a command's first operand. */
+const STARTS_OPERAND: ReadonlySet<Item['typ']> = new Set([
+  'bool',
+  'char',
+  'dot',
+  'field',
+  'identifier',
+  'number',
+  'nil',
+  'rawString',
+  'string',
+  'variable',
+  'lparen',
+]);
+
 /** Template sources are swarm's "expansion" templates: Go names them so in every message. */
 export const TEMPLATE_NAME = 'expansion';
 /** Deeper nesting than this is refused: it bounds the parser's and the evaluator's recursion. */
@@ -231,7 +246,18 @@ export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
         }
         return { type: 'string', pos: it.pos, quoted: it.val, text };
       }
-      default:
+      case 'error':
+      case 'eof':
+      case 'text':
+      case 'left':
+      case 'right':
+      case 'space':
+      case 'keyword':
+      case 'pipe':
+      case 'rparen':
+      case 'declare':
+      case 'assign':
+      case 'comma':
         backup();
         return undefined;
     }
@@ -254,7 +280,9 @@ export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
       case 'nil':
       case 'dot':
         return fail(`unexpected . after term ${JSON.stringify(argString(node))}`);
-      default:
+      case 'chain':
+      case 'identifier':
+      case 'pipe':
         return { type: 'chain', pos, node, field: fields };
     }
   }
@@ -311,24 +339,9 @@ export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
     for (;;) {
       const it = nextNonSpace();
       if (it.typ === end) break;
-      switch (it.typ) {
-        case 'bool':
-        case 'char':
-        case 'dot':
-        case 'field':
-        case 'identifier':
-        case 'number':
-        case 'nil':
-        case 'rawString':
-        case 'string':
-        case 'variable':
-        case 'lparen':
-          backup();
-          pipe.cmds.push(command());
-          continue;
-        default:
-          unexpected(it, context);
-      }
+      if (!STARTS_OPERAND.has(it.typ)) unexpected(it, context);
+      backup();
+      pipe.cmds.push(command());
     }
     if (pipe.cmds.length === 0) fail(`missing value for ${context}`);
     for (const [n, c] of pipe.cmds.entries()) {
@@ -410,14 +423,9 @@ export function parse(src: string, funcs: ReadonlySet<string>): Node[] {
 
   function textOrAction(): Parsed {
     const it = nextNonSpace();
-    switch (it.typ) {
-      case 'text':
-        return { type: 'text', text: it.val };
-      case 'left':
-        return action();
-      default:
-        return unexpected(it, 'input');
-    }
+    if (it.typ === 'text') return { type: 'text', text: it.val };
+    if (it.typ === 'left') return action();
+    return unexpected(it, 'input');
   }
 
   const root: Node[] = [];

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile, expandString, TemplateError, type SwarmContext } from './index.js';
+import { httpStatusFor, isShoalError } from '../errors.js';
+import { normalizeServiceSpec } from '../validate/index.js';
 
 const ctx: SwarmContext = {
   service: { id: 'svc1', name: 'web', labels: { tier: 'front', app: 'shop' } },
@@ -169,4 +171,45 @@ test('runaway templates stop: output size, work and nesting are bounded', () => 
 
 test('a string without {{ is returned as it is, whatever it holds', () => {
   assert.equal(expand('}} %s $x .A'), '}} %s $x .A');
+});
+
+test('a service spec is checked as swarmkit checks it: its templates must expand for a stand-in task', () => {
+  const spec = (cs: Record<string, unknown>): unknown => ({
+    Name: 'web',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox:local', ...cs } },
+  });
+  const ok = normalizeServiceSpec(
+    spec({
+      Hostname: '{{.Node.Hostname}}',
+      Env: ['A={{.Task.Slot}}'],
+      Mounts: [{ Type: 'volume', Source: 'v{{.Task.Slot}}', Target: '/d' }],
+    }),
+  );
+  assert.equal(
+    ok.TaskTemplate?.ContainerSpec?.Hostname,
+    '{{.Node.Hostname}}',
+    'the spec is stored unexpanded',
+  );
+  const refused = (cs: Record<string, unknown>, message: string): void =>
+    assert.throws(
+      () => normalizeServiceSpec(spec(cs)),
+      (e: unknown) => isShoalError(e) && httpStatusFor(e.code) === 400 && e.message === message,
+    );
+  refused(
+    { Env: ['A={{.Nope}}'] },
+    'expanding env failed: expanding env "A={{.Nope}}": template: expansion:1:2: executing "expansion" at <.Nope>: can\'t evaluate field Nope in type *template.Context',
+  );
+  refused(
+    { Hostname: '{{.Node.Hostname' },
+    'expanding hostname failed: template: expansion:1: unclosed action',
+  );
+  refused(
+    { Mounts: [{ Type: 'volume', Source: '{{upper .Task.Slot}}', Target: '/d' }] },
+    'expanding mounts failed: expanding mount source "{{upper .Task.Slot}}": template: expansion:1: function "upper" not defined',
+  );
+  // The stand-in service has no labels, so a label read as a field is refused (as Docker does).
+  refused(
+    { Env: ['T={{.Service.Labels.tier}}'] },
+    'expanding env failed: expanding env "T={{.Service.Labels.tier}}": template: expansion:1:10: executing "expansion" at <.Service.Labels.tier>: map has no entry for key "tier"',
+  );
 });

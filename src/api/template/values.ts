@@ -55,7 +55,11 @@ export function typeString(t: GoType): string {
       return t.name ?? `struct { ${t.fields.map((f) => `${f.name} ${typeString(f.type)}`).join('; ')} }`;
     case 'opaque':
       return t.name;
-    default:
+    case 'string':
+    case 'int':
+    case 'uint8':
+    case 'float64':
+    case 'bool':
       return t.k;
   }
 }
