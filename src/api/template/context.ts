@@ -4,7 +4,10 @@
 import { invalidArgument } from '../errors.js';
 import type { Assignment } from '../dispatcher.js';
 import type { ContainerSpec, Labels, Mount, Task } from '../types.js';
-import { compile, FuncError, type TemplateFunc } from './exec.js';
+import { Budget, compile, FuncError, type TemplateFunc } from './exec.js';
+
+/** Bytes all of a spec's expanded fields may add up to (API bodies are at most 2 MiB). */
+const SPEC_OUTPUT = 4 << 20;
 import { TemplateError } from './parse.js';
 import { BOOL, STRING, goQuote, str, stringMap, type GoType, type GoValue } from './values.js';
 
@@ -137,9 +140,9 @@ const SWARM_FUNCS: Record<string, TemplateFunc> = {
 };
 
 /** Expands one string as a spec field (ctx.Expand in swarmkit). */
-export function expandString(s: string, ctx: SwarmContext): string {
+export function expandString(s: string, ctx: SwarmContext, budget = new Budget()): string {
   if (!s.includes('{{')) return s;
-  return compile(s, SWARM_FUNCS).execute({ t: { k: 'ptr', elem: CONTEXT }, v: contextValue(ctx) });
+  return compile(s, SWARM_FUNCS).execute({ t: { k: 'ptr', elem: CONTEXT }, v: contextValue(ctx) }, budget);
 }
 
 const wrap = (prefix: string, e: unknown): never => {
@@ -150,12 +153,13 @@ const wrap = (prefix: string, e: unknown): never => {
 function expandMap(
   m: Record<string, string> | undefined,
   ctx: SwarmContext,
+  b: Budget,
 ): Record<string, string> | undefined {
   if (!m) return m;
   const out: Record<string, string> = {};
   for (const k of Object.keys(m).sort()) {
     try {
-      out[k] = expandString(m[k]!, ctx);
+      out[k] = expandString(m[k]!, ctx, b);
     } catch (e) {
       wrap(`expanding map entry ${goQuote(k)}=${goQuote(m[k]!)}`, e);
     }
@@ -163,29 +167,29 @@ function expandMap(
   return out;
 }
 
-function expandMount(m: Mount, ctx: SwarmContext): Mount {
+function expandMount(m: Mount, ctx: SwarmContext, b: Budget): Mount {
   const out: Mount = { ...m };
   try {
-    if (m.Source !== undefined) out.Source = expandString(m.Source, ctx);
+    if (m.Source !== undefined) out.Source = expandString(m.Source, ctx, b);
   } catch (e) {
     wrap(`expanding mount source ${goQuote(m.Source ?? '')}`, e);
   }
   try {
-    if (m.Target !== undefined) out.Target = expandString(m.Target, ctx);
+    if (m.Target !== undefined) out.Target = expandString(m.Target, ctx, b);
   } catch (e) {
     wrap(`expanding mount target ${goQuote(m.Target ?? '')}`, e);
   }
   if (m.VolumeOptions) {
     const vo = { ...m.VolumeOptions };
     try {
-      const labels = expandMap(vo.Labels, ctx);
+      const labels = expandMap(vo.Labels, ctx, b);
       if (labels) vo.Labels = labels;
     } catch (e) {
       wrap('expanding volume labels', e);
     }
     if (vo.DriverConfig) {
       try {
-        const options = expandMap(vo.DriverConfig.Options, ctx);
+        const options = expandMap(vo.DriverConfig.Options, ctx, b);
         vo.DriverConfig = { ...vo.DriverConfig, ...(options ? { Options: options } : {}) };
       } catch (e) {
         wrap('expanding volume driver config', e);
@@ -202,13 +206,15 @@ function expandMount(m: Mount, ctx: SwarmContext): Mount {
  * Throws a TemplateError worded as swarmkit's ("expanding env failed: …").
  */
 export function expandContainerSpec(cs: ContainerSpec, ctx: SwarmContext): ContainerSpec {
+  // One budget for all the spec's fields: a body of many small templates costs what one does.
+  const b = new Budget(1_000_000, SPEC_OUTPUT);
   const out: ContainerSpec = { ...cs };
   if (cs.Env) {
     out.Env = cs.Env.map((entry) => {
       const i = entry.indexOf('=');
       if (i < 0) return entry;
       try {
-        return `${entry.slice(0, i)}=${expandString(entry.slice(i + 1), ctx)}`;
+        return `${entry.slice(0, i)}=${expandString(entry.slice(i + 1), ctx, b)}`;
       } catch (e) {
         return wrap(`expanding env failed: expanding env ${goQuote(entry)}`, e);
       }
@@ -216,14 +222,14 @@ export function expandContainerSpec(cs: ContainerSpec, ctx: SwarmContext): Conta
   }
   if (cs.Mounts) {
     try {
-      out.Mounts = cs.Mounts.map((m) => expandMount(m, ctx));
+      out.Mounts = cs.Mounts.map((m) => expandMount(m, ctx, b));
     } catch (e) {
       wrap('expanding mounts failed', e);
     }
   }
   if (cs.Hostname !== undefined) {
     try {
-      out.Hostname = expandString(cs.Hostname, ctx);
+      out.Hostname = expandString(cs.Hostname, ctx, b);
     } catch (e) {
       wrap('expanding hostname failed', e);
     }
@@ -291,7 +297,7 @@ export function expandPayload(
     }),
   };
   const src = Buffer.from(data).toString('utf8');
-  const out = compile(src, funcs).execute(dot, { maxOutput, maxSteps: 1_000_000 });
+  const out = compile(src, funcs).execute(dot, new Budget(1_000_000, maxOutput));
   return { data: Buffer.from(out, 'utf8'), sensitive };
 }
 

@@ -18,6 +18,7 @@ import {
   INT,
   UINT8,
   bool,
+  int,
   formatValue,
   isNumber,
   str,
@@ -37,14 +38,19 @@ export interface TemplateFunc {
   call(args: (GoValue | undefined)[]): GoValue | undefined;
 }
 
-export interface ExecLimits {
-  /** Bytes of output; more fails the template. */
-  maxOutput: number;
-  /** Evaluation steps (nodes walked, commands run, range iterations). */
-  maxSteps: number;
+/**
+ * What templates may spend, shared by all the templates of one spec or payload, so that many
+ * small templates cost no more than one large one: evaluation steps (nodes walked, commands run,
+ * range iterations) and bytes of output.
+ */
+export class Budget {
+  steps = 0;
+  output = 0;
+  constructor(
+    readonly maxSteps = 1_000_000,
+    readonly maxOutput = 1024 * 1024,
+  ) {}
 }
-
-export const DEFAULT_LIMITS: ExecLimits = { maxOutput: 1024 * 1024, maxSteps: 1_000_000 };
 
 /** Raised by a function to report "error calling f: <message>". */
 export class FuncError extends Error {}
@@ -249,15 +255,13 @@ function findField(t: GoType, name: string): { path: GoField[] } | undefined {
 
 class Execution {
   #out: string[] = [];
-  #size = 0;
-  #steps = 0;
   #vars: Variable[];
   #node: { pos: number; text: string } | undefined;
 
   constructor(
     private readonly src: string,
     private readonly funcs: Record<string, TemplateFunc>,
-    private readonly limits: ExecLimits,
+    private readonly limits: Budget,
     dot: GoValue,
   ) {
     this.#vars = [{ name: '$', value: dot }];
@@ -285,13 +289,13 @@ class Execution {
   }
 
   step(): void {
-    if (++this.#steps > this.limits.maxSteps)
-      this.errorf(`template takes more than ${this.limits.maxSteps} steps`);
+    if (++this.limits.steps > this.limits.maxSteps)
+      this.errorf(`templates take more than ${this.limits.maxSteps} steps`);
   }
 
   write(s: string): void {
-    this.#size += Buffer.byteLength(s);
-    if (this.#size > this.limits.maxOutput)
+    this.limits.output += Buffer.byteLength(s);
+    if (this.limits.output > this.limits.maxOutput)
       this.errorf(`template output is larger than ${this.limits.maxOutput} bytes`);
     this.#out.push(s);
   }
@@ -332,18 +336,21 @@ class Execution {
   range(dot: GoValue | undefined, n: Extract<Node, { type: 'if' | 'with' | 'range' }>): void {
     const mark = this.#vars.length;
     const v = this.pipeline(dot, n.pipe);
-    const items: [GoValue, GoValue | undefined][] = [];
+    let items: Iterable<[GoValue, GoValue | undefined]> = [];
+    let empty = true;
     if (v?.t.k === 'map') {
       const m = v.v as Map<string, GoValue>;
-      for (const k of [...m.keys()].sort()) items.push([str(k), m.get(k)]);
+      items = [...m.keys()].sort().map((k): [GoValue, GoValue | undefined] => [str(k), m.get(k)]);
+      empty = m.size === 0;
     } else if (v?.t.k === 'int') {
       const count = v.v as number;
-      if (count > this.limits.maxSteps) this.errorf(`template takes more than ${this.limits.maxSteps} steps`);
-      for (let i = 0; i < count; i++)
-        items.push([
-          { t: INT, v: i },
-          { t: INT, v: i },
-        ]);
+      if (this.limits.steps + count > this.limits.maxSteps)
+        this.errorf(`templates take more than ${this.limits.maxSteps} steps`);
+      // Counted, not listed: a large count costs steps, not memory.
+      items = (function* (): Generator<[GoValue, GoValue]> {
+        for (let i = 0; i < count; i++) yield [int(i), int(i)];
+      })();
+      empty = count <= 0;
     } else if (v !== undefined && !(v.t.k === 'ptr' && v.v === undefined)) {
       this.at({ pos: n.pos, text: pipeText(n.pipe) });
       // Go prints the value; a string may be a secret's, and this message reaches the task's error.
@@ -366,7 +373,7 @@ class Execution {
         this.#vars.length = inner;
       }
     }
-    if (items.length === 0 && n.elseList) this.walk(dot, n.elseList);
+    if (empty && n.elseList) this.walk(dot, n.elseList);
     this.#vars.length = mark;
   }
 
@@ -614,15 +621,15 @@ class Execution {
 const pipeText = (p: Pipe): string => p.cmds.map(commandString).join(' | ');
 
 export interface Template {
-  execute(dot: GoValue, limits?: ExecLimits): string;
+  execute(dot: GoValue, budget?: Budget): string;
 }
 
 /** Parses `src` once; the names in `funcs` (with Go's builtins) are the callable functions. */
 export function compile(src: string, funcs: Record<string, TemplateFunc> = {}): Template {
   const nodes = parse(src, new Set([...Object.keys(BUILTINS), ...Object.keys(funcs)]));
   return {
-    execute(dot: GoValue, limits = DEFAULT_LIMITS): string {
-      const ex = new Execution(src, funcs, limits, dot);
+    execute(dot: GoValue, budget = new Budget()): string {
+      const ex = new Execution(src, funcs, budget, dot);
       try {
         ex.walk(dot, nodes);
       } catch (e) {

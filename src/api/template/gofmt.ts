@@ -54,16 +54,23 @@ export function sprintf(format: string, args: readonly (GoValue | undefined)[]):
     }
     let width: number | undefined;
     let prec: number | undefined;
-    const num = /^\d+/.exec(format.slice(i + 1));
-    if (num) {
-      width = Number(num[0]);
-      i += num[0].length;
-    }
+    // fmt's parsenum: a number that grows past 1e6 is taken as a runaway, and the rest of the
+    // format with it (so "%99999999d" prints %!(NOVERB) instead of padding that far).
+    const parsenum = (): number | undefined => {
+      let n: number | undefined;
+      while (i + 1 < format.length && /[0-9]/.test(format[i + 1]!)) {
+        if (n !== undefined && n > 1e6) {
+          i = format.length;
+          return undefined;
+        }
+        n = (n ?? 0) * 10 + Number(format[++i]);
+      }
+      return n;
+    };
+    width = parsenum();
     if (format[i + 1] === '.') {
       i++;
-      const p = /^\d*/.exec(format.slice(i + 1))![0];
-      prec = Number(p || '0');
-      i += p.length;
+      prec = parsenum() ?? 0;
     }
     const verb = format[++i];
     if (verb === undefined) {

@@ -1,7 +1,7 @@
 // Go templates as swarm expands them: a text/template subset (lex, parse, exec), Go's value
 // printing, and swarm's contexts for task specs and templated secrets and configs.
-export { compile, DEFAULT_LIMITS, FuncError } from './exec.js';
-export type { ExecLimits, Template, TemplateFunc } from './exec.js';
+export { Budget, compile, FuncError } from './exec.js';
+export type { Template, TemplateFunc } from './exec.js';
 export { TemplateError } from './parse.js';
 export {
   checkSpecTemplates,

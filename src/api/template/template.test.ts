@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compile, expandString, TemplateError, type SwarmContext } from './index.js';
+import fc from 'fast-check';
+import {
+  Budget,
+  compile,
+  expandContainerSpec,
+  expandString,
+  TemplateError,
+  type SwarmContext,
+} from './index.js';
 import { httpStatusFor, isShoalError } from '../errors.js';
 import { normalizeServiceSpec } from '../validate/index.js';
 
@@ -156,10 +164,18 @@ test('execution errors name the place and the node, as Go does (missingkey=error
 test('runaway templates stop: output size, work and nesting are bounded', () => {
   const t = compile('{{range 1000}}xxxxxxxxxx{{end}}');
   assert.throws(
-    () => t.execute({ t: { k: 'int' }, v: 0 }, { maxOutput: 5000, maxSteps: 1e6 }),
+    () => t.execute({ t: { k: 'int' }, v: 0 }, new Budget(1e6, 5000)),
     /output is larger than 5000 bytes/,
   );
   assert.throws(() => expand('{{range 100000000}}{{end}}'), /more than 1000000 steps/);
+  assert.equal(expand('{{printf "%20000000d|%s" 1 "ab"}}'), '%!(NOVERB)%!(EXTRA int=1, string=ab)');
+  // The budget is the spec's, not each field's: many small loops add up.
+  const env = Array.from({ length: 50 }, (_, i) => `E${i}={{range 30000}}{{end}}`);
+  assert.throws(() => expandContainerSpec({ Image: 'x', Env: env }, ctx), /more than 1000000 steps/);
+  assert.throws(
+    () => expandContainerSpec({ Image: 'x', Env: Array(8).fill('A={{printf "%1000000s" "x"}}') }, ctx),
+    /output is larger than 4194304 bytes/,
+  );
   assert.throws(() => expand('{{range 500000}}{{range 500000}}{{end}}{{end}}'), /more than 1000000 steps/);
   assert.throws(
     () => expand('{{' + '('.repeat(500) + '1' + ')'.repeat(500) + '}}'),
@@ -211,5 +227,70 @@ test('a service spec is checked as swarmkit checks it: its templates must expand
   refused(
     { Env: ['T={{.Service.Labels.tier}}'] },
     'expanding env failed: expanding env "T={{.Service.Labels.tier}}": template: expansion:1:10: executing "expansion" at <.Service.Labels.tier>: map has no entry for key "tier"',
+  );
+});
+
+test('any input either expands or fails with a TemplateError, within its bounds', () => {
+  const pieces = [
+    '{{',
+    '}}',
+    '{{- ',
+    ' -}}',
+    '.',
+    '.Service',
+    '.Labels',
+    '.Name',
+    '.Node',
+    '$',
+    '$x',
+    ':=',
+    '=',
+    '|',
+    '(',
+    ')',
+    ' ',
+    '"s"',
+    '`r`',
+    "'c'",
+    '1',
+    '-2',
+    '1.5',
+    'if',
+    'else',
+    'end',
+    'range',
+    'with',
+    'break',
+    'continue',
+    'nil',
+    'true',
+    'printf',
+    'index',
+    'len',
+    'eq',
+    'and',
+    'or',
+    'not',
+    'join',
+    'slice',
+    'html',
+    ',',
+    '/*',
+    '*/',
+    'x',
+    '\n',
+    '%d',
+  ];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
+      const src = parts.join('');
+      try {
+        const out = expand(src);
+        assert.equal(typeof out, 'string');
+      } catch (e) {
+        assert.ok(e instanceof TemplateError, `${src}: ${String(e)}`);
+      }
+    }),
+    { numRuns: 3000, seed: 19 },
   );
 });
