@@ -200,8 +200,13 @@ const urlEscape = (s: string): string =>
     })
     .join('');
 
-/** Go's builtins (call aside: a swarm template holds no function values). */
+/** Go's builtins. A swarm template holds no function values, so `call` can only fail, as Go's does. */
 export const BUILTINS: Record<string, TemplateFunc> = {
+  call: {
+    params: ['any'],
+    variadic: 'any',
+    call: ([fn]) => fail(fn === undefined ? 'call of nil' : `non-function of type ${typeString(fn.t)}`),
+  },
   and: { params: ['any'], variadic: 'any', call: (a) => a[a.length - 1] },
   or: { params: ['any'], variadic: 'any', call: (a) => a[a.length - 1] },
   not: { params: ['any'], call: (a) => bool(!truth(a[0]).truth) },
@@ -613,7 +618,11 @@ class Execution {
     } catch (e) {
       if (e instanceof TemplateError) throw e;
       this.at({ pos: cmd.pos, text: commandString(cmd) });
-      return this.errorf(`error calling ${name}: ${(e as Error).message}`);
+      let msg = (e as Error).message;
+      // Go names the operand that is not a function.
+      if (name === 'call' && argNodes[0] && msg.startsWith('non-function '))
+        msg = `non-function ${argString(argNodes[0])} ${msg.slice('non-function '.length)}`;
+      return this.errorf(`error calling ${name}: ${msg}`);
     }
   }
 }

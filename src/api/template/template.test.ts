@@ -148,6 +148,10 @@ test('execution errors name the place and the node, as Go does (missingkey=error
   );
   fails('{{nil}}', 'template: expansion:1:2: executing "expansion" at <nil>: nil is not a command');
   fails(
+    '{{call .Service.Name}}',
+    'template: expansion:1:2: executing "expansion" at <call .Service.Name>: error calling call: non-function .Service.Name of type string',
+  );
+  fails(
     '{{not}}',
     'template: expansion:1:2: executing "expansion" at <not>: wrong number of args for not: want 1 got 0',
   );
