@@ -4,7 +4,8 @@
 import { invalidArgument } from '../errors.js';
 import type { Assignment } from '../dispatcher.js';
 import type { ContainerSpec, Labels, Mount, Task } from '../types.js';
-import { Budget, compile, FuncError, type TemplateFunc } from './exec.js';
+import { FuncError, type TemplateFunc } from './builtins.js';
+import { Budget, compile } from './exec.js';
 
 /** Bytes all of a spec's expanded fields may add up to (API bodies are at most 2 MiB). */
 const SPEC_OUTPUT = 4 << 20;

@@ -1,7 +1,9 @@
 // Go templates as swarm expands them: a text/template subset (lex, parse, exec), Go's value
 // printing, and swarm's contexts for task specs and templated secrets and configs.
-export { Budget, compile, FuncError } from './exec.js';
-export type { Template, TemplateFunc } from './exec.js';
+export { Budget, compile } from './exec.js';
+export type { Template } from './exec.js';
+export { FuncError } from './builtins.js';
+export type { TemplateFunc } from './builtins.js';
 export { TemplateError } from './parse.js';
 export {
   checkSpecTemplates,
