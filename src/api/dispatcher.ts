@@ -8,6 +8,8 @@ export interface Payload {
   id: string;
   name: string;
   data: Uint8Array;
+  /** The template driver ("golang") of a templated one: the agent expands it per task. */
+  templating?: string;
 }
 
 /** One task for a node, with what the agent needs of its service and the payloads it references. */

@@ -80,3 +80,12 @@ export {
   SHOAL_VERSION,
 } from './version.js';
 export { parseTcpHost, PLAIN_PORT, TLS_PORT } from './hosts.js';
+export {
+  expandContainerSpec,
+  expandPayload,
+  expandTask,
+  payloadError,
+  swarmContext,
+  TemplateError,
+} from './template/index.js';
+export type { NodeAssignment, PayloadSources, SwarmContext, TemplateNode } from './template/index.js';

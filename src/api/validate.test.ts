@@ -191,10 +191,18 @@ test('secret and config specs: names, sizes and data as swarmkit checks them', (
     { Name: 'x', Data: 'eA==', Driver: { Name: 'vault' } },
     /secret drivers are not supported/,
   );
-  refused(
-    validateConfigSpec,
-    { Name: 'x', Data: 'eA==', Templating: { Name: 'golang' } },
-    /templated configs are not supported/,
+  // A template driver is kept: the node of each task expands the data.
+  assert.deepEqual(
+    validateConfigSpec({ Name: 'x', Data: 'eA==', Templating: { Name: 'golang' } }).Templating,
+    {
+      Name: 'golang',
+    },
+  );
+  assert.deepEqual(
+    validateSecretSpec({ Name: 'x', Data: 'eA==', Templating: { Name: 'golang' } }).Templating,
+    {
+      Name: 'golang',
+    },
   );
   // A ConfigSpec has no Driver field: Docker's decoder ignores one.
   assert.equal(validateConfigSpec({ Name: 'x', Data: 'eA==', Driver: { Name: 'vault' } }).Name, 'x');

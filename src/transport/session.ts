@@ -1,11 +1,12 @@
 // The session protocol's messages (api/dispatcher.ts) on the wire: one place turns them into the
 // cluster port's SessionResponse and back, so the dispatcher and the agent speak the protocol
 // itself and only these two functions know its encoding.
-import type { Labels, LogNotice, SessionChange, SessionMessage, Task } from '../api/index.js';
+import type { Labels, LogNotice, Payload, SessionChange, SessionMessage, Task } from '../api/index.js';
 import {
   AssignmentChange_Action,
   type AssignmentChange,
   type LogSubscription,
+  type SecretPayload,
   type SessionResponse,
 } from './gen/shoal/v1/cluster.js';
 
@@ -14,6 +15,20 @@ const REMOVE = AssignmentChange_Action.ACTION_REMOVE;
 
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
 const parse = <T>(b: Uint8Array): T => JSON.parse(Buffer.from(b).toString('utf8')) as T;
+
+/** proto3 has no absent string: an empty templating is a plain secret or config. */
+const toWire = (p: Payload): SecretPayload => ({
+  id: p.id,
+  name: p.name,
+  data: Buffer.from(p.data),
+  templating: p.templating ?? '',
+});
+const fromWire = (p: SecretPayload): Payload => ({
+  id: p.id,
+  name: p.name,
+  data: p.data,
+  ...(p.templating ? { templating: p.templating } : {}),
+});
 
 function wireChange(c: SessionChange): AssignmentChange {
   switch (c.kind) {
@@ -33,12 +48,12 @@ function wireChange(c: SessionChange): AssignmentChange {
     case 'secret':
       return {
         action: UPDATE,
-        item: { $case: 'secret', value: { ...c.payload, data: Buffer.from(c.payload.data) } },
+        item: { $case: 'secret', value: toWire(c.payload) },
       };
     case 'config':
       return {
         action: UPDATE,
-        item: { $case: 'config', value: { ...c.payload, data: Buffer.from(c.payload.data) } },
+        item: { $case: 'config', value: toWire(c.payload) },
       };
     case 'removeTask':
       return { action: REMOVE, item: { $case: 'taskId', value: c.id } };
@@ -93,9 +108,9 @@ function fromWireChange(c: AssignmentChange): SessionChange[] {
         },
       ];
     case 'secret':
-      return [{ kind: 'secret', payload: { ...item.value } }];
+      return [{ kind: 'secret', payload: fromWire(item.value) }];
     case 'config':
-      return [{ kind: 'config', payload: { ...item.value } }];
+      return [{ kind: 'config', payload: fromWire(item.value) }];
     case 'taskId':
       return [{ kind: 'removeTask', id: item.value }];
     case 'secretId':

@@ -1,12 +1,14 @@
 // Secrets and configs of a task, as files its container sees. Each task that references any
 // gets its own tmpfs under the exec root (outside the data root, never on disk); its files are
 // bind-mounted read-only into the container: secrets under /run/secrets/, configs at their
-// target. The tmpfs is unmounted when the task's container is removed.
+// target. The tmpfs is unmounted when the task's container is removed. A templated one (template
+// driver golang) is expanded for its task first; only its expanded value reaches the file.
 import { execFile } from 'node:child_process';
 import { chown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import type { Assignment, FileTarget, Payload } from '../../api/index.js';
+import type { FileTarget, NodeAssignment, Payload } from '../../api/index.js';
+import { expandedPayload } from './templated.js';
 
 /** Runs a command (mount, umount); tests pass their own. */
 export type CommandRunner = (cmd: string, args: string[]) => Promise<unknown>;
@@ -39,7 +41,7 @@ export class TaskFiles {
   }
 
   /** Writes the task's secrets and configs to a fresh tmpfs; returns what to bind-mount where. */
-  async prepare(a: Assignment): Promise<FileMount[]> {
+  async prepare(a: NodeAssignment): Promise<FileMount[]> {
     const cs = a.task.Spec.ContainerSpec;
     const refs = [
       ...(cs?.Secrets ?? []).map((r) => ({
@@ -78,7 +80,7 @@ export class TaskFiles {
       if (!p) throw new Error(`${r.kind} ${r.name} (${r.id}) was not delivered to this node`);
       const source = join(dir, String(i));
       const f: FileTarget = r.file ?? { Name: r.name, UID: '0', GID: '0', Mode: 0o444 };
-      await writeFile(source, p.data, { mode: f.Mode & 0o777 });
+      await writeFile(source, expandedPayload(a, r.kind, p, payloads), { mode: f.Mode & 0o777 });
       await chown(source, Number(f.UID) || 0, Number(f.GID) || 0);
       const target =
         r.kind === 'secret'

@@ -194,17 +194,18 @@ function validateObjectSpec(raw: unknown, kind: 'secret' | 'config'): SecretSpec
   if (spec.Driver && kind === 'secret') {
     throw invalidArgument('secret drivers are not supported by shoal; create the secret with its data');
   }
-  if (spec.Templating) {
-    throw invalidArgument(
-      `templated ${kind}s are not supported by shoal; create it without a template driver`,
-    );
-  }
   const max = kind === 'secret' ? MAX_SECRET_SIZE : MAX_CONFIG_SIZE;
   const size = data?.length ?? 0;
   if (size < 1 || size >= max) {
     throw invalidArgument(`${kind} data must be larger than 0 and less than ${max} bytes`);
   }
-  return { Name: spec.Name, Labels: spec.Labels ?? {}, Data: data!.toString('base64') };
+  return {
+    Name: spec.Name,
+    Labels: spec.Labels ?? {},
+    Data: data!.toString('base64'),
+    // Stored as given: each task's node expands it (agent/secrets/templated.ts), as swarmkit's agent.
+    ...(spec.Templating ? { Templating: spec.Templating } : {}),
+  };
 }
 
 /** Checks a SecretSpec for create; Data comes back as canonical base64. */

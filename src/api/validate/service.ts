@@ -3,6 +3,7 @@
 import { invalidArgument } from '../errors.js';
 import { checkBody, duration, fieldFor, int64, uint32, uint64, type Schema } from '../schema.js';
 import { parseConstraints } from '../constraints.js';
+import { checkSpecTemplates } from '../template/index.js';
 import type { ServiceMode, ServiceSpec, UpdateConfig } from '../types.js';
 import {
   atMost,
@@ -230,6 +231,7 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   const tt = (spec.TaskTemplate ??= {});
   const cs = tt.ContainerSpec;
   if (!cs || !cs.Image) throw invalidArgument('ContainerSpec: image reference must be provided');
+  checkSpecTemplates(cs);
   // Docker shows the isolation enum whether or not it was sent ("default" is its zero).
   cs.Isolation ??= 'default';
   nonNegative(cs.StopGracePeriod, 'StopGracePeriod');

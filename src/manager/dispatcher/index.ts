@@ -183,7 +183,10 @@ export class Dispatcher implements DispatcherAPI {
             live
               ? ids.flatMap((id) => {
                   const o = tx.get(table, id);
-                  return o ? [{ id, name: o.Spec.Name, data: Buffer.from(o.Spec.Data ?? '', 'base64') }] : [];
+                  if (!o) return [];
+                  const data = Buffer.from(o.Spec.Data ?? '', 'base64');
+                  const t = o.Spec.Templating?.Name;
+                  return [{ id, name: o.Spec.Name, data, ...(t ? { templating: t } : {}) }];
                 })
               : [];
           return {

@@ -5,12 +5,15 @@ import type { Readable } from 'node:stream';
 import { DockerEngine, type ContainerCreateOptions, type MountSettings } from './engine.js';
 import { ImagePuller } from './pull.js';
 import {
+  expandTask,
   HttpStatusError,
   type Assignment,
   type ContainerSpec,
   type Mount,
+  type NodeAssignment,
   type NodeDescription,
   type Task,
+  type TemplateNode,
 } from '../../../api/index.js';
 import { TaskFiles, type FileMount } from '../../secrets/taskfiles.js';
 import {
@@ -73,10 +76,12 @@ function mounts(ms: readonly Mount[] | undefined): MountSettings[] {
 
 /** Engine create options for a task (image, command, env, mounts, limits, healthcheck, ...). */
 export function createOptions(
-  a: Assignment,
+  assignment: NodeAssignment,
   nodeId: string,
   files: readonly FileMount[] = [],
 ): ContainerCreateOptions {
+  // Swarm's templates ({{.Node.Hostname}}, …) in env, hostname and mounts, for this task here.
+  const a = expandTask(assignment, nodeId);
   const t = a.task;
   const cs: ContainerSpec = t.Spec.ContainerSpec ?? { Image: '' };
   const name = containerName(a);
@@ -167,6 +172,8 @@ export class DockerExecutor implements Executor {
 
   readonly files: TaskFiles;
   readonly #puller: ImagePuller;
+  /** What templates know of this node, from the last describe(). */
+  #node: TemplateNode | undefined;
 
   constructor(opts: DockerExecutorOptions) {
     this.#opts = opts;
@@ -283,9 +290,15 @@ export class DockerExecutor implements Executor {
       if (i > 0) labels[l.slice(0, i)] = l.slice(i + 1);
     }
     const plugins = info.Plugins as Record<string, string[] | null> | undefined;
-    return {
+    const node: TemplateNode = {
+      ID: this.#opts.nodeId,
       Hostname: this.#opts.hostname ?? String(info.Name ?? 'localhost'),
       Platform: { Architecture: String(info.Architecture ?? 'x86_64'), OS: String(info.OSType ?? 'linux') },
+    };
+    this.#node = node;
+    return {
+      Hostname: node.Hostname,
+      Platform: node.Platform,
       Resources: { NanoCPUs: Number(info.NCPU ?? 1) * 1e9, MemoryBytes: Number(info.MemTotal ?? 0) },
       Engine: {
         EngineVersion: version.Version ?? '',
@@ -316,7 +329,8 @@ export class DockerExecutor implements Executor {
   }
 
   controller(a: Assignment): Controller {
-    return new DockerController(this, a, this.#opts.nodeId);
+    const node = this.#node;
+    return new DockerController(this, node ? { ...a, node } : a, this.#opts.nodeId);
   }
 
   async *logs(taskId: string, opts: LogOptions): AsyncIterable<LogLine> {
@@ -372,7 +386,7 @@ class DockerController implements Controller {
   #id: string | undefined;
   constructor(
     private readonly ex: DockerExecutor,
-    private a: Assignment,
+    private a: NodeAssignment,
     private readonly nodeId: string,
   ) {}
 

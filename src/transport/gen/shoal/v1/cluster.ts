@@ -96,6 +96,8 @@ export interface SecretPayload {
   id: string;
   name: string;
   data: Buffer;
+  /** The template driver of a templated secret or config ("golang"); empty when it is not one. */
+  templating: string;
 }
 
 export interface AssignmentChange {
@@ -1031,7 +1033,7 @@ export const TaskAssignment: MessageFns<TaskAssignment> = {
 };
 
 function createBaseSecretPayload(): SecretPayload {
-  return { id: "", name: "", data: Buffer.alloc(0) };
+  return { id: "", name: "", data: Buffer.alloc(0), templating: "" };
 }
 
 export const SecretPayload: MessageFns<SecretPayload> = {
@@ -1044,6 +1046,9 @@ export const SecretPayload: MessageFns<SecretPayload> = {
     }
     if (message.data.length !== 0) {
       writer.uint32(26).bytes(message.data);
+    }
+    if (message.templating !== "") {
+      writer.uint32(34).string(message.templating);
     }
     return writer;
   },
@@ -1085,6 +1090,14 @@ export const SecretPayload: MessageFns<SecretPayload> = {
             message.data = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.templating = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1102,6 +1115,7 @@ export const SecretPayload: MessageFns<SecretPayload> = {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      templating: isSet(object.templating) ? globalThis.String(object.templating) : "",
     };
   },
 
@@ -1116,6 +1130,9 @@ export const SecretPayload: MessageFns<SecretPayload> = {
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
     }
+    if (message.templating !== "") {
+      obj.templating = message.templating;
+    }
     return obj;
   },
 
@@ -1127,6 +1144,7 @@ export const SecretPayload: MessageFns<SecretPayload> = {
     message.id = object.id ?? "";
     message.name = object.name ?? "";
     message.data = object.data ?? Buffer.alloc(0);
+    message.templating = object.templating ?? "";
     return message;
   },
 };
