@@ -42,14 +42,22 @@ export class AgentFleet {
   /** Fetches the root untrusted and checks it against the token, as a joining node does. */
   async #root(): Promise<string> {
     if (this.#rootsPem) return this.#rootsPem;
-    const insecure = new CAServiceClient(this.manager, bootstrapChannelCredentials(), CLUSTER_CHANNEL_OPTIONS);
+    const insecure = new CAServiceClient(
+      this.manager,
+      bootstrapChannelCredentials(),
+      CLUSTER_CHANNEL_OPTIONS,
+    );
     try {
       const { rootsPem } = await unaryCall<{ rootsPem: string }>((cb) =>
         insecure.getRootCa({}, new Metadata(), deadline(), cb),
       );
       checkRootDigest(this.token, rootsPem);
       this.#rootsPem = rootsPem;
-      this.#ca = new CAServiceClient(this.manager, managerChannelCredentials({ rootsPem }), CLUSTER_CHANNEL_OPTIONS);
+      this.#ca = new CAServiceClient(
+        this.manager,
+        managerChannelCredentials({ rootsPem }),
+        CLUSTER_CHANNEL_OPTIONS,
+      );
       return rootsPem;
     } finally {
       insecure.close();

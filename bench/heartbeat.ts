@@ -30,7 +30,13 @@ const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-hb-'));
 const leader = new ShoaldProc('hb-leader', dir);
 let fleet: AgentFleet | undefined;
 try {
+  // SHOAL_BENCH_LEADER_NODE_OPTIONS (say --cpu-prof --cpu-prof-dir=/tmp/x) goes to the leader only.
+  const leaderOptions = process.env.SHOAL_BENCH_LEADER_NODE_OPTIONS;
+  const ownOptions = process.env.NODE_OPTIONS;
+  if (leaderOptions) process.env.NODE_OPTIONS = leaderOptions;
   await leader.start();
+  if (ownOptions === undefined) delete process.env.NODE_OPTIONS;
+  else process.env.NODE_OPTIONS = ownOptions;
   const pid = leader.proc!.pid!;
   await leader.api.call('POST', '/swarm/init', { ListenAddr: '127.0.0.1:0', AdvertiseAddr: '127.0.0.1' });
   const self = (await leader.api.call<Node[]>('GET', '/nodes'))[0]!;
@@ -66,7 +72,9 @@ try {
         const fds = await openFds(pid);
         const [readyNow, connected] = [await ready(), fleet.connected()];
         if (readyNow !== n + 1 || connected !== n)
-          log(`N=${n} period ${period} ms: only ${readyNow - 1} nodes ready, ${connected} sessions connected`);
+          log(
+            `N=${n} period ${period} ms: only ${readyNow - 1} nodes ready, ${connected} sessions connected`,
+          );
         console.log(
           `| ${n} | ${period / 1000} s | ${w.cpuPct[0]!.toFixed(2)} | ${rss.toFixed(0)} | ${fds} | ${w.cpuPct[1]!.toFixed(1)} | ${w.machinePct.toFixed(0)} |`,
         );
@@ -74,6 +82,12 @@ try {
   }
 } finally {
   await fleet?.stop().catch((e: unknown) => log(`stopping the fleet: ${(e as Error).message}`));
+  // SIGTERM first, so a profile asked for is written; SIGKILL if it has not exited in 10 s.
+  if (leader.running) {
+    const exited = new Promise((r) => leader.proc!.once('exit', r));
+    leader.proc!.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+  }
   await leader.kill();
   await rm(dir, { recursive: true, force: true });
 }
