@@ -18,6 +18,12 @@ import { ShoaldProc, until } from './proc.js';
 const PERIODS_MS = [1000, 5000];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (m: string): void => console.error(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+/** Sessions the fleet lost (a node marked down by the leader ends its session), reset per window. */
+let lost = 0;
+const fleetLog = (m: string): void => {
+  if (m.includes('session with the manager lost')) lost++;
+  log(m);
+};
 
 const steps = (process.argv[2] ?? '0,100,250,500,1000').split(',').map(Number);
 const windowS = Number(process.argv[3] ?? 20);
@@ -54,12 +60,12 @@ try {
 
   console.log(`leader cluster port ${clusterAddr}; window ${windowS} s; ${rounds} round(s)`);
   console.log(
-    '| N | period | leader CPU % of a core | leader RSS MB | leader fds | agents process CPU % | machine busy % |',
+    '| N | period | leader CPU % of a core | leader RSS MB | leader fds | sessions lost | agents process CPU % | machine busy % |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const n of steps) {
     const t0 = Date.now();
-    await fleet.grow(n, log);
+    await fleet.grow(n, fleetLog);
     if (n > 0) log(`fleet at ${n} nodes (${((Date.now() - t0) / 1000).toFixed(0)} s to grow)`);
     await until(`${n + 1} nodes ready`, async () => (await ready()) === n + 1, 120_000);
     for (let r = 0; r < rounds; r++)
@@ -67,6 +73,7 @@ try {
         await setPeriod(period);
         // Every agent picks the new period up from its next beat (at most half the old period).
         await sleep(Math.max(PERIODS_MS.at(-1)! / 2, 2 * period) + 1000);
+        lost = 0;
         const w = await measure([pid, process.pid], windowS * 1000);
         const rss = await rssMb(pid);
         const fds = await openFds(pid);
@@ -76,7 +83,7 @@ try {
             `N=${n} period ${period} ms: only ${readyNow - 1} nodes ready, ${connected} sessions connected`,
           );
         console.log(
-          `| ${n} | ${period / 1000} s | ${w.cpuPct[0]!.toFixed(2)} | ${rss.toFixed(0)} | ${fds} | ${w.cpuPct[1]!.toFixed(1)} | ${w.machinePct.toFixed(0)} |`,
+          `| ${n} | ${period / 1000} s | ${w.cpuPct[0]!.toFixed(2)} | ${rss.toFixed(0)} | ${fds} | ${lost} | ${w.cpuPct[1]!.toFixed(1)} | ${w.machinePct.toFixed(0)} |`,
         );
       }
   }
