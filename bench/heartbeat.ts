@@ -18,7 +18,7 @@ import { ShoaldProc, until } from './proc.js';
 const PERIODS_MS = [1000, 5000];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (m: string): void => console.error(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
-/** Sessions the fleet lost (a node marked down by the leader ends its session), reset per window. */
+/** Sessions the fleet lost (a node marked down by the leader ends its session), from each period change. */
 let lost = 0;
 const fleetLog = (m: string): void => {
   if (m.includes('session with the manager lost')) lost++;
@@ -70,10 +70,10 @@ try {
     await until(`${n + 1} nodes ready`, async () => (await ready()) === n + 1, 120_000);
     for (let r = 0; r < rounds; r++)
       for (const period of PERIODS_MS) {
+        lost = 0;
         await setPeriod(period);
         // Every agent picks the new period up from its next beat (at most half the old period).
         await sleep(Math.max(PERIODS_MS.at(-1)! / 2, 2 * period) + 1000);
-        lost = 0;
         const w = await measure([pid, process.pid], windowS * 1000);
         const rss = await rssMb(pid);
         const fds = await openFds(pid);
