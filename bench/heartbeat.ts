@@ -60,9 +60,9 @@ try {
 
   console.log(`leader cluster port ${clusterAddr}; window ${windowS} s; ${rounds} round(s)`);
   console.log(
-    '| N | period | leader CPU % of a core | leader RSS MB | leader fds | sessions lost | agents process CPU % | machine busy % |',
+    '| N | period | leader CPU % of a core | leader RSS MB | leader fds | sessions lost | slowest ping ms | agents process CPU % | machine busy % |',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const n of steps) {
     const t0 = Date.now();
     await fleet.grow(n, fleetLog);
@@ -73,7 +73,17 @@ try {
         lost = 0;
         await setPeriod(period);
         // Every agent picks the new period up from its next beat (at most half the old period).
-        await sleep(Math.max(PERIODS_MS.at(-1)! / 2, 2 * period) + 1000);
+        // Meanwhile the leader's API is asked its /version every 100 ms: a stall there is a stall of its loop.
+        let slowestPing = 0;
+        for (
+          const end = Date.now() + Math.max(PERIODS_MS.at(-1)! / 2, 2 * period) + 1000;
+          Date.now() < end;
+        ) {
+          const t = performance.now();
+          await leader.api.call('GET', '/version');
+          slowestPing = Math.max(slowestPing, performance.now() - t);
+          await sleep(100);
+        }
         const w = await measure([pid, process.pid], windowS * 1000);
         const rss = await rssMb(pid);
         const fds = await openFds(pid);
@@ -83,7 +93,7 @@ try {
             `N=${n} period ${period} ms: only ${readyNow - 1} nodes ready, ${connected} sessions connected`,
           );
         console.log(
-          `| ${n} | ${period / 1000} s | ${w.cpuPct[0]!.toFixed(2)} | ${rss.toFixed(0)} | ${fds} | ${lost} | ${w.cpuPct[1]!.toFixed(1)} | ${w.machinePct.toFixed(0)} |`,
+          `| ${n} | ${period / 1000} s | ${w.cpuPct[0]!.toFixed(2)} | ${rss.toFixed(0)} | ${fds} | ${lost} | ${slowestPing.toFixed(0)} | ${w.cpuPct[1]!.toFixed(1)} | ${w.machinePct.toFixed(0)} |`,
         );
       }
   }
