@@ -295,10 +295,19 @@ test('dockerode: a replicated service with env, labels, mounts, resources, secre
   } as never);
   repId = svc.id;
   const created = (await svc.inspect()) as {
-    Spec: { Labels: Record<string, string>; UpdateConfig: { Order: string; FailureAction: string } };
+    Spec: {
+      Labels: Record<string, string>;
+      UpdateConfig: { Order: string; FailureAction: string };
+      TaskTemplate: {
+        RestartPolicy: { Condition: string };
+        Resources: { Reservations: { NanoCPUs: number } };
+      };
+    };
   };
   assert.deepEqual(created.Spec.Labels, { app: 'sdk' });
   assert.equal(created.Spec.UpdateConfig.FailureAction, 'pause');
+  assert.equal(created.Spec.TaskTemplate.RestartPolicy.Condition, 'any');
+  assert.equal(created.Spec.TaskTemplate.Resources.Reservations.NanoCPUs, 100_000_000);
   await until('2 drep tasks run', async () => (await runningTasks(repId)).length === 2);
   const [task] = await runningTasks(repId);
   const t = (await d.getTask(task!.ID).inspect()) as {
