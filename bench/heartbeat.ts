@@ -33,16 +33,12 @@ if (steps.some((n) => !Number.isInteger(n) || n < 0 || n > 5000) || !(windowS >=
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 10) throw new Error('rounds: 1..10');
 
 const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-hb-'));
-const leader = new ShoaldProc('hb-leader', dir);
+// SHOAL_BENCH_LEADER_NODE_FLAGS (say "--cpu-prof --cpu-prof-dir=/tmp/x"): node flags of the leader only.
+const leaderFlags = (process.env.SHOAL_BENCH_LEADER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const leader = new ShoaldProc('hb-leader', dir, leaderFlags);
 let fleet: AgentFleet | undefined;
 try {
-  // SHOAL_BENCH_LEADER_NODE_OPTIONS (say --cpu-prof --cpu-prof-dir=/tmp/x) goes to the leader only.
-  const leaderOptions = process.env.SHOAL_BENCH_LEADER_NODE_OPTIONS;
-  const ownOptions = process.env.NODE_OPTIONS;
-  if (leaderOptions) process.env.NODE_OPTIONS = leaderOptions;
   await leader.start();
-  if (ownOptions === undefined) delete process.env.NODE_OPTIONS;
-  else process.env.NODE_OPTIONS = ownOptions;
   const pid = leader.proc!.pid!;
   await leader.api.call('POST', '/swarm/init', { ListenAddr: '127.0.0.1:0', AdvertiseAddr: '127.0.0.1' });
   const self = (await leader.api.call<Node[]>('GET', '/nodes'))[0]!;
