@@ -22,6 +22,8 @@ export class ShoaldProc {
   constructor(
     readonly name: string,
     readonly dir: string,
+    /** Node's own flags for this shoald (--cpu-prof, which NODE_OPTIONS does not take). */
+    readonly nodeFlags: readonly string[] = [],
   ) {
     this.sock = join(dir, `${name}.sock`);
     this.api = new Client({ host: `unix://${this.sock}` });
@@ -36,6 +38,7 @@ export class ShoaldProc {
     this.proc = spawn(
       process.execPath,
       [
+        ...this.nodeFlags,
         'bin/shoald.js',
         '--data-root',
         join(this.dir, this.name),
