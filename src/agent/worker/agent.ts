@@ -148,13 +148,15 @@ export class Agent {
   }
 
   /**
-   * Heartbeats at about half the period (±10% jitter, so a fleet restarted together does not
-   * beat in lockstep): one late or lost beat never costs the node its liveness.
+   * Heartbeats once a period (±10% jitter, so a fleet restarted together does not beat in
+   * lockstep), as swarmkit's agent: the dispatcher waits three periods, so two late or lost beats
+   * never cost the node its liveness. Beating twice a period doubled the leader's heartbeat CPU
+   * (BENCHMARKS.md, "The dispatcher heartbeat at scale").
    */
   #beat(ms: number): void {
     const session = this.#session;
     const jitter = 0.9 + 0.2 * (this.o.random ?? Math.random)();
-    this.#heartbeat = this.o.clock.setTimer((ms / 2) * jitter, () => {
+    this.#heartbeat = this.o.clock.setTimer(ms * jitter, () => {
       this.o.dispatcher.heartbeat(this.o.nodeId).then(
         ({ heartbeatMs }) => {
           if (this.#session === session) this.#beat(heartbeatMs);
