@@ -260,7 +260,7 @@ test('a task that fits no node stays pending and says why', async () => {
     await c.waitFor('pending with reason', () =>
       c.tasks(id).some((t) => t.Status.State === 'pending' && !!t.Status.Err),
     );
-    assert.equal(c.tasks(id)[0]!.Status.Err, 'no suitable node (1 node had insufficient memory)');
+    assert.equal(c.tasks(id)[0]!.Status.Err, 'no suitable node (insufficient resources on 1 node)');
   } finally {
     await c.stop();
   }

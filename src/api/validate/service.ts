@@ -262,14 +262,11 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   // Docker answers a malformed constraint with a 500; it is the caller's mistake, so a 400 here.
   parseConstraints(tt.Placement.Constraints ?? []);
   nonNegative(tt.Placement.MaxReplicas, 'Placement.MaxReplicas');
-  for (const p of tt.Placement.Preferences ?? []) {
-    const d = p.Spread?.SpreadDescriptor ?? '';
-    if (
-      !/^(node\.labels\.|engine\.labels\.)\S+$/.test(d) &&
-      !/^node\.(id|hostname|role|platform\.(os|arch))$/.test(d)
-    ) {
-      throw invalidArgument(`invalid placement preference "${d}": use spread=node.labels.<name>`);
-    }
+  // Docker keeps every spread descriptor as given (its scheduler spreads over node and engine
+  // labels and ignores the rest) and drops a preference that names no strategy.
+  if (tt.Placement.Preferences) {
+    tt.Placement.Preferences = tt.Placement.Preferences.filter((p) => p.Spread !== undefined);
+    for (const p of tt.Placement.Preferences) p.Spread!.SpreadDescriptor ??= '';
   }
   tt.ForceUpdate ??= 0;
   tt.Runtime ??= 'container';
