@@ -250,6 +250,10 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
     nonNegative(r.NanoCPUs, `Resources.${what}.NanoCPUs`);
     nonNegative(r.MemoryBytes, `Resources.${what}.MemoryBytes`);
   }
+  // A task asks for counts of generic resources; Docker keeps a request for a named item too (it
+  // never fits a node, so the task stays pending), and a negative count is the caller's mistake.
+  for (const g of tt.Resources.Reservations.GenericResources ?? [])
+    nonNegative(g.DiscreteResourceSpec?.Value, 'Resources.Reservations.GenericResources count');
   if (tt.RestartPolicy) {
     oneOf(tt.RestartPolicy.Condition, ['none', 'on-failure', 'any'] as const, 'RestartPolicy.Condition');
     nonNegative(tt.RestartPolicy.Delay, 'RestartPolicy.Delay');
