@@ -1,7 +1,13 @@
 // Orchestration end to end on the simulated executor: real store, manager loops and agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { running, simCluster, spec, updateContainer } from './support/cluster.js';
+import { running, simCluster, spec, updateContainer, type SimCluster } from './support/cluster.js';
+import { serviceStatus } from '../src/httpapi/present.js';
+
+const statusOf = (c: SimCluster, id: string): unknown =>
+  c.store.view((tx) =>
+    serviceStatus(tx, tx.get('services', id)!, new Map(tx.all('nodes').map((n) => [n.ID, n]))),
+  );
 
 const FAST = { RestartPolicy: { Condition: 'any', Delay: 0 } };
 const fast = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
@@ -317,6 +323,8 @@ test('a global job runs once on each eligible node and a job update runs it agai
   try {
     const id = await c.manager.control.createService(spec('gj', { Mode: { GlobalJob: {} } }));
     await c.waitFor('complete', () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 1);
+    // `service ls` then shows 0/0 (1/1 completed), as Docker does.
+    assert.deepEqual(statusOf(c, id), { RunningTasks: 0, DesiredTasks: 0, CompletedTasks: 1 });
     const s = c.service(id);
     await c.manager.control.updateService(
       id,
@@ -331,6 +339,7 @@ test('a global job runs once on each eligible node and a job update runs it agai
     );
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(c.tasks(id).length, 2);
+    assert.deepEqual(statusOf(c, id), { RunningTasks: 0, DesiredTasks: 0, CompletedTasks: 1 });
   } finally {
     await c.stop();
   }
