@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { running, simCluster, spec, updateContainer, type SimCluster } from './support/cluster.js';
-import { serviceStatus } from '../src/httpapi/present.js';
+import { serviceStatus } from '../src/httpapi/index.js';
 
 const statusOf = (c: SimCluster, id: string): unknown =>
   c.store.view((tx) =>
