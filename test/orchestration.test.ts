@@ -37,6 +37,9 @@ test('a replicated service converges, scales up and down', async () => {
       '1 running and containers stopped',
       () => running(c.tasks(id)).length === 1 && c.executor.running().length === 1,
     );
+    // As in Docker, the removed slots leave `service ps`: their tasks are deleted once stopped.
+    const slot = running(c.tasks(id))[0]!.Slot;
+    await c.waitFor('removed slots reaped', () => c.tasks(id).every((t) => t.Slot === slot));
   } finally {
     await c.stop();
   }
