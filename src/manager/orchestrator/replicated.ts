@@ -1,6 +1,6 @@
 // Replicated services: keep exactly `Replicas` occupied slots. Pure: reads tasks, returns a plan.
 import type { Service, Task } from '../../api/index.js';
-import { isLive, isTaskDirty, isTerminal, newTask, stateOrder, withDesired } from './tasks.js';
+import { isLive, isStopping, isTaskDirty, newTask, withDesired } from './tasks.js';
 import type { Plan } from './plan.js';
 
 export interface ReplicatedInput {
@@ -24,11 +24,7 @@ export function planReplicated({ service, tasks, now, updating, maxCreate = 1000
       const l = liveBySlot.get(t.Slot) ?? [];
       l.push(t);
       liveBySlot.set(t.Slot, l);
-    } else if (
-      t.DesiredState !== 'remove' &&
-      !isTerminal(t.Status.State) &&
-      stateOrder(t.Status.State) >= stateOrder('assigned')
-    ) {
+    } else if (isStopping(t)) {
       stopping.add(t.Slot);
     }
   }
