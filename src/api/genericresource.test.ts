@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseGenericResources } from './genericresource.js';
-import { normalizeServiceSpec } from './validate/index.js';
+import { normalizeServiceSpec, validateNodeDescription } from './validate/index.js';
 import { ShoalError } from './errors.js';
 
 const refused = (fn: () => unknown, re: RegExp): void =>
@@ -50,4 +50,21 @@ test('a service may ask for generic resource counts, not for a negative one', ()
   const gpu = [{ DiscreteResourceSpec: { Kind: 'gpu', Value: 1 } }];
   assert.deepEqual(spec(gpu), gpu);
   refused(() => spec([{ DiscreteResourceSpec: { Kind: 'gpu', Value: -1 } }]), /must be non-negative/);
+});
+
+test("a worker's description keeps its generic resources, bounded like the rest of it", () => {
+  const gpu = [
+    { DiscreteResourceSpec: { Kind: 'gpu', Value: 2 } },
+    { NamedResourceSpec: { Kind: 'fpga', Value: 'F-1' } },
+  ];
+  const d = (GenericResources: unknown): unknown =>
+    validateNodeDescription({
+      Hostname: 'n1',
+      Platform: { OS: 'linux', Architecture: 'x86_64' },
+      Resources: { NanoCPUs: 1e9, MemoryBytes: 1e9, GenericResources },
+      Engine: { EngineVersion: '20.10' },
+    }).Resources.GenericResources;
+  assert.deepEqual(d(gpu), gpu);
+  refused(() => d([{ DiscreteResourceSpec: { Kind: 'gpu', Value: -2 } }]), /must be non-negative/);
+  refused(() => d(Array.from({ length: 1001 }, () => gpu[0])), /at most 1000 generic resources/);
 });
