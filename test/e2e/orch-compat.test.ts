@@ -56,7 +56,8 @@ async function ps(name: string): Promise<{ state: string; error: string }[]> {
     .filter(Boolean)
     .map((l) => {
       const [state, error] = l.split('|');
-      return { state: state!, error: error ?? '' };
+      // The CLI shows an error in quotes.
+      return { state: state!, error: (error ?? '').replace(/^"(.*)"$/, '$1') };
     });
 }
 
