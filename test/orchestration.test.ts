@@ -1,7 +1,14 @@
 // Orchestration end to end on the simulated executor: real store, manager loops and agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { running, simCluster, spec, updateContainer } from './support/cluster.js';
+import { running, simCluster, spec, updateContainer, type SimCluster } from './support/cluster.js';
+import { serviceStatus } from '../src/httpapi/index.js';
+import type { Task } from '../src/api/index.js';
+
+const statusOf = (c: SimCluster, id: string): unknown =>
+  c.store.view((tx) =>
+    serviceStatus(tx, tx.get('services', id)!, new Map(tx.all('nodes').map((n) => [n.ID, n]))),
+  );
 
 const FAST = { RestartPolicy: { Condition: 'any', Delay: 0 } };
 const fast = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
@@ -31,6 +38,9 @@ test('a replicated service converges, scales up and down', async () => {
       '1 running and containers stopped',
       () => running(c.tasks(id)).length === 1 && c.executor.running().length === 1,
     );
+    // As in Docker, the removed slots leave `service ps`: their tasks are deleted once stopped.
+    const slot = running(c.tasks(id))[0]!.Slot;
+    await c.waitFor('removed slots reaped', () => c.tasks(id).every((t) => t.Slot === slot));
   } finally {
     await c.stop();
   }
@@ -260,7 +270,7 @@ test('a task that fits no node stays pending and says why', async () => {
     await c.waitFor('pending with reason', () =>
       c.tasks(id).some((t) => t.Status.State === 'pending' && !!t.Status.Err),
     );
-    assert.equal(c.tasks(id)[0]!.Status.Err, 'no suitable node (1 node had insufficient memory)');
+    assert.equal(c.tasks(id)[0]!.Status.Err, 'no suitable node (insufficient resources on 1 node)');
   } finally {
     await c.stop();
   }
@@ -317,6 +327,8 @@ test('a global job runs once on each eligible node and a job update runs it agai
   try {
     const id = await c.manager.control.createService(spec('gj', { Mode: { GlobalJob: {} } }));
     await c.waitFor('complete', () => c.tasks(id).filter((t) => t.Status.State === 'complete').length === 1);
+    // `service ls` then shows 0/0 (1/1 completed), as Docker does.
+    assert.deepEqual(statusOf(c, id), { RunningTasks: 0, DesiredTasks: 0, CompletedTasks: 1 });
     const s = c.service(id);
     await c.manager.control.updateService(
       id,
@@ -331,6 +343,7 @@ test('a global job runs once on each eligible node and a job update runs it agai
     );
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(c.tasks(id).length, 2);
+    assert.deepEqual(statusOf(c, id), { RunningTasks: 0, DesiredTasks: 0, CompletedTasks: 1 });
   } finally {
     await c.stop();
   }
@@ -502,3 +515,62 @@ test('a rollback that fails too is paused as rollback_paused', async () => {
     await c.stop();
   }
 });
+
+/**
+ * Watches a service's tasks for stop-first: a task of a slot (or a global node) must not be
+ * meant to run while another task of it may still have a container (assigned, not yet stopped),
+ * since the agent starts it at once. Returns the offences seen.
+ */
+function watchStopFirst(c: SimCluster, id: string): { offences: string[]; stop: () => void } {
+  const offences: string[] = [];
+  const order = ['assigned', 'accepted', 'preparing', 'ready', 'starting', 'running'];
+  const mayRun = (t: Task): boolean => order.includes(t.Status.State);
+  const key = (x: Task): string => (x.Slot !== undefined ? `s${x.Slot}` : `n${x.NodeID}`);
+  const stop = c.store.subscribe((e) => {
+    if (e.kind !== 'commit') return;
+    const tasks = c.tasks(id);
+    for (const t of tasks) {
+      if (
+        t.DesiredState !== 'running' ||
+        !(mayRun(t) || t.Status.State === 'pending' || t.Status.State === 'new')
+      )
+        continue;
+      for (const other of tasks)
+        if (other.ID !== t.ID && key(other) === key(t) && other.DesiredState !== 'running' && mayRun(other))
+          offences.push(`${t.ID} is to run while ${other.ID} is still ${other.Status.State}`);
+    }
+  });
+  return { offences, stop };
+}
+
+for (const mode of ['replicated', 'global'] as const) {
+  test(`a ${mode} rollback with RollbackConfig.Order stop-first never runs old and new side by side`, async () => {
+    const c = await simCluster();
+    try {
+      const id = await c.manager.control.createService(
+        fast('web', {
+          Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: 2 } },
+          UpdateConfig: { Monitor: 10e6, Order: 'start-first' },
+          RollbackConfig: { Monitor: 10e6, Order: 'stop-first' },
+        }),
+      );
+      const want = mode === 'global' ? 1 : 2;
+      await c.waitFor('running', () => running(c.tasks(id)).length === want);
+      await updateContainer(c, id, (cs) => (cs.Args = ['v2']));
+      await c.waitFor('updated', () => c.service(id).UpdateStatus?.State === 'completed');
+      await c.waitFor('old tasks stopped', () =>
+        c.tasks(id).every((t) => t.DesiredState === 'running' || t.Status.State === 'shutdown'),
+      );
+      const watch = watchStopFirst(c, id);
+      const s = c.service(id);
+      await c.manager.control.updateService(id, s.Version.Index, s.Spec, { rollback: true });
+      await c.waitFor('rolled back', () => c.service(id).UpdateStatus?.State === 'rollback_completed');
+      await c.waitFor('all back', () => running(c.tasks(id)).length === want);
+      watch.stop();
+      assert.deepEqual(watch.offences, []);
+      assert.ok(running(c.tasks(id)).every((t) => t.Spec.ContainerSpec?.Args === undefined));
+    } finally {
+      await c.stop();
+    }
+  });
+}

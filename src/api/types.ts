@@ -83,7 +83,7 @@ export interface NodeSpec {
 export interface NodeDescription {
   Hostname: string;
   Platform: { Architecture: string; OS: string };
-  Resources: { NanoCPUs: number; MemoryBytes: number };
+  Resources: { NanoCPUs: number; MemoryBytes: number; GenericResources?: GenericResource[] };
   Engine: { EngineVersion: string; Labels?: Labels; Plugins?: { Type: string; Name: string }[] };
   TLSInfo?: TLSInfo;
 }
@@ -177,7 +177,13 @@ export interface ResourceSpec {
   NanoCPUs?: number;
   MemoryBytes?: number;
   Pids?: number;
-  GenericResources?: unknown[];
+  GenericResources?: GenericResource[];
+}
+
+/** A user-defined resource: a count (`gpu=2`) or one named item (`gpu=GPU-abc`). */
+export interface GenericResource {
+  NamedResourceSpec?: { Kind?: string; Value?: string };
+  DiscreteResourceSpec?: { Kind?: string; Value?: number };
 }
 
 export type RestartCondition = 'none' | 'on-failure' | 'any';
@@ -340,6 +346,8 @@ export interface Task extends Meta {
   Status: TaskStatus;
   DesiredState: TaskState;
   NetworksAttachments?: NetworkAttachment[];
+  /** The node's generic resources the scheduler gave this task (dockerd's JSON name for them). */
+  GenericResources?: GenericResource[];
   JobIteration?: { Index?: number };
 }
 

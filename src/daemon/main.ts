@@ -5,6 +5,7 @@ import { Daemon, daemonApi } from './index.js';
 import { listen, loadServerTls, SHOAL_VERSION } from '../httpapi/index.js';
 import { addTlsOptions, normalizeTlsFlags, type TlsFlags } from '../engineclient/index.js';
 import { daemonTls } from './tlsflags.js';
+import { parseGenericResources } from '../api/index.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];
@@ -33,6 +34,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--engine-host <addr>', 'container engine this node drives', 'unix:///var/run/docker.sock')
     .option('--exec-root <dir>', 'root directory of runtime state (task secrets on tmpfs)', '/var/run/shoal')
     .option('--hostname <name>', 'node hostname (defaults to the machine hostname)')
+    .option(
+      '--node-generic-resource <kind=value>',
+      "a user-defined resource of this node, a count (gpu=2) or one named item (gpu=GPU-a) (repeatable; default: the engine's node-generic-resources)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .addOption(
       new Option('-l, --log-level <level>', 'log level')
         .choices(LEVELS as unknown as string[])
@@ -88,6 +95,7 @@ export async function main(argv: string[]): Promise<void> {
       host: string[];
       engineHost: string;
       hostname?: string;
+      nodeGenericResource: string[];
       logLevel: Level;
       dispatcherHeartbeat?: number;
       engineConcurrency: number;
@@ -100,6 +108,8 @@ export async function main(argv: string[]): Promise<void> {
   >();
   if ((o.raftHeartbeat ?? 100) * 2 > (o.raftElectionTimeout ?? 1000))
     throw new Error('--raft-heartbeat must be at most half of --raft-election-timeout');
+  // Parsed before anything starts, so a malformed one stops shoald with dockerd's message.
+  const genericResources = parseGenericResources(o.nodeGenericResource);
   const tlsConfig = daemonTls(o);
   // Checked before anything starts, so a bad certificate file stops shoald with its name.
   const tls = await loadServerTls(tlsConfig);
@@ -115,6 +125,7 @@ export async function main(argv: string[]): Promise<void> {
     engineHost: o.engineHost,
     log,
     ...(o.hostname ? { hostname: o.hostname } : {}),
+    ...(genericResources.length > 0 ? { genericResources } : {}),
     ...(o.dispatcherHeartbeat ? { heartbeatMs: o.dispatcherHeartbeat } : {}),
     engineConcurrency: o.engineConcurrency,
     execRoot: o.execRoot,

@@ -3,6 +3,7 @@ import type { Clock } from '../platform/index.js';
 import { raftTiming, type RaftNodeOptions, type RaftTimingMs } from '../raft/index.js';
 import type { EventLog } from '../manager/index.js';
 import type { Executor } from '../agent/index.js';
+import type { GenericResource } from '../api/index.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -12,6 +13,8 @@ export interface DaemonOptions {
   /** For tests: run tasks through another executor than the Docker engine. */
   executorFactory?: (nodeId: string, events: EventLog) => Executor;
   hostname?: string;
+  /** The node's generic resources (`--node-generic-resource`); without it, the engine's. */
+  genericResources?: GenericResource[];
   heartbeatMs?: number;
   /** Engine operations (container create, start) the agent runs at once. */
   engineConcurrency?: number;

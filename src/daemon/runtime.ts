@@ -142,6 +142,7 @@ export class NodeRuntime {
         engineHost: this.o.engineHost,
         nodeId,
         hostname: this.hostname,
+        ...(this.o.genericResources ? { genericResources: this.o.genericResources } : {}),
         execRoot: join(this.o.execRoot ?? '/var/run/shoal', nodeId),
         log: (m) => this.log('warn', m),
         onEngineEvent: (e) => {

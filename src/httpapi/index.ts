@@ -13,3 +13,4 @@ export type {
 } from './backend.js';
 export { loadServerTls, parseTcpHost, tcpListenerNotice } from './tls.js';
 export type { ApiTlsConfig, ApiTlsMode, ListenerNotice, ServerTls } from './tls.js';
+export { serviceStatus } from './present.js';

@@ -11,14 +11,7 @@ import {
 } from '../api/index.js';
 import type { ReadTx } from '../state/index.js';
 import { tlsInfoOf } from '../ca/index.js';
-import {
-  DEFAULT_RESTART,
-  DEFAULT_UPDATE,
-  eligibleNodes,
-  isLive,
-  isTaskDirty,
-  modeOf,
-} from '../manager/index.js';
+import { DEFAULT_RESTART, DEFAULT_UPDATE, isLive, isTaskDirty, modeOf } from '../manager/index.js';
 
 /** A service as `insertDefaults=true` shows it: swarmkit's defaults under what the spec holds. */
 export function withDefaults(s: Service): Service {
@@ -49,7 +42,12 @@ export function withDefaults(s: Service): Service {
   return out;
 }
 
-/** ServiceStatus for `service ls`; tasks on down nodes do not count as running (Swarm counts them). */
+/**
+ * ServiceStatus for `service ls`, counted as Swarm counts it, except that tasks on down nodes
+ * count neither as running nor as desired (Swarm counts them). A job counts only the tasks of
+ * its current iteration; a global job's desired tasks are those not yet complete, so a finished
+ * one on one node reads `0/0 (1/1 completed)` (the CLI shows completed/(desired+completed)).
+ */
 export function serviceStatus(
   tx: ReadTx,
   s: Service,
@@ -58,27 +56,29 @@ export function serviceStatus(
   const up = (t: Task): boolean => !t.NodeID || nodes.get(t.NodeID)?.Status.State !== 'down';
   const iteration = s.JobStatus?.JobIteration.Index ?? 0;
   const kind = modeOf(s);
+  const job = kind === 'replicated-job' || kind === 'global-job';
   let running = 0;
   let live = 0;
   let completed = 0;
+  let toComplete = 0;
   // One pass over the service's tasks: this runs for every service on each `service ls`.
   for (const t of tx.tasksByService(s.ID)) {
+    if (job && (t.JobIteration?.Index ?? 0) !== iteration) continue;
     const l = isLive(t) && up(t);
     if (l) live++;
     if (l && t.Status.State === 'running') running++;
-    if (t.Status.State === 'complete' && (t.JobIteration?.Index ?? 0) === iteration) completed++;
+    if (t.Status.State === 'complete') completed++;
+    else if (l && t.DesiredState === 'complete') toComplete++;
   }
   let desired = 0;
   if (kind === 'replicated') desired = s.Spec.Mode?.Replicated?.Replicas ?? 1;
   else if (kind === 'global') desired = live;
-  else if (kind === 'replicated-job') {
-    const m = s.Spec.Mode?.ReplicatedJob ?? {};
-    desired = Math.min(m.MaxConcurrent ?? 1, m.TotalCompletions ?? 1);
-  } else desired = eligibleNodes(s, [...nodes.values()]).length;
+  else if (kind === 'replicated-job') desired = s.Spec.Mode?.ReplicatedJob?.MaxConcurrent ?? 1;
+  else desired = toComplete;
   return {
     RunningTasks: running,
     DesiredTasks: desired,
-    CompletedTasks: kind === 'replicated' || kind === 'global' ? 0 : completed,
+    CompletedTasks: job ? completed : 0,
   };
 }
 

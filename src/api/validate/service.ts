@@ -251,6 +251,10 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
     nonNegative(r?.NanoCPUs, `Resources.${what}.NanoCPUs`);
     nonNegative(r?.MemoryBytes, `Resources.${what}.MemoryBytes`);
   }
+  // A task asks for counts of generic resources; Docker keeps a request for a named item too (it
+  // never fits a node, so the task stays pending), and a negative count is the caller's mistake.
+  for (const g of tt.Resources?.Reservations?.GenericResources ?? [])
+    nonNegative(g.DiscreteResourceSpec?.Value, 'Resources.Reservations.GenericResources count');
   if (tt.RestartPolicy) {
     oneOf(tt.RestartPolicy.Condition, ['none', 'on-failure', 'any'] as const, 'RestartPolicy.Condition');
     nonNegative(tt.RestartPolicy.Delay, 'RestartPolicy.Delay');
@@ -264,14 +268,11 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   // Docker answers a malformed constraint with a 500; it is the caller's mistake, so a 400 here.
   parseConstraints(tt.Placement.Constraints ?? []);
   nonNegative(tt.Placement.MaxReplicas, 'Placement.MaxReplicas');
-  for (const p of tt.Placement.Preferences ?? []) {
-    const d = p.Spread?.SpreadDescriptor ?? '';
-    if (
-      !/^(node\.labels\.|engine\.labels\.)\S+$/.test(d) &&
-      !/^node\.(id|hostname|role|platform\.(os|arch))$/.test(d)
-    ) {
-      throw invalidArgument(`invalid placement preference "${d}": use spread=node.labels.<name>`);
-    }
+  // Docker keeps every spread descriptor as given (its scheduler spreads over node and engine
+  // labels and ignores the rest) and drops a preference that names no strategy.
+  if (tt.Placement.Preferences) {
+    tt.Placement.Preferences = tt.Placement.Preferences.filter((p) => p.Spread !== undefined);
+    for (const p of tt.Placement.Preferences) p.Spread!.SpreadDescriptor ??= '';
   }
   // Placement is echoed only when it was sent (insertDefaults shows an empty one).
   if (!sentPlacement && Object.keys(tt.Placement).length === 0) delete tt.Placement;

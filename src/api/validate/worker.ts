@@ -49,7 +49,18 @@ export function validateNodeDescription(raw: unknown): NodeDescription {
   nonNegative(d.Resources?.NanoCPUs, 'Resources.NanoCPUs');
   nonNegative(d.Resources?.MemoryBytes, 'Resources.MemoryBytes');
   d.Platform = { Architecture: d.Platform?.Architecture ?? '', OS: d.Platform?.OS ?? '' };
-  d.Resources = { NanoCPUs: d.Resources?.NanoCPUs ?? 0, MemoryBytes: d.Resources?.MemoryBytes ?? 0 };
+  const generic = d.Resources?.GenericResources ?? [];
+  if (generic.length > 1000) throw invalidArgument('a node has at most 1000 generic resources');
+  for (const g of generic) {
+    text(`${g.NamedResourceSpec?.Kind ?? ''}${g.NamedResourceSpec?.Value ?? ''}`, 'a generic resource', 4096);
+    text(g.DiscreteResourceSpec?.Kind, 'a generic resource', 4096);
+    nonNegative(g.DiscreteResourceSpec?.Value, 'a generic resource count');
+  }
+  d.Resources = {
+    NanoCPUs: d.Resources?.NanoCPUs ?? 0,
+    MemoryBytes: d.Resources?.MemoryBytes ?? 0,
+    ...(generic.length > 0 ? { GenericResources: generic } : {}),
+  };
   d.Engine = { ...d.Engine, EngineVersion: d.Engine?.EngineVersion ?? '' };
   return d;
 }

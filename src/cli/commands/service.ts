@@ -201,7 +201,7 @@ export function serviceCommands(program: Command, cli: CommandContext): void {
           s.Spec.Name ?? '',
           modeName(s),
           job
-            ? `${st.RunningTasks}/${st.DesiredTasks} (${st.CompletedTasks}/${s.Spec.Mode?.ReplicatedJob?.TotalCompletions ?? st.DesiredTasks} completed)`
+            ? `${st.RunningTasks}/${st.DesiredTasks} (${st.CompletedTasks}/${s.Spec.Mode?.ReplicatedJob?.TotalCompletions ?? st.DesiredTasks + st.CompletedTasks} completed)`
             : `${st.RunningTasks}/${st.DesiredTasks}`,
           s.Spec.TaskTemplate?.ContainerSpec?.Image ?? '',
           (s.Endpoint.Ports ?? [])

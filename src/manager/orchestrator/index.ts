@@ -173,7 +173,7 @@ export class Orchestrator {
         modePlan = planReplicated({ service, tasks, now, updating, maxCreate });
         break;
       case 'global':
-        modePlan = planGlobal(service, tasks, nodes, now);
+        modePlan = planGlobal(service, tasks, nodes, now, updating);
         break;
       case 'replicated-job':
         modePlan = planReplicatedJob(service, tasks, now);

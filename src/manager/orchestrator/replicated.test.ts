@@ -77,6 +77,11 @@ test('scale down removes the highest slots that are not running first', () => {
   );
   const plan = planReplicated({ service: service(2), tasks, now: NOW, updating: false });
   assert.deepEqual(plan.update.map((t) => t.Slot).sort(), [2, 4]);
+  assert.deepEqual(
+    plan.update.map((t) => t.DesiredState),
+    ['remove', 'remove'],
+    "a removed slot's tasks are marked REMOVE, as Swarm marks them",
+  );
 });
 
 test('during an update, a slot whose old task is still stopping is not refilled elsewhere', () => {

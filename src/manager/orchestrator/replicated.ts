@@ -1,6 +1,6 @@
 // Replicated services: keep exactly `Replicas` occupied slots. Pure: reads tasks, returns a plan.
 import type { Service, Task } from '../../api/index.js';
-import { isLive, isTaskDirty, isTerminal, newTask, stateOrder, withDesired } from './tasks.js';
+import { isLive, isStopping, isTaskDirty, newTask, withDesired } from './tasks.js';
 import type { Plan } from './plan.js';
 
 export interface ReplicatedInput {
@@ -24,7 +24,7 @@ export function planReplicated({ service, tasks, now, updating, maxCreate = 1000
       const l = liveBySlot.get(t.Slot) ?? [];
       l.push(t);
       liveBySlot.set(t.Slot, l);
-    } else if (!isTerminal(t.Status.State) && stateOrder(t.Status.State) >= stateOrder('assigned')) {
+    } else if (isStopping(t)) {
       stopping.add(t.Slot);
     }
   }
@@ -48,14 +48,16 @@ export function planReplicated({ service, tasks, now, updating, maxCreate = 1000
   // replacement (stop-first): it is neither refilled early nor replaced by another slot.
   const reserved = updating ? [...stopping].filter((s) => !liveBySlot.has(s)) : [];
   if (occupied.length > replicas) {
-    // Scale down: drop slots that are not running first, then the highest-numbered ones.
+    // Scale down: drop slots that are not running first, then the highest-numbered ones. As in
+    // Swarm, a removed slot's tasks are marked REMOVE: the agent stops and removes the container,
+    // and the reaper then deletes the slot's tasks, so `service ps` no longer lists it.
     const running = (slot: number): boolean =>
       liveBySlot.get(slot)!.some((t) => t.Status.State === 'running');
     const victims = occupied
       .sort((a, b) => Number(running(a)) - Number(running(b)) || b - a)
       .slice(0, occupied.length - replicas);
     for (const slot of victims)
-      for (const t of liveBySlot.get(slot)!) plan.update.push(withDesired(t, 'shutdown', now));
+      for (const t of liveBySlot.get(slot)!) plan.update.push(withDesired(t, 'remove', now));
   } else if (occupied.length + reserved.length < replicas) {
     let missing = Math.min(replicas - occupied.length - reserved.length, maxCreate);
     for (let slot = 1; missing > 0; slot++) {

@@ -42,3 +42,26 @@ test('tasks of a removed service go once they stopped or never reached a node', 
   const ts = [task(1, 'running', 'remove'), task(1, 'complete', 'remove'), task(2, 'pending', 'remove')];
   assert.deepEqual(tasksToReap(ts, 5, false).sort(), [ts[1]!.ID, ts[2]!.ID].sort());
 });
+
+test('a slot removed by a scale-down goes whole once its containers have stopped, as in Swarm', () => {
+  const history = [task(3, 'failed'), task(3, 'shutdown')];
+  const stopping = task(3, 'running', 'remove');
+  // While the REMOVE task's container stops, its history goes and the task stays as the mark.
+  assert.deepEqual(tasksToReap([...history, stopping], 5, true).sort(), history.map((t) => t.ID).sort());
+  const stopped = { ...stopping, Status: { ...stopping.Status, State: 'shutdown' as const } };
+  assert.deepEqual(tasksToReap([stopped], 5, true), [stopped.ID]);
+  // An old task still stopping keeps the mark until it has stopped too.
+  const old = task(4, 'running', 'shutdown');
+  const removed = task(4, 'shutdown', 'remove');
+  assert.deepEqual(tasksToReap([old, removed], 5, true), []);
+  // A REMOVE task never given to a node goes at once.
+  const unplaced = task(5, 'pending', 'remove');
+  assert.deepEqual(tasksToReap([unplaced], 5, true), [unplaced.ID]);
+});
+
+test('a slot filled again keeps its history under the limit; its stopped REMOVE task goes', () => {
+  const removed = task(6, 'shutdown', 'remove');
+  const history = task(6, 'failed');
+  const refilled = task(6, 'running', 'running');
+  assert.deepEqual(tasksToReap([removed, history, refilled], 5, true), [removed.ID]);
+});

@@ -1,5 +1,6 @@
-// The task reaper: bounds the tasks kept per slot (TaskHistoryRetentionLimit) and deletes tasks of
-// removed services once their containers are gone. Pure: returns the IDs to delete.
+// The task reaper: bounds the tasks kept per slot (TaskHistoryRetentionLimit) and deletes the tasks
+// of removed services and of slots removed by a scale-down once their containers are gone. Pure:
+// returns the IDs to delete.
 import type { Task } from '../../api/index.js';
 import { isLive, isTerminal, slotKey, stateOrder } from './tasks.js';
 
@@ -8,7 +9,7 @@ export function tasksToReap(tasks: readonly Task[], historyLimit: number, servic
   if (!serviceExists) {
     for (const t of tasks) {
       // Tasks that never reached a node, or whose container has stopped, can go.
-      if (stateOrder(t.Status.State) < stateOrder('assigned') || isTerminal(t.Status.State)) out.push(t.ID);
+      if (settledTask(t)) out.push(t.ID);
     }
     return out;
   }
@@ -16,17 +17,26 @@ export function tasksToReap(tasks: readonly Task[], historyLimit: number, servic
   // default of 5, `service ps` shows the running task and the 4 before it.
   const bySlot = new Map<string, Task[]>();
   for (const t of tasks) {
-    if (t.DesiredState === 'remove' && isTerminal(t.Status.State)) {
-      out.push(t.ID);
-      continue;
-    }
     const k = slotKey(t);
     bySlot.set(k, [...(bySlot.get(k) ?? []), t]);
   }
   for (const slot of bySlot.values()) {
-    let excess = slot.length - historyLimit;
+    const removing = slot.filter((t) => t.DesiredState === 'remove');
+    if (removing.length > 0 && !slot.some(isLive)) {
+      // A slot removed by a scale-down goes whole, once its containers have stopped; one REMOVE
+      // task stays as its mark while any other is still stopping.
+      const settled = slot.filter(settledTask);
+      if (settled.length === slot.length) out.push(...slot.map((t) => t.ID));
+      else out.push(...settled.filter((t) => t.DesiredState !== 'remove').map((t) => t.ID));
+      continue;
+    }
+    // A REMOVE task in a slot that lives on (the slot was filled again) goes once settled.
+    const gone = new Set(removing.filter(settledTask).map((t) => t.ID));
+    out.push(...gone);
+    const kept = slot.filter((t) => !gone.has(t.ID));
+    let excess = kept.length - historyLimit;
     if (excess <= 0) continue;
-    const dead = slot
+    const dead = kept
       .filter((t) => !isLive(t) && isTerminal(t.Status.State))
       .sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt) || a.ID.localeCompare(b.ID));
     for (const t of dead) {
@@ -35,4 +45,9 @@ export function tasksToReap(tasks: readonly Task[], historyLimit: number, servic
     }
   }
   return out;
+}
+
+/** A task whose container is gone or never existed: stopped, or never given to a node. */
+function settledTask(t: Task): boolean {
+  return isTerminal(t.Status.State) || stateOrder(t.Status.State) < stateOrder('assigned');
 }

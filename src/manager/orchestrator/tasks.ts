@@ -17,6 +17,15 @@ export function isLive(t: Task): boolean {
   return stateOrder(t.DesiredState) <= stateOrder('complete') && t.DesiredState !== 'shutdown';
 }
 
+/** A task told to shut down whose container may still run: its slot is not free yet. */
+export function isStopping(t: Task): boolean {
+  return (
+    t.DesiredState === 'shutdown' &&
+    !isTerminal(t.Status.State) &&
+    stateOrder(t.Status.State) >= stateOrder('assigned')
+  );
+}
+
 export type ModeKind = 'replicated' | 'global' | 'replicated-job' | 'global-job';
 export function modeOf(s: Service): ModeKind {
   const m = s.Spec.Mode ?? {};

@@ -9,6 +9,7 @@ import type { MemoryStore } from '../../state/index.js';
 import {
   isJob,
   isLive,
+  isStopping,
   isTaskDirty,
   isTerminal,
   newTask,
@@ -188,9 +189,19 @@ export class Updater {
         // action let pass (continue, or within MaxFailureRatio), does not hold completion back:
         // waiting for a crash-looping task to be seen running could stall the update for ever.
         const pendingMonitor = [...monitored.values()].some((since) => now - since < monitorMs);
-        const settled = [...bySlot.entries()].every(
-          ([key, ts]) => job || st.failedSlots.has(key) || ts.some((t) => t.Status.State === 'running'),
-        );
+        // Stop-first slots whose old task is still stopping have no new task yet: not done (a
+        // task on a down node is not waited for; the restart supervisor replaces it).
+        const up = (t: Task): boolean =>
+          this.store.view((tx) => (t.NodeID ? tx.get('nodes', t.NodeID)?.Status.State : 'ready')) !== 'down';
+        const refilled =
+          job ||
+          (!tasks.some((t) => isStopping(t) && up(t)) &&
+            bySlot.size >= (svc.Spec.Mode?.Replicated ? (svc.Spec.Mode.Replicated.Replicas ?? 1) : 0));
+        const settled =
+          refilled &&
+          [...bySlot.entries()].every(
+            ([key, ts]) => job || st.failedSlots.has(key) || ts.some((t) => t.Status.State === 'running'),
+          );
         if (!pendingMonitor && settled) {
           await this.store.update((tx) => {
             const s = tx.get('services', serviceId);
@@ -300,7 +311,11 @@ export class Updater {
       const svc = this.#service(serviceId);
       if (!svc || !isUpdating(svc) || svc.UpdateStatus?.StartedAt !== startedFor) return false;
       const inSlot = this.store.view((tx) => tx.tasksByService(serviceId)).filter((t) => slotKey(t) === key);
-      const fresh = inSlot.filter((t) => !isTaskDirty(svc, t));
+      // Only a task made for this update counts: after a rollback the slot's history holds
+      // tasks of the restored spec, long stopped, which must not read as a given-up new task.
+      const fresh = inSlot.filter(
+        (t) => !isTaskDirty(svc, t) && (startedFor === undefined || t.CreatedAt >= startedFor),
+      );
       if (
         fresh.some(
           (t) =>

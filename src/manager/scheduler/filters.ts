@@ -1,6 +1,7 @@
-// The scheduler's filter pipeline. Each filter accepts or rejects a node for a task and, when it
-// rejects, says why in words a user can act on; the reasons are tallied into Status.Err.
+// The scheduler's filter pipeline, swarmkit's: each filter accepts or rejects a node for a task
+// and, when it rejects, says why in Docker's words; the reasons are tallied into Status.Err.
 import { matchConstraint, parseConstraints, type Constraint, type Node, type Task } from '../../api/index.js';
+import { fits, requestsOf, type GenericPool } from './generic.js';
 
 export interface NodeInfo {
   node: Node;
@@ -9,6 +10,8 @@ export interface NodeInfo {
   totalTasks: number;
   reservedCPU: number;
   reservedMemory: number;
+  /** The node's generic resources not held by its tasks. */
+  generic: GenericPool;
 }
 
 export interface Filter {
@@ -22,17 +25,11 @@ export interface Filter {
 
 const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
+// A node that is down or not active takes nothing new: one filter and one reason, as Docker's.
 export const readyFilter: Filter = {
   name: 'ready',
   enabled: () => true,
-  check: (_t, i) => i.node.Status.State === 'ready',
-  explain: (n) => `${plural(n, 'node', 'nodes')} not ready`,
-};
-
-export const availabilityFilter: Filter = {
-  name: 'availability',
-  enabled: () => true,
-  check: (_t, i) => (i.node.Spec.Availability ?? 'active') === 'active',
+  check: (_t, i) => i.node.Status.State === 'ready' && (i.node.Spec.Availability ?? 'active') === 'active',
   explain: (n) => `${plural(n, 'node', 'nodes')} not available for new tasks`,
 };
 
@@ -66,42 +63,49 @@ export const platformFilter: Filter = {
   explain: (n) => `unsupported platform on ${plural(n, 'node', 'nodes')}`,
 };
 
-export const cpuFilter: Filter = {
-  name: 'cpu',
-  enabled: (t) => (t.Spec.Resources?.Reservations?.NanoCPUs ?? 0) > 0,
-  check: (t, i) =>
-    i.node.Description.Resources.NanoCPUs - i.reservedCPU >= (t.Spec.Resources?.Reservations?.NanoCPUs ?? 0),
-  explain: (n) => `${plural(n, 'node', 'nodes')} had insufficient CPU`,
-};
-
-export const memoryFilter: Filter = {
-  name: 'memory',
-  enabled: (t) => (t.Spec.Resources?.Reservations?.MemoryBytes ?? 0) > 0,
-  check: (t, i) =>
-    i.node.Description.Resources.MemoryBytes - i.reservedMemory >=
-    (t.Spec.Resources?.Reservations?.MemoryBytes ?? 0),
-  explain: (n) => `${plural(n, 'node', 'nodes')} had insufficient memory`,
+/** CPU, memory and generic resources reserved by the node's tasks, one filter as in Swarm. */
+export const resourceFilter: Filter = {
+  name: 'resources',
+  enabled: (t) => {
+    const r = t.Spec.Resources?.Reservations;
+    return (r?.NanoCPUs ?? 0) > 0 || (r?.MemoryBytes ?? 0) > 0 || requestsOf(t).length > 0;
+  },
+  check: (t, i) => {
+    const r = t.Spec.Resources?.Reservations;
+    const res = i.node.Description.Resources;
+    return (
+      res.NanoCPUs - i.reservedCPU >= (r?.NanoCPUs ?? 0) &&
+      res.MemoryBytes - i.reservedMemory >= (r?.MemoryBytes ?? 0) &&
+      fits(i.generic, requestsOf(t))
+    );
+  },
+  explain: (n) => `insufficient resources on ${plural(n, 'node', 'nodes')}`,
 };
 
 export const maxReplicasFilter: Filter = {
   name: 'max-replicas',
   enabled: (t) => (t.Spec.Placement?.MaxReplicas ?? 0) > 0,
   check: (t, i) => (i.tasksByService.get(t.ServiceID) ?? 0) < (t.Spec.Placement?.MaxReplicas ?? 0),
-  explain: (n) => `max replicas per node limit reached on ${plural(n, 'node', 'nodes')}`,
+  explain: () => 'max replicas per node limit exceed',
 };
 
 export const PIPELINE: readonly Filter[] = [
   readyFilter,
-  availabilityFilter,
-  platformFilter,
+  resourceFilter,
   constraintFilter,
-  cpuFilter,
-  memoryFilter,
+  platformFilter,
   maxReplicasFilter,
 ];
 
-/** Runs the pipeline; returns the nodes that pass, or the reason none does. */
-export function filterNodes(task: Task, infos: readonly NodeInfo[]): { ok: NodeInfo[]; reason?: string } {
+/**
+ * Runs the pipeline; returns the nodes that pass, or why none does: the filters' reasons, most
+ * rejections first (Swarm's order). A task bound to one node (global) gets the bare reason.
+ */
+export function filterNodes(
+  task: Task,
+  infos: readonly NodeInfo[],
+  bound = false,
+): { ok: NodeInfo[]; reason?: string } {
   const active = PIPELINE.filter((f) => f.enabled(task));
   const rejected = new Map<Filter, number>();
   const ok: NodeInfo[] = [];
@@ -111,7 +115,11 @@ export function filterNodes(task: Task, infos: readonly NodeInfo[]): { ok: NodeI
     else ok.push(info);
   }
   if (ok.length > 0) return { ok };
-  if (infos.length === 0) return { ok, reason: 'no suitable node (no nodes in the cluster)' };
-  const parts = active.filter((f) => rejected.has(f)).map((f) => f.explain(rejected.get(f)!));
-  return { ok, reason: `no suitable node (${parts.join('; ')})` };
+  const why = active
+    .filter((f) => rejected.has(f))
+    .sort((a, b) => rejected.get(b)! - rejected.get(a)!)
+    .map((f) => f.explain(rejected.get(f)!))
+    .join('; ');
+  if (bound) return { ok, reason: why };
+  return { ok, reason: why ? `no suitable node (${why})` : 'no suitable node' };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { scheduleTasks } from './scheduler.js';
-import type { Node, Task } from '../../api/index.js';
+import type { GenericResource, Node, Task } from '../../api/index.js';
 
 function node(
   id: string,
@@ -55,14 +55,16 @@ function pending(
   };
 }
 
-test('a task that fits nowhere stays pending with a reason per filter', () => {
+test('a task that fits nowhere stays pending with a reason per filter, most rejections first', () => {
   const nodes = [node('n1', { availability: 'drain' }), node('n2', { mem: 100 }), node('n3', { mem: 100 })];
   const [d] = scheduleTasks([pending('t1', { mem: 1000 })], nodes, []);
   assert.equal(d!.nodeId, undefined);
   assert.equal(
     d!.reason,
-    'no suitable node (1 node not available for new tasks; 2 nodes had insufficient memory)',
+    'no suitable node (insufficient resources on 2 nodes; 1 node not available for new tasks)',
   );
+  const [none] = scheduleTasks([pending('t2')], [], []);
+  assert.equal(none!.reason, 'no suitable node', 'Swarm says no more with no nodes at all');
 });
 
 test('constraints on labels, role and hostname select nodes', () => {
@@ -115,7 +117,7 @@ test('CPU reservations are counted against node capacity and explained', () => {
   const placed = ds.filter((d) => d.nodeId);
   assert.equal(placed.length, 3, 'one on the 2-CPU node, two on the 4-CPU node');
   assert.equal(placed.filter((d) => d.nodeId === 'n2').length, 2);
-  assert.equal(ds[3]!.reason, 'no suitable node (2 nodes had insufficient CPU)');
+  assert.equal(ds[3]!.reason, 'no suitable node (insufficient resources on 2 nodes)');
 });
 
 test('spread placement preference balances over label values before nodes', () => {
@@ -134,6 +136,75 @@ test('spread placement preference balances over label values before nodes', () =
   assert.deepEqual(perDc, { a: 2, b: 2 });
 });
 
+test('spread over a label: nodes without it are one group; other descriptors spread over nothing', () => {
+  const nodes = [node('a1', { labels: { dc: 'a' } }), node('x1'), node('x2')];
+  const ds = scheduleTasks(
+    Array.from({ length: 4 }, (_, i) => pending(`t${i}`, { spread: 'Node.Labels.dc' })),
+    nodes,
+    [],
+  );
+  const onA = ds.filter((d) => d.nodeId === 'a1').length;
+  assert.equal(onA, 2, 'the unlabelled nodes share half, as the group ""');
+  // node.hostname is kept by Docker but not spread over: the default spread decides.
+  const ignored = scheduleTasks(
+    Array.from({ length: 3 }, (_, i) => pending(`u${i}`, { spread: 'node.hostname' })),
+    nodes,
+    [],
+  );
+  assert.deepEqual(ignored.map((d) => d.nodeId).sort(), ['a1', 'x1', 'x2']);
+});
+
+function gpuNode(id: string, gpus: GenericResource[]): Node {
+  const n = node(id);
+  n.Description.Resources.GenericResources = gpus;
+  return n;
+}
+function gpuTask(id: string, count: number): Task {
+  const t = pending(id);
+  t.Spec.Resources = {
+    Reservations: { GenericResources: [{ DiscreteResourceSpec: { Kind: 'gpu', Value: count } }] },
+  };
+  return t;
+}
+
+test('generic resources are reservations: counts are used up and named items handed out', () => {
+  const nodes = [
+    gpuNode('count', [{ DiscreteResourceSpec: { Kind: 'gpu', Value: 2 } }]),
+    gpuNode('named', [
+      { NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-a' } },
+      { NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-b' } },
+    ]),
+    node('plain'),
+  ];
+  const ds = scheduleTasks(
+    [gpuTask('t1', 1), gpuTask('t2', 1), gpuTask('t3', 2), gpuTask('t4', 1), gpuTask('t5', 1)],
+    nodes,
+    [],
+  );
+  assert.deepEqual(
+    ds.map((d) => d.nodeId),
+    ['count', 'named', undefined, 'count', 'named'],
+    'two gpus at once fit nowhere after the first two; then the last ones go',
+  );
+  assert.deepEqual(ds[1]!.generic, [{ NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-a' } }]);
+  assert.deepEqual(ds[3]!.generic, [{ DiscreteResourceSpec: { Kind: 'gpu', Value: 1 } }]);
+  assert.equal(ds[2]!.reason, 'no suitable node (insufficient resources on 3 nodes)');
+
+  // Placed tasks hold what they were given: GPU-a is taken, GPU-b is free.
+  const placed = { ...gpuTask('held', 1), NodeID: 'named', GenericResources: ds[1]!.generic! };
+  placed.Status = { ...placed.Status, State: 'running' };
+  const [next] = scheduleTasks([gpuTask('t5', 1)], [nodes[1]!], [placed]);
+  assert.deepEqual(next!.generic, [{ NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-b' } }]);
+  const [more] = scheduleTasks([gpuTask('t6', 2)], [nodes[1]!], [placed]);
+  assert.equal(more!.reason, 'no suitable node (insufficient resources on 1 node)');
+});
+
+test('a global task on a node without the resource gets the bare reason', () => {
+  const t = { ...gpuTask('g', 1), NodeID: 'plain' };
+  const [d] = scheduleTasks([t], [node('plain')], []);
+  assert.equal(d!.reason, 'insufficient resources on 1 node');
+});
+
 test('max replicas per node is honoured and explained', () => {
   const nodes = [node('n1'), node('n2')];
   const ds = scheduleTasks(
@@ -142,7 +213,7 @@ test('max replicas per node is honoured and explained', () => {
     [],
   );
   assert.equal(ds.filter((d) => d.nodeId).length, 2);
-  assert.match(ds[2]!.reason!, /max replicas per node limit reached on 2 nodes/);
+  assert.equal(ds[2]!.reason, 'no suitable node (max replicas per node limit exceed)');
 });
 
 test('property: tasks spread evenly, never exceed memory, never land on unavailable nodes', () => {

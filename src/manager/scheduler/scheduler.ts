@@ -1,9 +1,10 @@
 // The scheduler: assigns PENDING tasks to nodes. Pure core (scheduleTasks) plus a loop that feeds
 // it pending tasks and writes all decisions of a pass in one transaction.
 import { isoTime, type Clock } from '../../platform/index.js';
-import type { Node, Task } from '../../api/index.js';
+import type { GenericResource, Node, Task } from '../../api/index.js';
 import type { MemoryStore, ReadTx, StoreEvent } from '../../state/index.js';
 import { filterNodes, type NodeInfo } from './filters.js';
+import { claim, hold, poolOf, requestsOf } from './generic.js';
 import { WatchLoop } from '../watchloop.js';
 
 const ACTIVE_STATES = new Set(['assigned', 'accepted', 'preparing', 'ready', 'starting', 'running']);
@@ -20,30 +21,45 @@ function occupies(t: Task): boolean {
 export function nodeInfos(nodes: readonly Node[], tasks: readonly Task[]): NodeInfo[] {
   const byId = new Map<string, NodeInfo>();
   for (const node of nodes) {
-    byId.set(node.ID, { node, tasksByService: new Map(), totalTasks: 0, reservedCPU: 0, reservedMemory: 0 });
+    byId.set(node.ID, {
+      node,
+      tasksByService: new Map(),
+      totalTasks: 0,
+      reservedCPU: 0,
+      reservedMemory: 0,
+      generic: poolOf(node.Description.Resources.GenericResources),
+    });
   }
-  for (const t of tasks) if (occupies(t)) account(byId.get(t.NodeID!), t);
+  for (const t of tasks) {
+    const info = occupies(t) ? byId.get(t.NodeID!) : undefined;
+    if (!info) continue;
+    count(info, t);
+    hold(info.generic, t);
+  }
   return [...byId.values()];
 }
 
-function account(info: NodeInfo | undefined, t: Task): void {
-  if (!info) return;
+function count(info: NodeInfo, t: Task): void {
   info.tasksByService.set(t.ServiceID, (info.tasksByService.get(t.ServiceID) ?? 0) + 1);
   info.totalTasks++;
   info.reservedCPU += t.Spec.Resources?.Reservations?.NanoCPUs ?? 0;
   info.reservedMemory += t.Spec.Resources?.Reservations?.MemoryBytes ?? 0;
 }
 
-function spreadValue(info: NodeInfo, descriptor: string): string {
-  const n = info.node;
-  if (descriptor.startsWith('node.labels.')) return n.Spec.Labels?.[descriptor.slice(12)] ?? '';
-  if (descriptor.startsWith('engine.labels.'))
-    return n.Description.Engine.Labels?.[descriptor.slice(14)] ?? '';
-  if (descriptor === 'node.id') return n.ID;
-  if (descriptor === 'node.hostname') return n.Description.Hostname;
-  if (descriptor === 'node.role') return n.Spec.Role ?? '';
-  if (descriptor === 'node.platform.os') return n.Description.Platform.OS;
-  return n.Description.Platform.Architecture;
+const NODE_LABEL = 'node.labels.';
+const ENGINE_LABEL = 'engine.labels.';
+
+/**
+ * A node's value for a spread descriptor, as Swarm reads it: node and engine labels (prefix in
+ * any case), a node without the label in the group "". Other descriptors spread over nothing.
+ */
+function spreadValue(info: NodeInfo, descriptor: string): string | undefined {
+  const lower = descriptor.toLowerCase();
+  if (lower.startsWith(NODE_LABEL) && descriptor.length > NODE_LABEL.length)
+    return info.node.Spec.Labels?.[descriptor.slice(NODE_LABEL.length)] ?? '';
+  if (lower.startsWith(ENGINE_LABEL) && descriptor.length > ENGINE_LABEL.length)
+    return info.node.Description.Engine.Labels?.[descriptor.slice(ENGINE_LABEL.length)] ?? '';
+  return undefined;
 }
 
 /**
@@ -54,15 +70,16 @@ function spreadValue(info: NodeInfo, descriptor: string): string {
 function pick(task: Task, candidates: NodeInfo[], all: readonly NodeInfo[]): NodeInfo {
   let pool = candidates;
   for (const pref of task.Spec.Placement?.Preferences ?? []) {
-    const d = pref.Spread?.SpreadDescriptor;
-    if (!d) continue;
+    const d = pref.Spread?.SpreadDescriptor ?? '';
+    if (all[0] === undefined || spreadValue(all[0], d) === undefined) continue;
+    const value = (i: NodeInfo): string => spreadValue(i, d)!;
     const load = new Map<string, number>();
     for (const info of all) {
-      const v = spreadValue(info, d);
+      const v = value(info);
       load.set(v, (load.get(v) ?? 0) + (info.tasksByService.get(task.ServiceID) ?? 0));
     }
-    const best = Math.min(...pool.map((i) => load.get(spreadValue(i, d)) ?? 0));
-    pool = pool.filter((i) => (load.get(spreadValue(i, d)) ?? 0) === best);
+    const best = Math.min(...pool.map((i) => load.get(value(i)) ?? 0));
+    pool = pool.filter((i) => (load.get(value(i)) ?? 0) === best);
   }
   return pool.reduce((a, b) => {
     const sa = a.tasksByService.get(task.ServiceID) ?? 0;
@@ -76,6 +93,8 @@ function pick(task: Task, candidates: NodeInfo[], all: readonly NodeInfo[]): Nod
 export interface Decision {
   taskId: string;
   nodeId?: string;
+  /** The node's generic resources the task is given, when it asked for some. */
+  generic?: GenericResource[];
   /** Why the task stays pending, when it does. */
   reason?: string;
 }
@@ -92,14 +111,15 @@ export function scheduleTasks(
   for (const task of pending) {
     // Global tasks are bound to their node already; they only need it to fit.
     const pool = task.NodeID ? (byNode.has(task.NodeID) ? [byNode.get(task.NodeID)!] : []) : infos;
-    const { ok, reason } = filterNodes(task, pool);
+    const { ok, reason } = filterNodes(task, pool, pool.length === 1 && task.NodeID !== undefined);
     if (ok.length === 0) {
-      out.push({ taskId: task.ID, reason: reason ?? 'no suitable node' });
+      out.push({ taskId: task.ID, reason: reason || 'no suitable node' });
       continue;
     }
     const chosen = task.NodeID ? ok[0]! : pick(task, ok, infos);
-    account(chosen, { ...task, NodeID: chosen.node.ID, Status: { ...task.Status, State: 'assigned' } });
-    out.push({ taskId: task.ID, nodeId: chosen.node.ID });
+    count(chosen, task);
+    const generic = requestsOf(task).length > 0 ? claim(chosen.generic, requestsOf(task)) : undefined;
+    out.push({ taskId: task.ID, nodeId: chosen.node.ID, ...(generic ? { generic } : {}) });
   }
   return out;
 }
@@ -156,6 +176,7 @@ export class Scheduler {
       if (d.nodeId) {
         tx.update('tasks', {
           ...t,
+          ...(d.generic ? { GenericResources: d.generic } : {}),
           NodeID: d.nodeId,
           UpdatedAt: now,
           Status: {

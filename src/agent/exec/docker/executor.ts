@@ -8,6 +8,7 @@ import {
   expandTask,
   HttpStatusError,
   type Assignment,
+  type GenericResource,
   type ContainerSpec,
   type Mount,
   type NodeAssignment,
@@ -48,6 +49,8 @@ export interface DockerExecutorOptions {
   engineHost: string;
   nodeId: string;
   hostname?: string;
+  /** The node's generic resources as shoald was given them; without them, the engine's (`/info`). */
+  genericResources?: GenericResource[];
   /** This node's runtime directory (tmpfs mounts for task secrets live under it). */
   execRoot: string;
   log?: (msg: string) => void;
@@ -290,6 +293,8 @@ export class DockerExecutor implements Executor {
       if (i > 0) labels[l.slice(0, i)] = l.slice(i + 1);
     }
     const plugins = info.Plugins as Record<string, string[] | null> | undefined;
+    // dockerd reports its node-generic-resources in /info, as Swarm's executor reads them.
+    const generic = this.#opts.genericResources ?? (info.GenericResources as GenericResource[] | null) ?? [];
     const node: TemplateNode = {
       ID: this.#opts.nodeId,
       Hostname: this.#opts.hostname ?? String(info.Name ?? 'localhost'),
@@ -299,7 +304,11 @@ export class DockerExecutor implements Executor {
     return {
       Hostname: node.Hostname,
       Platform: node.Platform,
-      Resources: { NanoCPUs: Number(info.NCPU ?? 1) * 1e9, MemoryBytes: Number(info.MemTotal ?? 0) },
+      Resources: {
+        NanoCPUs: Number(info.NCPU ?? 1) * 1e9,
+        MemoryBytes: Number(info.MemTotal ?? 0),
+        ...(generic.length > 0 ? { GenericResources: generic } : {}),
+      },
       Engine: {
         EngineVersion: version.Version ?? '',
         ...(Object.keys(labels).length > 0 ? { Labels: labels } : {}),
