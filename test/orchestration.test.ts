@@ -304,7 +304,10 @@ test('FailureAction pause stops a failing update and says which task failed', as
   });
   try {
     const id = await c.manager.control.createService(
-      fast('web', { Mode: { Replicated: { Replicas: 3 } }, UpdateConfig: { Monitor: 300e6 } }),
+      fast('web', {
+        Mode: { Replicated: { Replicas: 3 } },
+        UpdateConfig: { Parallelism: 1, Monitor: 300e6 },
+      }),
     );
     await c.waitFor('3 running', () => running(c.tasks(id)).length === 3);
     await updateContainer(c, id, (cs) => (cs.Args = ['broken']));

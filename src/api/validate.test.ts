@@ -73,8 +73,14 @@ test('an empty update Order, as the docker CLI sends it back for a spec without 
     UpdateConfig: { Parallelism: 1, Order: '' },
     RollbackConfig: { Parallelism: 1, Order: '' },
   });
-  assert.deepEqual(s.UpdateConfig, { Parallelism: 1 });
-  assert.deepEqual(s.RollbackConfig, { Parallelism: 1 });
+  assert.deepEqual(s.UpdateConfig, { Parallelism: 1, MaxFailureRatio: 0 });
+  assert.deepEqual(s.RollbackConfig, { Parallelism: 1, MaxFailureRatio: 0 });
+});
+
+test('an update config sent without Parallelism shows 0, every task at once, as Docker reads it', () => {
+  const s = normalizeServiceSpec({ ...base, UpdateConfig: { Monitor: 1e9 } });
+  assert.deepEqual(s.UpdateConfig, { Monitor: 1e9, Parallelism: 0, MaxFailureRatio: 0 });
+  assert.equal(normalizeServiceSpec(base).UpdateConfig, undefined);
 });
 
 test('bad specs are refused with a message that names the problem', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deepFreeze } from '../../state/index.js';
 import type { Service, Task } from '../../api/index.js';
-import { isTaskDirty, sameJson } from './tasks.js';
+import { isTaskDirty, sameJson, updateConfig } from './tasks.js';
 
 const service = (template: object): Service =>
   deepFreeze({ ID: 's1', Spec: { Name: 'web', TaskTemplate: template } }) as unknown as Service;
@@ -32,4 +32,10 @@ test('isTaskDirty with objects that are not frozen (inside a transaction)', () =
   spec.ContainerSpec.Image = 'other';
   assert.equal(isTaskDirty(s as unknown as Service, t), true, 'a mutable spec is compared afresh');
   assert.equal(isTaskDirty({ ID: 's3', Spec: { Name: 'y' } } as unknown as Service, task({})), false);
+});
+
+test('an update config without Parallelism updates every task at once; no config, one at a time', () => {
+  assert.equal(updateConfig(undefined).Parallelism, 1);
+  assert.equal(updateConfig({ Monitor: 1e9 }).Parallelism, 0);
+  assert.equal(updateConfig({ Parallelism: 2 }).Parallelism, 2);
 });
