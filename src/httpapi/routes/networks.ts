@@ -5,7 +5,7 @@
 // connect, disconnect and prune are the engine's alone (dispatch.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Server } from 'node:http';
-import { alreadyExists, notFound, parseFilters, type Network } from '../../api/index.js';
+import { notFound, parseFilters, ShoalError, type Network } from '../../api/index.js';
 import type { ApiBackend } from '../backend.js';
 import type { EngineLink } from '../engineproxy.js';
 import { dockerNetwork, filterNetworks } from '../present.js';
@@ -45,7 +45,7 @@ export function localNetworksToEngine(app: FastifyInstance<Server>, b: ApiBacken
       const name = (req.body as { Name?: unknown }).Name;
       // dockerd's router refuses a local name the cluster already has, before its backend.
       if (typeof name === 'string' && name !== '' && swarmNetwork(b, name))
-        throw alreadyExists(`network with name ${name} already exists`);
+        throw new ShoalError('Conflict', `network with name ${name} already exists`);
       return toEngine(engine, req, reply);
     }
     if (req.method === 'DELETE' && route === '/networks/:id' && !swarmNetwork(b, idParam(req)))
@@ -64,11 +64,16 @@ export function networkRoutes(app: FastifyInstance<Server>, b: ApiBackend, engin
     const names = new Set(swarm.map((n) => n.Name));
     return sendJson(reply, 200, [...swarm, ...local.filter((n) => !ids.has(n.Id) && !names.has(n.Name))]);
   });
-  app.get('/networks/:id', (req, reply) => {
+  app.get('/networks/:id', async (req, reply) => {
     const id = idParam(req);
     const n = swarmNetwork(b, id);
     if (n) return sendJson(reply, 200, dockerNetwork(n));
-    if (engine) return toEngine(engine, req, reply);
+    // The engine's answer as it gave it (its path keeps the client's version and query); an
+    // engine that does not answer holds no network.
+    const local = engine
+      ? await engine.call('GET', req.raw.url ?? req.url).catch(() => undefined)
+      : undefined;
+    if (local) return sendJson(reply, local.status, local.body);
     throw notFound(`network ${id} not found`);
   });
   app.post('/networks/create', async (req, reply) => {
