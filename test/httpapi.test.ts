@@ -298,7 +298,7 @@ test('networks get /24 subnets from 10.0.0.0/8 and are shown in Docker network s
       Driver: 'overlay',
       Labels: { purpose: 'test' },
     });
-    const b = await h.call('POST', '/v1.41/networks/create', { Name: 'b', Scope: 'swarm' });
+    const b = await h.call('POST', '/v1.41/networks/create', { Name: 'b' });
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
     const list = (await h.call('GET', '/v1.41/networks')).body as {
@@ -314,7 +314,7 @@ test('networks get /24 subnets from 10.0.0.0/8 and are shown in Docker network s
     const local = await h.call('POST', '/v1.41/networks/create', { Name: 'c', Driver: 'bridge' });
     assert.equal(local.status, 500);
     assert.match((local.body as { message: string }).message, /^Cannot connect to the container engine at /);
-    const taken = await h.call('POST', '/v1.41/networks/create', { Name: 'a' });
+    const taken = await h.call('POST', '/v1.41/networks/create', { Name: 'a', Driver: 'bridge' });
     assert.deepEqual([taken.status, taken.body], [409, { message: 'network with name a already exists' }]);
     const rm = await h.call('DELETE', '/v1.41/networks/b');
     assert.equal(rm.status, 204);

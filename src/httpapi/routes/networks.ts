@@ -18,11 +18,18 @@ function swarmNetwork(b: ApiBackend, id: string): Network | undefined {
   return b.manager().store.view((tx) => tx.lookup('networks', id));
 }
 
-/** A create for the swarm: the overlay driver or the swarm scope, as dockerd redirects to its manager. */
+/**
+ * A create for the swarm: the overlay driver or the swarm scope, as dockerd redirects to its
+ * manager, and (unlike dockerd, whose default is bridge) one that names no driver: the docker CLI
+ * always names one (`bridge` by default), and shoal's API has taken a bare create as an overlay.
+ */
 function forSwarm(body: unknown): boolean {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return true; // shoal's error
   const o = body as Record<string, unknown>;
-  return o.Driver === 'overlay' || o.Scope === 'swarm';
+  const driver = o.Driver;
+  return (
+    o.Scope === 'swarm' || driver === 'overlay' || driver === undefined || driver === null || driver === ''
+  );
 }
 
 /** Hands the request, as the client sent it, to the engine. */
