@@ -77,6 +77,7 @@ function fakeEngine(): Server {
       if (path === '/images/load') return json(200, { received: size });
       if (path === '/networks') return json(200, [{ Name: 'bridge', Id: 'b1', Scope: 'local' }]);
       if (path === '/networks/create') return json(201, { Id: 'local1', Warning: '' });
+      if (path === '/networks/loc') return json(200, { Name: 'loc', Scope: 'local' });
       if (path === '/info') return json(200, { Containers: 3, Name: 'engine-host', ServerVersion: '99.0' });
       if (path === '/version')
         return json(200, { Version: '99.0', ApiVersion: '1.99', Components: [{ Name: 'Engine' }] });
@@ -228,6 +229,11 @@ test('a local network is created by this node’s engine, never forwarded to the
   const r = await call(sock, 'POST', '/v1.41/networks/create', body, { 'Content-Type': 'application/json' });
   assert.deepEqual([r.status, JSON.parse(r.text)], [201, { Id: 'local1', Warning: '' }]);
   assert.equal(forwarded.length, 0);
+  assert.ok(seen.includes('POST /v1.41/networks/create'), seen.join(', '));
+  // Not the swarm's: inspected by the engine, with the client's version and query.
+  const loc = await call(sock, 'GET', '/v1.41/networks/loc?verbose=true');
+  assert.deepEqual([loc.status, JSON.parse(loc.text)], [200, { Name: 'loc', Scope: 'local' }]);
+  assert.ok(seen.includes('GET /v1.41/networks/loc?verbose=true'), seen.join(', '));
   // An overlay network is the swarm's: this follower hands it to the leader.
   const o = JSON.stringify({ Name: 'ov', Driver: 'overlay' });
   assert.equal(

@@ -78,10 +78,9 @@ export class EngineLink {
 
   /**
    * Streams `req` to the engine and its answer to `res`. `body`, when given, replaces the request's
-   * own stream (fastify already read it).
+   * own stream (fastify already read it); `url`, its path (fastify rewrote it).
    */
-  forward(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
-    const url = req.url ?? '/';
+  forward(req: IncomingMessage, res: ServerResponse, body?: Buffer, url = req.url ?? '/'): void {
     this.#log('debug', `engine proxy: ${req.method} ${url}`);
     let headers = endToEnd(req.rawHeaders);
     if (body) {

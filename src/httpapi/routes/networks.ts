@@ -4,7 +4,7 @@
 // the swarm scope, else to the engine, which never gets a name the swarm already has.
 // connect, disconnect and prune are the engine's alone (dispatch.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { notFound, parseFilters, ShoalError, type Network } from '../../api/index.js';
 import type { ApiBackend } from '../backend.js';
 import type { EngineLink } from '../engineproxy.js';
@@ -32,11 +32,15 @@ function forSwarm(body: unknown): boolean {
   );
 }
 
+/** The path and query as the client sent them, version prefix included (fastify routes without it). */
+const clientUrl = (req: FastifyRequest): string =>
+  (req.raw as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.raw.url ?? req.url;
+
 /** Hands the request, as the client sent it, to the engine. */
 function toEngine(engine: EngineLink, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   reply.hijack();
   const raw = rawBodyOf(req);
-  engine.forward(req.raw, reply.raw, raw === undefined ? undefined : Buffer.from(raw));
+  engine.forward(req.raw, reply.raw, raw === undefined ? undefined : Buffer.from(raw), clientUrl(req));
   return reply;
 }
 
@@ -77,9 +81,7 @@ export function networkRoutes(app: FastifyInstance<Server>, b: ApiBackend, engin
     if (n) return sendJson(reply, 200, dockerNetwork(n));
     // The engine's answer as it gave it (its path keeps the client's version and query); an
     // engine that does not answer holds no network.
-    const local = engine
-      ? await engine.call('GET', req.raw.url ?? req.url).catch(() => undefined)
-      : undefined;
+    const local = engine ? await engine.call('GET', clientUrl(req)).catch(() => undefined) : undefined;
     if (local) return sendJson(reply, local.status, local.body);
     throw notFound(`network ${id} not found`);
   });
