@@ -72,6 +72,9 @@ export class DaemonApiBackend implements ApiBackend {
   get raftLeader(): { self: number; leader: number } | undefined {
     return this.#d.raftLeader;
   }
+  get engineHost(): string {
+    return this.#d.engineHost;
+  }
   get events(): EventLog {
     return this.#d.events;
   }

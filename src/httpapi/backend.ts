@@ -74,6 +74,11 @@ export interface ApiBackend {
   readonly startedAt: number;
   /** The Raft IDs of the leader and of this manager, for ManagerStatus.Leader. */
   readonly raftLeader: { self: number; leader: number } | undefined;
+  /**
+   * The node's container engine (unix:///path or tcp://host:port), which answers every route shoal
+   * does not own; none: shoal answers alone (tests over a stand-in backend).
+   */
+  readonly engineHost?: string;
 
   // ---- the cluster ----
   /** The store and ControlAPI; throws Docker's 503 unless this node is an unlocked manager. */

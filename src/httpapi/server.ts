@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { chmod, rm } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
 import {
   API_VERSION,
   MAX_API_VERSION,
@@ -18,12 +19,14 @@ import {
   ShoalError,
 } from '../api/index.js';
 import type { ApiBackend } from './backend.js';
+import { dispatcher } from './dispatch.js';
+import { EngineLink } from './engineproxy.js';
 import { forwardWritesToLeader } from './forwarding.js';
 import { API_HEADERS, sendJson } from './reply.js';
 import { apiVersionOf, setApiVersion, setRawBody } from './request.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
-import { networkRoutes } from './routes/networks.js';
+import { localNetworksToEngine, networkRoutes } from './routes/networks.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { secretRoutes } from './routes/secrets.js';
 import { serviceRoutes } from './routes/services.js';
@@ -100,9 +103,19 @@ function answerErrors(app: FastifyInstance<Server>): void {
   });
 }
 
-/** The Engine API of the node behind `backend`; serve it with `listen`, or call it with inject. */
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** What `listen` needs of a built app beyond fastify: its raw handler and the node's engine. */
+const built = new WeakMap<
+  FastifyInstance<Server>,
+  { handler: () => Handler | undefined; engine?: EngineLink }
+>();
+
+/**
+ * The Engine API of the node behind `backend`; serve it with `listen` (routes shoal does not own
+ * go to the node's engine there), or call shoal's own routes with inject.
+ */
 export function buildApp(backend: ApiBackend): FastifyInstance<Server> {
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let handler: Handler | undefined;
   const app = Fastify({
     logger: false,
     // The largest legitimate body is a 1000 KB config, base64-encoded; a Raft entry stays small.
@@ -119,22 +132,25 @@ export function buildApp(backend: ApiBackend): FastifyInstance<Server> {
       return m[2] ?? '/';
     },
   }) as unknown as FastifyInstance<Server>;
-  (app as unknown as { shoalHandler: () => typeof handler }).shoalHandler = () => handler;
+  const engine = backend.engineHost ? new EngineLink(backend.engineHost) : undefined;
+  built.set(app, { handler: () => handler, ...(engine ? { engine } : {}) });
 
   parseBodies(app);
   checkApiVersion(app);
+  // Before forwarding: a local network is this node's engine's, never the leader's.
+  if (engine) localNetworksToEngine(app, backend, engine);
   forwardWritesToLeader(app, backend.leader);
   answerErrors(app);
 
+  systemRoutes(app, backend, engine);
+  networkRoutes(app, backend, engine);
   for (const routes of [
-    systemRoutes,
     eventRoutes,
     swarmRoutes,
     nodeRoutes,
     serviceRoutes,
     taskRoutes,
     logRoutes,
-    networkRoutes,
     secretRoutes,
   ])
     routes(app, backend);
@@ -149,25 +165,36 @@ export interface ListenOptions {
   log?: (level: 'debug' | 'info' | 'warn', msg: string) => void;
 }
 
-/** Serves the app on each -H address (unix:///path or tcp://host:port). */
+/**
+ * Serves the app on each -H address (unix:///path or tcp://host:port); on every listener, the
+ * routes shoal does not own go to the node's engine (dispatch.ts).
+ */
 export async function listen(
   app: FastifyInstance<Server>,
   hosts: readonly string[],
   o: ListenOptions = {},
 ): Promise<Array<Server | HttpsServer>> {
   await app.ready();
-  const handler = (
-    app as unknown as {
-      shoalHandler: () => ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-    }
-  ).shoalHandler();
+  const b = built.get(app);
+  const shoal = b?.handler();
+  if (!shoal) throw new Error('listen: the app was not made by buildApp');
   const log = o.log ?? (() => undefined);
+  b!.engine?.setLog(log);
+  const dispatch = dispatcher(shoal, b!.engine);
+  const handler: Handler = (req, res) => dispatch.request(req, res);
+  // Hijacked connections (attach, exec, `docker run -it`) arrive as 'upgrade', not at the handler.
+  const upgrading = <S extends Server | HttpsServer>(srv: S): S => {
+    srv.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      dispatch.upgrade(req, socket, head),
+    );
+    return srv;
+  };
   const servers: Array<Server | HttpsServer> = [];
   for (const h of hosts) {
     let srv: Server | HttpsServer;
     if (h.startsWith('unix://')) {
       const path = h.slice('unix://'.length);
-      srv = createServer(handler);
+      srv = upgrading(createServer(handler));
       srv.keepAliveTimeout = 30_000;
       await rm(path, { force: true });
       await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(path, resolve));
@@ -201,6 +228,7 @@ export async function listen(
           ),
         );
       } else srv = createServer(handler);
+      upgrading(srv);
       srv.keepAliveTimeout = 30_000;
       await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(port, host, resolve));
     } else throw new Error(`unsupported host ${h}: use unix:///path or tcp://host:port`);

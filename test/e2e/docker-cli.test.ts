@@ -153,6 +153,7 @@ test('create with the progress monitor converges to 3/3, then scales to 5 and 1'
   const out = await ok([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'web',
     '--replicas',
@@ -293,6 +294,7 @@ test('logs carry task prefixes', async () => {
   await ok([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'talker',
     '--restart-condition',
@@ -316,6 +318,7 @@ test('a global service and a replicated job that completes', async () => {
   await ok([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'glob',
     '--mode',
@@ -331,6 +334,7 @@ test('a global service and a replicated job that completes', async () => {
   const out = await ok([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'job1',
     '--mode',
@@ -355,6 +359,7 @@ test('health status drives the task: healthy runs, unhealthy fails and is replac
   await ok([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'healthy',
     '--detach',
@@ -371,6 +376,7 @@ test('health status drives the task: healthy runs, unhealthy fails and is replac
   await ok([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'sick',
     '--detach',
@@ -456,7 +462,17 @@ test('docker events follows service, node and container events as they happen', 
   follower.stdout.on('data', (b: Buffer) => (seen += b.toString()));
   try {
     await new Promise((r) => setTimeout(r, 500));
-    await ok(['service', 'create', '--detach', '--name', 'evf', 'busybox:local', 'sleep', '3600']);
+    await ok([
+      'service',
+      'create',
+      '--no-resolve-image',
+      '--detach',
+      '--name',
+      'evf',
+      'busybox:local',
+      'sleep',
+      '3600',
+    ]);
     await ok(['node', 'update', '--label-add', 'events=followed', nodeId]);
     await waitFor(
       'followed events of each type',
@@ -561,7 +577,17 @@ test('after kill -9 of shoald, every acknowledged write is still there', async (
 });
 
 test('error cases answer as a real swarm does', async () => {
-  const dup = await docker(['service', 'create', '--name', 'web', '--detach', 'busybox:local', 'sleep', '1']);
+  const dup = await docker([
+    'service',
+    'create',
+    '--no-resolve-image',
+    '--name',
+    'web',
+    '--detach',
+    'busybox:local',
+    'sleep',
+    '1',
+  ]);
   assert.match(
     dup.stderr,
     /Error response from daemon: rpc error: code = AlreadyExists desc = name conflicts with an existing object: service web already exists/,
@@ -573,6 +599,7 @@ test('error cases answer as a real swarm does', async () => {
   const badName = await docker([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'bad_name!',
     '--detach',
@@ -584,6 +611,7 @@ test('error cases answer as a real swarm does', async () => {
   const badc = await docker([
     'service',
     'create',
+    '--no-resolve-image',
     '--name',
     'badc',
     '--constraint',
@@ -640,7 +668,7 @@ test('docker stack deploy, ls, services, ps, redeploy and rm', async () => {
       '',
     ].join('\n'),
   );
-  const out = await ok(['stack', 'deploy', '-c', compose, 'apistack']);
+  const out = await ok(['stack', 'deploy', '--resolve-image', 'never', '-c', compose, 'apistack']);
   assert.match(out, /Creating network apistack_appnet/);
   assert.match(out, /Creating service apistack_front/);
   await waitFor(
@@ -650,7 +678,7 @@ test('docker stack deploy, ls, services, ps, redeploy and rm', async () => {
   assert.match(await ok(['stack', 'ls']), /apistack\s+2/);
   assert.match(await ok(['stack', 'services', 'apistack']), /apistack_front\s+replicated\s+2\/2/);
   assert.match(await ok(['stack', 'ps', 'apistack']), /apistack_back\.1\s+busybox:local/);
-  const again = await ok(['stack', 'deploy', '-c', compose, 'apistack']);
+  const again = await ok(['stack', 'deploy', '--resolve-image', 'never', '-c', compose, 'apistack']);
   assert.match(again, /Updating service apistack_front/);
   await ok(['stack', 'rm', 'apistack']);
   await waitFor('stack gone', async () => (await ok(['stack', 'ls'])).trim().split('\n').length === 1);
@@ -664,4 +692,11 @@ test('service rm removes every container', async () => {
     return true;
   });
   assert.equal((await ok(['service', 'ls', '-q'])).trim(), '');
+});
+
+test('no /distribution request reached the engine: every create passed --no-resolve-image', async () => {
+  // shoald logs each request it hands the engine; busybox:local would have sent dockerd to docker.io.
+  await ok(['ps', '-q']);
+  assert.match(daemonLog, /engine proxy: GET \S*\/containers\/json/);
+  assert.doesNotMatch(daemonLog, /engine proxy: GET \S*\/distribution\//);
 });

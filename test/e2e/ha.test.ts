@@ -400,6 +400,7 @@ test('five managers: two down still serve writes; three down fail writes fast wi
   await managers[0]!.ok([
     'service',
     'create',
+    '--no-resolve-image',
     '-d',
     '--name',
     'keep',
@@ -434,7 +435,15 @@ test('five managers: two down still serve writes; three down fail writes fast wi
   assert.equal(r.status, 503);
   assert.ok(Date.now() - t0 < 1000, 'a write without quorum fails fast');
   assert.equal((await api(survivor, 'GET', '/services')).status, 200, 'reads still work');
-  const cli = await survivor.docker(['service', 'create', '-d', '--name', 'nope', 'busybox:local']);
+  const cli = await survivor.docker([
+    'service',
+    'create',
+    '--no-resolve-image',
+    '-d',
+    '--name',
+    'nope',
+    'busybox:local',
+  ]);
   assert.notEqual(cli.code, 0);
   assert.match(cli.stderr, NO_LEADER);
 });

@@ -1,0 +1,276 @@
+// shoal's API socket in front of a fake engine: which routes go where, bodies streamed both ways,
+// a hijacked connection with half-close, lists and /info merged, local networks kept from the
+// leader, and Docker's 500 for an engine that is not there.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unavailable } from '../api/index.js';
+import { EventLog } from '../manager/index.js';
+import { systemClock } from '../platform/index.js';
+import type { ApiBackend, ForwardedRequest } from './backend.js';
+import { ownedByShoal } from './dispatch.js';
+import { buildApp, listen } from './server.js';
+
+let dir = '';
+let fake: Server | undefined;
+let shoal: Server[] = [];
+const seen: string[] = [];
+const forwarded: ForwardedRequest[] = [];
+
+/** A follower outside the cluster's state (no store), whose engine is the fake one. */
+function backend(engineHost: string): ApiBackend {
+  return {
+    state: 'active',
+    isManager: true,
+    nodeId: 'n1',
+    nodeAddr: '127.0.0.1',
+    managers: [],
+    hostname: 'stand-in',
+    dataRoot: '/nonexistent',
+    startedAt: 0,
+    raftLeader: undefined,
+    engineHost,
+    manager: () => {
+      throw unavailable('This node is not a swarm manager.');
+    },
+    cluster: () => undefined,
+    leader: {
+      forwardsWrites: true,
+      forwardToLeader: (req) => {
+        forwarded.push(req);
+        return Promise.resolve({ status: 201, contentType: 'application/json', body: Buffer.from('{}') });
+      },
+      noLeader: () => unavailable('no leader'),
+    },
+    events: new EventLog(systemClock),
+    init: () => Promise.reject(new Error('not in this test')),
+    join: () => Promise.reject(new Error('not in this test')),
+    leave: () => Promise.resolve(),
+    unlock: () => Promise.resolve(),
+    unlockKey: () => '',
+    syncKeys: () => Promise.resolve(),
+    localLogs: () => undefined,
+    remoteLogs: (_req, sink) => {
+      sink.end();
+      return () => undefined;
+    },
+  };
+}
+
+/** The fake engine: a few JSON routes, a body counter, and a hijack that echoes upper-cased. */
+function fakeEngine(): Server {
+  const srv = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    let size = 0;
+    req.on('data', (c: Buffer) => (size += c.byteLength));
+    req.on('end', () => {
+      const json = (status: number, body: unknown): void => {
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      const path = (req.url ?? '').replace(/^\/v[\d.]+/, '').split('?')[0];
+      if (path === '/containers/json') return json(200, [{ Id: 'c1' }]);
+      if (path === '/images/load') return json(200, { received: size });
+      if (path === '/networks') return json(200, [{ Name: 'bridge', Id: 'b1', Scope: 'local' }]);
+      if (path === '/networks/create') return json(201, { Id: 'local1', Warning: '' });
+      if (path === '/networks/loc') return json(200, { Name: 'loc', Scope: 'local' });
+      if (path === '/info') return json(200, { Containers: 3, Name: 'engine-host', ServerVersion: '99.0' });
+      if (path === '/version')
+        return json(200, { Version: '99.0', ApiVersion: '1.99', Components: [{ Name: 'Engine' }] });
+      json(404, { message: 'page not found' });
+    });
+  });
+  srv.on('upgrade', (req, sock, head: Buffer) => {
+    seen.push(`${req.method} ${req.url} upgrade`);
+    sock.allowHalfOpen = true;
+    sock.write(
+      'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
+    );
+    // Bytes that came with the request head are the stream's first.
+    sock.write(head.toString().toUpperCase());
+    sock.on('data', (c: Buffer) => sock.write(c.toString().toUpperCase()));
+    // Only once the client half-closes does the "process" finish and say so.
+    sock.on('end', () => sock.end('EOF-SEEN'));
+  });
+  return srv;
+}
+
+function call(
+  sock: string,
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: sock, method, path, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'shoal-proxy-'));
+  fake = fakeEngine();
+  await new Promise<void>((r) => fake!.listen(join(dir, 'engine.sock'), r));
+  shoal = (await listen(buildApp(backend(`unix://${join(dir, 'engine.sock')}`)), [
+    `unix://${join(dir, 'shoal.sock')}`,
+  ])) as Server[];
+  shoal.push(
+    ...((await listen(buildApp(backend(`unix://${join(dir, 'none.sock')}`)), [
+      `unix://${join(dir, 'lone.sock')}`,
+    ])) as Server[]),
+  );
+});
+
+after(async () => {
+  for (const s of [...shoal, fake!]) {
+    s.closeAllConnections();
+    s.close();
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('shoal owns the swarm routes; everything else is the engine’s', () => {
+  for (const url of [
+    '/_ping',
+    '/v1.41/version',
+    '/info',
+    '/v1.41/events?since=1',
+    '/swarm/init',
+    '/nodes/x',
+    '/v1.41/services/a/logs',
+    '/tasks',
+    '/secrets/create',
+    '/configs',
+    '/v1.41/networks',
+    '/networks/create',
+    '/networks/x',
+  ])
+    assert.equal(ownedByShoal(url), true, url);
+  for (const url of [
+    '/v1.41/containers/json',
+    '/images/load',
+    '/exec/x/start',
+    '/v1.41/distribution/a:1/json',
+    '/auth',
+    '/volumes',
+    '/build',
+    '/networks/x/connect',
+    '/v1.41/networks/x/disconnect',
+    '/networks/prune',
+    '/',
+    '/v1.41/versionx',
+  ])
+    assert.equal(ownedByShoal(url), false, url);
+});
+
+test('engine routes stream through with their path, version and body', async () => {
+  const sock = join(dir, 'shoal.sock');
+  const ps = await call(sock, 'GET', '/v1.41/containers/json?all=1');
+  assert.deepEqual([ps.status, JSON.parse(ps.text)], [200, [{ Id: 'c1' }]]);
+  assert.ok(seen.includes('GET /v1.41/containers/json?all=1'));
+  // 5 MB: past fastify's 2 MB body limit, never read whole by shoal.
+  const tar = Buffer.alloc(5 << 20, 7);
+  const load = await call(sock, 'POST', '/v1.41/images/load', tar, { 'Content-Type': 'application/x-tar' });
+  assert.deepEqual([load.status, JSON.parse(load.text)], [200, { received: 5 << 20 }]);
+});
+
+test('a hijacked connection is piped both ways and half-closes', async () => {
+  const sock = connect(join(dir, 'shoal.sock'));
+  sock.allowHalfOpen = true;
+  let got = '';
+  sock.on('data', (c: Buffer) => (got += c.toString()));
+  const ended = new Promise((r) => sock.on('end', r));
+  sock.write(
+    'POST /v1.41/containers/c1/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
+  );
+  sock.write('hello');
+  await new Promise((r) => setTimeout(r, 100));
+  sock.end();
+  await ended;
+  assert.match(got, /^HTTP\/1.1 101 UPGRADED\r\n/);
+  assert.match(got, /HELLO/);
+  assert.match(got, /EOF-SEEN$/);
+});
+
+test('/info and /version carry the engine’s figures with shoal’s Swarm and API versions', async () => {
+  const sock = join(dir, 'shoal.sock');
+  const info = JSON.parse((await call(sock, 'GET', '/v1.41/info')).text) as Record<string, unknown>;
+  assert.equal(info.Containers, 3);
+  assert.equal(info.ServerVersion, '99.0');
+  assert.equal(info.Name, 'stand-in');
+  assert.equal((info.Swarm as { NodeID: string }).NodeID, 'n1');
+  const v = JSON.parse((await call(sock, 'GET', '/v1.41/version')).text) as {
+    Version: string;
+    ApiVersion: string;
+    Components: { Name: string }[];
+  };
+  assert.equal(v.Version, '99.0');
+  assert.equal(v.ApiVersion, '1.41');
+  assert.deepEqual(
+    v.Components.map((c) => c.Name),
+    ['Engine', 'shoal'],
+  );
+});
+
+test('a local network is created by this node’s engine, never forwarded to the leader', async () => {
+  const sock = join(dir, 'shoal.sock');
+  const body = JSON.stringify({ Name: 'loc', Driver: 'bridge' });
+  const r = await call(sock, 'POST', '/v1.41/networks/create', body, { 'Content-Type': 'application/json' });
+  assert.deepEqual([r.status, JSON.parse(r.text)], [201, { Id: 'local1', Warning: '' }]);
+  assert.equal(forwarded.length, 0);
+  assert.ok(seen.includes('POST /v1.41/networks/create'), seen.join(', '));
+  // Not the swarm's: inspected by the engine, with the client's version and query.
+  const loc = await call(sock, 'GET', '/v1.41/networks/loc?verbose=true');
+  assert.deepEqual([loc.status, JSON.parse(loc.text)], [200, { Name: 'loc', Scope: 'local' }]);
+  assert.ok(seen.includes('GET /v1.41/networks/loc?verbose=true'), seen.join(', '));
+  // An overlay network is the swarm's: this follower hands it to the leader.
+  const o = JSON.stringify({ Name: 'ov', Driver: 'overlay' });
+  assert.equal(
+    (await call(sock, 'POST', '/v1.41/networks/create', o, { 'Content-Type': 'application/json' })).status,
+    201,
+  );
+  assert.deepEqual(
+    forwarded.map((f) => f.url),
+    ['/v1.41/networks/create'],
+  );
+  const ls = JSON.parse((await call(sock, 'GET', '/v1.41/networks')).text) as { Name: string }[];
+  assert.deepEqual(
+    ls.map((n) => n.Name),
+    ['bridge'],
+  );
+});
+
+test('an engine that is not there: Docker’s 500 for its routes and hijacks; shoal answers its own', async () => {
+  const sock = join(dir, 'lone.sock');
+  const ps = await call(sock, 'GET', '/v1.41/containers/json');
+  assert.equal(ps.status, 500);
+  assert.match(
+    JSON.parse(ps.text).message as string,
+    /^Cannot connect to the container engine at unix:\/\/.*none\.sock: /,
+  );
+  const raw = connect(sock);
+  let got = '';
+  raw.on('data', (c: Buffer) => (got += c.toString()));
+  await new Promise((r) => {
+    raw.on('close', r);
+    raw.write(
+      'POST /v1.41/containers/c1/attach HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
+    );
+  });
+  assert.match(got, /^HTTP\/1.1 500 /);
+  assert.match(got, /Cannot connect to the container engine/);
+  const info = JSON.parse((await call(sock, 'GET', '/v1.41/info')).text) as { Driver: string };
+  assert.equal(info.Driver, 'shoal');
+  assert.equal((await call(sock, 'GET', '/v1.41/networks')).text.trim(), '[]');
+});

@@ -1,0 +1,183 @@
+// The node's container engine behind shoal's API socket. Routes shoal does not own (containers,
+// images, volumes, exec, build, /auth, /distribution...) travel to it unchanged, bodies and
+// answers streamed, hijacked connections (attach, exec, `docker run -it`) piped both ways with
+// half-close, so the socket serves the node as a swarm node's dockerd does.
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { parseTcpHost } from '../api/index.js';
+
+/** Headers about one hop's connection, never carried to the next. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer']);
+/** How long shoal waits for the engine's answer to its own calls (/info, /version, /networks). */
+const CALL_TIMEOUT_MS = 10_000;
+/** The largest answer shoal reads whole from the engine (a network list, /info). */
+const CALL_MAX_BYTES = 16 << 20;
+/**
+ * Connections to the engine held at once. Each open stream (a followed log, a `wait`) holds one;
+ * requests past this wait for a free one.
+ */
+const MAX_ENGINE_CONNECTIONS = 512;
+
+export type ProxyLog = (level: 'debug' | 'info' | 'warn', msg: string) => void;
+
+/** An answer of the engine read whole (shoal's own calls). */
+export interface EngineAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** `headers` without the hop-by-hop ones, as a raw [name, value, ...] list. */
+function endToEnd(raw: readonly string[], drop: ReadonlySet<string> = HOP_BY_HOP): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if (!drop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  return out;
+}
+
+/** A Docker-style error answer written on a raw socket (a refused or failed hijack). */
+function socketError(sock: Duplex, status: number, reason: string, message: string): void {
+  const body = `${JSON.stringify({ message })}\n`;
+  sock.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export class EngineLink {
+  readonly #where: { socketPath: string } | { host: string; port: number };
+  #log: ProxyLog;
+  /**
+   * Kept-alive connections: with `Connection: close` dockerd shuts its socket as it answers, and a
+   * request's last write can then fail (EPIPE) before its answer is read.
+   */
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: MAX_ENGINE_CONNECTIONS, maxFreeSockets: 16 });
+
+  /** `address`: the engine's unix:///path or tcp://host:port (plain), as --engine-host. */
+  constructor(
+    readonly address: string,
+    log: ProxyLog = () => undefined,
+  ) {
+    if (address.startsWith('unix://')) this.#where = { socketPath: address.slice('unix://'.length) };
+    else {
+      const { host, port } = parseTcpHost(address, false);
+      this.#where = { host, port };
+    }
+    this.#log = log;
+  }
+
+  /** Where proxied requests are logged (the daemon's log, once the API listens). */
+  setLog(log: ProxyLog): void {
+    this.#log = log;
+  }
+
+  /** Docker's message when the engine does not answer (the CLI's words for a daemon that is down). */
+  unreachable(e: Error): string {
+    return `Cannot connect to the container engine at ${this.address}: ${e.message}`;
+  }
+
+  /**
+   * Streams `req` to the engine and its answer to `res`. `body`, when given, replaces the request's
+   * own stream (fastify already read it); `url`, its path (fastify rewrote it).
+   */
+  forward(req: IncomingMessage, res: ServerResponse, body?: Buffer, url = req.url ?? '/'): void {
+    this.#log('debug', `engine proxy: ${req.method} ${url}`);
+    let headers = endToEnd(req.rawHeaders);
+    if (body) {
+      headers = endToEnd(headers, new Set(['content-length', 'transfer-encoding']));
+      headers.push('Content-Length', String(body.byteLength));
+    }
+    const up = request(
+      { ...this.#where, method: req.method, path: url, headers, agent: this.#agent },
+      (ans) => {
+        res.writeHead(ans.statusCode ?? 502, ans.statusMessage, endToEnd(ans.rawHeaders));
+        // Streams (logs -f, stats, pull progress) reach the client chunk by chunk.
+        res.flushHeaders();
+        ans.pipe(res);
+        ans.on('error', () => res.destroy());
+      },
+    );
+    up.on('error', (e) => {
+      if (res.headersSent) return void res.destroy();
+      const text = `${JSON.stringify({ message: this.unreachable(e) })}\n`;
+      res.writeHead(500, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+    // The client went away: so does the engine's side (a followed log, a wait).
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    if (body) up.end(body);
+    else req.pipe(up);
+  }
+
+  /**
+   * A hijacked request (`Upgrade: tcp`): the request head goes to the engine as the client sent it,
+   * then bytes flow both ways until each side closes; a side that finishes writing (stdin's end)
+   * half-closes the other.
+   */
+  upgrade(req: IncomingMessage, client: Duplex, head: Buffer): void {
+    const url = req.url ?? '/';
+    this.#log('debug', `engine proxy: ${req.method} ${url} (hijacked)`);
+    (client as Socket).allowHalfOpen = true;
+    const w = this.#where;
+    const up = connect(
+      'socketPath' in w
+        ? { path: w.socketPath, allowHalfOpen: true }
+        : { host: w.host, port: w.port, allowHalfOpen: true },
+    );
+    let connected = false;
+    up.once('connect', () => {
+      connected = true;
+      const lines = [`${req.method} ${url} HTTP/1.1`];
+      const raw = req.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+      up.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) up.write(head);
+      client.pipe(up);
+      up.pipe(client);
+    });
+    up.on('error', (e) => {
+      if (!connected) socketError(client, 500, 'Internal Server Error', this.unreachable(e));
+      else client.destroy();
+    });
+    client.on('error', () => up.destroy());
+    client.on('close', () => up.destroy());
+    up.on('close', () => {
+      if (connected) client.end();
+    });
+  }
+
+  /** shoal's own call: one request, its JSON answer read whole (bounded in time and size). */
+  call(method: string, path: string, headers: Record<string, string> = {}): Promise<EngineAnswer> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { ...this.#where, method, path, headers, agent: this.#agent, timeout: CALL_TIMEOUT_MS },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.byteLength;
+            if (size > CALL_MAX_BYTES)
+              req.destroy(new Error(`answer of ${path} exceeds ${CALL_MAX_BYTES} bytes`));
+            else chunks.push(c);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown = text;
+            try {
+              body = text ? JSON.parse(text) : undefined;
+            } catch {
+              /* not JSON: the text */
+            }
+            resolve({ status: res.statusCode ?? 500, body });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${CALL_TIMEOUT_MS} ms`)));
+      req.on('error', (e) => reject(new Error(this.unreachable(e))));
+      req.end();
+    });
+  }
+}
