@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseGenericResources } from './genericresource.js';
+import { genericResourceEnv, parseGenericResources } from './genericresource.js';
 import { normalizeServiceSpec, validateNodeDescription } from './validate/index.js';
 import { ShoalError } from './errors.js';
 
@@ -67,4 +67,16 @@ test("a worker's description keeps its generic resources, bounded like the rest 
   assert.deepEqual(d(gpu), gpu);
   refused(() => d([{ DiscreteResourceSpec: { Kind: 'gpu', Value: -2 } }]), /must be non-negative/);
   refused(() => d(Array.from({ length: 1001 }, () => gpu[0])), /at most 1000 generic resources/);
+});
+
+test('assigned generic resources reach the container as DOCKER_RESOURCE_<KIND>, as Swarm sets them', () => {
+  assert.deepEqual(
+    genericResourceEnv([
+      { NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-b' } },
+      { DiscreteResourceSpec: { Kind: 'ssd', Value: 2 } },
+      { NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-a' } },
+    ]),
+    ['DOCKER_RESOURCE_GPU=GPU-b,GPU-a', 'DOCKER_RESOURCE_SSD=2'],
+  );
+  assert.deepEqual(genericResourceEnv(undefined), []);
 });

@@ -42,3 +42,21 @@ export function parseGenericResources(terms: readonly string[]): GenericResource
   }
   return out;
 }
+
+/**
+ * The environment Swarm gives a task for the generic resources it was assigned, one variable a
+ * kind, upper-cased: `DOCKER_RESOURCE_GPU=GPU-a,GPU-b` for named items, `DOCKER_RESOURCE_GPU=2` for
+ * a count. Kinds in sorted order, so a task's container config does not depend on map order.
+ */
+export function genericResourceEnv(assigned: readonly GenericResource[] | undefined): string[] {
+  const byKind = new Map<string, string[]>();
+  for (const r of assigned ?? []) {
+    const value = r.DiscreteResourceSpec ? String(r.DiscreteResourceSpec.Value) : r.NamedResourceSpec?.Value;
+    if (value === undefined) continue;
+    const kind = genericKind(r);
+    byKind.set(kind, [...(byKind.get(kind) ?? []), value]);
+  }
+  return [...byKind.keys()]
+    .sort()
+    .map((k) => `DOCKER_RESOURCE_${k.toUpperCase()}=${byKind.get(k)!.join(',')}`);
+}

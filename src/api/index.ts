@@ -2,7 +2,7 @@ export * from './types.js';
 export * from './errors.js';
 export { newId, isFullId, setIdSource } from './ids.js';
 export { parseConstraints, matchConstraint } from './constraints.js';
-export { parseGenericResources, genericKind } from './genericresource.js';
+export { parseGenericResources, genericKind, genericResourceEnv } from './genericresource.js';
 export type { Constraint } from './constraints.js';
 export {
   normalizeServiceSpec,

@@ -20,6 +20,7 @@ test('the container spec maps onto engine create options with swarm names and la
       NodeID: 'node1',
       Status: { Timestamp: '', State: 'assigned', Message: '', PortStatus: {} },
       DesiredState: 'running',
+      GenericResources: [{ NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-1' } }],
       Spec: {
         ContainerSpec: {
           Image: 'busybox:local',
@@ -48,6 +49,7 @@ test('the container spec maps onto engine create options with swarm names and la
   assert.equal(o.name, 'web.3.taskid0000000000000000001');
   assert.deepEqual(o.Entrypoint, ['sh', '-c']);
   assert.deepEqual(o.Cmd, ['echo hi']);
+  assert.deepEqual(o.Env, ['A=1', 'DOCKER_RESOURCE_GPU=GPU-1']);
   assert.equal(o.WorkingDir, '/tmp');
   assert.equal(o.User, 'nobody');
   assert.equal(o.StopSignal, 'SIGINT');

@@ -7,6 +7,7 @@ import { ImagePuller } from './pull.js';
 import {
   expandTask,
   HttpStatusError,
+  genericResourceEnv,
   type Assignment,
   type GenericResource,
   type ContainerSpec,
@@ -103,7 +104,8 @@ export function createOptions(
     name,
     Image: cs.Image,
     Labels: labels,
-    Env: cs.Env ?? [],
+    // The generic resources the scheduler gave this task, as Swarm tells a container of them.
+    Env: [...(cs.Env ?? []), ...genericResourceEnv(t.GenericResources)],
     Tty: cs.TTY ?? false,
     OpenStdin: cs.OpenStdin ?? false,
     HostConfig: {
