@@ -75,10 +75,17 @@ export class ManualClock implements Clock {
       const next = this.#timers[0];
       if (!next || next.at > until) break;
       this.#timers.shift();
-      this.#now = next.at;
+      this.#now = Math.max(this.#now, next.at);
       next.fn();
     }
-    this.#now = until;
+    this.#now = Math.max(this.#now, until);
+  }
+  /**
+   * Moves time forward without firing timers, as a blocked event loop does (a long GC pause, a
+   * saturated machine): the timers that fell due fire late, at the next advance.
+   */
+  stall(ms: number): void {
+    this.#now += ms;
   }
 }
 

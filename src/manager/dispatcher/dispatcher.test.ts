@@ -65,6 +65,27 @@ test('a node that stops beating is down within three periods', async () => {
   await d.stop();
 });
 
+test("the leader's own stall marks no node down; a node silent after it is down three periods later", async () => {
+  const { clock, store, d } = await setup();
+  clock.advance(700);
+  await d.heartbeat('n1');
+  // The leader's event loop is blocked for 4 s: the node's beats wait unread in its socket, and
+  // the liveness timer fires late, before them.
+  clock.stall(4000);
+  clock.advance(0);
+  await settle();
+  assert.equal(state(store), 'ready', 'down for a stall of the leader');
+  await d.heartbeat('n1');
+  // After the stall a node that stays silent is judged as usual.
+  clock.advance(2900);
+  await settle();
+  assert.equal(state(store), 'ready');
+  clock.advance(300);
+  await settle();
+  assert.equal(state(store), 'down');
+  await d.stop();
+});
+
 test('a closed session leaves the node one period to come back, not three', async () => {
   const { clock, store, d } = await setup();
   d.sessionLost('n1');

@@ -86,6 +86,8 @@ export class Dispatcher implements DispatcherAPI {
   #deadline = new Map<string, number>();
   #unsubscribe: (() => void) | undefined;
   #livenessTimer: Cancel | undefined;
+  /** When the liveness check last ran, to see the leader's own stalls. */
+  #lastCheck: number | undefined;
   /** Open sessions' close handlers: a dispatcher that stops (lost leadership) ends them all. */
   #open = new Set<(err: Error) => void>();
   /** Log subscriptions of `service logs` for tasks on the nodes with a session here. */
@@ -325,6 +327,13 @@ export class Dispatcher implements DispatcherAPI {
     if (!this.#unsubscribe) return;
     const period = this.heartbeatMs;
     const now = this.clock.now();
+    const interval = Math.max(50, period / 10);
+    // This check running late means the leader itself stalled (a GC pause, a saturated machine):
+    // beats that arrived meanwhile are still unread, and timers run before I/O in Node's loop. The
+    // nodes are not blamed for the leader's stall: every deadline moves by it.
+    const lag = this.#lastCheck === undefined ? 0 : now - this.#lastCheck - interval;
+    if (lag > period / 2) for (const [id, d] of this.#deadline) this.#deadline.set(id, d + lag);
+    this.#lastCheck = now;
     // A manager that just took over gives every node a full grace period before judging it.
     for (const n of this.store.view((tx) => tx.all('nodes')))
       if (!this.#deadline.has(n.ID)) this.#alive(n.ID);
@@ -345,7 +354,7 @@ export class Dispatcher implements DispatcherAPI {
         })
         .catch((e: unknown) => this.log(`marking nodes down failed: ${(e as Error).message}`));
     }
-    this.#livenessTimer = this.clock.setTimer(Math.max(50, period / 10), () => this.#checkLiveness());
+    this.#livenessTimer = this.clock.setTimer(interval, () => this.#checkLiveness());
   }
 
   assignments(nodeId: string, onSet: (set: Assignment[]) => void): () => void {
