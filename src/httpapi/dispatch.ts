@@ -23,18 +23,46 @@ const OWNED = new Set([
 /** Network routes that act on the engine's containers alone (connect, disconnect, prune). */
 const ENGINE_NETWORK_ROUTES = /^\/networks\/(prune|[^/]+\/(connect|disconnect))\/?$/;
 
-/** The path without its query and /vX.Y prefix. */
-export function routePath(url: string): string {
-  const path = url.split('?')[0] ?? '/';
-  const m = /^\/v\d+\.\d+(\/.*)?$/.exec(path);
+/**
+ * The path the engine's router would match, without its query and /vX.Y prefix, or undefined
+ * when it is not one plain path. dockerd decodes `%XX` before matching and takes any `/v[0-9.]+`
+ * prefix, so `/v1.41/%73warm/init` and `/v1.41.0/swarm/init` are its swarm routes: the decision
+ * has to be made on the same reading, or a route shoal owns would reach the engine.
+ */
+export function routePath(url: string): string | undefined {
+  const raw = url.split('?')[0] ?? '';
+  // An absolute-form target (`http://host/...`) or anything not rooted is no path of ours.
+  if (!raw.startsWith('/')) return undefined;
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  // Empty or dot segments would be cleaned (or redirected) by the engine's router into another route.
+  if (path.includes('//') || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes('\0')) return undefined;
+  const m = /^\/v[0-9.]+(\/.*)?$/.exec(path);
   return m ? (m[1] ?? '/') : path;
 }
 
-/** True when shoal answers `url` itself; false when the node's engine does. */
+/**
+ * True when shoal answers `url` itself; false when the node's engine does. A path that is not
+ * plain stays with shoal (its router answers 404), never with the engine.
+ */
 export function ownedByShoal(url: string): boolean {
   const path = routePath(url);
+  if (path === undefined) return true;
   if (ENGINE_NETWORK_ROUTES.test(path)) return false;
   return OWNED.has(path.split('/')[1] ?? '');
+}
+
+/** The engine routes that take over their connection (attach, exec start, build sessions). */
+const HIJACKING = /^\/(containers\/[^/]+\/attach(\/ws)?|exec\/[^/]+\/start|session|grpc)\/?$/;
+
+/** True when `url` is an engine route that may hijack its connection. */
+export function hijacks(url: string): boolean {
+  const path = routePath(url);
+  return path !== undefined && !ownedByShoal(url) && HIJACKING.test(path);
 }
 
 export interface Dispatch {
@@ -53,8 +81,9 @@ export function dispatcher(
       else engine.forward(req, res);
     },
     upgrade(req, socket, head) {
-      if (engine && !ownedByShoal(req.url ?? '/')) return engine.upgrade(req, socket, head);
-      // shoal's routes never hijack a connection (dockerd ignores the Upgrade header on them too).
+      if (engine && hijacks(req.url ?? '/')) return engine.upgrade(req, socket, head);
+      // Only attach and exec start take over a connection. Tunnelling any other request would
+      // leave a raw pipe to the engine that later requests on the connection could use unchecked.
       const body = `${JSON.stringify({ message: `${req.url ?? '/'} does not upgrade its connection` })}\n`;
       socket.end(
         `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -86,6 +86,15 @@ function fakeEngine(): Server {
   });
   srv.on('upgrade', (req, sock, head: Buffer) => {
     seen.push(`${req.method} ${req.url} upgrade`);
+    if (req.url?.includes('/containers/missing/')) {
+      // dockerd answers before taking the connection over, and keeps the connection alive.
+      const body = '{"message":"No such container: missing"}';
+      sock.write(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+      sock.on('data', (c: Buffer) => seen.push(`after 404: ${c.toString().split('\r\n')[0]}`));
+      return;
+    }
     sock.allowHalfOpen = true;
     sock.write(
       'HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n',
@@ -115,6 +124,19 @@ function call(
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** Writes `bytes` on a new connection to shoal's socket and reads until shoal closes it (≤ 5 s). */
+function rawExchange(bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(join(dir, 'shoal.sock'));
+    let got = '';
+    const timer = setTimeout(() => (sock.destroy(), reject(new Error(`still open; got ${got}`))), 5000);
+    sock.on('data', (c: Buffer) => (got += c.toString()));
+    sock.on('close', () => (clearTimeout(timer), resolve(got)));
+    sock.on('error', () => undefined);
+    sock.write(bytes);
   });
 }
 
@@ -172,6 +194,41 @@ test('shoal owns the swarm routes; everything else is the engine’s', () => {
     '/v1.41/versionx',
   ])
     assert.equal(ownedByShoal(url), false, url);
+  // Read as the engine's router reads them, these are swarm routes: they must not reach the engine.
+  for (const url of [
+    '/v1.41/%73warm/init',
+    '/v1.41.0/swarm/init',
+    '/v1/services',
+    'http://x/v1.41/swarm/init',
+    '//services',
+    '/v1.41/../services',
+    '/v1.41/containers/../swarm/init',
+    '/v1.41/./swarm/init',
+    '/v1.41/containers%2F..%2Fswarm/init',
+    '/%zz',
+  ])
+    assert.equal(ownedByShoal(url), true, url);
+});
+
+test('only attach and exec start take over a connection; any other Upgrade request is refused', async () => {
+  for (const url of ['/v1.41/containers/json', '/v1.41/images/create?fromImage=x']) {
+    const reply = await rawExchange(
+      `GET ${url} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n` +
+        'POST /v1.41/swarm/init HTTP/1.1\r\nHost: docker\r\nContent-Length: 2\r\n\r\n{}',
+    );
+    assert.match(reply, /^HTTP\/1.1 400 /, url);
+  }
+  assert.ok(!seen.some((s) => s.includes('swarm/init')), seen.join(', '));
+});
+
+test('a hijack the engine refuses is answered, then closed: nothing after it reaches the engine', async () => {
+  const reply = await rawExchange(
+    'POST /v1.41/containers/missing/attach?stream=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n' +
+      'POST /v1.41/swarm/init HTTP/1.1\r\nHost: docker\r\nContent-Length: 2\r\n\r\n{}',
+  );
+  assert.match(reply, /^HTTP\/1.1 404 Not Found\r\n/);
+  assert.match(reply, /No such container: missing/);
+  assert.ok(!seen.some((s) => s.startsWith('after 404')), seen.join(', '));
 });
 
 test('engine routes stream through with their path, version and body', async () => {

@@ -18,6 +18,8 @@ const CALL_MAX_BYTES = 16 << 20;
  * requests past this wait for a free one.
  */
 const MAX_ENGINE_CONNECTIONS = 512;
+/** The largest answer head the engine may send to a hijacking request. */
+const MAX_ANSWER_HEAD = 64 << 10;
 
 export type ProxyLog = (level: 'debug' | 'info' | 'warn', msg: string) => void;
 
@@ -52,6 +54,8 @@ export class EngineLink {
    * request's last write can then fail (EPIPE) before its answer is read.
    */
   readonly #agent = new Agent({ keepAlive: true, maxSockets: MAX_ENGINE_CONNECTIONS, maxFreeSockets: 16 });
+  /** shoal's own calls have their own connections: clients' open streams never queue them. */
+  readonly #callAgent = new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 4 });
 
   /** `address`: the engine's unix:///path or tcp://host:port (plain), as --engine-host. */
   constructor(
@@ -133,9 +137,47 @@ export class EngineLink {
       const raw = req.rawHeaders;
       for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
       up.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) up.write(head);
-      client.pipe(up);
-      up.pipe(client);
+      // The client's bytes wait until the engine has taken the connection over (101).
+      let answer = Buffer.alloc(0);
+      const onAnswer = (c: Buffer): void => {
+        answer = Buffer.concat([answer, c]);
+        const end = answer.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (answer.byteLength > MAX_ANSWER_HEAD) (client.destroy(), up.destroy());
+          return;
+        }
+        up.off('data', onAnswer);
+        const text = answer.subarray(0, end).toString('latin1');
+        client.write(answer);
+        if (/^HTTP\/1\.[01] 101 /.test(text)) {
+          if (head.length > 0) up.write(head);
+          client.pipe(up);
+          up.pipe(client);
+          return;
+        }
+        // Not taken over (no such container, a conflict): that answer goes back, then both sides
+        // close, so no later request on this connection reaches the engine unchecked.
+        finishAnswer(text, answer.subarray(end + 4));
+      };
+      const finishAnswer = (text: string, sent: Buffer): void => {
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(text);
+        const chunked = /\r\ntransfer-encoding:\s*chunked/i.test(text);
+        let left = length ? Number(length[1]) - sent.byteLength : 0;
+        let tail = sent.subarray(-5).toString('latin1');
+        const done = (): boolean => (chunked ? tail.endsWith('0\r\n\r\n') : left <= 0);
+        const close = (): void => {
+          client.end();
+          up.destroy();
+        };
+        if (done()) return close();
+        up.on('data', (c: Buffer) => {
+          client.write(c);
+          left -= c.byteLength;
+          tail = (tail + c.subarray(-5).toString('latin1')).slice(-5);
+          if (done()) close();
+        });
+      };
+      up.on('data', onAnswer);
     });
     up.on('error', (e) => {
       if (!connected) socketError(client, 500, 'Internal Server Error', this.unreachable(e));
@@ -152,7 +194,7 @@ export class EngineLink {
   call(method: string, path: string, headers: Record<string, string> = {}): Promise<EngineAnswer> {
     return new Promise((resolve, reject) => {
       const req = request(
-        { ...this.#where, method, path, headers, agent: this.#agent, timeout: CALL_TIMEOUT_MS },
+        { ...this.#where, method, path, headers, agent: this.#callAgent, timeout: CALL_TIMEOUT_MS },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
