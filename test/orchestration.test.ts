@@ -146,7 +146,16 @@ test('a failing update with FailureAction rollback rolls back by itself', async 
       }),
     );
     await c.waitFor('2 running', () => running(c.tasks(id)).length === 2);
-    await updateContainer(c, id, (cs) => (cs.Env = ['BROKEN=1']));
+    const s = c.service(id);
+    const tt = structuredClone(s.Spec.TaskTemplate!);
+    tt.ContainerSpec!.Env = ['BROKEN=1'];
+    // The new spec comes with new registry credentials (`--with-registry-auth`).
+    await c.manager.control.updateService(
+      id,
+      s.Version.Index,
+      { ...s.Spec, TaskTemplate: tt },
+      { rollback: false, registryAuth: 'bmV3' },
+    );
     await c.waitFor(
       'rollback completed',
       () => c.service(id).UpdateStatus?.State === 'rollback_completed',
@@ -154,6 +163,8 @@ test('a failing update with FailureAction rollback rolls back by itself', async 
     );
     const svc = c.service(id);
     assert.equal(svc.Spec.TaskTemplate?.ContainerSpec?.Env, undefined, 'the spec is the previous one again');
+    assert.equal(svc.RegistryAuth, undefined, 'the credentials went back with their spec');
+    assert.equal(svc.PreviousRegistryAuth, 'bmV3');
     await c.waitFor(
       '2 running old spec',
       () => running(c.tasks(id)).filter((t) => !t.Spec.ContainerSpec?.Env).length === 2,

@@ -194,8 +194,9 @@ function checkUpdateConfig(u: UpdateConfig | undefined, what: string): void {
   // The docker CLI sends Order "" when the stored spec had none (its Go field is not omitempty),
   // e.g. `docker service scale` of a service created without one; Docker reads it as stop-first.
   if (u.Order === ('' as string)) delete u.Order;
-  // Go's fields without omitempty: a config sent without them shows their zero. A Parallelism of
-  // 0 means every task at once (swarmkit's proto zero); only an absent config means one at a time.
+  // Go's fields without omitempty: a config sent without them is stored with their zero, and a
+  // Parallelism of 0 updates every task at once (swarmkit's proto zero). The orchestrator reads a
+  // stored config that lacks it (one kept from before) as one at a time, as it always did.
   u.Parallelism ??= 0;
   u.MaxFailureRatio ??= 0;
   nonNegative(u.Parallelism, `${what}.Parallelism`);

@@ -34,8 +34,9 @@ test('isTaskDirty with objects that are not frozen (inside a transaction)', () =
   assert.equal(isTaskDirty({ ID: 's3', Spec: { Name: 'y' } } as unknown as Service, task({})), false);
 });
 
-test('an update config without Parallelism updates every task at once; no config, one at a time', () => {
+test('a stored update config without Parallelism (kept from before the API filled in 0) stays one at a time', () => {
   assert.equal(updateConfig(undefined).Parallelism, 1);
-  assert.equal(updateConfig({ Monitor: 1e9 }).Parallelism, 0);
+  assert.equal(updateConfig({ Monitor: 1e9 }).Parallelism, 1);
+  assert.equal(updateConfig({ Parallelism: 0 }).Parallelism, 0);
   assert.equal(updateConfig({ Parallelism: 2 }).Parallelism, 2);
 });

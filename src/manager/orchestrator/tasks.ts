@@ -112,8 +112,6 @@ export const DEFAULT_UPDATE: Required<UpdateConfig> = {
 export function updateConfig(cfg: UpdateConfig | undefined): Required<UpdateConfig> {
   return {
     ...DEFAULT_UPDATE,
-    // A config that was sent without Parallelism asks for every task at once, as swarmkit reads it.
-    ...(cfg ? { Parallelism: 0 } : {}),
     ...Object.fromEntries(Object.entries(cfg ?? {}).filter(([, v]) => v !== undefined)),
   };
 }

@@ -72,6 +72,11 @@ export class Updater {
       if (rollback && s.PreviousSpec) {
         next.Spec = structuredClone(s.PreviousSpec);
         next.PreviousSpec = structuredClone(s.Spec);
+        // The registry credentials go back with their spec, as a manual rollback takes them.
+        delete next.RegistryAuth;
+        delete next.PreviousRegistryAuth;
+        if (s.PreviousRegistryAuth) next.RegistryAuth = s.PreviousRegistryAuth;
+        if (s.RegistryAuth) next.PreviousRegistryAuth = s.RegistryAuth;
       }
       next.UpdateStatus = status;
       next.UpdatedAt = isoTime(this.clock.now());
