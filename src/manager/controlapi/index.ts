@@ -38,7 +38,7 @@ import {
 } from '../../api/index.js';
 import type { MemoryStore, ReadTx } from '../../state/index.js';
 import { nextSubnet, gatewayOf, DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE } from '../../network/index.js';
-import { isJob, modeOf, sameJson } from '../orchestrator/index.js';
+import { isJob, modeOf, sameJson, sameTemplate } from '../orchestrator/index.js';
 import {
   findObject,
   KIND,
@@ -344,10 +344,12 @@ export class ControlAPI {
       setRegistryAuth(next, cur, opts);
       next.Endpoint = this.#endpoint(tx, spec, cur.ID, cur.Endpoint);
       next.UpdatedAt = this.#now();
-      const templateChanged = !sameJson(spec.TaskTemplate, cur.Spec.TaskTemplate);
+      const templateChanged = !sameTemplate(spec.TaskTemplate, cur.Spec.TaskTemplate);
       if (isJob(cur)) {
         // Any change to a job runs it again as a new iteration.
-        if (!sameJson(spec, cur.Spec)) {
+        const { TaskTemplate: _a, ...rest } = spec;
+        const { TaskTemplate: _b, ...curRest } = cur.Spec;
+        if (templateChanged || !sameJson(rest, curRest)) {
           next.JobStatus = { JobIteration: { Index: (cur.JobStatus?.JobIteration.Index ?? 0) + 1 } };
         }
       } else if (opts.rollback) {

@@ -29,6 +29,7 @@ export {
   newTask,
   slotKey,
   sameJson,
+  sameTemplate,
   updateConfig,
   restartPolicy,
   DEFAULT_UPDATE,

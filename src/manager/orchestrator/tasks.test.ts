@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deepFreeze } from '../../state/index.js';
 import type { Service, Task } from '../../api/index.js';
-import { isTaskDirty, sameJson, updateConfig } from './tasks.js';
+import { isTaskDirty, sameJson, sameTemplate, updateConfig } from './tasks.js';
 
 const service = (template: object): Service =>
   deepFreeze({ ID: 's1', Spec: { Name: 'web', TaskTemplate: template } }) as unknown as Service;
@@ -39,4 +39,21 @@ test('a stored update config without Parallelism (kept from before the API fille
   assert.equal(updateConfig({ Monitor: 1e9 }).Parallelism, 1);
   assert.equal(updateConfig({ Parallelism: 0 }).Parallelism, 0);
   assert.equal(updateConfig({ Parallelism: 2 }).Parallelism, 2);
+});
+
+test('the empty defaults stored before specs were kept as sent change no task (an upgrade restarts nothing)', () => {
+  const old = {
+    ContainerSpec: { Image: 'busybox:local', Init: false, DNSConfig: {} },
+    Resources: { Limits: {}, Reservations: {} },
+    Placement: {},
+    RestartPolicy: { Condition: 'any' },
+  };
+  const now = { ContainerSpec: { Image: 'busybox:local' }, RestartPolicy: { Condition: 'any' } };
+  assert.ok(sameTemplate(old, now));
+  assert.equal(isTaskDirty(service(now), task(old)), false);
+  assert.equal(isTaskDirty(service(old), task(now)), false);
+  // What does run differently still counts.
+  const limited = { ...now, Resources: { Limits: { MemoryBytes: 1 << 20 } } };
+  assert.equal(isTaskDirty(service(limited), task(old)), true);
+  assert.ok(!sameTemplate(old, { ...now, ContainerSpec: { Image: 'busybox:local', Init: true } }));
 });

@@ -64,6 +64,38 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
 
+const isEmpty = (v: unknown): boolean =>
+  !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => x === undefined);
+
+/**
+ * A task template as compared: the empty defaults that shoal stored before it kept specs as sent
+ * (`Init: false`, `DNSConfig: {}`, `Resources: {Limits: {}, Reservations: {}}`, `Placement: {}`)
+ * mean what their absence means. Without this, the first unchanged `stack deploy` after an upgrade
+ * would restart every task of every service.
+ */
+function comparableTemplate(t: object): string {
+  const tt = t as Record<string, unknown> & { ContainerSpec?: Record<string, unknown> };
+  const out: Record<string, unknown> = { ...tt };
+  const res = tt.Resources as Record<string, unknown> | undefined;
+  if (res) {
+    const kept = Object.fromEntries(Object.entries(res).filter(([, v]) => !isEmpty(v) && v !== undefined));
+    out.Resources = Object.keys(kept).length > 0 ? kept : undefined;
+  }
+  if (isEmpty(tt.Placement)) out.Placement = undefined;
+  if (tt.ContainerSpec) {
+    const cs = { ...tt.ContainerSpec };
+    if (cs.Init === false) delete cs.Init;
+    if (isEmpty(cs.DNSConfig)) delete cs.DNSConfig;
+    out.ContainerSpec = cs;
+  }
+  return canonical(out);
+}
+
+/** Two task templates that run the same tasks (see comparableTemplate). */
+export function sameTemplate(a: object | undefined, b: object | undefined): boolean {
+  return comparableTemplate(a ?? NO_TEMPLATE) === comparableTemplate(b ?? NO_TEMPLATE);
+}
+
 // Every reconcile pass asks of every task whether it is dirty; comparing canonical JSON each time
 // made a pass O(tasks × spec size). Stored objects are frozen and never change, so the answer
 // for a (task spec, template) pair is kept until the service gets a new template.
@@ -75,12 +107,12 @@ const NO_TEMPLATE = Object.freeze({});
 export function isTaskDirty(service: Service, task: Task): boolean {
   const template: object = service.Spec.TaskTemplate ?? NO_TEMPLATE;
   const spec: object = task.Spec;
-  if (!Object.isFrozen(template) || !Object.isFrozen(spec)) return !sameJson(spec, template);
+  if (!Object.isFrozen(template) || !Object.isFrozen(spec)) return !sameTemplate(spec, template);
   const memo = dirtyMemo.get(spec);
   if (memo?.template === template) return memo.dirty;
   let t = canonicalTemplate.get(template);
-  if (t === undefined) canonicalTemplate.set(template, (t = canonical(template)));
-  const dirty = canonical(spec) !== t;
+  if (t === undefined) canonicalTemplate.set(template, (t = comparableTemplate(template)));
+  const dirty = comparableTemplate(spec) !== t;
   dirtyMemo.set(spec, { template, dirty });
   return dirty;
 }
