@@ -197,6 +197,14 @@ test('generic resources are reservations: counts are used up and named items han
   assert.deepEqual(next!.generic, [{ NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-b' } }]);
   const [more] = scheduleTasks([gpuTask('t6', 2)], [nodes[1]!], [placed]);
   assert.equal(more!.reason, 'no suitable node (insufficient resources on 1 node)');
+
+  // A task being stopped (scale-down, update) holds its GPU until its container is gone.
+  const stopping = { ...placed, DesiredState: 'shutdown' as const };
+  const [meanwhile] = scheduleTasks([gpuTask('t7', 1)], [nodes[1]!], [stopping]);
+  assert.deepEqual(meanwhile!.generic, [{ NamedResourceSpec: { Kind: 'gpu', Value: 'GPU-b' } }]);
+  const gone = { ...stopping, Status: { ...stopping.Status, State: 'shutdown' as const } };
+  const [after] = scheduleTasks([gpuTask('t8', 2)], [nodes[1]!], [gone]);
+  assert.equal(after!.generic?.length, 2, 'both free once it has stopped');
 });
 
 test('a global task on a node without the resource gets the bare reason', () => {

@@ -31,9 +31,11 @@ export function nodeInfos(nodes: readonly Node[], tasks: readonly Task[]): NodeI
     });
   }
   for (const t of tasks) {
-    const info = occupies(t) ? byId.get(t.NodeID!) : undefined;
-    if (!info) continue;
-    count(info, t);
+    const info = t.NodeID !== undefined ? byId.get(t.NodeID) : undefined;
+    if (!info || !ACTIVE_STATES.has(t.Status.State)) continue;
+    if (occupies(t)) count(info, t);
+    // A task being stopped still holds its generic resources (a GPU) until its container is gone,
+    // as in swarmkit: handing a named item to a new task before that would share the device.
     hold(info.generic, t);
   }
   return [...byId.values()];
