@@ -2,7 +2,7 @@
 // unix socket or tcp, optionally TLS, JSON bodies, streamed answers, errors as ShoalErrors that
 // keep the HTTP status. It speaks the newest version both sides know, as the docker CLI does:
 // dockerd refuses a version below its minimum (1.44 from moby 29), so no version is pinned.
-import { request, type IncomingMessage } from 'node:http';
+import { request, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { API_VERSION, CLIENT_MAX_API_VERSION, errorFromHttpStatus, parseTcpHost } from '../api/index.js';
 
@@ -23,6 +23,16 @@ export interface EngineClientOptions {
   statusInMessage?: boolean;
   /** Turns a failure to reach the server (not an HTTP answer) into the error callers see. */
   unreachable?: (e: Error & { reason?: string }) => Error;
+  /** Connections to reuse (keep-alive), for a caller that calls often. */
+  agent?: Agent;
+  /** A request not answered within this long fails (no limit when absent). */
+  timeoutMs?: number;
+}
+
+/** An answer read whole: its status and its JSON (or text, or undefined when empty). */
+export interface EngineAnswer {
+  status: number;
+  body: unknown;
 }
 
 /**
@@ -51,6 +61,8 @@ export class EngineApiClient {
   #tls: ClientTls | undefined;
   #statusInMessage: boolean;
   #unreachable: ((e: Error & { reason?: string }) => Error) | undefined;
+  #agent: Agent | undefined;
+  #timeoutMs: number | undefined;
   /** Negotiated once; a failed negotiation is tried again by the next request. */
   #version: Promise<string> | undefined;
 
@@ -62,6 +74,8 @@ export class EngineApiClient {
     } else throw new Error(`unsupported host ${o.host}: use unix:///path or tcp://host:port`);
     this.#statusInMessage = o.statusInMessage ?? false;
     this.#unreachable = o.unreachable;
+    this.#agent = o.agent;
+    this.#timeoutMs = o.timeoutMs;
   }
 
   /** The API version in use: the engine's, capped at CLIENT_MAX_API_VERSION. */
@@ -116,6 +130,39 @@ export class EngineApiClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /**
+   * A request answered whole, whatever its status, the answer bounded to `maxBytes`. `asSent`: the
+   * path already carries its version (a client's own request, kept as it asked it).
+   */
+  async answer(
+    method: string,
+    path: string,
+    o: { asSent?: boolean; maxBytes?: number; headers?: Record<string, string> } = {},
+  ): Promise<EngineAnswer> {
+    const res = o.asSent
+      ? await this.#send(method, path, undefined, o.headers)
+      : await this.raw(method, path, undefined, o.headers);
+    const max = o.maxBytes ?? 16 << 20;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res) {
+      size += (c as Buffer).byteLength;
+      if (size > max) {
+        res.destroy();
+        throw new Error(`the answer to ${method} ${path} exceeds ${max} bytes`);
+      }
+      chunks.push(c as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: unknown = text || undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON: the text */
+    }
+    return { status: res.statusCode ?? 500, body };
+  }
+
   #send(
     method: string,
     path: string,
@@ -130,6 +177,8 @@ export class EngineApiClient {
           method,
           path,
           ...(this.#socketPath ? { socketPath: this.#socketPath } : { host: this.#host, port: this.#port }),
+          ...(this.#agent ? { agent: this.#agent } : {}),
+          ...(this.#timeoutMs !== undefined ? { timeout: this.#timeoutMs } : {}),
           ...(t
             ? {
                 rejectUnauthorized: t.verify,
@@ -144,6 +193,7 @@ export class EngineApiClient {
         },
         resolve,
       );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeoutMs} ms`)));
       req.on('error', (e: Error) => reject(this.#unreachable ? this.#unreachable(e) : e));
       if (payload) req.write(payload);
       req.end();

@@ -86,6 +86,21 @@ function fakeEngine(): Server {
   });
   srv.on('upgrade', (req, sock, head: Buffer) => {
     seen.push(`${req.method} ${req.url} upgrade`);
+    if (req.url?.includes('/exec/')) {
+      // dockerd reads exec start's JSON body before it answers 101.
+      const want = Number(req.headers['content-length'] ?? 0);
+      let got = head.toString();
+      const answer = (): void => {
+        sock.write(`HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nBODY:${got}`);
+        sock.end();
+      };
+      if (got.length >= want) return answer();
+      sock.on('data', (c: Buffer) => {
+        got += c.toString();
+        if (got.length >= want) answer();
+      });
+      return;
+    }
     if (req.url?.includes('/containers/missing/')) {
       // dockerd answers before taking the connection over, and keeps the connection alive.
       const body = '{"message":"No such container: missing"}';
@@ -128,7 +143,7 @@ function call(
 }
 
 /** Writes `bytes` on a new connection to shoal's socket and reads until shoal closes it (≤ 5 s). */
-function rawExchange(bytes: string): Promise<string> {
+function rawExchange(bytes: string, later?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect(join(dir, 'shoal.sock'));
     let got = '';
@@ -137,6 +152,7 @@ function rawExchange(bytes: string): Promise<string> {
     sock.on('close', () => (clearTimeout(timer), resolve(got)));
     sock.on('error', () => undefined);
     sock.write(bytes);
+    if (later !== undefined) setTimeout(() => sock.write(later), 100);
   });
 }
 
@@ -219,6 +235,23 @@ test('only attach and exec start take over a connection; any other Upgrade reque
     assert.match(reply, /^HTTP\/1.1 400 /, url);
   }
   assert.ok(!seen.some((s) => s.includes('swarm/init')), seen.join(', '));
+});
+
+test('the body of a hijacking request reaches the engine before its answer (exec start)', async () => {
+  const body = '{"Detach":false,"Tty":false}';
+  const reply = await rawExchange(
+    `POST /v1.41/exec/e1/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
+  assert.match(reply, /^HTTP\/1.1 101 UPGRADED\r\n/);
+  assert.ok(reply.endsWith(`BODY:${body}`), reply);
+  // The docker CLI may write the body after the head, in a packet of its own.
+  const split = await rawExchange(
+    `POST /v1.41/exec/e2/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    body,
+  );
+  assert.ok(split.endsWith(`BODY:${body}`), split);
 });
 
 test('a hijack the engine refuses is answered, then closed: nothing after it reaches the engine', async () => {

@@ -6,6 +6,9 @@ import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseTcpHost } from '../api/index.js';
+import { EngineApiClient, type EngineAnswer } from '../engineclient/index.js';
+
+export type { EngineAnswer };
 
 /** Headers about one hop's connection, never carried to the next. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer']);
@@ -22,12 +25,6 @@ const MAX_ENGINE_CONNECTIONS = 512;
 const MAX_ANSWER_HEAD = 64 << 10;
 
 export type ProxyLog = (level: 'debug' | 'info' | 'warn', msg: string) => void;
-
-/** An answer of the engine read whole (shoal's own calls). */
-export interface EngineAnswer {
-  status: number;
-  body: unknown;
-}
 
 /** `headers` without the hop-by-hop ones, as a raw [name, value, ...] list. */
 function endToEnd(raw: readonly string[], drop: ReadonlySet<string> = HOP_BY_HOP): string[] {
@@ -55,7 +52,7 @@ export class EngineLink {
    */
   readonly #agent = new Agent({ keepAlive: true, maxSockets: MAX_ENGINE_CONNECTIONS, maxFreeSockets: 16 });
   /** shoal's own calls have their own connections: clients' open streams never queue them. */
-  readonly #callAgent = new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 4 });
+  readonly #client: EngineApiClient;
 
   /** `address`: the engine's unix:///path or tcp://host:port (plain), as --engine-host. */
   constructor(
@@ -68,6 +65,12 @@ export class EngineLink {
       this.#where = { host, port };
     }
     this.#log = log;
+    this.#client = new EngineApiClient({
+      host: address,
+      agent: new Agent({ keepAlive: true, maxSockets: 8, maxFreeSockets: 4 }),
+      timeoutMs: CALL_TIMEOUT_MS,
+      unreachable: (e) => new Error(this.unreachable(e)),
+    });
   }
 
   /** Where proxied requests are logged (the daemon's log, once the API listens). */
@@ -137,7 +140,22 @@ export class EngineLink {
       const raw = req.rawHeaders;
       for (let i = 0; i + 1 < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
       up.write(`${lines.join('\r\n')}\r\n\r\n`);
-      // The client's bytes wait until the engine has taken the connection over (101).
+      // The request's own body (exec start's JSON) goes with it: the engine answers only once it
+      // has read it. Any bytes past it wait until the engine has taken the connection over (101).
+      // A chunked body has no known end: it all goes through as it comes.
+      let bodyLeft = req.headers['transfer-encoding']
+        ? Infinity
+        : Math.max(0, Number(req.headers['content-length'] ?? 0) || 0);
+      const early: Buffer[] = [];
+      const fromClient = (c: Buffer): void => {
+        const n = Math.min(c.byteLength, bodyLeft);
+        if (n > 0) up.write(c.subarray(0, n));
+        bodyLeft -= n;
+        if (n < c.byteLength) early.push(c.subarray(n));
+      };
+      fromClient(head);
+      // The body may come after the head, in later packets: it is read as it comes.
+      client.on('data', fromClient);
       let answer = Buffer.alloc(0);
       const onAnswer = (c: Buffer): void => {
         answer = Buffer.concat([answer, c]);
@@ -150,7 +168,8 @@ export class EngineLink {
         const text = answer.subarray(0, end).toString('latin1');
         client.write(answer);
         if (/^HTTP\/1\.[01] 101 /.test(text)) {
-          if (head.length > 0) up.write(head);
+          client.off('data', fromClient);
+          for (const c of early) up.write(c);
           client.pipe(up);
           up.pipe(client);
           return;
@@ -190,36 +209,11 @@ export class EngineLink {
     });
   }
 
-  /** shoal's own call: one request, its JSON answer read whole (bounded in time and size). */
-  call(method: string, path: string, headers: Record<string, string> = {}): Promise<EngineAnswer> {
-    return new Promise((resolve, reject) => {
-      const req = request(
-        { ...this.#where, method, path, headers, agent: this.#callAgent, timeout: CALL_TIMEOUT_MS },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.byteLength;
-            if (size > CALL_MAX_BYTES)
-              req.destroy(new Error(`answer of ${path} exceeds ${CALL_MAX_BYTES} bytes`));
-            else chunks.push(c);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown = text;
-            try {
-              body = text ? JSON.parse(text) : undefined;
-            } catch {
-              /* not JSON: the text */
-            }
-            resolve({ status: res.statusCode ?? 500, body });
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${CALL_TIMEOUT_MS} ms`)));
-      req.on('error', (e) => reject(new Error(this.unreachable(e))));
-      req.end();
-    });
+  /**
+   * shoal's own call: one request, its JSON answer read whole (bounded in time and size), through
+   * the one Engine API client. Under the negotiated version, or `asSent`: the client's own path.
+   */
+  call(method: string, path: string, o: { asSent?: boolean } = {}): Promise<EngineAnswer> {
+    return this.#client.answer(method, path, { asSent: o.asSent ?? false, maxBytes: CALL_MAX_BYTES });
   }
 }

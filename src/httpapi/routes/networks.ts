@@ -81,7 +81,9 @@ export function networkRoutes(app: FastifyInstance<Server>, b: ApiBackend, engin
     if (n) return sendJson(reply, 200, dockerNetwork(n));
     // The engine's answer as it gave it (its path keeps the client's version and query); an
     // engine that does not answer holds no network.
-    const local = engine ? await engine.call('GET', clientUrl(req)).catch(() => undefined) : undefined;
+    const local = engine
+      ? await engine.call('GET', clientUrl(req), { asSent: true }).catch(() => undefined)
+      : undefined;
     if (local) return sendJson(reply, local.status, local.body);
     throw notFound(`network ${id} not found`);
   });
