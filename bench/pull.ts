@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineApiClient as Client } from '../src/engineclient/index.js';
 import type { Service } from '../src/api/index.js';
+import { ShoaldProc, until } from './proc.js';
 import { BENCH_NETNS, RealSwarm, SWARM_SOCK } from './swarm.js';
 
 const arg = (name: string): string | undefined => {
@@ -27,14 +28,6 @@ const LAYER_BYTES = 16 << 20;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
-}
 
 function docker(host: string, args: string[], input?: Buffer): string {
   return execFileSync('docker', ['-H', host, ...args], {
@@ -62,7 +55,7 @@ async function startRegistry(dir: string, storage: string, netns?: string): Prom
   const probe = netns
     ? ['ip', 'netns', 'exec', netns, 'curl', '-sf', `http://${REGISTRY}/v2/`]
     : ['curl', '-sf', `http://${REGISTRY}/v2/`];
-  await waitFor(
+  await until(
     `registry ${netns ?? 'host'}`,
     async () => {
       try {
@@ -92,27 +85,6 @@ async function buildImage(dir: string): Promise<string> {
   docker(HOST_ENGINE, ['push', image]);
   docker(HOST_ENGINE, ['image', 'rm', image]);
   return image;
-}
-
-async function startShoal(dir: string): Promise<{ proc: ChildProcess; api: Client }> {
-  const sock = join(dir, 'shoal.sock');
-  const proc = spawn(
-    process.execPath,
-    ['bin/shoald.js', '--data-root', join(dir, 'data'), '-H', `unix://${sock}`],
-    { stdio: 'ignore' },
-  );
-  const api = new Client({ host: `unix://${sock}` });
-  await waitFor(
-    'shoald up',
-    () =>
-      api.call('GET', '/version').then(
-        () => true,
-        () => false,
-      ),
-    20_000,
-  );
-  await api.call('POST', '/swarm/init', { ListenAddr: '127.0.0.1:0', AdvertiseAddr: '127.0.0.1' });
-  return { proc, api };
 }
 
 interface Target {
@@ -148,10 +120,10 @@ async function createToRunning(t: Target, image: string, round: number): Promise
   };
   const t0 = performance.now();
   const { ID } = await t.api.call<{ ID: string }>('POST', '/services/create', spec);
-  await waitFor(`${t.name}: ${name} running`, async () => (await runningTasks(t.api, ID)) >= 1, 120_000);
+  await until(`${t.name}: ${name} running`, async () => (await runningTasks(t.api, ID)) >= 1, 120_000);
   const secs = (performance.now() - t0) / 1000;
   await t.api.call('DELETE', `/services/${ID}`);
-  await waitFor(
+  await until(
     `${t.name}: ${name} containers removed`,
     async () =>
       docker(t.engine, ['ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${name}`]).trim() ===
@@ -167,13 +139,15 @@ async function main(): Promise<void> {
   const storage = join(dir, 'registry');
   const procs: ChildProcess[] = [];
   const swarm = new RealSwarm({ pulls: true });
-  let shoal: { proc: ChildProcess; api: Client } | undefined;
+  let shoal: ShoaldProc | undefined;
   try {
     procs.push(await startRegistry(dir, storage));
     const image = await buildImage(dir);
     await swarm.start();
     procs.push(await startRegistry(dir, storage, BENCH_NETNS));
-    shoal = await startShoal(dir);
+    shoal = new ShoaldProc('shoal', dir);
+    await shoal.start();
+    await shoal.api.call('POST', '/swarm/init', { ListenAddr: '127.0.0.1:0', AdvertiseAddr: '127.0.0.1' });
     const targets: Target[] = [
       { name: 'shoal', api: shoal.api, engine: HOST_ENGINE },
       { name: 'swarm', api: new Client({ host: `unix://${SWARM_SOCK}` }), engine: `unix://${SWARM_SOCK}` },
@@ -193,7 +167,7 @@ async function main(): Promise<void> {
   } finally {
     if (shoal) {
       await shoal.api.call('POST', '/swarm/leave?force=true').catch(() => undefined);
-      shoal.proc.kill('SIGTERM');
+      shoal.proc?.kill('SIGTERM');
     }
     // The namespace's registry goes before its namespace.
     for (const p of procs) p.kill('SIGTERM');
