@@ -9,6 +9,9 @@ command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need_apt+=(busybox-static)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The data plane: nftables for VIP rules, iperf3 for the overlay throughput bench.
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v iperf3 >/dev/null 2>&1 || need_apt+=(iperf3)
 # docker-py, for the SDK end-to-end tests (test/e2e/docker-py.test.ts).
 python3 -c 'import docker' >/dev/null 2>&1 || need_apt+=(python3-docker)
 # The local registries for image pull tests, and htpasswd (bcrypt) for the one that needs a login.

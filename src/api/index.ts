@@ -90,3 +90,4 @@ export {
   TemplateError,
 } from './template/index.js';
 export type { NodeAssignment, PayloadSources, SwarmContext, TemplateNode } from './template/index.js';
+export type * from './dataplane.js';
