@@ -46,6 +46,12 @@ export class Shoald {
     readonly dir: string,
     /** More shoald flags (Raft timing, snapshot interval). */
     readonly extraArgs: readonly string[] = [],
+    readonly opts: {
+      /** A command that runs shoald elsewhere, e.g. `nsenter -t <pid> -m -n --` for a namespace host. */
+      via?: readonly string[];
+      /** Default: `<dir>/run`. */
+      execRoot?: string;
+    } = {},
   ) {
     this.sock = join(dir, `${name}.sock`);
     this.dataRoot = join(dir, name);
@@ -56,14 +62,16 @@ export class Shoald {
   }
 
   async start(): Promise<void> {
+    const [via, ...viaArgs] = this.opts.via ?? [];
     this.proc = spawn(
-      process.execPath,
+      via ?? process.execPath,
       [
+        ...(via ? [...viaArgs, process.execPath] : []),
         'bin/shoald.js',
         '--data-root',
         this.dataRoot,
         '--exec-root',
-        join(this.dir, 'run'),
+        this.opts.execRoot ?? join(this.dir, 'run'),
         '-H',
         this.host,
         '--hostname',
