@@ -8,6 +8,8 @@ need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need_apt+=(busybox-static)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+# Namespace hosts (test/support/nshosts.ts): unshare and nsenter.
+{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # The data plane: nftables for VIP rules, iperf3 for the overlay throughput bench.
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)

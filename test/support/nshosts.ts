@@ -21,7 +21,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dockerAt, Shoald, type CliResult } from './shoald.js';
+import { dockerAt, Shoald, waitFor, type CliResult } from './shoald.js';
 
 /** Where hosts keep their data roots, logs and API sockets (on disk, visible outside the hosts). */
 export const NSHOSTS_ROOT = '/var/lib/shoal-nshosts';
@@ -115,10 +115,11 @@ async function must(cmd: string, args: readonly string[], opts: ExecOptions = {}
   return r.stdout;
 }
 
+/** Running, or at least not yet a zombie (a zombie holds nothing, and its reaper may be slow). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -139,19 +140,6 @@ async function waitGone(pids: readonly number[], timeoutMs: number): Promise<boo
     await sleep(20);
   }
   return true;
-}
-
-async function until(
-  what: string,
-  cond: () => Promise<boolean>,
-  timeoutMs: number,
-  everyMs = 50,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`nshosts: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 const HOST_RE = (prefix: string): RegExp => new RegExp(`^${prefix}-(h\\d+|ul|out)$`);
@@ -344,17 +332,17 @@ async function startHolder(name: string): Promise<number> {
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   try {
-    await until(
+    await waitFor(
       `the holder of ${name}`,
       () => {
         if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`nshosts: the holder of ${name} exited: ${err.trim()}`);
+          throw new Error(`the holder of ${name} exited`);
         return Promise.resolve(out.includes('ready\n'));
       },
       5_000,
       10,
     ).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}\n${err.trim()}`);
+      throw new Error(`nshosts: ${(e as Error).message}: ${err.trim()}`);
     });
   } finally {
     child.stdout!.destroy();
@@ -678,11 +666,11 @@ export class NsHosts {
         return '';
       }
     };
-    await until(
+    await waitFor(
       `dockerd of ${h.name}`,
       async () => {
         if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`nshosts: dockerd of ${h.name} exited:\n${tail()}`);
+          throw new Error(`dockerd of ${h.name} exited`);
         // A request, not a docker CLI per poll: those cost CPU the starting dockerds need.
         return (
           (await engineCall(join(h.dir, 'docker.sock'), 'GET', '/_ping', undefined, 1_000)).status === 200
@@ -690,7 +678,7 @@ export class NsHosts {
       },
       20_000,
     ).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}\n${tail()}`);
+      throw new Error(`nshosts: ${(e as Error).message}; its log ends:\n${tail()}`);
     });
   }
 }
