@@ -55,6 +55,7 @@ test('three hosts, each with its own dockerd: names, IDs and containers differ',
   assert.match(shim.stdout, /-address \/run\/docker\/containerd\/containerd\.sock/);
   const own = await h.exec(0, ['test', '-S', '/run/docker/containerd/containerd.sock']);
   assert.equal(own.code, 0);
+  assert.ok(existsSync(h.hostPath(0, '/run/docker/containerd/containerd.sock')));
   const system = await h.exec(0, ['test', '-e', '/run/containerd/containerd.sock']);
   assert.notEqual(system.code, 0, 'the system containerd socket is visible inside a host');
 });

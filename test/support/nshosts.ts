@@ -162,7 +162,10 @@ async function netnsPids(ns: string): Promise<number[]> {
     .filter((p) => Number.isInteger(p) && p > 0);
 }
 
-/** Processes whose command line has `-namespace <ns>` for one of ours: containerd shims. */
+/**
+ * Engine processes of our containerd namespaces found by command line: shims (`-namespace <ns>`)
+ * and a dockerd (`--containerd-namespace <ns>`), even when their netns is already gone.
+ */
 function shimPids(namespaces: ReadonlySet<string>): number[] {
   const found: number[] = [];
   for (const d of readdirSync('/proc')) {
@@ -174,8 +177,12 @@ function shimPids(namespaces: ReadonlySet<string>): number[] {
     } catch {
       continue;
     }
-    if (!argv[0]?.includes('containerd-shim')) continue;
-    const i = argv.indexOf('-namespace');
+    const flag = argv[0]?.includes('containerd-shim')
+      ? '-namespace'
+      : argv[0]?.endsWith('dockerd')
+        ? '--containerd-namespace'
+        : undefined;
+    const i = flag ? argv.indexOf(flag) : -1;
     if (i >= 0 && namespaces.has(argv[i + 1] ?? '')) found.push(pid);
   }
   return found;
@@ -751,7 +758,7 @@ export async function leftovers(prefix: string): Promise<string[]> {
   for (const n of hostNames) for (const p of cgroupPids(n)) found.push(`process ${p} in cgroup ${n}`);
   const shimNs = new Set<string>();
   for (let i = 0; i < MAX_HOSTS; i++) shimNs.add(`${prefix}h${i}`).add(`${prefix}h${i}p`);
-  for (const p of shimPids(shimNs)) found.push(`containerd shim ${p}`);
+  for (const p of shimPids(shimNs)) found.push(`engine process ${p} (dockerd or shim)`);
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   for (const l of mounts.split('\n'))
     if (l.includes(`${NSHOSTS_ROOT}/${prefix}-`) || l.includes(`/run/netns/${prefix}-`))
