@@ -186,7 +186,11 @@ test('a create after a kill -9 of the harness works, and teardown leaves nothing
   await exited;
   assert.ok((await leftovers(CRASH_PREFIX)).length > 0, 'the killed harness left nothing to clean up?');
 
-  const again = await NsHosts.create({ count: 2, prefix: CRASH_PREFIX });
+  const again = await NsHosts.create({
+    count: 2,
+    prefix: CRASH_PREFIX,
+    log: (m) => process.stderr.write(`after the crash: ${m}\n`),
+  });
   try {
     assert.equal((await again.docker(1, ['ps', '-aq'])).stdout.trim(), '', 'the old container survived');
     const r = await again.docker(

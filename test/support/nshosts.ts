@@ -4,6 +4,13 @@
 // inside. The recipe and its pitfalls are in ../shared/reference/networking.md; the private
 // /run below covers several of them at once (plugin dir, containerd socket, netns dir, sockets).
 //
+// Use (root; hold flock /tmp/shoal-e2e.lock; one harness per prefix at a time):
+//   const h = await NsHosts.create({ count: 3, prefix: 'sh' });   // hosts sh-h0.. at 10.99.0.1..
+//   await h.docker(1, ['run', '--rm', 'busybox:local', 'ping', '-c1', h.addr(2)]);
+//   const m = await h.startShoald(0);                              // the docker CLI: m.ok([...])
+//   await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
+//   await h.exec(0, ['nft', 'list', 'ruleset']);  h.execOutside([...]);  await h.stop();
+//
 // Everything a host owns is found again from the kernel (netns pids, cgroups, shim command
 // lines) rather than from this object, so teardown after a kill -9 of the test works the same.
 import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
