@@ -1,0 +1,261 @@
+// Overlay networks across real hosts: three namespace hosts (test/support/nshosts.ts), each with
+// its own dockerd and shoald, one swarm. What a user of a multi-service stack relies on: names
+// (VIP, tasks., dnsrr, task names, aliases), the VIP's spread over backends on other hosts with
+// the client's own address kept, changes followed within a bound, network-add/rm, the encrypted
+// refusal, and a node killed with kill -9 leaving everyone's forwarding entries and VIP rules.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { NsHosts } from '../support/nshosts.js';
+import { waitFor, type Shoald } from '../support/shoald.js';
+
+const PREFIX = 'ov';
+let h: NsHosts;
+let m: Shoald;
+const nodes: Shoald[] = [];
+
+/** A backend whose answer names the task and the client address it saw (busybox httpd CGI). */
+const WEB = [
+  'sh',
+  '-c',
+  [
+    'mkdir -p /w/cgi-bin',
+    `printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$(hostname) $REMOTE_ADDR"\\n' > /w/cgi-bin/who`,
+    'chmod +x /w/cgi-bin/who',
+    'exec httpd -f -p 80 -h /w',
+  ].join(' && '),
+];
+
+before(async () => {
+  h = await NsHosts.create({ count: 3, prefix: PREFIX });
+  for (let i = 0; i < 3; i++) nodes.push(await h.startShoald(i));
+  m = nodes[0]!;
+  await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
+  const token = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
+  for (const i of [1, 2])
+    await nodes[i]!.ok(['swarm', 'join', '--token', token, '--advertise-addr', h.addr(i), `${h.addr(0)}:2377`]);
+  await waitFor(
+    'three nodes ready',
+    async () => (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready').length === 3,
+    30_000,
+    250,
+  );
+  // Tasks placed by label: the client on host 0, backends on hosts 1 and 2.
+  for (let i = 0; i < 3; i++) await m.ok(['node', 'update', '--label-add', `host=${i}`, `${PREFIX}-h${i}`]);
+  await m.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.70.1.0/24', 'app']);
+});
+
+after(async () => {
+  await h?.stop();
+});
+
+/** The container ID of a running task of a service on host i. */
+async function taskContainer(i: number, service: string): Promise<string> {
+  let id = '';
+  await waitFor(
+    `a running ${service} container on host ${i}`,
+    async () => {
+      id = (await h.docker(i, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])).stdout
+        .trim()
+        .split('\n')[0]!;
+      return id !== '';
+    },
+    60_000,
+    250,
+  );
+  return id;
+}
+
+/** The addresses a name resolves to from inside a container (through the engine's embedded DNS). */
+async function lookup(i: number, cid: string, name: string): Promise<string[]> {
+  const r = await h.docker(i, ['exec', cid, 'nslookup', '-type=a', name]);
+  if (r.code !== 0) return [];
+  const lines = r.stdout.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('Name:'));
+  if (at < 0) return [];
+  return lines
+    .slice(at)
+    .filter((l) => l.startsWith('Address'))
+    .map((l) => l.replace(/^Address( \d+)?:\s*/, '').trim())
+    .sort();
+}
+
+async function fetchWho(i: number, cid: string, target: string): Promise<string> {
+  const r = await h.docker(i, ['exec', cid, 'wget', '-q', '-T', '2', '-O', '-', `http://${target}/cgi-bin/who`]);
+  return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr.trim()}`;
+}
+
+async function serviceVip(service: string, network = 'app'): Promise<string> {
+  const netId = (await m.ok(['network', 'inspect', '--format', '{{.Id}}', network])).trim();
+  const vips = JSON.parse(await m.ok(['service', 'inspect', '--format', '{{json .Endpoint.VirtualIPs}}', service])) as {
+    NetworkID: string;
+    Addr: string;
+  }[];
+  return vips.find((v) => v.NetworkID === netId)!.Addr.split('/')[0]!;
+}
+
+async function taskAddrs(service: string): Promise<string[]> {
+  const ids = (await m.ok(['service', 'ps', '-q', '--filter', 'desired-state=running', service])).trim().split('\n');
+  const out: string[] = [];
+  for (const id of ids.filter(Boolean)) {
+    const t = JSON.parse(await m.ok(['inspect', '--type', 'task', '--format', '{{json .}}', id])) as {
+      Status: { State: string };
+      NetworksAttachments?: { Network: { Spec: { Name: string } }; Addresses: string[] }[];
+    };
+    if (t.Status.State !== 'running') continue;
+    for (const a of t.NetworksAttachments ?? [])
+      if (a.Network.Spec.Name === 'app') out.push(a.Addresses[0]!.split('/')[0]!);
+  }
+  return out.sort();
+}
+
+let client = '';
+
+test('services on one overlay reach each other by name across hosts, spread over backends, with the client address kept', async () => {
+  await m.ok([
+    'service', 'create', '--detach', '--name', 'web', '--network', 'app', '--replicas', '4',
+    '--constraint', 'node.labels.host!=0', '--hostname', '{{.Task.Name}}', 'busybox:local', ...WEB,
+  ]);
+  await m.ok([
+    'service', 'create', '--detach', '--name', 'client', '--network', 'app',
+    '--constraint', 'node.labels.host==0', 'busybox:local', 'sleep', '1d',
+  ]);
+  client = await taskContainer(0, 'client');
+  await taskContainer(1, 'web');
+  await taskContainer(2, 'web');
+  await waitFor('four running web tasks', async () => (await taskAddrs('web')).length === 4, 60_000, 250);
+  const vip = await serviceVip('web');
+  const backends = await taskAddrs('web');
+
+  // name → VIP; tasks.<service> → every running task.
+  await waitFor('web resolves to its VIP', async () => (await lookup(0, client, 'web')).join() === vip, 10_000, 200);
+  await waitFor(
+    'tasks.web resolves to every task',
+    async () => (await lookup(0, client, 'tasks.web')).join() === backends.join(),
+    10_000,
+    200,
+  );
+
+  // Through the VIP: every backend answers (they sit on hosts 1 and 2), each sees the client's own address.
+  const clientAddr = (await taskAddrs('client'))[0]!;
+  const seen = new Map<string, number>();
+  for (let n = 0; n < 16; n++) {
+    const [who, addr] = (await fetchWho(0, client, 'web')).split(' ');
+    assert.equal(addr, clientAddr, `the backend ${who} saw ${addr}, not the client's ${clientAddr}`);
+    seen.set(who!, (seen.get(who!) ?? 0) + 1);
+  }
+  assert.equal(seen.size, 4, `answers came from ${[...seen.keys()].join(', ')}`);
+  for (const [who, count] of seen) assert.equal(count, 4, `${who} answered ${count} of 16 (round robin)`);
+
+  // The task's own name answers too.
+  const oneTask = [...seen.keys()][0]!;
+  assert.equal((await lookup(0, client, oneTask)).length, 1);
+});
+
+test('dnsrr: the name returns the running tasks, in varying order', async () => {
+  await m.ok([
+    'service', 'create', '--detach', '--name', 'rr', '--network', 'app', '--endpoint-mode', 'dnsrr',
+    '--replicas', '3', '--constraint', 'node.labels.host!=0', 'busybox:local', ...WEB,
+  ]);
+  await waitFor('three running rr tasks', async () => (await taskAddrs('rr')).length === 3, 60_000, 250);
+  const want = (await taskAddrs('rr')).join();
+  await waitFor('rr resolves to its tasks', async () => (await lookup(0, client, 'rr')).join() === want, 10_000, 200);
+  const firsts = new Set<string>();
+  for (let n = 0; n < 12 && firsts.size < 2; n++) {
+    const r = await h.docker(0, ['exec', client, 'wget', '-q', '-T', '2', '-O', '-', 'http://rr/cgi-bin/who']);
+    if (r.code === 0) firsts.add(r.stdout.split(' ')[0]!);
+  }
+  assert.ok(firsts.size >= 2, 'dnsrr answers are shuffled, so more than one task gets connections');
+});
+
+test('scale and a killed task are followed by DNS and the VIP', async () => {
+  await m.ok(['service', 'scale', '--detach', 'web=6']);
+  await waitFor('six running web tasks', async () => (await taskAddrs('web')).length === 6, 60_000, 250);
+  const six = (await taskAddrs('web')).join();
+  await waitFor('tasks.web follows the scale', async () => (await lookup(0, client, 'tasks.web')).join() === six, 3_000, 100);
+
+  // A backend container killed under the swarm leaves tasks.web and the VIP at once.
+  const victim = await taskContainer(1, 'web');
+  const victimAddr = (
+    await h.docker(1, ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', victim])
+  ).stdout.trim();
+  await h.docker(1, ['kill', victim]);
+  await waitFor(
+    'the killed task leaves tasks.web',
+    async () => !(await lookup(0, client, 'tasks.web')).includes(victimAddr),
+    3_000,
+    100,
+  );
+  await m.ok(['service', 'scale', '--detach', 'web=4']);
+  await waitFor('four running web tasks', async () => (await taskAddrs('web')).length === 4, 60_000, 250);
+});
+
+test('service update --network-add and --network-rm attach and detach a running service', async () => {
+  await m.ok(['network', 'create', '-d', 'overlay', 'side']);
+  await m.ok(['service', 'update', '--detach', '--network-add', 'side', 'client']);
+  await waitFor(
+    'the client task on both networks',
+    async () => {
+      const id = (await h.docker(0, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=client'])).stdout.trim();
+      if (!id) return false;
+      const nets = (await h.docker(0, ['inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', id])).stdout;
+      if (nets.includes('side') && nets.includes('app')) {
+        client = id;
+        return true;
+      }
+      return false;
+    },
+    60_000,
+    250,
+  );
+  await m.ok(['service', 'update', '--detach', '--network-rm', 'side', 'client']);
+  await waitFor(
+    'the client task off the side network',
+    async () => {
+      const id = (await h.docker(0, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=client'])).stdout.trim();
+      if (!id) return false;
+      const nets = (await h.docker(0, ['inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', id])).stdout;
+      if (!nets.includes('side') && nets.includes('app')) {
+        client = id;
+        return true;
+      }
+      return false;
+    },
+    60_000,
+    250,
+  );
+  // A network in use is refused; once free it goes.
+  await m.ok(['service', 'update', '--detach', '--network-add', 'side', 'rr']);
+  const r = await m.docker(['network', 'rm', 'side']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /is in use by/);
+});
+
+test('--opt encrypted is refused clearly on this kernel', async () => {
+  const r = await m.docker(['network', 'create', '-d', 'overlay', '--opt', 'encrypted', 'secret-net']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /CONFIG_INET_ESP/);
+  assert.doesNotMatch(await m.ok(['network', 'ls', '--format', '{{.Name}}']), /secret-net/);
+});
+
+test('a node killed with kill -9: its endpoints leave the other nodes forwarding entries and VIP', async () => {
+  const addrsOn2 = (
+    await h.docker(2, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=web'])
+  ).stdout.trim().split('\n').filter(Boolean);
+  assert.ok(addrsOn2.length > 0, 'host 2 runs web tasks');
+  await nodes[2]!.stop('SIGKILL');
+  await waitFor(
+    'host 2 leaves host 0 forwarding entries',
+    async () => {
+      const ns = (await h.exec(0, ['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('shoal-'));
+      for (const n of ns) {
+        const fdb = (await h.exec(0, ['bridge', '-n', n, 'fdb', 'show'])).stdout;
+        if (fdb.includes(`dst ${h.addr(2)}`)) return false;
+      }
+      return ns.length > 0;
+    },
+    20_000,
+    250,
+  );
+  // Every answer now comes from host 1's tasks.
+  for (let n = 0; n < 6; n++) assert.match(await fetchWho(0, client, 'web'), /^web\./);
+});
