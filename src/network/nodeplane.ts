@@ -108,6 +108,7 @@ export class NodeDataPlane {
       this.#pass = undefined;
       // Views that came during the pass.
       if (this.#started && this.#retryTimer === undefined) this.#kick();
+      if (!this.#pass && this.#wantedKey === this.#appliedKey) this.#settleWaiters();
     });
   }
 
@@ -123,7 +124,6 @@ export class NodeDataPlane {
       } catch (e) {
         this.#log(`data plane: onApplied failed: ${String(e)}`);
       }
-      if (key === this.#wantedKey) this.#settleWaiters();
     } catch (e) {
       this.#appliedKey = undefined;
       this.#backoffMs = Math.min(this.#retry.maxMs, Math.max(this.#retry.minMs, this.#backoffMs * 2));
