@@ -1,10 +1,11 @@
-// The node data plane on real namespaces: two fake hosts (netns sn-h1, sn-h2) joined by a veth
+// The node data plane on real namespaces: two fake hosts (netns sn-<run>-h1, -h2) joined by a veth
 // underlay, each running its own NodeDataPlane whose "daemon namespace" is the host netns (test
 // plumbing: every command is prefixed with nsenter). Task namespaces get veths plugged with plug(),
 // addressed and MAC'd as the engine plugin will. Root only; nothing leaves these namespaces.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,11 +14,14 @@ import { execRunner, macOf, NodeDataPlane, Sandboxes } from '../src/network/inde
 
 const exec = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
-const skip = !isRoot ? 'needs root' : false;
+const skip = !isRoot ? 'needs root' : !existsSync('/usr/sbin/nft') ? 'needs nft' : false;
+// Per run, so that two runs of the suite on one machine do not share namespace names.
+const RUN = (process.pid % 46656).toString(36);
+const TNS = (id: string): string => `sn-${RUN}-${id}`;
 
 const HOSTS = [
-  { ns: 'sn-h1', node: 'n1', addr: '10.98.0.1', prefix: 'sn-a-' },
-  { ns: 'sn-h2', node: 'n2', addr: '10.98.0.2', prefix: 'sn-b-' },
+  { ns: TNS('h1'), node: 'n1', addr: '10.98.0.1', prefix: TNS('a-') },
+  { ns: TNS('h2'), node: 'n2', addr: '10.98.0.2', prefix: TNS('b-') },
 ] as const;
 const VNI = 4242;
 const NET_ID = 'net1';
@@ -127,13 +131,15 @@ async function cleanup(): Promise<void> {
     await p.stop();
     await p.teardown().catch(() => {});
   }
-  for (const t of TASKS) await shOk('ip', 'netns', 'del', `sn-${t.id}`);
+  for (const t of TASKS) await shOk('ip', 'netns', 'del', TNS(t.id));
   for (const h of HOSTS) await shOk('ip', 'netns', 'del', h.ns);
   // Sandboxes a failed teardown may have left.
   const left = (await sh('ip', 'netns', 'list').catch(() => ''))
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '');
-  for (const ns of left) if (/^sn-[ab]-\d+$/.test(ns)) await shOk('ip', 'netns', 'del', ns);
+  for (const ns of left)
+    if (ns.startsWith(HOSTS[0].prefix) || ns.startsWith(HOSTS[1].prefix))
+      await shOk('ip', 'netns', 'del', ns);
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
@@ -150,7 +156,7 @@ before(async () => {
   await sh(
     'ip',
     '-n',
-    'sn-h1',
+    HOSTS[0].ns,
     'link',
     'add',
     'eth0',
@@ -160,7 +166,7 @@ before(async () => {
     'name',
     'eth0',
     'netns',
-    'sn-h2',
+    HOSTS[1].ns,
   );
   for (const h of HOSTS) {
     await sh('ip', '-n', h.ns, 'addr', 'add', `${h.addr}/24`, 'dev', 'eth0');
@@ -179,7 +185,7 @@ before(async () => {
   for (const p of planes) await p.settled();
   for (const t of TASKS) {
     const h = HOSTS[t.host];
-    const tns = `sn-${t.id}`;
+    const tns = TNS(t.id);
     const port = `sn${t.id}`;
     await sh('ip', 'netns', 'add', tns);
     await sh('ip', '-n', h.ns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', tns);
@@ -212,16 +218,16 @@ test(
   'tasks on two hosts reach each other over VXLAN; the sandboxes hold the bridge, tunnel and addresses',
   { skip },
   async () => {
-    await sh('ip', 'netns', 'exec', 'sn-t1', 'busybox', 'ping', '-c', '2', '-W', '2', '10.0.9.12');
-    await sh('ip', 'netns', 'exec', 'sn-t2', 'busybox', 'ping', '-c', '1', '-W', '2', '10.0.9.21');
-    const addrs = await sh('ip', '-n', `sn-a-${VNI}`, '-br', 'addr', 'show', 'dev', 'br0');
+    await sh('ip', 'netns', 'exec', TNS('t1'), 'busybox', 'ping', '-c', '2', '-W', '2', '10.0.9.12');
+    await sh('ip', 'netns', 'exec', TNS('t2'), 'busybox', 'ping', '-c', '1', '-W', '2', '10.0.9.21');
+    const addrs = await sh('ip', '-n', `${HOSTS[0].prefix}${VNI}`, '-br', 'addr', 'show', 'dev', 'br0');
     for (const a of ['10.0.9.1/24', `${VIP}/32`, `${DEAD_VIP}/32`])
       assert.match(addrs, new RegExp(a.replace(/\./g, '\\.')));
-    const link = await sh('ip', '-n', `sn-a-${VNI}`, '-d', 'link', 'show', `vxlan${VNI}`);
+    const link = await sh('ip', '-n', `${HOSTS[0].prefix}${VNI}`, '-d', 'link', 'show', `vxlan${VNI}`);
     assert.match(link, /mtu 1450/);
     assert.match(link, /master br0/);
     assert.match(link, /local 10\.98\.0\.1/);
-    const hairpin = await sh('ip', '-n', `sn-a-${VNI}`, '-d', 'link', 'show', 'snt1');
+    const hairpin = await sh('ip', '-n', `${HOSTS[0].prefix}${VNI}`, '-d', 'link', 'show', 'snt1');
     assert.match(hairpin, /hairpin on/);
   },
 );
@@ -230,7 +236,7 @@ test(
   "a VIP spreads connections over backends on both hosts, and each backend sees the client task's own address",
   { skip },
   async () => {
-    const answers = await connectMany('sn-c1', VIP, 30);
+    const answers = await connectMany(TNS('c1'), VIP, 30);
     const counts = new Map<string, number>();
     for (const a of answers) {
       assert.ok(a.ok, `connection failed: ${JSON.stringify(a)}`);
@@ -243,16 +249,16 @@ test(
 );
 
 test('hairpin: a task reaches its own VIP, also when it is picked as the backend', { skip }, async () => {
-  for (const from of ['sn-t1', 'sn-t2']) {
+  for (const from of [TNS('t1'), TNS('t2')]) {
     const answers = await connectMany(from, VIP, 6);
     for (const a of answers) assert.ok(a.ok, `${from} to its VIP: ${JSON.stringify(a)}`);
     const ids = answers.map((a) => a.ok!.id);
-    assert.ok(ids.includes(from.slice(3)), `${from} was never its own backend: ${ids.join(',')}`);
+    assert.ok(ids.includes(from.slice(-2)), `${from} was never its own backend: ${ids.join(',')}`);
   }
 });
 
 test('a VIP with no ready backend refuses at once rather than hanging', { skip }, async () => {
-  const answers = await connectMany('sn-c1', DEAD_VIP, 3);
+  const answers = await connectMany(TNS('c1'), DEAD_VIP, 3);
   for (const a of answers) {
     assert.equal(a.err, 'ECONNREFUSED');
     assert.ok(a.ms < 1000, `took ${a.ms} ms`);
@@ -264,17 +270,18 @@ test(
   { skip },
   async () => {
     const mac = macOf('10.0.9.14');
-    const fdb = (): Promise<string> => sh('bridge', '-n', `sn-a-${VNI}`, 'fdb', 'show', 'dev', `vxlan${VNI}`);
+    const fdb = (): Promise<string> =>
+      sh('bridge', '-n', `${HOSTS[0].prefix}${VNI}`, 'fdb', 'show', 'dev', `vxlan${VNI}`);
     assert.match(await fdb(), new RegExp(mac));
     const remaining = TASKS.filter((t) => t.id !== 't4');
     for (const p of planes) p.apply([view(remaining)]);
     for (const p of planes) await p.settled();
     assert.doesNotMatch(await fdb(), new RegExp(mac));
     assert.doesNotMatch(
-      await sh('ip', '-n', `sn-a-${VNI}`, 'neigh', 'show', 'dev', `vxlan${VNI}`),
+      await sh('ip', '-n', `${HOSTS[0].prefix}${VNI}`, 'neigh', 'show', 'dev', `vxlan${VNI}`),
       /10\.0\.9\.14 /,
     );
-    const answers = await connectMany('sn-c1', VIP, 12);
+    const answers = await connectMany(TNS('c1'), VIP, 12);
     const ids = answers.map((a) => a.ok?.id ?? a.err);
     assert.ok(!ids.includes('t4'), ids.join(','));
     assert.deepEqual([...new Set(ids)].sort(), ['t1', 't2']);
@@ -285,7 +292,7 @@ test(
     for (const p of planes) p.apply([v]);
     for (const p of planes) await p.settled();
     assert.match(await fdb(), new RegExp(macOf('10.0.9.12')));
-    const only = await connectMany('sn-c1', VIP, 4);
+    const only = await connectMany(TNS('c1'), VIP, 4);
     assert.deepEqual([...new Set(only.map((a) => a.ok?.id ?? a.err))], ['t1']);
   },
 );
@@ -294,12 +301,16 @@ test(
   'a network that leaves the views loses its sandbox; teardown removes every sandbox with the prefix',
   { skip },
   async () => {
-    await planes[1]!.sandboxes.list().then((l) => assert.deepEqual(l, [`sn-b-${VNI}`]));
+    await planes[1]!.sandboxes.list().then((l) => assert.deepEqual(l, [`${HOSTS[1].prefix}${VNI}`]));
     planes[1]!.apply([]);
     await planes[1]!.settled();
     assert.deepEqual(await planes[1]!.sandboxes.list(), []);
     await planes[0]!.stop();
-    assert.deepEqual(await planes[0]!.sandboxes.list(), [`sn-a-${VNI}`], 'stop() leaves the kernel as it is');
+    assert.deepEqual(
+      await planes[0]!.sandboxes.list(),
+      [`${HOSTS[0].prefix}${VNI}`],
+      'stop() leaves the kernel as it is',
+    );
     await planes[0]!.teardown();
     assert.deepEqual(await planes[0]!.sandboxes.list(), []);
   },

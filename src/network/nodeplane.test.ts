@@ -141,3 +141,26 @@ test('two networks with one VNI: the first is built, the pass reports the second
   assert.ok(k.ns.has('shoal-4097'));
   await plane.stop();
 });
+
+test('a resync pass heals what changed behind its back, even with the same views', async () => {
+  const k = new FakeKernel();
+  const clock = new ManualClock();
+  const plane = new NodeDataPlane({
+    sandboxes: new Sandboxes({ nodeId: 'n1', underlayAddr: () => '10.98.0.1', run: k }),
+    clock,
+    resyncMs: 60_000,
+  });
+  plane.start();
+  plane.apply([v1]);
+  await plane.settled();
+  const ns = k.ns.get('shoal-4097')!;
+  ns.fdb.clear();
+  delete ns.nft;
+  ns.addrs = ns.addrs.filter((a) => a !== '10.0.1.2/32');
+  clock.advance(60_000);
+  await plane.settled();
+  assert.equal(ns.fdb.size, 2);
+  assert.ok(ns.addrs.includes('10.0.1.2/32'));
+  assert.match(ns.nft ?? '', /jump svc_web/);
+  await plane.stop();
+});

@@ -39,6 +39,8 @@ export class NodeDataPlane {
   /** Per sandbox, the VIP script it holds, so a pass rewrites only tables that change. */
   readonly #scripts = new Map<string, string>();
   #pass: Promise<void> | undefined;
+  /** A resync is due: the next pass runs even for views already applied. */
+  #force = false;
   #backoffMs = 0;
   #retryTimer: Cancel | undefined;
   #resyncTimer: Cancel | undefined;
@@ -101,7 +103,7 @@ export class NodeDataPlane {
 
   #kick(): void {
     if (!this.#started || this.#pass) return;
-    if (this.#wantedKey === undefined || this.#wantedKey === this.#appliedKey) return;
+    if (this.#wantedKey === undefined || (this.#wantedKey === this.#appliedKey && !this.#force)) return;
     this.#retryTimer?.();
     this.#retryTimer = undefined;
     this.#pass = this.#run().finally(() => {
@@ -115,6 +117,11 @@ export class NodeDataPlane {
   async #run(): Promise<void> {
     const views = this.#wanted;
     const key = this.#wantedKey;
+    if (this.#force) {
+      // Forget what we believe the kernel holds, so the pass checks and rewrites everything.
+      this.#force = false;
+      this.#scripts.clear();
+    }
     try {
       await this.#converge(views);
       this.#appliedKey = key;
@@ -180,9 +187,7 @@ export class NodeDataPlane {
     if (this.#resyncMs <= 0 || !this.#started) return;
     this.#resyncTimer = this.#clock.setTimer(this.#resyncMs, () => {
       this.#resyncTimer = undefined;
-      // Forget what we believe the kernel holds, so the pass checks and rewrites everything.
-      this.#appliedKey = undefined;
-      this.#scripts.clear();
+      this.#force = true;
       this.#kick();
       this.#scheduleResync();
     });
