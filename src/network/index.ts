@@ -9,6 +9,7 @@ export {
   planPeers,
   wantedAddresses,
   vxlanName,
+  isEncrypted,
   BRIDGE,
   OVERLAY_MTU,
   VXLAN_PORT,

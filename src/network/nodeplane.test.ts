@@ -164,3 +164,14 @@ test('a resync pass heals what changed behind its back, even with the same views
   assert.match(ns.nft ?? '', /jump svc_web/);
   await plane.stop();
 });
+
+test('an encrypted network gets no sandbox and no retries; the others converge', async () => {
+  const { k, plane, applied } = setup();
+  const enc = { ...net('enc', 4098, []), options: { encrypted: '' } };
+  plane.apply([v1, enc]);
+  await plane.settled();
+  assert.deepEqual([...k.ns.keys()], ['shoal-4097']);
+  assert.equal(applied.length, 1);
+  await assert.rejects(plane.sandboxes.ensure(enc), /encrypted/);
+  await plane.stop();
+});

@@ -5,7 +5,7 @@
 // cost nothing. `stop()` leaves the kernel as it is: running containers keep their network.
 import type { NetworkView } from '../api/index.js';
 import { systemClock, type Cancel, type Clock } from '../platform/index.js';
-import type { Sandboxes } from './sandbox.js';
+import { isEncrypted, type Sandboxes } from './sandbox.js';
 import { renderVipScript } from './vip.js';
 
 export interface NodeDataPlaneOptions {
@@ -44,6 +44,8 @@ export class NodeDataPlane {
   #backoffMs = 0;
   #retryTimer: Cancel | undefined;
   #resyncTimer: Cancel | undefined;
+  /** Encrypted networks already reported, so each is logged once, not on every pass. */
+  readonly #refused = new Set<string>();
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   constructor(opts: NodeDataPlaneOptions) {
@@ -150,6 +152,13 @@ export class NodeDataPlane {
     const errors: unknown[] = [];
     // One network's failure must not hold back the others; the pass still fails, and retries.
     for (const view of views) {
+      if (isEncrypted(view)) {
+        // Not a failure to retry: the kernel cannot do it. Tasks on it fail in prepare().
+        if (!this.#refused.has(view.id))
+          this.#log(`data plane: network ${view.name} is encrypted: not carried here`);
+        this.#refused.add(view.id);
+        continue;
+      }
       const ns = this.#sb.nameOf(view.vni);
       if (keep.has(ns)) {
         errors.push(new Error(`network ${view.id}: VNI ${view.vni} is already another network's`));

@@ -60,6 +60,11 @@ export interface PeerState {
 
 export const vxlanName = (vni: number): string => `vxlan${vni}`;
 
+/** Docker's rule: the option's presence asks for encryption, whatever its value. */
+export function isEncrypted(view: NetworkView): boolean {
+  return Object.hasOwn(view.options, 'encrypted');
+}
+
 function checkVni(vni: number): void {
   if (!Number.isInteger(vni) || vni < 1 || vni > MAX_VNI) {
     throw new ShoalError('InvalidArgument', `network VNI ${vni} is not in 1..${MAX_VNI}`);
@@ -111,12 +116,10 @@ export function planSandbox(
   const vxOk = dev?.vxlan !== undefined && dev.vxlan.id === view.vni && dev.vxlan.local === opts.underlay;
   if (dev && !vxOk) steps.push({ argv: ['ip', '-n', ns, 'link', 'del', vx] });
   if (!vxOk) {
-    steps.push({
-      argv: ['ip', 'link', 'add', vx, 'type', 'vxlan', 'id', String(view.vni), 'local', opts.underlay],
-      // A device of that name left in the daemon's namespace by a pass that died before the move.
-      retryAfter: ['ip', 'link', 'del', vx],
-    });
-    steps[steps.length - 1]!.argv.push('dstport', String(VXLAN_PORT), 'nolearning', 'proxy');
+    const add = ['ip', 'link', 'add', vx, 'type', 'vxlan', 'id', String(view.vni), 'local', opts.underlay];
+    add.push('dstport', String(VXLAN_PORT), 'nolearning', 'proxy');
+    // A device of that name left in the daemon's namespace by a pass that died before the move.
+    steps.push({ argv: add, retryAfter: ['ip', 'link', 'del', vx] });
     steps.push({ argv: ['ip', 'link', 'set', vx, 'netns', ns] });
   }
   if (!vxOk || dev.master !== BRIDGE || !dev.up || dev.mtu !== OVERLAY_MTU || dev.learning !== false) {
@@ -294,6 +297,14 @@ export class Sandboxes implements SandboxHost {
 
   async ensure(view: NetworkView): Promise<string> {
     checkVni(view.vni);
+    // Never carry an encrypted network's traffic in the clear: this kernel has no ESP (see
+    // reference/networking.md), so such a network gets no sandbox here at all.
+    if (isEncrypted(view)) {
+      throw new ShoalError(
+        'FailedPrecondition',
+        `network ${view.name} is encrypted, and this node's kernel has no IPsec ESP to carry it`,
+      );
+    }
     const ns = this.nameOf(view.vni);
     await this.#serial(ns, async () => {
       const underlay = splitAddress(this.#underlay());
