@@ -175,3 +175,17 @@ test('an encrypted network gets no sandbox and no retries; the others converge',
   await assert.rejects(plane.sandboxes.ensure(enc), /encrypted/);
   await plane.stop();
 });
+
+test("a sandbox deleted behind the plane's back is made again whole, VIP table included, on the next pass", async () => {
+  const { k, plane } = setup();
+  plane.apply([v1]);
+  await plane.settled();
+  k.ns.delete('shoal-4097');
+  k.daemonLinks.clear();
+  plane.apply([{ ...v1, name: 'renamed' }]);
+  await plane.settled();
+  const ns = k.ns.get('shoal-4097')!;
+  assert.equal(ns.fdb.size, 2);
+  assert.match(ns.nft ?? '', /jump svc_web/);
+  await plane.stop();
+});

@@ -166,10 +166,11 @@ export class NodeDataPlane {
       }
       keep.add(ns);
       try {
-        await this.#sb.ensure(view);
+        const { created } = await this.#sb.converge(view);
         await this.#sb.syncPeers(view);
         const script = renderVipScript(view);
-        if (this.#scripts.get(ns) !== script) {
+        // A namespace made again (deleted behind our back) holds no table, whatever we last wrote.
+        if (created || this.#scripts.get(ns) !== script) {
           this.#scripts.delete(ns);
           await this.#sb.applyRules(view);
           this.#scripts.set(ns, script);

@@ -296,6 +296,11 @@ export class Sandboxes implements SandboxHost {
   }
 
   async ensure(view: NetworkView): Promise<string> {
+    return (await this.converge(view)).ns;
+  }
+
+  /** ensure(), also saying whether the namespace had to be created (its VIP table is then empty). */
+  async converge(view: NetworkView): Promise<{ ns: string; created: boolean }> {
     checkVni(view.vni);
     // Never carry an encrypted network's traffic in the clear: this kernel has no ESP (see
     // reference/networking.md), so such a network gets no sandbox here at all.
@@ -306,7 +311,7 @@ export class Sandboxes implements SandboxHost {
       );
     }
     const ns = this.nameOf(view.vni);
-    await this.#serial(ns, async () => {
+    const created = await this.#serial(ns, async () => {
       const underlay = splitAddress(this.#underlay());
       if (!underlay || underlay.bits !== undefined) {
         throw new ShoalError('Unavailable', `no underlay address for VXLAN on node ${this.nodeId}`);
@@ -315,9 +320,10 @@ export class Sandboxes implements SandboxHost {
       const steps = planSandbox(view, state, { ns, underlay: underlay.ip });
       if (!state.exists) this.#log(`sandbox ${ns}: creating for network ${view.name} (VNI ${view.vni})`);
       await this.#exec(steps);
+      return !state.exists;
     });
     this.#byNetwork.set(view.id, ns);
-    return ns;
+    return { ns, created };
   }
 
   /** Brings the tunnel's neighbour and FDB entries to the view; returns how many lines changed. */
