@@ -1,1 +1,22 @@
 export { nextSubnet, nextAddress, gatewayOf, DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE } from './ipam.js';
+export type { SandboxHost } from './sandboxhost.js';
+export { execRunner, COMMAND_TIMEOUT_MS } from './command.js';
+export type { CommandRunner, CommandResult } from './command.js';
+export { macOf, ipv4Of } from './addresses.js';
+export {
+  Sandboxes,
+  planSandbox,
+  planPeers,
+  wantedAddresses,
+  vxlanName,
+  isEncrypted,
+  BRIDGE,
+  OVERLAY_MTU,
+  VXLAN_PORT,
+  DEFAULT_NS_PREFIX,
+} from './sandbox.js';
+export type { SandboxesOptions, SandboxState, PeerState, Step } from './sandbox.js';
+export { renderVipScript, planVips, VIP_TABLE } from './vip.js';
+export type { VipPlan } from './vip.js';
+export { NodeDataPlane } from './nodeplane.js';
+export type { NodeDataPlaneOptions } from './nodeplane.js';

@@ -1,0 +1,218 @@
+// The node's data plane: converges the kernel on the overlay network views the dispatcher sends.
+// Level-triggered: each pass observes the sandboxes and plans against them, so a missed message, a
+// failed command or a restart heals on the next pass. Views coalesce (the latest win), one pass
+// runs at a time, a failed pass is retried with backoff, and views equal to the last ones applied
+// cost nothing. `stop()` leaves the kernel as it is: running containers keep their network.
+import type { NetworkView } from '../api/index.js';
+import { systemClock, type Cancel, type Clock } from '../platform/index.js';
+import { isEncrypted, type Sandboxes } from './sandbox.js';
+import { renderVipScript } from './vip.js';
+
+export interface NodeDataPlaneOptions {
+  sandboxes: Sandboxes;
+  clock?: Clock;
+  log?: (m: string) => void;
+  /** Called after each pass that applied views (the DNS resolver follows them). */
+  onApplied?: (views: readonly NetworkView[]) => void;
+  /** Backoff after a failed pass, doubling from min to max. */
+  retry?: { minMs: number; maxMs: number };
+  /** A full pass (rules rewritten too) this often even without new views, to heal outside changes; 0: never. */
+  resyncMs?: number;
+}
+
+/** A stuck pass must not hold stop() forever: each command is already bounded by its runner. */
+const STOP_WAIT_MS = 30_000;
+const MAX_NETWORKS = 4096;
+
+export class NodeDataPlane {
+  readonly #sb: Sandboxes;
+  readonly #clock: Clock;
+  readonly #log: (m: string) => void;
+  readonly #onApplied: ((views: readonly NetworkView[]) => void) | undefined;
+  readonly #retry: { minMs: number; maxMs: number };
+  readonly #resyncMs: number;
+  #started = false;
+  #wanted: NetworkView[] = [];
+  #wantedKey: string | undefined;
+  /** The key of the views the last successful pass applied; undefined forces a pass. */
+  #appliedKey: string | undefined;
+  /** Per sandbox, the VIP script it holds, so a pass rewrites only tables that change. */
+  readonly #scripts = new Map<string, string>();
+  #pass: Promise<void> | undefined;
+  /** A resync is due: the next pass runs even for views already applied. */
+  #force = false;
+  #backoffMs = 0;
+  #retryTimer: Cancel | undefined;
+  #resyncTimer: Cancel | undefined;
+  /** Encrypted networks already reported, so each is logged once, not on every pass. */
+  readonly #refused = new Set<string>();
+  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(opts: NodeDataPlaneOptions) {
+    this.#sb = opts.sandboxes;
+    this.#clock = opts.clock ?? systemClock;
+    this.#log = opts.log ?? (() => {});
+    this.#onApplied = opts.onApplied;
+    this.#retry = opts.retry ?? { minMs: 500, maxMs: 30_000 };
+    this.#resyncMs = opts.resyncMs ?? 60_000;
+  }
+
+  get sandboxes(): Sandboxes {
+    return this.#sb;
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#scheduleResync();
+    if (this.#wantedKey !== undefined) this.#kick();
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    this.#retryTimer?.();
+    this.#retryTimer = undefined;
+    this.#resyncTimer?.();
+    this.#resyncTimer = undefined;
+    const pass = this.#pass;
+    if (pass) await Promise.race([pass, this.#clock.sleep(STOP_WAIT_MS)]);
+    this.#settleWaiters(new Error('data plane stopped'));
+  }
+
+  /** The views to converge on: every overlay network this node needs. */
+  apply(views: readonly NetworkView[]): void {
+    this.#wanted = views.slice(0, MAX_NETWORKS).map((v) => structuredClone(v));
+    if (views.length > MAX_NETWORKS)
+      this.#log(`data plane: ${views.length} networks, only ${MAX_NETWORKS} kept`);
+    this.#wantedKey = JSON.stringify(this.#wanted);
+    this.#kick();
+  }
+
+  /** Resolves once the latest views are applied; rejects if the pass applying them fails. */
+  settled(): Promise<void> {
+    if (!this.#pass && this.#wantedKey === this.#appliedKey) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Removes every sandbox with this node's prefix (swarm leave, tests). Call after stop(). */
+  async teardown(): Promise<void> {
+    if (this.#pass) await this.#pass;
+    for (const ns of await this.#sb.list()) await this.#sb.remove(ns);
+    this.#scripts.clear();
+    this.#appliedKey = undefined;
+    for (const v of this.#wanted) this.#sb.forget(v.id);
+  }
+
+  #kick(): void {
+    if (!this.#started || this.#pass) return;
+    if (this.#wantedKey === undefined || (this.#wantedKey === this.#appliedKey && !this.#force)) return;
+    this.#retryTimer?.();
+    this.#retryTimer = undefined;
+    this.#pass = this.#run().finally(() => {
+      this.#pass = undefined;
+      // Views that came during the pass.
+      if (this.#started && this.#retryTimer === undefined) this.#kick();
+      if (!this.#pass && this.#wantedKey === this.#appliedKey) this.#settleWaiters();
+    });
+  }
+
+  async #run(): Promise<void> {
+    const views = this.#wanted;
+    const key = this.#wantedKey;
+    if (this.#force) {
+      // Forget what we believe the kernel holds, so the pass checks and rewrites everything.
+      this.#force = false;
+      this.#scripts.clear();
+    }
+    try {
+      await this.#converge(views);
+      this.#appliedKey = key;
+      this.#backoffMs = 0;
+      try {
+        this.#onApplied?.(views);
+      } catch (e) {
+        this.#log(`data plane: onApplied failed: ${String(e)}`);
+      }
+    } catch (e) {
+      this.#appliedKey = undefined;
+      this.#backoffMs = Math.min(this.#retry.maxMs, Math.max(this.#retry.minMs, this.#backoffMs * 2));
+      this.#log(`data plane: pass failed, retrying in ${this.#backoffMs} ms: ${errText(e)}`);
+      this.#settleWaiters(e);
+      if (this.#started) {
+        this.#retryTimer = this.#clock.setTimer(this.#backoffMs, () => {
+          this.#retryTimer = undefined;
+          this.#kick();
+        });
+      }
+    }
+  }
+
+  async #converge(views: readonly NetworkView[]): Promise<void> {
+    const keep = new Set<string>();
+    const errors: unknown[] = [];
+    // One network's failure must not hold back the others; the pass still fails, and retries.
+    for (const view of views) {
+      if (isEncrypted(view)) {
+        // Not a failure to retry: the kernel cannot do it. Tasks on it fail in prepare().
+        if (!this.#refused.has(view.id))
+          this.#log(`data plane: network ${view.name} is encrypted: not carried here`);
+        this.#refused.add(view.id);
+        continue;
+      }
+      const ns = this.#sb.nameOf(view.vni);
+      if (keep.has(ns)) {
+        errors.push(new Error(`network ${view.id}: VNI ${view.vni} is already another network's`));
+        continue;
+      }
+      keep.add(ns);
+      try {
+        const { created } = await this.#sb.converge(view);
+        await this.#sb.syncPeers(view);
+        const script = renderVipScript(view);
+        // A namespace made again (deleted behind our back) holds no table, whatever we last wrote.
+        if (created || this.#scripts.get(ns) !== script) {
+          this.#scripts.delete(ns);
+          await this.#sb.applyRules(view);
+          this.#scripts.set(ns, script);
+        }
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    for (const ns of await this.#sb.list()) {
+      if (keep.has(ns)) continue;
+      try {
+        await this.#sb.remove(ns);
+        this.#scripts.delete(ns);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length > 0) {
+      throw new AggregateError(errors, errors.map(errText).join('; '));
+    }
+  }
+
+  #scheduleResync(): void {
+    if (this.#resyncMs <= 0 || !this.#started) return;
+    this.#resyncTimer = this.#clock.setTimer(this.#resyncMs, () => {
+      this.#resyncTimer = undefined;
+      this.#force = true;
+      this.#kick();
+      this.#scheduleResync();
+    });
+  }
+
+  #settleWaiters(err?: unknown): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      if (err === undefined) w.resolve();
+      else w.reject(err);
+    }
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
