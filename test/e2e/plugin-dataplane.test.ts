@@ -221,6 +221,24 @@ test(
 );
 
 test(
+  'a restarted task container comes back with its address, and the old veth is gone',
+  { skip: SKIP },
+  async () => {
+    const [c1] = containers as [string];
+    await docker('restart', '-t', '1', c1);
+    const n = JSON.parse(await docker('inspect', c1)) as {
+      NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+    }[];
+    assert.equal(n[0]!.NetworkSettings.Networks['sp-app']?.IPAddress, '10.97.1.11');
+    await docker('exec', c1, 'ping', '-c', '1', '-W', '3', '10.97.1.12');
+    // One port per running container on the sandbox bridge, none left in the daemon's namespace.
+    const ports = (await run('ip', ['-n', NETNS, '-o', 'link', 'show', 'master', 'br0'])).trim().split('\n');
+    assert.equal(ports.length, 2, ports.join('\n'));
+    assert.doesNotMatch(await run('ip', ['-o', 'link']), /: sp[ch][0-9a-f]/);
+  },
+);
+
+test(
   'once no container is on it, an engine network no longer needed is removed',
   { skip: SKIP },
   async () => {
@@ -228,6 +246,9 @@ test(
     assert.deepEqual(await networks.prune(new Set()), []);
     for (const c of containers.splice(0)) await docker('rm', '-f', c);
     assert.deepEqual(await networks.prune(new Set()), ['sp-app']);
+    // Every veth went with its container: nothing on the sandbox bridge, nothing left here.
+    assert.equal((await run('ip', ['-n', NETNS, '-o', 'link', 'show', 'master', 'br0'])).trim(), '');
+    assert.doesNotMatch(await run('ip', ['-o', 'link']), /: sp[ch][0-9a-f]/);
     await assert.rejects(docker('network', 'inspect', 'sp-app'), /No such network|not found/);
   },
 );
