@@ -9,6 +9,7 @@ import {
   type Task,
   type TaskNetworking,
 } from '../../api/index.js';
+import { systemClock, type Clock } from '../../platform/index.js';
 import type { SandboxHost } from '../sandboxhost.js';
 import type { EngineNetworks } from './enginenets.js';
 
@@ -25,6 +26,7 @@ export interface ShoalTaskNetworkingOptions {
   encryptionUnsupported?: () => string | undefined;
   /** How long to wait for a network's view that has not arrived yet (default 5 s). */
   viewWaitMs?: number;
+  clock?: Clock;
 }
 
 export class ShoalTaskNetworking implements TaskNetworking {
@@ -65,15 +67,17 @@ export class ShoalTaskNetworking implements TaskNetworking {
 
   async #viewOf(networkId: string, name: string | undefined): Promise<NetworkView> {
     const wait = this.#o.viewWaitMs ?? DEFAULT_VIEW_WAIT_MS;
-    const deadline = Date.now() + wait;
+    const clock = this.#o.clock ?? systemClock;
+    const deadline = clock.now() + wait;
     for (;;) {
       const v = this.#o.view(networkId);
       if (v) return v;
-      if (Date.now() >= deadline)
+      if (clock.now() >= deadline)
         throw failedPrecondition(
           `network ${name ?? networkId} is not known on this node yet: no view of it came from the manager within ${wait} ms`,
         );
-      await new Promise((r) => setTimeout(r, VIEW_POLL_MS));
+      // Views come over the dispatcher session; polling keeps this free of its plumbing.
+      await clock.sleep(VIEW_POLL_MS);
     }
   }
 }
