@@ -23,6 +23,7 @@ import {
 const ENGINE = '/var/run/docker.sock';
 const NODE_ID = 'spnode0000000000000000001';
 const NETNS = 'sp-sbx';
+const NETNS2 = 'sp-sbx2';
 const SKIP = process.getuid?.() !== 0 ? 'needs root' : !existsSync(ENGINE) ? 'needs the host dockerd' : false;
 
 function run(cmd: string, args: string[], timeout = 30_000): Promise<string> {
@@ -40,18 +41,21 @@ const quiet = (p: Promise<unknown>): Promise<void> =>
     () => undefined,
   );
 
-/** One sandbox namespace with a bridge holding the gateway: what the real SandboxHost does, minus VXLAN. */
+/** Per network a namespace with a bridge holding the gateway: the real SandboxHost, minus VXLAN. */
 class TestSandboxHost implements SandboxHost {
   #ns = new Map<string, string>();
+  constructor(readonly names: Record<string, string>) {}
   async ensure(view: NetworkView): Promise<string> {
-    if (this.#ns.has(view.id)) return NETNS;
-    await run('ip', ['netns', 'add', NETNS]);
-    await run('ip', ['-n', NETNS, 'link', 'add', 'br0', 'type', 'bridge']);
+    const ns = this.names[view.id];
+    if (!ns) throw new Error(`no namespace name for ${view.id}`);
+    if (this.#ns.has(view.id)) return ns;
+    await run('ip', ['netns', 'add', ns]);
+    await run('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
     const s = view.subnets[0]!;
-    await run('ip', ['-n', NETNS, 'addr', 'add', `${s.gateway}/${s.subnet.split('/')[1]}`, 'dev', 'br0']);
-    await run('ip', ['-n', NETNS, 'link', 'set', 'br0', 'up']);
-    this.#ns.set(view.id, NETNS);
-    return NETNS;
+    await run('ip', ['-n', ns, 'addr', 'add', `${s.gateway}/${s.subnet.split('/')[1]}`, 'dev', 'br0']);
+    await run('ip', ['-n', ns, 'link', 'set', 'br0', 'up']);
+    this.#ns.set(view.id, ns);
+    return ns;
   }
   async plug(networkId: string, ifname: string): Promise<void> {
     const ns = this.#ns.get(networkId);
@@ -78,7 +82,15 @@ const view: NetworkView = {
   services: [],
 };
 
-function assignment(slot: number, address: string): Assignment {
+const view2: NetworkView = {
+  ...view,
+  id: 'spnet000000000000000000002',
+  name: 'sp-db',
+  vni: 4098,
+  subnets: [{ subnet: '10.97.2.0/24', gateway: '10.97.2.1' }],
+};
+
+function assignment(slot: number, address: string, address2?: string): Assignment {
   return {
     serviceName: 'sp-web',
     serviceLabels: {},
@@ -97,13 +109,21 @@ function assignment(slot: number, address: string): Assignment {
       DesiredState: 'running',
       // The first command's view of its network: printed before anything else runs.
       Spec: {
-        ContainerSpec: { Image: 'busybox:local', Command: ['sh', '-c', 'ip addr show eth0; exec sleep 300'] },
+        ContainerSpec: { Image: 'busybox:local', Command: ['sh', '-c', 'ip addr; exec sleep 300'] },
       },
       NetworksAttachments: [
         {
           Network: { ID: view.id, Spec: { Name: view.name } } as unknown as Network,
           Addresses: [`${address}/24`],
         },
+        ...(address2
+          ? [
+              {
+                Network: { ID: view2.id, Spec: { Name: view2.name } } as unknown as Network,
+                Addresses: [`${address2}/24`],
+              },
+            ]
+          : []),
       ],
     },
   };
@@ -119,9 +139,10 @@ before(async () => {
   if (SKIP) return;
   dir = await mkdtemp(join(tmpdir(), 'sp-e2e-'));
   const engine = new EngineApiClient({ host: `unix://${ENGINE}`, timeoutMs: 60_000 });
-  const sandboxes = new TestSandboxHost();
+  const sandboxes = new TestSandboxHost({ [view.id]: NETNS, [view2.id]: NETNS2 });
   // Left by an earlier run that was killed: start clean.
   await quiet(run('ip', ['netns', 'del', NETNS]));
+  await quiet(run('ip', ['netns', 'del', NETNS2]));
   plugin = new PluginServer({
     name: 'sp-test',
     sandboxes,
@@ -132,7 +153,7 @@ before(async () => {
   await plugin.start();
   networks = new EngineNetworks({ engine, driver: 'sp-test' });
   const tn = new ShoalTaskNetworking({
-    view: (id) => (id === view.id ? view : undefined),
+    view: (id) => [view, view2].find((v) => v.id === id),
     networks,
     sandboxes,
   });
@@ -150,8 +171,10 @@ after(async () => {
   const left = (await docker('ps', '-aq', '--filter', `label=com.docker.swarm.node.id=${NODE_ID}`)).trim();
   for (const c of left.split('\n').filter(Boolean)) await quiet(docker('rm', '-f', c));
   await quiet(docker('network', 'rm', 'sp-app'));
+  await quiet(docker('network', 'rm', 'sp-db'));
   await quiet(docker('network', 'rm', 'sp-conflict'));
   await quiet(run('ip', ['netns', 'del', NETNS]));
+  await quiet(run('ip', ['netns', 'del', NETNS2]));
   await plugin?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -160,7 +183,8 @@ test(
   'task containers on a shoal network get the manager addresses, are up before their process, and reach each other and out',
   { skip: SKIP },
   async () => {
-    const a = [assignment(1, '10.97.1.11'), assignment(2, '10.97.1.12')];
+    // The first task is on a second network too: connected after create, before start.
+    const a = [assignment(1, '10.97.1.11', '10.97.2.11'), assignment(2, '10.97.1.12')];
     for (const as of a) {
       const ctl = executor.controller(as);
       const id = await ctl.prepare();
@@ -177,21 +201,28 @@ test(
     assert.equal(inspect[0]!.NetworkSettings.Networks['sp-app']?.MacAddress, '02:42:0a:61:01:0b');
     assert.equal(inspect[1]!.NetworkSettings.Networks['sp-app']?.IPAddress, '10.97.1.12');
     assert.equal(inspect[1]!.NetworkSettings.Networks['sp-app']?.MacAddress, '02:42:0a:61:01:0c');
+    assert.equal(inspect[0]!.NetworkSettings.Networks['sp-db']?.IPAddress, '10.97.2.11');
+    assert.equal(inspect[0]!.NetworkSettings.Networks['sp-db']?.MacAddress, '02:42:0a:61:02:0b');
+    assert.equal(inspect[1]!.NetworkSettings.Networks['sp-db'], undefined);
     assert.deepEqual(inspect[0]!.HostConfig.Dns, ['10.97.1.1']);
 
-    // The container's first command already saw its interface, up, with its address and MTU.
+    // The container's first command already saw its interfaces, up, with their addresses and MTU.
     let first = '';
     for (let i = 0; i < 50 && !first.includes('inet '); i++) {
       first = await docker('logs', c1);
       if (!first.includes('inet ')) await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(first, /eth0.*<[^>]*\bUP\b[^>]*>.*mtu 1450/);
+    assert.match(first, /eth1.*<[^>]*\bUP\b[^>]*>.*mtu 1450/);
     assert.match(first, /link\/ether 02:42:0a:61:01:0b/);
     assert.match(first, /inet 10\.97\.1\.11\/24/);
+    assert.match(first, /link\/ether 02:42:0a:61:02:0b/);
+    assert.match(first, /inet 10\.97\.2\.11\/24/);
 
     await docker('exec', c1, 'ping', '-c', '1', '-W', '3', '10.97.1.12');
     await docker('exec', c2, 'ping', '-c', '1', '-W', '3', '10.97.1.11');
     await docker('exec', c1, 'ping', '-c', '1', '-W', '3', '10.97.1.1');
+    await docker('exec', c1, 'ping', '-c', '1', '-W', '3', '10.97.2.1');
 
     // libnetwork gave the container docker_gwbridge for egress, since the plugin names no gateway
     // (as in Swarm, it is not among the container's own networks in its inspect).
@@ -202,7 +233,7 @@ test(
     assert.ok(gw[0]!.Containers?.[c1], 'the first container is on docker_gwbridge');
     const gwAddr = gw[0]!.IPAM.Config[0]!.Gateway;
     const routes = await docker('exec', c1, 'ip', 'route');
-    assert.match(routes, new RegExp(`default via ${gwAddr.replace(/\./g, '\\.')} dev eth1`));
+    assert.match(routes, new RegExp(`default via ${gwAddr.replace(/\./g, '\\.')} dev eth\\d`));
     // Outside the overlay: the node's own end of docker_gwbridge (never past this machine).
     await docker('exec', c1, 'ping', '-c', '1', '-W', '3', gwAddr);
   },
@@ -245,7 +276,7 @@ test(
     // Still in use: it stays.
     assert.deepEqual(await networks.prune(new Set()), []);
     for (const c of containers.splice(0)) await docker('rm', '-f', c);
-    assert.deepEqual(await networks.prune(new Set()), ['sp-app']);
+    assert.deepEqual((await networks.prune(new Set())).sort(), ['sp-app', 'sp-db']);
     // Every veth went with its container: nothing on the sandbox bridge, nothing left here.
     assert.equal((await run('ip', ['-n', NETNS, '-o', 'link', 'show', 'master', 'br0'])).trim(), '');
     assert.doesNotMatch(await run('ip', ['-o', 'link']), /: sp[ch][0-9a-f]/);
