@@ -20,3 +20,17 @@ export { renderVipScript, planVips, VIP_TABLE } from './vip.js';
 export type { VipPlan } from './vip.js';
 export { NodeDataPlane } from './nodeplane.js';
 export type { NodeDataPlaneOptions } from './nodeplane.js';
+export {
+  PluginServer,
+  ipLinks,
+  shoalNetworkOf,
+  NETWORK_ID_OPTION,
+  NETWORK_VNI_OPTION,
+  DEFAULT_PLUGIN_DIR,
+  DEFAULT_PLUGIN_NAME,
+} from './plugin/server.js';
+export type { LinkOps, PluginServerOptions } from './plugin/server.js';
+export { EngineNetworks } from './plugin/enginenets.js';
+export type { EngineNetworksOptions } from './plugin/enginenets.js';
+export { ShoalTaskNetworking, KERNEL_LACKS_ESP } from './plugin/tasknetworking.js';
+export type { ShoalTaskNetworkingOptions } from './plugin/tasknetworking.js';

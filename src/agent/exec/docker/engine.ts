@@ -15,6 +15,7 @@ export interface ContainerInspect {
     Health?: { Status?: string };
   };
   Config: { Tty: boolean; Labels?: Record<string, string> };
+  NetworkSettings?: { Networks?: Record<string, unknown> };
 }
 
 export interface ContainerSummary {
@@ -154,6 +155,13 @@ export interface HostConfig {
   Dns?: string[];
   DnsSearch?: string[];
   DnsOptions?: string[];
+  NetworkMode?: string;
+}
+
+/** An engine network's endpoint settings for a container (create's EndpointsConfig, connect). */
+export interface EndpointSettings {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string };
+  Aliases?: string[];
 }
 
 /** POST /containers/create, with the container name (a query parameter there) alongside. */
@@ -165,6 +173,7 @@ export interface ContainerCreateOptions {
   Tty?: boolean;
   OpenStdin?: boolean;
   HostConfig?: HostConfig;
+  NetworkingConfig?: { EndpointsConfig: Record<string, EndpointSettings> };
   Entrypoint?: string[];
   Cmd?: string[];
   WorkingDir?: string;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createOptions, LABEL } from './executor.js';
+import { createOptions, DockerExecutor, LABEL } from './executor.js';
 import type { Assignment } from '../../../api/index.js';
 
 test('the container spec maps onto engine create options with swarm names and labels', () => {
@@ -69,4 +69,79 @@ test('the container spec maps onto engine create options with swarm names and la
   assert.equal(o.HostConfig!.Mounts!.length, 3);
   assert.equal(o.HostConfig!.Mounts![0]!.ReadOnly, true);
   assert.deepEqual(o.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 1e9, Retries: 2 });
+});
+
+function netAssignment(nameservers?: string[]): Assignment {
+  return {
+    serviceName: 'app',
+    serviceLabels: {},
+    secrets: [],
+    configs: [],
+    task: {
+      ID: 'taskid0000000000000000002',
+      Version: { Index: 1 },
+      CreatedAt: '',
+      UpdatedAt: '',
+      Labels: {},
+      ServiceID: 'svc',
+      Slot: 1,
+      NodeID: 'node1',
+      Status: { Timestamp: '', State: 'assigned', Message: '', PortStatus: {} },
+      DesiredState: 'running',
+      Spec: {
+        ContainerSpec: {
+          Image: 'busybox:local',
+          ...(nameservers ? { DNSConfig: { Nameservers: nameservers } } : {}),
+        },
+      },
+    },
+  };
+}
+
+const twoNetworks = {
+  networkMode: 'front',
+  endpoints: {
+    front: { IPAMConfig: { IPv4Address: '10.0.1.5' } },
+    back: { IPAMConfig: { IPv4Address: '10.0.2.7', IPv6Address: 'fd00::7' } },
+  },
+  dns: ['10.0.1.1'],
+};
+
+test('a task on overlay networks is created on its first network with its address and the network resolver', () => {
+  const o = createOptions(netAssignment(), 'node1', [], twoNetworks);
+  assert.equal(o.HostConfig?.NetworkMode, 'front');
+  // Only the first network at create: the engine takes one endpoint there; the rest are connected.
+  assert.deepEqual(o.NetworkingConfig, {
+    EndpointsConfig: { front: { IPAMConfig: { IPv4Address: '10.0.1.5' } } },
+  });
+  assert.deepEqual(o.HostConfig?.Dns, ['10.0.1.1']);
+});
+
+test("the service's own nameservers win over the network's resolver", () => {
+  const o = createOptions(netAssignment(['192.0.2.53']), 'node1', [], twoNetworks);
+  assert.deepEqual(o.HostConfig?.Dns, ['192.0.2.53']);
+  assert.equal(o.HostConfig?.NetworkMode, 'front');
+});
+
+test('a task without networking keeps the engine defaults', () => {
+  const o = createOptions(netAssignment(), 'node1');
+  assert.equal(o.HostConfig?.NetworkMode, undefined);
+  assert.equal(o.NetworkingConfig, undefined);
+  assert.equal(o.HostConfig?.Dns, undefined);
+});
+
+test("a network the node cannot carry fails the task's prepare with the data plane's reason, before any engine call", async () => {
+  const ex = new DockerExecutor({
+    engineHost: 'unix:///nonexistent/sp-no-engine.sock',
+    nodeId: 'node1',
+    execRoot: '/nonexistent/sp-exec',
+    networking: {
+      prepare: () =>
+        Promise.reject(new Error('this node cannot carry encrypted overlay network secure: no ESP')),
+    },
+  });
+  await assert.rejects(
+    ex.controller(netAssignment()).prepare(),
+    /cannot carry encrypted overlay network secure/,
+  );
 });

@@ -16,6 +16,8 @@ import {
   type NodeDescription,
   type Task,
   type TemplateNode,
+  type ContainerNetworking,
+  type TaskNetworking,
 } from '../../../api/index.js';
 import { TaskFiles, type FileMount } from '../../secrets/taskfiles.js';
 import {
@@ -59,6 +61,8 @@ export interface DockerExecutorOptions {
   onEngineEvent?: (e: EngineEvent) => void;
   /** The longest an image pull may take (default DEFAULT_PULL_TIMEOUT_MS). */
   pullTimeoutMs?: number;
+  /** The node's data plane: attaches task containers to their overlay networks. */
+  networking?: TaskNetworking;
 }
 
 const ns = (v: number | undefined): number | undefined => (v === undefined ? undefined : v);
@@ -78,11 +82,16 @@ function mounts(ms: readonly Mount[] | undefined): MountSettings[] {
   });
 }
 
-/** Engine create options for a task (image, command, env, mounts, limits, healthcheck, ...). */
+/**
+ * Engine create options for a task (image, command, env, mounts, limits, healthcheck, ...);
+ * `net`: how it joins its overlay networks, as the data plane prepared them (the container is
+ * created on the first; the others are connected before it starts).
+ */
 export function createOptions(
   assignment: NodeAssignment,
   nodeId: string,
   files: readonly FileMount[] = [],
+  net?: ContainerNetworking,
 ): ContainerCreateOptions {
   // Swarm's templates ({{.Node.Hostname}}, …) in env, hostname and mounts, for this task here.
   const a = expandTask(assignment, nodeId);
@@ -132,11 +141,19 @@ export function createOptions(
             }),
           }
         : {}),
-      ...(cs.DNSConfig?.Nameservers ? { Dns: cs.DNSConfig.Nameservers } : {}),
+      ...(net ? { NetworkMode: net.networkMode } : {}),
+      // The service's own nameservers win over the network's resolver, as in Swarm.
+      ...(cs.DNSConfig?.Nameservers
+        ? { Dns: cs.DNSConfig.Nameservers }
+        : net && net.dns.length > 0
+          ? { Dns: net.dns }
+          : {}),
       ...(cs.DNSConfig?.Search ? { DnsSearch: cs.DNSConfig.Search } : {}),
       ...(cs.DNSConfig?.Options ? { DnsOptions: cs.DNSConfig.Options } : {}),
     },
   };
+  const first = net?.endpoints[net.networkMode];
+  if (net && first) opts.NetworkingConfig = { EndpointsConfig: { [net.networkMode]: first } };
   if (cs.Command) opts.Entrypoint = cs.Command;
   if (cs.Args) opts.Cmd = cs.Args;
   if (cs.Dir) opts.WorkingDir = cs.Dir;
@@ -176,6 +193,7 @@ export class DockerExecutor implements Executor {
   #opts: DockerExecutorOptions;
 
   readonly files: TaskFiles;
+  readonly networking: TaskNetworking | undefined;
   readonly #puller: ImagePuller;
   /** What templates know of this node, from the last describe(). */
   #node: TemplateNode | undefined;
@@ -184,6 +202,7 @@ export class DockerExecutor implements Executor {
     this.#opts = opts;
     this.engine = new DockerEngine(opts.engineHost);
     this.files = new TaskFiles(opts.execRoot);
+    this.networking = opts.networking;
     this.#puller = new ImagePuller(this.engine);
   }
 
@@ -411,9 +430,11 @@ class DockerController implements Controller {
   }
 
   async prepare(): Promise<string> {
+    // A network this node cannot carry fails the task here, with the data plane's reason.
+    const net = await this.ex.networking?.prepare(this.a.task);
     try {
       const files = await this.ex.files.prepare(this.a);
-      const { name, ...config } = createOptions(this.a, this.nodeId, files);
+      const { name, ...config } = createOptions(this.a, this.nodeId, files, net);
       this.#id = await this.ex.engine.createContainer(name, config);
     } catch (e) {
       if (statusCode(e) === 409) {
@@ -424,7 +445,23 @@ class DockerController implements Controller {
         throw new Error(`No such image: ${this.a.task.Spec.ContainerSpec?.Image ?? ''}`);
       } else throw e;
     }
+    if (net) await this.#connectOthers(net);
     return this.#id;
+  }
+
+  /** The task's networks past the first, connected before it starts (skipping ones it has). */
+  async #connectOthers(net: ContainerNetworking): Promise<void> {
+    const others = Object.entries(net.endpoints).filter(([name]) => name !== net.networkMode);
+    if (others.length === 0) return;
+    const info = await this.ex.engine.inspectContainer(this.#ref);
+    const joined = info.NetworkSettings?.Networks;
+    for (const [name, settings] of others) {
+      if (joined?.[name]) continue;
+      await this.ex.engine.call('POST', `/networks/${encodeURIComponent(name)}/connect`, {
+        Container: this.#ref,
+        EndpointConfig: settings,
+      });
+    }
   }
 
   async start(): Promise<{ pid: number }> {

@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Network, NetworkView, Task } from '../../api/index.js';
+import { ShoalTaskNetworking } from './tasknetworking.js';
+
+function view(
+  id: string,
+  name: string,
+  subnet: string,
+  gateway: string,
+  options: Record<string, string> = {},
+): NetworkView {
+  return {
+    id,
+    name,
+    vni: 4097,
+    subnets: [{ subnet, gateway }],
+    attachable: false,
+    internal: false,
+    ingress: false,
+    options,
+    endpoints: [],
+    services: [],
+  };
+}
+
+function task(attachments: { id: string; name: string; addresses: string[] }[]): Task {
+  return {
+    ID: 't1',
+    Version: { Index: 1 },
+    CreatedAt: '',
+    UpdatedAt: '',
+    Labels: {},
+    ServiceID: 's1',
+    Status: { Timestamp: '', State: 'assigned', Message: '', PortStatus: {} },
+    DesiredState: 'running',
+    Spec: { ContainerSpec: { Image: 'busybox:local' } },
+    NetworksAttachments: attachments.map((a) => ({
+      Network: { ID: a.id, Spec: { Name: a.name } } as unknown as Network,
+      Addresses: a.addresses,
+    })),
+  } as Task;
+}
+
+function setup(
+  views: Map<string, NetworkView>,
+  o: { encryptionUnsupported?: () => string | undefined } = {},
+) {
+  const order: string[] = [];
+  const tn = new ShoalTaskNetworking({
+    view: (id) => views.get(id),
+    networks: {
+      ensure: (v) => {
+        order.push(`engine ${v.name}`);
+        return Promise.resolve(v.name);
+      },
+    },
+    sandboxes: {
+      ensure: (v) => {
+        order.push(`sandbox ${v.name}`);
+        return Promise.resolve(`sp-${v.id}`);
+      },
+    },
+    viewWaitMs: 200,
+    ...o,
+  });
+  return { tn, order };
+}
+
+test('a task with attachments joins its first network with the manager addresses and the gateway resolver', async () => {
+  const views = new Map([
+    ['n1', view('n1', 'front', '10.0.1.0/24', '10.0.1.1')],
+    ['n2', view('n2', 'back', '10.0.2.0/24', '10.0.2.1')],
+  ]);
+  const { tn, order } = setup(views);
+  const net = await tn.prepare(
+    task([
+      { id: 'n1', name: 'front', addresses: ['10.0.1.5/24'] },
+      { id: 'n2', name: 'back', addresses: ['10.0.2.7/24', 'fd00::7/64'] },
+    ]),
+  );
+  assert.deepEqual(net, {
+    networkMode: 'front',
+    endpoints: {
+      front: { IPAMConfig: { IPv4Address: '10.0.1.5' } },
+      back: { IPAMConfig: { IPv4Address: '10.0.2.7', IPv6Address: 'fd00::7' } },
+    },
+    dns: ['10.0.1.1'],
+  });
+  // The sandbox is there before the engine network, so a Join always finds it.
+  assert.deepEqual(order, ['sandbox front', 'engine front', 'sandbox back', 'engine back']);
+});
+
+test('a task without attachments needs no networking', async () => {
+  const { tn } = setup(new Map());
+  assert.equal(await tn.prepare(task([])), undefined);
+});
+
+test('a network whose view has not arrived is waited for, briefly, then fails naming it', async () => {
+  const views = new Map<string, NetworkView>();
+  const { tn } = setup(views);
+  setTimeout(() => views.set('n1', view('n1', 'late', '10.0.3.0/24', '10.0.3.1')), 50);
+  const net = await tn.prepare(task([{ id: 'n1', name: 'late', addresses: ['10.0.3.4/24'] }]));
+  assert.equal(net?.networkMode, 'late');
+  const started = Date.now();
+  await assert.rejects(
+    tn.prepare(task([{ id: 'n9', name: 'never', addresses: ['10.0.9.4/24'] }])),
+    /network never is not known on this node yet/,
+  );
+  assert.ok(Date.now() - started < 2_000);
+});
+
+test('an encrypted network is refused on a node that cannot carry it, before anything is created', async () => {
+  const views = new Map([['n1', view('n1', 'secure', '10.0.4.0/24', '10.0.4.1', { encrypted: '' })]]);
+  const { tn, order } = setup(views);
+  await assert.rejects(
+    tn.prepare(task([{ id: 'n1', name: 'secure', addresses: ['10.0.4.4/24'] }])),
+    /this node cannot carry encrypted overlay network secure: the kernel lacks ESP\/GCM \(CONFIG_INET_ESP, CONFIG_CRYPTO_GCM\)/,
+  );
+  assert.deepEqual(order, []);
+  const capable = setup(views, { encryptionUnsupported: () => undefined });
+  assert.equal(
+    (await capable.tn.prepare(task([{ id: 'n1', name: 'secure', addresses: ['10.0.4.4/24'] }])))?.networkMode,
+    'secure',
+  );
+});

@@ -1,0 +1,83 @@
+// The executor's side of the data plane: before a task's container is created, its overlay
+// networks exist on this node's engine and in their sandboxes, and the container asks for the
+// addresses the manager allocated.
+import {
+  failedPrecondition,
+  parseIp,
+  type ContainerNetworking,
+  type NetworkView,
+  type Task,
+  type TaskNetworking,
+} from '../../api/index.js';
+import { systemClock, type Clock } from '../../platform/index.js';
+import type { SandboxHost } from '../sandboxhost.js';
+import type { EngineNetworks } from './enginenets.js';
+
+export const KERNEL_LACKS_ESP = 'the kernel lacks ESP/GCM (CONFIG_INET_ESP, CONFIG_CRYPTO_GCM)';
+const DEFAULT_VIEW_WAIT_MS = 5_000;
+const VIEW_POLL_MS = 50;
+
+export interface ShoalTaskNetworkingOptions {
+  /** The dispatcher's latest view of a network, if it has arrived. */
+  view: (networkId: string) => NetworkView | undefined;
+  networks: Pick<EngineNetworks, 'ensure'>;
+  sandboxes: Pick<SandboxHost, 'ensure'>;
+  /** Why this node cannot carry encrypted overlays, or undefined if it can (default: it cannot). */
+  encryptionUnsupported?: () => string | undefined;
+  /** How long to wait for a network's view that has not arrived yet (default 5 s). */
+  viewWaitMs?: number;
+  clock?: Clock;
+}
+
+export class ShoalTaskNetworking implements TaskNetworking {
+  #o: ShoalTaskNetworkingOptions;
+  constructor(o: ShoalTaskNetworkingOptions) {
+    this.#o = o;
+  }
+
+  async prepare(task: Task): Promise<ContainerNetworking | undefined> {
+    const attachments = task.NetworksAttachments ?? [];
+    if (attachments.length === 0) return undefined;
+    const views = await Promise.all(attachments.map((a) => this.#viewOf(a.Network.ID, a.Network.Spec.Name)));
+    for (const v of views) {
+      if (!('encrypted' in v.options)) continue;
+      const why = this.#o.encryptionUnsupported ? this.#o.encryptionUnsupported() : KERNEL_LACKS_ESP;
+      if (why) throw failedPrecondition(`this node cannot carry encrypted overlay network ${v.name}: ${why}`);
+    }
+    const endpoints: ContainerNetworking['endpoints'] = {};
+    let networkMode = '';
+    for (const [i, v] of views.entries()) {
+      // Sandbox first: the plugin's Join plugs the container's veth into it.
+      await this.#o.sandboxes.ensure(v);
+      const name = await this.#o.networks.ensure(v);
+      if (i === 0) networkMode = name;
+      const ipam: { IPv4Address?: string; IPv6Address?: string } = {};
+      for (const a of attachments[i]?.Addresses ?? []) {
+        const bare = a.split('/')[0] ?? '';
+        const p = parseIp(bare);
+        if (p?.family === 4) ipam.IPv4Address ??= bare;
+        else if (p?.family === 6) ipam.IPv6Address ??= bare;
+      }
+      endpoints[name] = { IPAMConfig: ipam };
+    }
+    const first = views[0]!;
+    const gw = first.subnets.find((s) => parseIp(s.gateway)?.family === 4)?.gateway;
+    return { networkMode, endpoints, dns: gw ? [gw] : [] };
+  }
+
+  async #viewOf(networkId: string, name: string | undefined): Promise<NetworkView> {
+    const wait = this.#o.viewWaitMs ?? DEFAULT_VIEW_WAIT_MS;
+    const clock = this.#o.clock ?? systemClock;
+    const deadline = clock.now() + wait;
+    for (;;) {
+      const v = this.#o.view(networkId);
+      if (v) return v;
+      if (clock.now() >= deadline)
+        throw failedPrecondition(
+          `network ${name ?? networkId} is not known on this node yet: no view of it came from the manager within ${wait} ms`,
+        );
+      // Views come over the dispatcher session; polling keeps this free of its plumbing.
+      await clock.sleep(VIEW_POLL_MS);
+    }
+  }
+}
