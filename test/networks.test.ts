@@ -327,3 +327,48 @@ test('network inspect shows Peers once a node has tasks on the network, and Serv
     ]);
   });
 });
+
+test('a task that finds its network full waits in NEW saying why, and gets the address its predecessor frees', async () => {
+  await withSwarm(async (h) => {
+    // A /30 holds the gateway and one task; dnsrr services take no virtual IP.
+    const net = await create(
+      h,
+      '/v1.41/networks/create',
+      network('tiny', { IPAM: { Config: [{ Subnet: '10.80.0.0/30' }] } }),
+    );
+    const on = (name: string): Json =>
+      serviceSpec(name, {
+        TaskTemplate: { ContainerSpec: { Image: 'busybox:local' }, Networks: [{ Target: 'tiny' }] },
+        EndpointSpec: { Mode: 'dnsrr' },
+      });
+    type T = {
+      ID: string;
+      Status: { State: string; Err?: string };
+      NetworksAttachments?: { Network: { ID: string }; Addresses: string[] }[];
+    };
+    const tasksOf = async (svc: string): Promise<T[]> =>
+      (await get(
+        h,
+        `/v1.41/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [svc] }))}`,
+      )) as unknown as T[];
+    const first = await create(h, '/v1.41/services/create', on('first'));
+    const addr = await eventually(async () => {
+      const t = (await tasksOf(first)).find((x) => x.Status.State === 'running');
+      return t?.NetworksAttachments?.find((a) => a.Network.ID === net)?.Addresses[0];
+    });
+    assert.equal(addr, '10.80.0.2/30');
+    const second = await create(h, '/v1.41/services/create', on('second'));
+    const waiting = await eventually(async () => (await tasksOf(second)).find((x) => x.Status.Err));
+    assert.equal(waiting.Status.State, 'new');
+    assert.equal(
+      waiting.Status.Err,
+      `no available addresses on this pool: network tiny (${net}) has no free address for the task`,
+    );
+    assert.equal((await h.call('DELETE', `/v1.41/services/${first}`)).status, 200);
+    const got = await eventually(async () => {
+      const t = (await tasksOf(second)).find((x) => x.Status.State === 'running');
+      return t?.NetworksAttachments?.find((a) => a.Network.ID === net)?.Addresses[0];
+    });
+    assert.equal(got, '10.80.0.2/30');
+  });
+});

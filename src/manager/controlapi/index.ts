@@ -145,7 +145,7 @@ function freeVni(tx: ReadTx, ingress: boolean): number {
 const RELEASED = new Set(['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned']);
 
 /** The engine's own networks, which no service can use (dockerd's IsPreDefinedNetwork). */
-const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
+const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
 
 export class ControlAPI {
   constructor(
