@@ -27,6 +27,7 @@ import {
   unlock,
 } from './lifecycle.js';
 import { unlockKeyOf } from './managerrole.js';
+import { encryptionSupport } from '../network/index.js';
 import type { DaemonOptions } from './options.js';
 import { NodeRuntime } from './runtime.js';
 
@@ -96,6 +97,8 @@ export class Daemon {
   /** Takes up the swarm membership the data root holds, if any. */
   async start(): Promise<void> {
     await mkdir(this.#rt.dataRoot, { recursive: true, mode: 0o700 });
+    // The kernel's encryption support is read once, now, so the node side can ask synchronously.
+    void encryptionSupport();
     await restart(this.#rt);
   }
 

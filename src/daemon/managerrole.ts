@@ -11,6 +11,7 @@ import type { MemoryStore } from '../state/index.js';
 import { NodeRaftDisk } from '../raft/index.js';
 import { GrpcRaftTransport } from '../transport/index.js';
 import { ManagerReplica, raftMembers } from '../manager/index.js';
+import { encryptedNetworkRefusal } from '../network/index.js';
 import { joinRaft } from './certs.js';
 import { clusterPortServer, type DaemonReplica } from './clusterport.js';
 import { raftIdOf, type NodeFile } from './nodefile.js';
@@ -116,6 +117,7 @@ export async function activateManager(rt: NodeRuntime, opts: ManagerStart = {}):
       clusterId: identityOf(rt.tls!.certPem).clusterId,
       selfAddr: () => rt.node?.listenAddr ?? '',
       ...(rt.o.heartbeatMs !== undefined ? { heartbeatMs: rt.o.heartbeatMs } : {}),
+      encryption: rt.o.encryption ?? encryptedNetworkRefusal,
       membership: true,
     },
     leaderLoops: true,

@@ -24,6 +24,11 @@ export interface DaemonOptions {
   defaultListenAddr?: string;
   /** Raft settings for managers. */
   raft?: RaftSettings;
+  /**
+   * For tests: why a manager refuses `-o encrypted` (undefined: it takes it); without it, the
+   * kernel check of network/kernel.ts.
+   */
+  encryption?: () => Promise<string | undefined>;
 }
 
 export interface RaftSettings extends RaftTimingMs {

@@ -228,6 +228,64 @@ export function dockerNetwork(n: Network): Record<string, unknown> {
   };
 }
 
+/** A task whose container may still be on its node: assigned and not yet past running. */
+const onNode = (t: Task): boolean =>
+  t.NodeID !== undefined &&
+  !['new', 'pending', 'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'].includes(
+    t.Status.State,
+  );
+
+const bareAddr = (a: string): string => a.split('/')[0] ?? a;
+
+/**
+ * What a manager's dockerd adds to a swarm network it carries: `Peers`, the nodes that have it
+ * (those with live tasks on it; every ready node for ingress, whose sandbox each node runs), as
+ * `{Name: hostname, IP: node address}`, shown only when some node has it; and with `verbose`,
+ * `Services`: per service name its VIP, ports, and tasks with their address on the network and
+ * their node's address (libnetwork's ServiceInfo; endpoint IDs are the engine's, not shown here).
+ */
+export function networkDetail(tx: ReadTx, n: Network, verbose: boolean): Record<string, unknown> {
+  const tasks = tx
+    .all('tasks')
+    .filter((t) => onNode(t) && (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID));
+  const nodeIds = new Set(tasks.map((t) => t.NodeID!));
+  if (n.Spec.Ingress)
+    for (const node of tx.all('nodes')) if (node.Status.State === 'ready') nodeIds.add(node.ID);
+  const out: Record<string, unknown> = {};
+  const nodes = [...nodeIds]
+    .map((id) => tx.get('nodes', id))
+    .filter((x): x is Node => x !== undefined)
+    .sort((a, b) => (a.Description.Hostname ?? '').localeCompare(b.Description.Hostname ?? ''));
+  if (nodes.length > 0)
+    out.Peers = nodes.map((node) => ({
+      Name: node.Description.Hostname ?? node.ID,
+      IP: node.Status.Addr ?? '',
+    }));
+  if (!verbose) return out;
+  const services: Record<string, unknown> = {};
+  for (const t of tasks) {
+    const s = tx.get('services', t.ServiceID);
+    if (!s) continue;
+    const name = s.Spec.Name ?? s.ID;
+    const vip = (s.Endpoint.VirtualIPs ?? []).find((v) => v.NetworkID === n.ID);
+    const info = (services[name] ??= {
+      VIP: vip ? bareAddr(vip.Addr) : '',
+      Ports: [],
+      LocalLBIndex: 0,
+      Tasks: [],
+    }) as { Tasks: unknown[] };
+    const addr = (t.NetworksAttachments ?? []).find((a) => a.Network.ID === n.ID)?.Addresses[0];
+    info.Tasks.push({
+      Name: `${taskName(t, name)}.${t.ID}`,
+      EndpointID: '',
+      EndpointIP: addr ? bareAddr(addr) : '',
+      Info: { 'Host IP': tx.get('nodes', t.NodeID!)?.Status.Addr ?? '' },
+    });
+  }
+  out.Services = services;
+  return out;
+}
+
 export function filterNetworks(tx: ReadTx, f: Filters): Network[] {
   checkKeys(f, ['id', 'name', 'label', 'driver', 'scope', 'type', 'dangling']);
   return tx.all('networks').filter((n) => {

@@ -15,6 +15,7 @@ import { Orchestrator } from './orchestrator/index.js';
 import { Scheduler } from './scheduler/index.js';
 
 export { ControlAPI, DEFAULT_SWARM_SPEC, mergeSwarmSpec } from './controlapi/index.js';
+export type { ControlOptions } from './controlapi/index.js';
 export { Dispatcher } from './dispatcher/index.js';
 export { dispatcherService } from './dispatcher/grpc.js';
 export { ServedSession, SessionTable, SentState } from './dispatcher/session.js';
@@ -44,6 +45,8 @@ export interface ManagerOptions {
   clusterId?: string;
   /** This manager's cluster address, which agents are told to prefer while it leads. */
   selfAddr?: () => string;
+  /** Why this manager refuses encrypted networks, if it does (see ControlOptions). */
+  encryption?: () => Promise<string | undefined>;
 }
 
 /** The loops one leadership term runs. */
@@ -64,7 +67,12 @@ export class Manager {
 
   constructor(readonly o: ManagerOptions) {
     this.#log = o.log ?? (() => undefined);
-    this.control = new ControlAPI(o.store, o.clock, () => this.#leader?.membership);
+    this.control = new ControlAPI(
+      o.store,
+      o.clock,
+      () => this.#leader?.membership,
+      o.encryption ? { encryption: o.encryption } : {},
+    );
     this.events = o.events;
     this.ca = new NodeCA(o.store, o.clock, this.#log, o.clusterId ?? '');
   }

@@ -34,3 +34,14 @@ export { EngineNetworks } from './plugin/enginenets.js';
 export type { EngineNetworksOptions } from './plugin/enginenets.js';
 export { ShoalTaskNetworking, KERNEL_LACKS_ESP } from './plugin/tasknetworking.js';
 export type { ShoalTaskNetworkingOptions } from './plugin/tasknetworking.js';
+export {
+  detectEncryptionSupport,
+  encryptedNetworkRefusal,
+  encryptionRefusal,
+  encryptionSupport,
+  encryptionUnsupported,
+  missingFromConfig,
+  probeEncryption,
+  ENCRYPTION_CONFIG,
+  type EncryptionSupport,
+} from './kernel.js';

@@ -20,7 +20,13 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiHarness> {
+export interface HarnessOptions {
+  dataRoot?: string;
+  /** The manager's encrypted-network check (default: this kernel's, see network/kernel.ts). */
+  encryption?: () => Promise<string | undefined>;
+}
+
+export async function apiHarness(opts: HarnessOptions = {}): Promise<ApiHarness> {
   const dataRoot = opts.dataRoot ?? (await mkdtemp(join(tmpdir(), 'shoal-api-')));
   let executor: SimExecutor | undefined;
   const daemon = new Daemon({
@@ -29,6 +35,7 @@ export async function apiHarness(opts: { dataRoot?: string } = {}): Promise<ApiH
     hostname: 'sim1',
     executorFactory: () => (executor = new SimExecutor(DESCRIPTION)),
     defaultListenAddr: '127.0.0.1:0',
+    ...(opts.encryption ? { encryption: opts.encryption } : {}),
   });
   await daemon.start();
   const app = daemonApi(daemon);
@@ -75,8 +82,11 @@ export const serviceSpec = (name: string, extra: Record<string, unknown> = {}): 
 });
 
 /** Runs fn against a harness whose node has initialised a swarm (cluster port on loopback, any port). */
-export async function withSwarm(fn: (h: ApiHarness) => Promise<void>): Promise<void> {
-  const h = await apiHarness();
+export async function withSwarm(
+  fn: (h: ApiHarness) => Promise<void>,
+  opts: Omit<HarnessOptions, 'dataRoot'> = {},
+): Promise<void> {
+  const h = await apiHarness(opts);
   try {
     const init = await h.call('POST', '/v1.41/swarm/init', {
       ListenAddr: '127.0.0.1:0',

@@ -15,6 +15,12 @@ const IPAM_DRIVERS = ['default'];
 function checkIpamConfig(c: { Subnet?: string; IPRange?: string; Gateway?: string }): IPAMConfig {
   const subnet = tryParseCidr(c.Subnet ?? '');
   if (!subnet) throw invalidArgument(`ipam configuration: invalid subnet ${c.Subnet ?? ''}`);
+  // swarmkit takes these and its allocator then fails for good when it finds no address for the
+  // gateway or a task (libnetwork's "no available IPv4 addresses", only logged); shoal refuses them.
+  if (subnet.bits > (subnet.family === 4 ? 30 : 126))
+    throw invalidArgument(
+      `ipam configuration: subnet ${c.Subnet} is too small for an overlay network, which needs addresses for its gateway and its tasks (at most /${subnet.family === 4 ? 30 : 126})`,
+    );
   const out: IPAMConfig = { Subnet: formatCidr(subnet) };
   if (c.IPRange) {
     const range = tryParseCidr(c.IPRange);

@@ -8,7 +8,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import { notFound, parseFilters, ShoalError, type Network } from '../../api/index.js';
 import type { ApiBackend } from '../backend.js';
 import type { EngineLink } from '../engineproxy.js';
-import { dockerNetwork, filterNetworks } from '../present.js';
+import { dockerNetwork, filterNetworks, networkDetail } from '../present.js';
+import { queryBool } from '../query.js';
 import { sendEmpty, sendJson } from '../reply.js';
 import { idParam, queryOf, rawBodyOf } from '../request.js';
 
@@ -77,8 +78,14 @@ export function networkRoutes(app: FastifyInstance<Server>, b: ApiBackend, engin
   });
   app.get('/networks/:id', async (req, reply) => {
     const id = idParam(req);
-    const n = swarmNetwork(b, id);
-    if (n) return sendJson(reply, 200, dockerNetwork(n));
+    const verbose = queryBool(queryOf(req).verbose);
+    const n = b.cluster()
+      ? b.manager().store.view((tx) => {
+          const found = tx.lookup('networks', id);
+          return found && { ...dockerNetwork(found), ...networkDetail(tx, found, verbose) };
+        })
+      : undefined;
+    if (n) return sendJson(reply, 200, n);
     // The engine's answer as it gave it (its path keeps the client's version and query); an
     // engine that does not answer holds no network.
     const local = engine

@@ -32,8 +32,15 @@ export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service)
   return out;
 }
 
+/** How many address families a network has subnets of (a task gets one address of each). */
+function familiesOf(n: Network): number {
+  return new Set(n.IPAMOptions.Configs.flatMap((c) => (c.Subnet ? [parseCidr(c.Subnet).family] : []))).size;
+}
+
 export class Allocator {
   #dirty = false;
+  /** Some task waits in NEW for an address: a freed one (a task ending, a network change) retries. */
+  #waiting = false;
   readonly #loop: WatchLoop;
 
   constructor(
@@ -65,6 +72,11 @@ export class Allocator {
     if (e.kind === 'change') {
       const { table, object } = e.change;
       if ((table === 'tasks' && (object as Task).Status.State === 'new') || table === 'services')
+        this.#dirty = true;
+      else if (
+        this.#waiting &&
+        (table === 'networks' || (table === 'tasks' && isTerminalState((object as Task).Status.State)))
+      )
         this.#dirty = true;
       return;
     }
@@ -147,6 +159,7 @@ export class Allocator {
     }
 
     // New tasks: network attachments, then PENDING.
+    this.#waiting = false;
     let budget = 1000;
     for (const t of allTasks) {
       if (t.Status.State !== 'new' || budget-- <= 0) continue;
@@ -157,6 +170,18 @@ export class Allocator {
           Network: n,
           Addresses: addressesOf(n),
         }));
+        const full = attachments.find((a) => a.Addresses.length < familiesOf(a.Network));
+        if (full) {
+          // As swarmkit's allocator: the task stays NEW until an address is free, and says why.
+          this.#waiting = true;
+          const err = `no available addresses on this pool: network ${full.Network.Spec.Name} (${full.Network.ID}) has no free address for the task`;
+          if (t.Status.Err !== err) {
+            next.Status = { ...t.Status, Timestamp: now, Err: err };
+            next.UpdatedAt = now;
+            tx.update('tasks', next);
+          }
+          continue;
+        }
         if (attachments.length > 0) next.NetworksAttachments = attachments;
       }
       next.Status = { Timestamp: now, State: 'pending', Message: 'pending task scheduling', PortStatus: {} };

@@ -7,8 +7,13 @@ import { generateJoinToken, newUnlockKey, tlsInfoOf, type CertKey } from '../../
 import { newRootRotation } from '../nodeca/index.js';
 import { isoTime, type Clock } from '../../platform/index.js';
 import {
+  badParameter,
   decodeObjectSpec,
   failedPrecondition,
+  formatCidr,
+  lastOf,
+  ShoalError,
+  type Cidr,
   invalidArgument,
   newId,
   normalizeServiceSpec,
@@ -104,12 +109,51 @@ function setRegistryAuth(
   if (cur.RegistryAuth) next.PreviousRegistryAuth = cur.RegistryAuth;
 }
 
+export interface ControlOptions {
+  /**
+   * Why this manager refuses an encrypted network (`-o encrypted`), or undefined when it can
+   * create one: the daemon passes the kernel check (network/kernel.ts), tests a fake. Without it
+   * encrypted networks are taken (the simulation has no kernel).
+   */
+  encryption?: () => Promise<string | undefined>;
+}
+
+/** VXLAN IDs: 4096 is the ingress network's (as Docker's), others take the lowest free above. */
+const INGRESS_VNI = 4096;
+const MAX_VNI = (1 << 24) - 1;
+const VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+
+/** The VXLAN IDs networks hold (Docker's option is a comma-separated list). */
+function usedVnis(tx: ReadTx): Set<number> {
+  const used = new Set<number>();
+  for (const n of tx.all('networks'))
+    for (const v of (n.DriverState.Options?.[VNI_OPTION] ?? '').split(','))
+      if (/^\d+$/.test(v.trim())) used.add(Number(v.trim()));
+  return used;
+}
+
+/** The lowest VXLAN ID no network holds, from 4097 up (4096 for an ingress network when free). */
+function freeVni(tx: ReadTx, ingress: boolean): number {
+  const used = usedVnis(tx);
+  if (ingress && !used.has(INGRESS_VNI)) return INGRESS_VNI;
+  // At most used.size + 1 candidates are looked at.
+  for (let v = INGRESS_VNI + 1; v <= MAX_VNI; v++) if (!used.has(v)) return v;
+  throw failedPrecondition('no free VXLAN ID is left for a new overlay network');
+}
+
+/** A task still holds its addresses until its container is gone (an observed state past running). */
+const RELEASED = new Set(['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned']);
+
+/** The engine's own networks, which no service can use (dockerd's IsPreDefinedNetwork). */
+const PREDEFINED_NETWORKS = new Set(['bridge', 'host', 'none']);
+
 export class ControlAPI {
   constructor(
     private readonly store: MemoryStore,
     private readonly clock: Clock,
     /** The leader's Raft membership, to refuse a demotion or removal that would lose quorum. */
     private readonly membership: () => Pick<Membership, 'checkRemoval'> | undefined = () => undefined,
+    private readonly opts: ControlOptions = {},
   ) {}
 
   #now(): string {
@@ -284,9 +328,21 @@ export class ControlAPI {
   #checkReferences(tx: ReadTx, spec: ServiceSpec): void {
     for (const n of spec.TaskTemplate?.Networks ?? []) {
       const net = tx.lookup('networks', n.Target);
-      if (!net) throw notFound(`network ${n.Target} not found`);
+      if (!net) {
+        // dockerd resolves each target before swarmkit sees it (populateNetworkID): an engine's
+        // own network is a 403, anything else its getNetwork's 404 (no rpc prefix: dockerd's own).
+        if (PREDEFINED_NETWORKS.has(n.Target))
+          throw new ShoalError(
+            'PermissionDenied',
+            `The network ${n.Target} cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.`,
+          );
+        throw notFound(`network ${n.Target} not found`);
+      }
+      // swarmkit's validateNetworks (InvalidArgument, 400).
       if (net.Spec.Ingress)
-        throw invalidArgument('service cannot be explicitly attached to the ingress network');
+        throw invalidArgument(
+          `Service cannot be explicitly attached to the ingress network "${net.Spec.Name}"`,
+        );
       n.Target = net.ID;
     }
   }
@@ -421,6 +477,13 @@ export class ControlAPI {
 
   async createNetwork(raw: unknown): Promise<string> {
     const spec = validateNetworkSpec(raw);
+    // Docker's overlay driver reads the option's presence, whatever its value.
+    if (spec.DriverConfiguration?.Options && 'encrypted' in spec.DriverConfiguration.Options) {
+      const refusal = await this.opts.encryption?.();
+      // dockerd has no such refusal (its manager takes the network, the nodes then fail to carry
+      // it); the caller can do nothing about the kernel, so it is a plain 400 without rpc prefix.
+      if (refusal) throw badParameter(refusal);
+    }
     const now = this.#now();
     const id = newId();
     await this.store.update((tx) => {
@@ -435,7 +498,9 @@ export class ControlAPI {
         configs.unshift({ Subnet: subnet, Gateway: gatewayOf(subnet) });
       }
       for (const c of configs) c.Gateway ??= gatewayOf(c.Subnet!);
-      const vxlan = 4096 + tx.all('networks').length;
+      checkOverlaps(tx, configs);
+      // Derived from the store in this transaction, so two creates never share one.
+      const vxlan = freeVni(tx, spec.Ingress === true);
       delete (spec as { Driver?: string }).Driver;
       const ipamDriver = spec.IPAMOptions?.Driver;
       const network: Network = {
@@ -491,6 +556,18 @@ export class ControlAPI {
             (n.Spec.Ingress && (s.Endpoint.Ports ?? []).some((p) => p.PublishMode === 'ingress')),
         );
       if (user) throw failedPrecondition(`network ${n.ID} is in use by service ${user.ID}`);
+      // swarmkit refuses while a task desired running is not yet past running; shoal also waits
+      // for a removed service's tasks that are still stopping on a node: their containers hold
+      // addresses on the network until they are gone.
+      const task = tx
+        .all('tasks')
+        .find(
+          (t) =>
+            !RELEASED.has(t.Status.State) &&
+            (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID) &&
+            (!RELEASED.has(t.DesiredState) || t.NodeID !== undefined),
+        );
+      if (task) throw failedPrecondition(`network ${n.ID} is in use by task ${task.ID}`);
       tx.remove('networks', n.ID);
     });
   }
@@ -579,6 +656,33 @@ export class ControlAPI {
       tx.remove(table, o.ID);
     });
   }
+}
+
+/**
+ * Refuses a subnet that overlaps another swarm network's, or another of the request's own.
+ * swarmkit takes such a network and its allocator then fails on it for good (libnetwork's
+ * ErrPoolOverlap, only logged); shoal refuses it at once with that message, as InvalidArgument
+ * (400, the caller's mistake).
+ */
+function checkOverlaps(tx: ReadTx, configs: readonly { Subnet?: string }[]): void {
+  const mine = configs.map((c) => tryParseCidr(c.Subnet ?? '')).filter((c) => c !== undefined);
+  const overlap = (a: Cidr, b: Cidr): boolean =>
+    a.family === b.family && a.base <= lastOf(b) && b.base <= lastOf(a);
+  mine.forEach((c, i) => {
+    const twin = mine.slice(0, i).find((o) => overlap(c, o));
+    if (twin)
+      throw invalidArgument(
+        `Pool overlaps with other one on this address space: ${formatCidr(c)} overlaps ${formatCidr(twin)} of the same request`,
+      );
+    for (const n of tx.all('networks'))
+      for (const other of n.IPAMOptions.Configs) {
+        const o = tryParseCidr(other.Subnet ?? '');
+        if (o && overlap(c, o))
+          throw invalidArgument(
+            `Pool overlaps with other one on this address space: ${formatCidr(c)} overlaps ${formatCidr(o)} of network ${n.Spec.Name} (${n.ID})`,
+          );
+      }
+  });
 }
 
 function dropZeros(v: unknown): unknown {
