@@ -37,7 +37,16 @@ async function main(): Promise<void> {
   const nodeFlags = (process.env.SHOALD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const shoald = spawn(
     process.execPath,
-    [...nodeFlags, 'bin/shoald.js', '--data-root', join(dir, 'data'), '-H', `unix://${sock}`],
+    [
+      ...nodeFlags,
+      'bin/shoald.js',
+      '--data-plane',
+      'off',
+      '--data-root',
+      join(dir, 'data'),
+      '-H',
+      `unix://${sock}`,
+    ],
     {
       stdio: 'ignore',
     },

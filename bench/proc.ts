@@ -40,6 +40,8 @@ export class ShoaldProc {
       [
         ...this.nodeFlags,
         'bin/shoald.js',
+        '--data-plane',
+        'off',
         '--data-root',
         join(this.dir, this.name),
         '--exec-root',

@@ -191,7 +191,7 @@ async function startShoal(dir: string): Promise<{ proc: ChildProcess; api: Clien
   const sock = join(dir, 'shoal.sock');
   const proc = spawn(
     process.execPath,
-    ['bin/shoald.js', '--data-root', join(dir, 'data'), '-H', `unix://${sock}`],
+    ['bin/shoald.js', '--data-plane', 'off', '--data-root', join(dir, 'data'), '-H', `unix://${sock}`],
     { stdio: 'ignore' },
   );
   const api = new Client({ host: `unix://${sock}` });

@@ -41,6 +41,14 @@ export async function main(argv: string[]): Promise<void> {
       [] as string[],
     )
     .addOption(
+      new Option(
+        '--data-plane <mode>',
+        "overlay networks on this node: auto (where it can: root, iproute2, nftables) or off (tasks on the engine's default bridge; for several shoalds sharing one engine)",
+      )
+        .choices(['auto', 'off'])
+        .default('auto'),
+    )
+    .addOption(
       new Option('-l, --log-level <level>', 'log level')
         .choices(LEVELS as unknown as string[])
         .default('info'),
@@ -100,6 +108,7 @@ export async function main(argv: string[]): Promise<void> {
       dispatcherHeartbeat?: number;
       engineConcurrency: number;
       execRoot: string;
+      dataPlane: 'auto' | 'off';
       raftElectionTimeout?: number;
       raftHeartbeat?: number;
       raftSnapshotInterval?: number;
@@ -129,6 +138,7 @@ export async function main(argv: string[]): Promise<void> {
     ...(o.dispatcherHeartbeat ? { heartbeatMs: o.dispatcherHeartbeat } : {}),
     engineConcurrency: o.engineConcurrency,
     execRoot: o.execRoot,
+    dataPlane: o.dataPlane,
     raft: {
       ...(o.raftElectionTimeout ? { electionTimeoutMs: o.raftElectionTimeout } : {}),
       ...(o.raftHeartbeat ? { heartbeatMs: o.raftHeartbeat } : {}),

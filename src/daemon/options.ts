@@ -22,6 +22,8 @@ export interface DaemonOptions {
   execRoot?: string;
   /** The cluster port address when swarm init/join gives none; Docker's is 0.0.0.0:2377 (tests use port 0). */
   defaultListenAddr?: string;
+  /** The overlay data plane: `auto` runs it where it can (root, iproute2, nftables); `off` never. */
+  dataPlane?: 'auto' | 'off';
   /** Raft settings for managers. */
   raft?: RaftSettings;
   /**

@@ -9,7 +9,9 @@ import type { KeyStore } from '../ca/index.js';
 import type { ClusterServer, TlsMaterial } from '../transport/index.js';
 import { EventLog, raftMembers } from '../manager/index.js';
 import { Agent, DockerExecutor, RemoteDispatcher, type Executor } from '../agent/index.js';
+import type { NetworkView } from '../api/index.js';
 import { CertFiles } from './certs.js';
+import { dataPlaneAvailable, NodeNetworking } from './dataplane.js';
 import type { ApiHandler, DaemonReplica } from './clusterport.js';
 import { LeaderForwarder } from './forward.js';
 import { nodeFilePath, writeNodeFile, type NodeFile } from './nodefile.js';
@@ -34,6 +36,8 @@ export class NodeRuntime {
   remote: RemoteDispatcher | undefined;
   agent: Agent | undefined;
   executor: Executor | undefined;
+  /** The node's overlay data plane, while this node is in a swarm and can run one. */
+  networking: NodeNetworking | undefined;
   apiHandler: ApiHandler | undefined;
   #busy: Promise<unknown> = Promise.resolve();
   #keySync: Promise<void> = Promise.resolve();
@@ -135,10 +139,36 @@ export class NodeRuntime {
     return p;
   }
 
+  /**
+   * The node's data plane, made once per membership. A test executor, or a node that cannot run
+   * one (not root, no nftables, `--data-plane off`), runs tasks on the engine's default bridge.
+   */
+  #dataPlane(nodeId: string): NodeNetworking | undefined {
+    if (this.o.executorFactory) return undefined;
+    if (this.networking) return this.networking;
+    const can = dataPlaneAvailable(this.o.dataPlane);
+    if (!can.ok) {
+      this.log(
+        'warn',
+        `overlay networks are off on this node: ${can.why}; tasks run on the engine's default bridge`,
+      );
+      return undefined;
+    }
+    this.networking = new NodeNetworking({
+      nodeId,
+      underlayAddr: this.node!.addr,
+      engineHost: this.o.engineHost,
+      log: (level, msg) => this.log(level, msg),
+    });
+    return this.networking;
+  }
+
   newExecutor(nodeId: string): Executor {
+    const networking = this.#dataPlane(nodeId);
     return (
       this.o.executorFactory?.(nodeId, this.events) ??
       new DockerExecutor({
+        ...(networking ? { networking: networking.networking } : {}),
         engineHost: this.o.engineHost,
         nodeId,
         hostname: this.hostname,
@@ -180,6 +210,11 @@ export class NodeRuntime {
    * unreachable: the agent keeps trying, with backoff, and catches up later.
    */
   startAgent(remote: RemoteDispatcher, executor: Executor): Promise<void> {
+    const networking = this.networking;
+    if (networking)
+      void networking
+        .start()
+        .catch((e: unknown) => this.log('error', `starting the data plane: ${(e as Error).message}`));
     const agent = new Agent({
       nodeId: this.node!.nodeId,
       addr: this.node!.addr,
@@ -189,6 +224,7 @@ export class NodeRuntime {
       log: (m) => this.log('warn', m),
       onTlsTarget: (t) => this.renewal.onTlsTarget(t),
       onNodeRole: (role) => onNodeRole(this, role),
+      ...(networking ? { onNetworks: (views: NetworkView[]) => networking.onNetworks(views) } : {}),
       ...(this.o.engineConcurrency !== undefined ? { engineConcurrency: this.o.engineConcurrency } : {}),
     });
     this.agent = agent;
@@ -226,6 +262,8 @@ export class NodeRuntime {
     this.renewal.cancel();
     await this.agent?.stop();
     this.remote?.close();
+    const networking = this.networking;
+    this.networking = undefined;
     await this.server?.stop();
     await this.replica?.manager.stop();
     if (removeTasks && this.executor) {
@@ -236,6 +274,10 @@ export class NodeRuntime {
         this.log('warn', `removing task containers: ${(e as Error).message}`);
       }
     }
+    // Leaving takes the node's sandboxes and engine networks with it; a restart leaves them to
+    // the next start, so running containers keep their networks meanwhile.
+    if (removeTasks) await networking?.teardown();
+    else await networking?.stop();
     await this.replica?.raft.stop();
     this.replica?.transport.close();
     this.forwarder.close();

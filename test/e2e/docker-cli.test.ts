@@ -49,7 +49,17 @@ async function ok(args: string[], timeoutMs?: number): Promise<string> {
 async function startDaemon(): Promise<void> {
   daemon = spawn(
     process.execPath,
-    ['bin/shoald.js', '--data-root', dataRoot, '-H', `unix://${sock}`, '--log-level', 'debug'],
+    [
+      'bin/shoald.js',
+      '--data-plane',
+      'off',
+      '--data-root',
+      dataRoot,
+      '-H',
+      `unix://${sock}`,
+      '--log-level',
+      'debug',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   daemon.stderr!.on('data', (b: Buffer) => (daemonLog += b.toString()));
@@ -497,6 +507,8 @@ test('shoald serves several -H addresses, unix and tcp; join tokens rotate; swar
     process.execPath,
     [
       'bin/shoald.js',
+      '--data-plane',
+      'off',
       '--data-root',
       join(dir, 'data'),
       '--exec-root',

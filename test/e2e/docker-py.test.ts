@@ -34,9 +34,13 @@ async function python(script: string): Promise<Record<string, unknown>> {
 before(async () => {
   dataRoot = await mkdtemp(join(tmpdir(), 'shoal-e2e-py-'));
   sock = join(dataRoot, 'shoal.sock');
-  daemon = spawn(process.execPath, ['bin/shoald.js', '--data-root', dataRoot, '-H', `unix://${sock}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  daemon = spawn(
+    process.execPath,
+    ['bin/shoald.js', '--data-plane', 'off', '--data-root', dataRoot, '-H', `unix://${sock}`],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   daemon.stderr!.on('data', (b: Buffer) => (daemonLog += b.toString()));
   const env = { ...process.env, DOCKER_HOST: `unix://${sock}` };
   for (let i = 0; i < 100; i++) {

@@ -32,10 +32,20 @@ before(async () => {
   await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
   const token = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
   for (const i of [1, 2])
-    await nodes[i]!.ok(['swarm', 'join', '--token', token, '--advertise-addr', h.addr(i), `${h.addr(0)}:2377`]);
+    await nodes[i]!.ok([
+      'swarm',
+      'join',
+      '--token',
+      token,
+      '--advertise-addr',
+      h.addr(i),
+      `${h.addr(0)}:2377`,
+    ]);
   await waitFor(
     'three nodes ready',
-    async () => (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready').length === 3,
+    async () =>
+      (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready')
+        .length === 3,
     30_000,
     250,
   );
@@ -54,7 +64,9 @@ async function taskContainer(i: number, service: string): Promise<string> {
   await waitFor(
     `a running ${service} container on host ${i}`,
     async () => {
-      id = (await h.docker(i, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])).stdout
+      id = (
+        await h.docker(i, ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`])
+      ).stdout
         .trim()
         .split('\n')[0]!;
       return id !== '';
@@ -80,13 +92,25 @@ async function lookup(i: number, cid: string, name: string): Promise<string[]> {
 }
 
 async function fetchWho(i: number, cid: string, target: string): Promise<string> {
-  const r = await h.docker(i, ['exec', cid, 'wget', '-q', '-T', '2', '-O', '-', `http://${target}/cgi-bin/who`]);
+  const r = await h.docker(i, [
+    'exec',
+    cid,
+    'wget',
+    '-q',
+    '-T',
+    '2',
+    '-O',
+    '-',
+    `http://${target}/cgi-bin/who`,
+  ]);
   return r.code === 0 ? r.stdout.trim() : `error: ${r.stderr.trim()}`;
 }
 
 async function serviceVip(service: string, network = 'app'): Promise<string> {
   const netId = (await m.ok(['network', 'inspect', '--format', '{{.Id}}', network])).trim();
-  const vips = JSON.parse(await m.ok(['service', 'inspect', '--format', '{{json .Endpoint.VirtualIPs}}', service])) as {
+  const vips = JSON.parse(
+    await m.ok(['service', 'inspect', '--format', '{{json .Endpoint.VirtualIPs}}', service]),
+  ) as {
     NetworkID: string;
     Addr: string;
   }[];
@@ -94,7 +118,9 @@ async function serviceVip(service: string, network = 'app'): Promise<string> {
 }
 
 async function taskAddrs(service: string): Promise<string[]> {
-  const ids = (await m.ok(['service', 'ps', '-q', '--filter', 'desired-state=running', service])).trim().split('\n');
+  const ids = (await m.ok(['service', 'ps', '-q', '--filter', 'desired-state=running', service]))
+    .trim()
+    .split('\n');
   const out: string[] = [];
   for (const id of ids.filter(Boolean)) {
     const t = JSON.parse(await m.ok(['inspect', '--type', 'task', '--format', '{{json .}}', id])) as {
@@ -112,12 +138,35 @@ let client = '';
 
 test('services on one overlay reach each other by name across hosts, spread over backends, with the client address kept', async () => {
   await m.ok([
-    'service', 'create', '--detach', '--name', 'web', '--network', 'app', '--replicas', '4',
-    '--constraint', 'node.labels.host!=0', '--hostname', '{{.Task.Name}}', 'busybox:local', ...WEB,
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'web',
+    '--network',
+    'app',
+    '--replicas',
+    '4',
+    '--constraint',
+    'node.labels.host!=0',
+    '--hostname',
+    '{{.Task.Name}}',
+    'busybox:local',
+    ...WEB,
   ]);
   await m.ok([
-    'service', 'create', '--detach', '--name', 'client', '--network', 'app',
-    '--constraint', 'node.labels.host==0', 'busybox:local', 'sleep', '1d',
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'client',
+    '--network',
+    'app',
+    '--constraint',
+    'node.labels.host==0',
+    'busybox:local',
+    'sleep',
+    '1d',
   ]);
   client = await taskContainer(0, 'client');
   await taskContainer(1, 'web');
@@ -127,7 +176,12 @@ test('services on one overlay reach each other by name across hosts, spread over
   const backends = await taskAddrs('web');
 
   // name → VIP; tasks.<service> → every running task.
-  await waitFor('web resolves to its VIP', async () => (await lookup(0, client, 'web')).join() === vip, 10_000, 200);
+  await waitFor(
+    'web resolves to its VIP',
+    async () => (await lookup(0, client, 'web')).join() === vip,
+    10_000,
+    200,
+  );
   await waitFor(
     'tasks.web resolves to every task',
     async () => (await lookup(0, client, 'tasks.web')).join() === backends.join(),
@@ -153,15 +207,43 @@ test('services on one overlay reach each other by name across hosts, spread over
 
 test('dnsrr: the name returns the running tasks, in varying order', async () => {
   await m.ok([
-    'service', 'create', '--detach', '--name', 'rr', '--network', 'app', '--endpoint-mode', 'dnsrr',
-    '--replicas', '3', '--constraint', 'node.labels.host!=0', 'busybox:local', ...WEB,
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'rr',
+    '--network',
+    'app',
+    '--endpoint-mode',
+    'dnsrr',
+    '--replicas',
+    '3',
+    '--constraint',
+    'node.labels.host!=0',
+    'busybox:local',
+    ...WEB,
   ]);
   await waitFor('three running rr tasks', async () => (await taskAddrs('rr')).length === 3, 60_000, 250);
   const want = (await taskAddrs('rr')).join();
-  await waitFor('rr resolves to its tasks', async () => (await lookup(0, client, 'rr')).join() === want, 10_000, 200);
+  await waitFor(
+    'rr resolves to its tasks',
+    async () => (await lookup(0, client, 'rr')).join() === want,
+    10_000,
+    200,
+  );
   const firsts = new Set<string>();
   for (let n = 0; n < 12 && firsts.size < 2; n++) {
-    const r = await h.docker(0, ['exec', client, 'wget', '-q', '-T', '2', '-O', '-', 'http://rr/cgi-bin/who']);
+    const r = await h.docker(0, [
+      'exec',
+      client,
+      'wget',
+      '-q',
+      '-T',
+      '2',
+      '-O',
+      '-',
+      'http://rr/cgi-bin/who',
+    ]);
     if (r.code === 0) firsts.add(r.stdout.split(' ')[0]!);
   }
   assert.ok(firsts.size >= 2, 'dnsrr answers are shuffled, so more than one task gets connections');
@@ -171,12 +253,22 @@ test('scale and a killed task are followed by DNS and the VIP', async () => {
   await m.ok(['service', 'scale', '--detach', 'web=6']);
   await waitFor('six running web tasks', async () => (await taskAddrs('web')).length === 6, 60_000, 250);
   const six = (await taskAddrs('web')).join();
-  await waitFor('tasks.web follows the scale', async () => (await lookup(0, client, 'tasks.web')).join() === six, 3_000, 100);
+  await waitFor(
+    'tasks.web follows the scale',
+    async () => (await lookup(0, client, 'tasks.web')).join() === six,
+    3_000,
+    100,
+  );
 
   // A backend container killed under the swarm leaves tasks.web and the VIP at once.
   const victim = await taskContainer(1, 'web');
   const victimAddr = (
-    await h.docker(1, ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', victim])
+    await h.docker(1, [
+      'inspect',
+      '--format',
+      '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+      victim,
+    ])
   ).stdout.trim();
   await h.docker(1, ['kill', victim]);
   await waitFor(
@@ -195,9 +287,18 @@ test('service update --network-add and --network-rm attach and detach a running 
   await waitFor(
     'the client task on both networks',
     async () => {
-      const id = (await h.docker(0, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=client'])).stdout.trim();
+      const id = (
+        await h.docker(0, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=client'])
+      ).stdout.trim();
       if (!id) return false;
-      const nets = (await h.docker(0, ['inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', id])).stdout;
+      const nets = (
+        await h.docker(0, [
+          'inspect',
+          '--format',
+          '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}',
+          id,
+        ])
+      ).stdout;
       if (nets.includes('side') && nets.includes('app')) {
         client = id;
         return true;
@@ -211,9 +312,18 @@ test('service update --network-add and --network-rm attach and detach a running 
   await waitFor(
     'the client task off the side network',
     async () => {
-      const id = (await h.docker(0, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=client'])).stdout.trim();
+      const id = (
+        await h.docker(0, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=client'])
+      ).stdout.trim();
       if (!id) return false;
-      const nets = (await h.docker(0, ['inspect', '--format', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', id])).stdout;
+      const nets = (
+        await h.docker(0, [
+          'inspect',
+          '--format',
+          '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}',
+          id,
+        ])
+      ).stdout;
       if (!nets.includes('side') && nets.includes('app')) {
         client = id;
         return true;
@@ -240,13 +350,19 @@ test('--opt encrypted is refused clearly on this kernel', async () => {
 test('a node killed with kill -9: its endpoints leave the other nodes forwarding entries and VIP', async () => {
   const addrsOn2 = (
     await h.docker(2, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=web'])
-  ).stdout.trim().split('\n').filter(Boolean);
+  ).stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean);
   assert.ok(addrsOn2.length > 0, 'host 2 runs web tasks');
   await nodes[2]!.stop('SIGKILL');
   await waitFor(
     'host 2 leaves host 0 forwarding entries',
     async () => {
-      const ns = (await h.exec(0, ['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('shoal-'));
+      const ns = (await h.exec(0, ['ip', 'netns', 'list'])).stdout
+        .split('\n')
+        .map((l) => l.split(' ')[0]!)
+        .filter((n) => n.startsWith('shoal-'));
       for (const n of ns) {
         const fdb = (await h.exec(0, ['bridge', '-n', n, 'fdb', 'show'])).stdout;
         if (fdb.includes(`dst ${h.addr(2)}`)) return false;

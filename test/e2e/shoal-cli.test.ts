@@ -36,7 +36,15 @@ before(async () => {
   dataRoot = await mkdtemp(join(tmpdir(), 'shoal-cli-'));
   daemon = spawn(
     process.execPath,
-    ['bin/shoald.js', '--data-root', dataRoot, '-H', `unix://${join(dataRoot, 's.sock')}`],
+    [
+      'bin/shoald.js',
+      '--data-plane',
+      'off',
+      '--data-root',
+      dataRoot,
+      '-H',
+      `unix://${join(dataRoot, 's.sock')}`,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   daemon.stderr!.on('data', (b: Buffer) => (log += b.toString()));

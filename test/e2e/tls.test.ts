@@ -206,6 +206,8 @@ test('bad or missing certificate files stop shoald at startup, naming the file',
       process.execPath,
       [
         'bin/shoald.js',
+        '--data-plane',
+        'off',
         '--data-root',
         join(dir, 'bad-data'),
         '--exec-root',

@@ -78,6 +78,9 @@ export class Shoald {
         this.name,
         '--log-level',
         'debug',
+        // Loopback clusters share one engine, and so one plugin socket: the data plane runs only
+        // in namespace hosts (nshosts.ts), one shoald per engine.
+        ...(via ? [] : ['--data-plane', 'off']),
         ...this.extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },

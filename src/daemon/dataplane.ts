@@ -1,0 +1,119 @@
+// The node's data plane, wired: the sandboxes and their VIP rules (NodeDataPlane), the DNS
+// resolver that follows them, the engine plugin that attaches containers, the engine networks, and
+// the executor's TaskNetworking. The agent hands the dispatcher's network views in (`onNetworks`);
+// the executor asks `networking` before it creates a task's container. One per shoald while it is
+// in a swarm; several shoalds sharing one engine (loopback test clusters) run with it off.
+import { spawnSync } from 'node:child_process';
+import type { NetworkView, TaskNetworking } from '../api/index.js';
+import { EngineApiClient } from '../engineclient/index.js';
+import {
+  DnsResolver,
+  EngineNetworks,
+  NodeDataPlane,
+  PluginServer,
+  Sandboxes,
+  ShoalTaskNetworking,
+  encryptionUnsupported,
+} from '../network/index.js';
+
+export type DataPlaneMode = 'auto' | 'off';
+
+/**
+ * Whether this process can run the data plane: root, with iproute2 and nftables. In `auto` a
+ * node without them runs tasks on the engine's default bridge and says why once.
+ */
+export function dataPlaneAvailable(mode: DataPlaneMode | undefined): { ok: boolean; why?: string } {
+  if (mode === 'off') return { ok: false, why: 'turned off (--data-plane off)' };
+  if (process.getuid?.() !== 0) return { ok: false, why: 'shoald is not running as root' };
+  for (const [cmd, pkg] of [
+    ['ip', 'iproute2'],
+    ['nft', 'nftables'],
+  ] as const) {
+    const r = spawnSync(cmd, ['-V'], { stdio: 'ignore', timeout: 5000 });
+    if (r.error || r.status !== 0) return { ok: false, why: `${cmd} is missing (install ${pkg})` };
+  }
+  return { ok: true };
+}
+
+export interface NodeNetworkingOptions {
+  nodeId: string;
+  /** This node's underlay address (the advertised one): the local end of its VXLAN tunnels. */
+  underlayAddr: string;
+  engineHost: string;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+export class NodeNetworking {
+  readonly plane: NodeDataPlane;
+  readonly dns: DnsResolver;
+  readonly networking: TaskNetworking;
+  readonly #sandboxes: Sandboxes;
+  readonly #plugin: PluginServer;
+  readonly #engineNets: EngineNetworks;
+  readonly #warn: (m: string) => void;
+  #views = new Map<string, NetworkView>();
+  #started = false;
+
+  constructor(o: NodeNetworkingOptions) {
+    const warn = (m: string): void => o.log('warn', m);
+    this.#warn = warn;
+    const engine = new EngineApiClient({ host: o.engineHost, timeoutMs: 60_000 });
+    this.#sandboxes = new Sandboxes({ nodeId: o.nodeId, underlayAddr: () => o.underlayAddr, log: warn });
+    this.dns = new DnsResolver({ log: (m) => o.log('debug', m) });
+    this.plane = new NodeDataPlane({
+      sandboxes: this.#sandboxes,
+      log: warn,
+      onApplied: (views) => {
+        void this.dns
+          .update([...views], (id) => this.#sandboxes.namespaceOf(id))
+          .catch((e: unknown) => warn(`dns: ${(e as Error).message}`));
+        void this.#engineNets
+          .prune(new Set(views.map((v) => v.id)))
+          .catch((e: unknown) => warn(`pruning engine networks: ${(e as Error).message}`));
+      },
+    });
+    this.#engineNets = new EngineNetworks({ engine });
+    this.#plugin = new PluginServer({ sandboxes: this.#sandboxes, engine, log: warn });
+    this.networking = new ShoalTaskNetworking({
+      view: (id) => this.#views.get(id),
+      networks: this.#engineNets,
+      sandboxes: this.#sandboxes,
+      encryptionUnsupported,
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#plugin.start();
+    this.dns.start();
+    this.plane.start();
+  }
+
+  /** The dispatcher's views of this node's networks, complete each time. */
+  onNetworks(views: readonly NetworkView[]): void {
+    this.#views = new Map(views.map((v) => [v.id, v]));
+    this.plane.apply(views);
+  }
+
+  /** Stops serving; the kernel keeps what it has, so running containers keep their networks. */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    await this.plane.stop();
+    await this.dns.stop();
+    await this.#plugin.stop();
+  }
+
+  /**
+   * Leaves nothing behind (swarm leave, after the task containers are gone): the engine networks
+   * first, while the plugin still answers the engine's DeleteNetwork, then the sandboxes.
+   */
+  async teardown(): Promise<void> {
+    await this.#engineNets
+      .prune(new Set())
+      .catch((e: unknown) => this.#warn(`removing engine networks: ${(e as Error).message}`));
+    await this.stop();
+    await this.plane.teardown();
+  }
+}
