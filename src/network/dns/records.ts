@@ -11,6 +11,7 @@
 //   glibc fails the A lookup of a name whose AAAA lookup said NXDOMAIN.
 // - TTL 0: the answers follow the view the moment it changes, and dnsrr is reshuffled on every
 //   lookup. The cost is a query per lookup, which the resolver carries (bench/dns.ts).
+import { isIP } from 'node:net';
 import type { StringAnswer } from 'dns-packet';
 import { parseIp, type NetworkView } from '../../api/index.js';
 
@@ -45,9 +46,11 @@ const bare = (addr: string): string => {
 
 /** The reverse-lookup name of an address, or undefined for a string that is none. */
 export function reverseName(addr: string): string | undefined {
-  const ip = parseIp(bare(addr));
+  const a = bare(addr);
+  const family = isIP(a);
+  if (family === 4) return `${a.split('.').reverse().join('.')}.in-addr.arpa`;
+  const ip = family === 6 ? parseIp(a) : undefined;
   if (!ip) return undefined;
-  if (ip.family === 4) return `${bare(addr).split('.').reverse().join('.')}.in-addr.arpa`;
   return `${[...ip.value.toString(16).padStart(32, '0')].reverse().join('.')}.ip6.arpa`;
 }
 
@@ -70,9 +73,9 @@ export function buildIndex(view: NetworkView): NetworkIndex {
   };
   const push = (e: NameEntry, addr: string): void => {
     const a = bare(addr);
-    const ip = parseIp(a);
-    if (ip?.family === 4) e.v4.push(a);
-    else if (ip?.family === 6) e.v6.push(a);
+    const family = isIP(a);
+    if (family === 4) e.v4.push(a);
+    else if (family === 6) e.v6.push(a);
   };
 
   const ready = new Map<string, string[]>(); // serviceId -> ready addresses

@@ -1,4 +1,8 @@
 // Views and a seeded random for the resolver's tests and bench (bench/dns.ts).
+import dgram from 'node:dgram';
+import { connect, isIPv6 } from 'node:net';
+import dnsPacket from 'dns-packet';
+import type { DecodedPacket, RecordType } from 'dns-packet';
 import type { EndpointView, NetworkView, ServiceView } from '../../api/index.js';
 
 /** A seeded random (mulberry32): the same seed gives the same shuffles. */
@@ -32,3 +36,66 @@ export function network(services: ServiceView[], endpoints: EndpointView[], id =
   };
 }
 
+
+/** A decoded answer; dns-packet decodes the rcode, its types omit it. */
+export type Answered = DecodedPacket & { rcode: string };
+
+export interface QueryOptions {
+  host: string;
+  port: number;
+  name: string;
+  type?: RecordType;
+  tcp?: boolean;
+  timeoutMs?: number;
+}
+
+/** One query, over UDP or TCP, as a stub resolver sends it (RD set, no EDNS). */
+export function dnsQuery(o: QueryOptions): Promise<Answered> {
+  const msg = dnsPacket.encode({
+    type: 'query',
+    id: Math.floor(Math.random() * 65536),
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type: o.type ?? 'A', name: o.name, class: 'IN' }],
+  });
+  return o.tcp ? rawTcp(o.host, o.port, msg, o.timeoutMs ?? 3000) : rawUdp(o.host, o.port, msg, o.timeoutMs ?? 3000);
+}
+
+export function rawUdp(host: string, port: number, msg: Buffer, timeoutMs: number): Promise<Answered> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => {
+      s.close();
+      reject(new Error('no answer'));
+    }, timeoutMs);
+    s.on('message', (b) => {
+      clearTimeout(timer);
+      s.close();
+      resolve(dnsPacket.decode(b) as Answered);
+    });
+    s.send(msg, port, host);
+  });
+}
+
+export function rawTcp(host: string, port: number, msg: Buffer, timeoutMs: number): Promise<Answered> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host, port });
+    const timer = setTimeout(() => sock.destroy(new Error('no answer')), timeoutMs);
+    let buf = Buffer.alloc(0);
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(msg.length);
+    sock.write(Buffer.concat([len, msg]));
+    sock.on('data', (c) => {
+      buf = Buffer.concat([buf, c]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0))) as Answered);
+      }
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    sock.on('close', () => reject(new Error('closed')));
+  });
+}
