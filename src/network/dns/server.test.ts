@@ -5,59 +5,10 @@ import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, StringAnswer } from 'dns-packet';
 import { DnsResolver, upstreamsFromResolvConf, parseUpstream, type QueryInfo } from './server.js';
-import { dnsQuery, endpoint, network, rawUdp, seeded } from './testing.js';
+import { dnsQuery, endpoint, FakeUpstream, network, rawUdp, seeded } from './testing.js';
 
 // Everything here is on 127.0.0.x: the upstream is a fake on loopback, never the host's resolver.
 const HOST = '127.0.0.1';
-
-/**
- * A fake upstream on loopback: `example.test` answers 192.0.2.7, `nx.test` NXDOMAIN, `big.test`
- * a truncated UDP answer and its full answer over TCP, `slow.test` never.
- */
-class FakeUpstream {
-  udp = dgram.createSocket('udp4');
-  tcp = net.createServer();
-  port = 0;
-  seen: string[] = [];
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.udp.bind(0, HOST, () => r()));
-    this.port = this.udp.address().port;
-    await new Promise<void>((r) => this.tcp.listen(this.port, HOST, () => r()));
-    this.udp.on('message', (msg, rinfo) => {
-      const out = this.#answer(msg, false);
-      if (out) this.udp.send(out, rinfo.port, rinfo.address);
-    });
-    this.tcp.on('connection', (s) => {
-      s.on('error', () => {});
-      s.once('data', (d) => {
-        const out = this.#answer(d.subarray(2, 2 + d.readUInt16BE(0)), true);
-        if (!out) return;
-        const len = Buffer.alloc(2);
-        len.writeUInt16BE(out.length);
-        s.end(Buffer.concat([len, out]));
-      });
-    });
-  }
-
-  #answer(msg: Buffer, tcp: boolean): Buffer | undefined {
-    const q = dnsPacket.decode(msg);
-    const name = q.questions![0]!.name;
-    this.seen.push(`${tcp ? 'tcp' : 'udp'}:${name}`);
-    if (name === 'slow.test') return undefined;
-    const a = (data: string): StringAnswer => ({ type: 'A', name, ttl: 60, class: 'IN', data });
-    const base = { type: 'response' as const, id: q.id!, questions: q.questions! };
-    if (name === 'example.test') return dnsPacket.encode({ ...base, flags: 0x80, answers: [a('192.0.2.7')] });
-    if (name === 'big.test' && !tcp) return dnsPacket.encode({ ...base, flags: 0x80 | 0x200, answers: [] });
-    if (name === 'big.test') return dnsPacket.encode({ ...base, answers: [a('192.0.2.8'), a('192.0.2.9')] });
-    return dnsPacket.encode({ ...base, flags: 0x80 | 3, answers: [] });
-  }
-
-  stop(): void {
-    this.udp.close();
-    this.tcp.close();
-  }
-}
 
 const view = network(
   [
@@ -72,7 +23,7 @@ const view = network(
   ],
 );
 
-const upstream = new FakeUpstream();
+const upstream = new FakeUpstream(HOST);
 const queries: QueryInfo[] = [];
 let resolver: DnsResolver;
 let port = 0;

@@ -1,8 +1,8 @@
 // Views and a seeded random for the resolver's tests and bench (bench/dns.ts).
 import dgram from 'node:dgram';
-import { connect, isIPv6 } from 'node:net';
+import net, { connect, isIPv6 } from 'node:net';
 import dnsPacket from 'dns-packet';
-import type { DecodedPacket, RecordType } from 'dns-packet';
+import type { DecodedPacket, RecordType, StringAnswer } from 'dns-packet';
 import type { EndpointView, NetworkView, ServiceView } from '../../api/index.js';
 
 /** A seeded random (mulberry32): the same seed gives the same shuffles. */
@@ -99,3 +99,58 @@ export function rawTcp(host: string, port: number, msg: Buffer, timeoutMs: numbe
     sock.on('close', () => reject(new Error('closed')));
   });
 }
+
+/**
+ * A fake upstream on loopback: `example.test` answers 192.0.2.7, `nx.test` NXDOMAIN, `big.test`
+ * a truncated UDP answer and its full answer over TCP, `slow.test` never.
+ */
+export class FakeUpstream {
+  readonly host: string;
+  udp = dgram.createSocket('udp4');
+  tcp = net.createServer();
+  port = 0;
+  seen: string[] = [];
+
+  constructor(host: string) {
+    this.host = host;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.udp.bind(0, this.host, () => r()));
+    this.port = this.udp.address().port;
+    await new Promise<void>((r) => this.tcp.listen(this.port, this.host, () => r()));
+    this.udp.on('message', (msg, rinfo) => {
+      const out = this.#answer(msg, false);
+      if (out) this.udp.send(out, rinfo.port, rinfo.address);
+    });
+    this.tcp.on('connection', (s) => {
+      s.on('error', () => {});
+      s.once('data', (d) => {
+        const out = this.#answer(d.subarray(2, 2 + d.readUInt16BE(0)), true);
+        if (!out) return;
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(out.length);
+        s.end(Buffer.concat([len, out]));
+      });
+    });
+  }
+
+  #answer(msg: Buffer, tcp: boolean): Buffer | undefined {
+    const q = dnsPacket.decode(msg);
+    const name = q.questions![0]!.name;
+    this.seen.push(`${tcp ? 'tcp' : 'udp'}:${name}`);
+    if (name === 'slow.test') return undefined;
+    const a = (data: string): StringAnswer => ({ type: 'A', name, ttl: 60, class: 'IN', data });
+    const base = { type: 'response' as const, id: q.id!, questions: q.questions! };
+    if (name === 'example.test') return dnsPacket.encode({ ...base, flags: 0x80, answers: [a('192.0.2.7')] });
+    if (name === 'big.test' && !tcp) return dnsPacket.encode({ ...base, flags: 0x80 | 0x200, answers: [] });
+    if (name === 'big.test') return dnsPacket.encode({ ...base, answers: [a('192.0.2.8'), a('192.0.2.9')] });
+    return dnsPacket.encode({ ...base, flags: 0x80 | 3, answers: [] });
+  }
+
+  stop(): void {
+    this.udp.close();
+    this.tcp.close();
+  }
+}
+
