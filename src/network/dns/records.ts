@@ -155,35 +155,44 @@ export function answer(view: NetworkView, qname: string, qtype: string, random: 
   return answerFrom(indexOf(view), qname, qtype, random);
 }
 
+/** What a name answers, before it is made records: the values of one type (none for NODATA). */
+export interface Lookup {
+  rcode: Rcode;
+  type: 'A' | 'AAAA' | 'PTR';
+  values: readonly string[];
+}
+
+const NXDOMAIN: Lookup = { rcode: 'NXDOMAIN', type: 'A', values: [] };
+
+/** The hot path of `answer`: one Map read, and a shuffle of the one name's addresses. */
+export function lookup(idx: NetworkIndex, qname: string, qtype: string, random: () => number): Lookup | undefined {
+  const name = normalizeName(qname);
+  const e = idx.names.get(name);
+  const type = qtype.toUpperCase();
+  if (e) {
+    if (e.v4.length === 0 && e.v6.length === 0) return NXDOMAIN;
+    const list = type === 'A' ? e.v4 : type === 'AAAA' ? e.v6 : [];
+    return {
+      rcode: 'NOERROR',
+      type: type === 'AAAA' ? 'AAAA' : 'A',
+      values: e.shuffle && list.length > 1 ? shuffled(list, random) : list,
+    };
+  }
+  const target = idx.ptr.get(name);
+  if (target === undefined) return undefined;
+  return { rcode: 'NOERROR', type: 'PTR', values: type === 'PTR' ? [target] : [] };
+}
+
 export function answerFrom(
   idx: NetworkIndex,
   qname: string,
   qtype: string,
   random: () => number,
 ): Reply | undefined {
-  const name = normalizeName(qname);
-  const e = idx.names.get(name);
-  if (e) {
-    if (e.v4.length === 0 && e.v6.length === 0) return { rcode: 'NXDOMAIN', answers: [] };
-    const type = qtype.toUpperCase();
-    const list = type === 'A' ? e.v4 : type === 'AAAA' ? e.v6 : [];
-    const addrs = e.shuffle && list.length > 1 ? shuffled(list, random) : list;
-    return {
-      rcode: 'NOERROR',
-      answers: addrs.map((data) =>
-        type === 'A'
-          ? { type: 'A' as const, name: qname, ttl: RECORD_TTL, class: 'IN' as const, data }
-          : { type: 'AAAA' as const, name: qname, ttl: RECORD_TTL, class: 'IN' as const, data },
-      ),
-    };
-  }
-  const target = idx.ptr.get(name);
-  if (target !== undefined) {
-    if (qtype.toUpperCase() !== 'PTR') return { rcode: 'NOERROR', answers: [] };
-    return {
-      rcode: 'NOERROR',
-      answers: [{ type: 'PTR', name: qname, ttl: RECORD_TTL, class: 'IN', data: target }],
-    };
-  }
-  return undefined;
+  const l = lookup(idx, qname, qtype, random);
+  if (!l) return undefined;
+  return {
+    rcode: l.rcode,
+    answers: l.values.map((data) => ({ type: l.type, name: qname, ttl: RECORD_TTL, class: 'IN', data })),
+  };
 }

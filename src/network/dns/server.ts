@@ -10,20 +10,11 @@ import dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import dnsPacket from 'dns-packet';
-import type { Answer, DecodedPacket } from 'dns-packet';
 import { unavailable, type NetworkView } from '../../api/index.js';
-import { answerFrom, indexOf, type Reply } from './records.js';
+import { indexOf, lookup, RECORD_TTL } from './records.js';
+import { encodeAnswer, parseQuery, QR, RCODE, rawReply, TC, udpLimit } from './wire.js';
 
-const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4 } as const;
-const QR = 1 << 15;
-const TC = dnsPacket.TRUNCATED_RESPONSE;
-const RD = dnsPacket.RECURSION_DESIRED;
-const RA = dnsPacket.RECURSION_AVAILABLE;
-const AA = dnsPacket.AUTHORITATIVE_ANSWER;
 const HEADER = 12;
-/** A UDP answer without EDNS fits 512 bytes (RFC 1035); with EDNS, what the client offers, up to this. */
-const MAX_UDP = 4096;
 const MAX_MESSAGE = 65_535;
 const CHILD = fileURLToPath(new URL('./bind-child.js', import.meta.url));
 
@@ -108,32 +99,6 @@ export function parseUpstream(s: string): Upstream {
     throw unavailable(`dns: upstream "${s}" is not ip, ip:port or [ipv6]:port`);
   }
   return { host: m[1]!, port };
-}
-
-/** The length of the header and first question of a raw message, or undefined if malformed. */
-function questionEnd(msg: Buffer): number | undefined {
-  if (msg.length < HEADER || msg.readUInt16BE(4) < 1) return undefined;
-  let off = HEADER;
-  for (let labels = 0; labels < 128; labels++) {
-    const len = msg[off];
-    if (len === undefined || len > 63) return undefined;
-    off += 1 + len;
-    if (len === 0) return off + 4 <= msg.length ? off + 4 : undefined;
-  }
-  return undefined;
-}
-
-/** An answer with no records built from the raw query (its ID, opcode, RD and question). */
-function rawReply(query: Buffer, rcode: number, truncated = false): Buffer | undefined {
-  const end = questionEnd(query);
-  if (end === undefined) return undefined;
-  const out = Buffer.from(query.subarray(0, end));
-  const flags = query.readUInt16BE(2);
-  out.writeUInt16BE(QR | (flags & (0xf << 11)) | (flags & RD) | RA | (truncated ? TC : 0) | rcode, 2);
-  out.writeUInt16BE(1, 4);
-  out.writeUInt32BE(0, 6);
-  out.writeUInt16BE(0, 10);
-  return out;
 }
 
 /** Forwards queries to the upstream resolvers over UDP, retrying over TCP when truncated. */
@@ -290,50 +255,6 @@ function tcpQuery(up: Upstream, query: Buffer, timeoutMs: number): Promise<Buffe
       reject(new Error('closed before an answer'));
     });
   });
-}
-
-const OPT: Answer = {
-  type: 'OPT',
-  name: '.',
-  udpPayloadSize: MAX_UDP,
-  extendedRcode: 0,
-  ednsVersion: 0,
-  flags: 0,
-  flag_do: false,
-  options: [],
-};
-
-/** What a view answers, encoded; undefined if the packet cannot be encoded back. */
-function encodeReply(q: DecodedPacket, reply: Reply, limit: number): Buffer | undefined {
-  const question = q.questions?.[0];
-  if (!question) return undefined;
-  const opt = q.additionals?.some((a) => a.type === 'OPT');
-  const packet = {
-    type: 'response' as const,
-    id: q.id ?? 0,
-    flags: ((q.flags ?? 0) & RD) | RA | AA | RCODE[reply.rcode],
-    questions: [question],
-    answers: reply.answers,
-    additionals: opt ? [OPT] : [],
-  };
-  try {
-    const buf = dnsPacket.encode(packet);
-    if (buf.length <= limit || reply.answers.length === 0) return buf;
-    // Too big for the client's UDP: as many records as fit, with TC so that it may ask over TCP.
-    // The records of one answer are all the same size (one name, one type).
-    const base = dnsPacket.encodingLength({ ...packet, answers: [] });
-    const each = (buf.length - base) / reply.answers.length;
-    const fit = Math.max(0, Math.floor((limit - base) / each));
-    return dnsPacket.encode({ ...packet, flags: packet.flags | TC, answers: reply.answers.slice(0, fit) });
-  } catch {
-    return undefined;
-  }
-}
-
-function udpLimit(q: DecodedPacket): number {
-  const opt = q.additionals?.find((a) => a.type === 'OPT');
-  const size = opt && 'udpPayloadSize' in opt ? Number(opt.udpPayloadSize) : 512;
-  return Math.min(MAX_UDP, Math.max(512, size));
 }
 
 function closeListener(l: Listener): void {
@@ -566,32 +487,25 @@ export class DnsResolver {
     dropped: () => void = () => {},
   ): void {
     this.#stats.queries++;
-    let q: DecodedPacket;
-    try {
-      q = dnsPacket.decode(msg);
-    } catch {
-      this.#stats.dropped++;
-      return dropped();
-    }
-    const question = q.questions?.[0];
-    if (q.type !== 'query' || !question) {
+    const q = parseQuery(msg);
+    if (!q) {
       this.#stats.dropped++;
       return dropped();
     }
     const limit = transport === 'udp' ? udpLimit(q) : MAX_MESSAGE;
     const note = (outcome: QueryInfo['outcome']): void =>
-      this.#opts.onQuery?.({ networkId, from, transport, name: question.name, type: question.type, outcome });
-    if (((q.flags ?? 0) >> 11) & 0xf) {
+      this.#opts.onQuery?.({ networkId, from, transport, name: q.name, type: q.type, outcome });
+    // Only standard queries (opcode 0); NOTIFY, UPDATE and the rest are not ours.
+    if ((q.flags >> 11) & 0xf) {
       const out = rawReply(msg, RCODE.NOTIMP);
       return out ? send(out) : dropped();
     }
     const view = this.#views.get(networkId);
-    const reply = view && answerFrom(indexOf(view), question.name, question.type, this.#opts.random);
-    if (reply) {
-      const out = encodeReply(q, reply, limit) ?? rawReply(msg, RCODE.SERVFAIL);
+    const found = view && lookup(indexOf(view), q.name, q.type, this.#opts.random);
+    if (found) {
       this.#stats.local++;
       note('local');
-      return out ? send(out) : dropped();
+      return send(encodeAnswer(msg, q, RCODE[found.rcode], found.type, found.values, RECORD_TTL, limit));
     }
     const forwarder = this.#forwarder;
     const servfail = (): void => {
