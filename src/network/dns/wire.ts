@@ -71,7 +71,12 @@ function header(msg: Buffer, q: Query, out: Buffer, flags: number, an: number, a
 }
 
 function rdataOf(type: 'A' | 'AAAA' | 'PTR', value: string): Buffer {
-  if (type === 'A') return Buffer.from(value.split('.').map(Number));
+  if (type === 'A') {
+    const b = Buffer.allocUnsafe(4);
+    let i = 0;
+    for (const part of value.split('.')) b[i++] = Number(part);
+    return b;
+  }
   if (type === 'AAAA') {
     const [head = '', tail] = value.split('::');
     const h = head === '' ? [] : head.split(':');
@@ -99,16 +104,18 @@ export function encodeAnswer(
   limit: number,
 ): Buffer {
   const opt = q.udpSize !== undefined ? 11 : 0;
-  const rdatas = values.map((v) => rdataOf(type, v));
+  // Only the records that fit are written (a dnsrr answer of 100 tasks keeps about 30).
+  const rdatas: Buffer[] = [];
   let size = q.end + opt;
-  let n = 0;
-  for (const r of rdatas) {
+  for (const v of values) {
+    const r = rdataOf(type, v);
     if (size + 12 + r.length > limit) break;
     size += 12 + r.length;
-    n++;
+    rdatas.push(r);
   }
+  const n = rdatas.length;
   const out = Buffer.alloc(size);
-  header(msg, q, out, AA | rcode | (n < rdatas.length ? TC : 0), n, opt ? 1 : 0);
+  header(msg, q, out, AA | rcode | (n < values.length ? TC : 0), n, opt ? 1 : 0);
   let off = q.end;
   for (let i = 0; i < n; i++) {
     const r = rdatas[i]!;
