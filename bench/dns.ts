@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import dnsPacket from 'dns-packet';
 import { DnsResolver, testEndpoint, testNetwork } from '../src/network/index.js';
 
-
 interface Result {
   mode: string;
   queries: number;
@@ -29,7 +28,13 @@ interface Result {
 }
 
 /** The client: `window` queries in flight for `name` until the time or the count runs out. */
-async function client(port: number, name: string, secs: number, max: number, window: number): Promise<Result> {
+async function client(
+  port: number,
+  name: string,
+  secs: number,
+  max: number,
+  window: number,
+): Promise<Result> {
   const sock = dgram.createSocket('udp4');
   const sentAt = new Float64Array(65536).fill(-1);
   const lat: number[] = [];
@@ -67,7 +72,8 @@ async function client(port: number, name: string, secs: number, max: number, win
       sock.close();
       const secsTaken = (performance.now() - t0) / 1000;
       lat.sort((a, b) => a - b);
-      const pct = (p: number): number => Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(3));
+      const pct = (p: number): number =>
+        Number((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(3));
       resolve({
         mode: name,
         queries: lat.length,
@@ -125,8 +131,18 @@ async function main(): Promise<void> {
       { id: 's-vip', name: 'vip', mode: 'vip', vip: '10.0.0.2', aliases: [] },
     ],
     tasks.flatMap((i) => [
-      testEndpoint({ id: `r${i}`, name: `rr.${i + 1}.r${i}`, serviceId: 's-rr', addresses: [`10.0.1.${i + 1}/16`] }),
-      testEndpoint({ id: `v${i}`, name: `vip.${i + 1}.v${i}`, serviceId: 's-vip', addresses: [`10.0.2.${i + 1}/16`] }),
+      testEndpoint({
+        id: `r${i}`,
+        name: `rr.${i + 1}.r${i}`,
+        serviceId: 's-rr',
+        addresses: [`10.0.1.${i + 1}/16`],
+      }),
+      testEndpoint({
+        id: `v${i}`,
+        name: `vip.${i + 1}.v${i}`,
+        serviceId: 's-vip',
+        addresses: [`10.0.2.${i + 1}/16`],
+      }),
     ]),
   );
   const resolver = new DnsResolver({ upstreams: [] });
@@ -136,12 +152,22 @@ async function main(): Promise<void> {
     const port = await resolver.listenLocal(view.id, '127.0.0.1', 0);
     for (const mode of ['rr', 'vip']) {
       const cpu0 = process.cpuUsage();
-      const child = fork(fileURLToPath(import.meta.url), ['--client', String(port), mode, String(secs), String(max), String(window)]);
+      const child = fork(fileURLToPath(import.meta.url), [
+        '--client',
+        String(port),
+        mode,
+        String(secs),
+        String(max),
+        String(window),
+      ]);
       const r = await new Promise<Result>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error('client did not finish'));
-        }, (secs + 30) * 1000);
+        const timer = setTimeout(
+          () => {
+            child.kill('SIGKILL');
+            reject(new Error('client did not finish'));
+          },
+          (secs + 30) * 1000,
+        );
         child.once('message', (m) => {
           clearTimeout(timer);
           resolve(m as Result);

@@ -86,40 +86,48 @@ after(async () => {
   if (root) await cleanup();
 });
 
-test('a task namespace resolves service names on its gateway, served from the daemon namespace', { skip: !root && 'needs root' }, async () => {
-  const r = new DnsResolver({
-    onQuery: (q) => seen.push(q),
-    upstreams: [`127.0.0.1:${upstream.port}`],
-  });
-  try {
-    r.start();
-    await r.update([view], (id) => (id === 'sdnet' ? SBX : undefined));
-    assert.equal(r.stats().listeners, 1, 'one listener (UDP and TCP) on the one gateway');
-
-    assert.deepEqual(await fromTask('web'), { rcode: 'NOERROR', addrs: ['10.96.1.2'] });
-    const tasks = await fromTask('tasks.web');
-    assert.deepEqual(tasks.addrs.sort(), ['10.96.1.5', '10.96.1.6']);
-    assert.deepEqual((await fromTask('rr', true)).addrs.sort(), ['10.96.1.7', '10.96.1.8'], 'over TCP');
-    assert.deepEqual(await fromTask('nothing.test'), { rcode: 'NXDOMAIN', addrs: [] }, 'the fake upstream said so');
-    assert.ok(upstream.seen.includes('udp:nothing.test'));
-
-    // The parent sees the task's own address as the source.
-    const web = seen.find((q) => q.name === 'web');
-    assert.equal(web?.from, '10.96.1.5');
-    assert.equal(web?.networkId, 'sdnet');
-    assert.equal(seen.find((q) => q.name === 'rr')?.from, '10.96.1.5');
-
-    // busybox's nslookup, as a task image would have it.
-    const { stdout } = await run('ip', ['netns', 'exec', TASK, 'busybox', 'nslookup', 'web', '10.96.1.1'], {
-      timeout: 15_000,
+test(
+  'a task namespace resolves service names on its gateway, served from the daemon namespace',
+  { skip: !root && 'needs root' },
+  async () => {
+    const r = new DnsResolver({
+      onQuery: (q) => seen.push(q),
+      upstreams: [`127.0.0.1:${upstream.port}`],
     });
-    assert.match(stdout, /Address:\s+10\.96\.1\.2/);
+    try {
+      r.start();
+      await r.update([view], (id) => (id === 'sdnet' ? SBX : undefined));
+      assert.equal(r.stats().listeners, 1, 'one listener (UDP and TCP) on the one gateway');
 
-    // The network leaves the views: its listener closes.
-    await r.update([], () => undefined);
-    assert.equal(r.stats().listeners, 0);
-    await assert.rejects(fromTask('web'));
-  } finally {
-    await r.stop();
-  }
-});
+      assert.deepEqual(await fromTask('web'), { rcode: 'NOERROR', addrs: ['10.96.1.2'] });
+      const tasks = await fromTask('tasks.web');
+      assert.deepEqual(tasks.addrs.sort(), ['10.96.1.5', '10.96.1.6']);
+      assert.deepEqual((await fromTask('rr', true)).addrs.sort(), ['10.96.1.7', '10.96.1.8'], 'over TCP');
+      assert.deepEqual(
+        await fromTask('nothing.test'),
+        { rcode: 'NXDOMAIN', addrs: [] },
+        'the fake upstream said so',
+      );
+      assert.ok(upstream.seen.includes('udp:nothing.test'));
+
+      // The parent sees the task's own address as the source.
+      const web = seen.find((q) => q.name === 'web');
+      assert.equal(web?.from, '10.96.1.5');
+      assert.equal(web?.networkId, 'sdnet');
+      assert.equal(seen.find((q) => q.name === 'rr')?.from, '10.96.1.5');
+
+      // busybox's nslookup, as a task image would have it.
+      const { stdout } = await run('ip', ['netns', 'exec', TASK, 'busybox', 'nslookup', 'web', '10.96.1.1'], {
+        timeout: 15_000,
+      });
+      assert.match(stdout, /Address:\s+10\.96\.1\.2/);
+
+      // The network leaves the views: its listener closes.
+      await r.update([], () => undefined);
+      assert.equal(r.stats().listeners, 0);
+      await assert.rejects(fromTask('web'));
+    } finally {
+      await r.stop();
+    }
+  },
+);

@@ -11,7 +11,13 @@ const view = network(
     { id: 's-empty', name: 'empty', mode: 'dnsrr', aliases: [] },
   ],
   [
-    endpoint({ id: 't1', name: 'web.1.t1', serviceId: 's-web', aliases: ['www'], addresses: ['10.0.1.5/24'] }),
+    endpoint({
+      id: 't1',
+      name: 'web.1.t1',
+      serviceId: 's-web',
+      aliases: ['www'],
+      addresses: ['10.0.1.5/24'],
+    }),
     endpoint({ id: 't2', name: 'web.2.t2', serviceId: 's-web', addresses: ['10.0.1.6/24'] }),
     endpoint({ id: 't3', name: 'web.3.t3', serviceId: 's-web', addresses: ['10.0.1.7/24'], ready: false }),
     endpoint({ id: 'd1', name: 'db.1.d1', serviceId: 's-db', addresses: ['10.0.1.10/24', 'fd00::10/64'] }),
@@ -28,7 +34,11 @@ const addrs = (name: string, type = 'A', random = rnd): string[] | undefined =>
 
 test('a vip service and its aliases answer the VIP, with TTL 0', () => {
   assert.deepEqual(addrs('web'), ['10.0.1.2']);
-  assert.deepEqual(addrs('www'), ['10.0.1.2'], 'an endpoint alias that is the service alias still means the VIP');
+  assert.deepEqual(
+    addrs('www'),
+    ['10.0.1.2'],
+    'an endpoint alias that is the service alias still means the VIP',
+  );
   const r = answer(view, 'web', 'A', rnd)!;
   assert.equal(r.rcode, 'NOERROR');
   assert.equal(r.answers[0]!.ttl, RECORD_TTL);
@@ -50,7 +60,11 @@ test('dnsrr answers the ready tasks in an order that the injected random decides
   const r = seeded(42);
   for (let i = 0; i < 60; i++) firsts.add(addrs('db', 'A', r)![0]!);
   assert.equal(firsts.size, 3, 'every ready task comes first some of the time (glibc takes the first)');
-  assert.deepEqual(addrs('db', 'A', () => 0), ['10.0.1.11', '10.0.1.12', '10.0.1.10'], 'Fisher-Yates');
+  assert.deepEqual(
+    addrs('db', 'A', () => 0),
+    ['10.0.1.11', '10.0.1.12', '10.0.1.10'],
+    'Fisher-Yates',
+  );
 });
 
 test("a ready task's name and a container's aliases answer its address; a not-ready task NXDOMAIN", () => {

@@ -151,7 +151,12 @@ export function shuffled<T>(xs: readonly T[], random: () => number): T[] {
  * The answer of network `view` to one question, or undefined when the network does not know the
  * name (the server then forwards it). `qtype` is the question's type name ("A", "AAAA", ...).
  */
-export function answer(view: NetworkView, qname: string, qtype: string, random: () => number): Reply | undefined {
+export function answer(
+  view: NetworkView,
+  qname: string,
+  qtype: string,
+  random: () => number,
+): Reply | undefined {
   return answerFrom(indexOf(view), qname, qtype, random);
 }
 
@@ -165,7 +170,12 @@ export interface Lookup {
 const NXDOMAIN: Lookup = { rcode: 'NXDOMAIN', type: 'A', values: [] };
 
 /** The hot path of `answer`: one Map read, and a shuffle of the one name's addresses. */
-export function lookup(idx: NetworkIndex, qname: string, qtype: string, random: () => number): Lookup | undefined {
+export function lookup(
+  idx: NetworkIndex,
+  qname: string,
+  qtype: string,
+  random: () => number,
+): Lookup | undefined {
   const name = normalizeName(qname);
   const e = idx.names.get(name);
   const type = qtype.toUpperCase();

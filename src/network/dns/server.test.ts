@@ -86,7 +86,9 @@ test('unknown names go to the upstream: its answer, its NXDOMAIN, and TCP when i
   assert.equal(nx.rcode, 'NXDOMAIN');
   assert.deepEqual(data(await dnsQuery({ host: HOST, port, name: 'big.test' })), ['192.0.2.8', '192.0.2.9']);
   assert.ok(upstream.seen.includes('tcp:big.test'));
-  assert.deepEqual(data(await dnsQuery({ host: HOST, port, name: 'example.test', tcp: true })), ['192.0.2.7']);
+  assert.deepEqual(data(await dnsQuery({ host: HOST, port, name: 'example.test', tcp: true })), [
+    '192.0.2.7',
+  ]);
 });
 
 test('an upstream that does not answer gives SERVFAIL within the bound; none at all, at once', async () => {
@@ -97,18 +99,28 @@ test('an upstream that does not answer gives SERVFAIL within the bound; none at 
   assert.equal(slow.rcode, 'SERVFAIL');
   assert.ok(took >= 250 && took < 1500, `SERVFAIL after ${took} ms`);
   const p2 = await resolverWith({ upstreams: [] });
-  assert.equal((await dnsQuery({ host: HOST, port: p2, name: 'example.test', timeoutMs: 500 })).rcode, 'SERVFAIL');
+  assert.equal(
+    (await dnsQuery({ host: HOST, port: p2, name: 'example.test', timeoutMs: 500 })).rcode,
+    'SERVFAIL',
+  );
 });
 
 test('past the bound on queries in flight, SERVFAIL at once', async () => {
-  const p = await resolverWith({ upstreams: [`${HOST}:${upstream.port}`], maxInFlight: 2, forwardTimeoutMs: 1500 });
+  const p = await resolverWith({
+    upstreams: [`${HOST}:${upstream.port}`],
+    maxInFlight: 2,
+    forwardTimeoutMs: 1500,
+  });
   const t0 = Date.now();
   const slow = [1, 2].map(() => dnsQuery({ host: HOST, port: p, name: 'slow.test' }));
   await new Promise((r) => setTimeout(r, 50));
   const third = await dnsQuery({ host: HOST, port: p, name: 'example.test' });
   assert.equal(third.rcode, 'SERVFAIL');
   assert.ok(Date.now() - t0 < 1000);
-  assert.deepEqual((await Promise.all(slow)).map((x) => x.rcode), ['SERVFAIL', 'SERVFAIL']);
+  assert.deepEqual(
+    (await Promise.all(slow)).map((x) => x.rcode),
+    ['SERVFAIL', 'SERVFAIL'],
+  );
 });
 
 test('malformed packets are dropped and the resolver keeps answering', async () => {
@@ -136,7 +148,12 @@ test('malformed packets are dropped and the resolver keeps answering', async () 
 
 test('an unusual opcode gets NOTIMP; a query with EDNS gets a bigger UDP answer', async () => {
   const notify = Buffer.from(
-    dnsPacket.encode({ type: 'query', id: 9, flags: 4 << 11, questions: [{ type: 'A', name: 'web', class: 'IN' }] }),
+    dnsPacket.encode({
+      type: 'query',
+      id: 9,
+      flags: 4 << 11,
+      questions: [{ type: 'A', name: 'web', class: 'IN' }],
+    }),
   );
   assert.equal((await rawUdp(HOST, port, notify, 2000)).rcode, 'NOTIMP');
   const edns = dnsPacket.encode({
@@ -163,7 +180,10 @@ test('an unusual opcode gets NOTIMP; a query with EDNS gets a bigger UDP answer'
 });
 
 test('a view update changes the answers at once', async () => {
-  const moved = { ...view, services: view.services.map((s) => (s.id === 's-web' ? { ...s, vip: '10.0.1.99' } : s)) };
+  const moved = {
+    ...view,
+    services: view.services.map((s) => (s.id === 's-web' ? { ...s, vip: '10.0.1.99' } : s)),
+  };
   await resolver.update([moved], () => undefined);
   assert.deepEqual(data(await dnsQuery({ host: HOST, port, name: 'web' })), ['10.0.1.99']);
   await resolver.update([], () => undefined);
@@ -174,7 +194,8 @@ test('a view update changes the answers at once', async () => {
 });
 
 test('upstreams come from resolv.conf without loopback ones, and parse with ports', () => {
-  const conf = 'search example.com\nnameserver 127.0.0.53\nnameserver 10.1.2.3\n# x\nnameserver fe80::1%eth0\nnameserver ::1\n';
+  const conf =
+    'search example.com\nnameserver 127.0.0.53\nnameserver 10.1.2.3\n# x\nnameserver fe80::1%eth0\nnameserver ::1\n';
   assert.deepEqual(upstreamsFromResolvConf(conf), ['10.1.2.3', 'fe80::1']);
   assert.deepEqual(parseUpstream('10.1.2.3'), { host: '10.1.2.3', port: 53 });
   assert.deepEqual(parseUpstream('127.0.0.9:5353'), { host: '127.0.0.9', port: 5353 });

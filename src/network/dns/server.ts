@@ -405,7 +405,12 @@ export class DnsResolver {
       if (this.#stopped) return;
       if (this.#listeners.has(key)) continue;
       try {
-        const { udp, tcp } = await bindInNamespace(w.nsPath, w.host, this.#opts.port, this.#opts.bindTimeoutMs);
+        const { udp, tcp } = await bindInNamespace(
+          w.nsPath,
+          w.host,
+          this.#opts.port,
+          this.#opts.bindTimeoutMs,
+        );
         if (this.#stopped || !this.#wanted.has(key) || this.#listeners.has(key)) {
           udp.close();
           tcp.close();

@@ -36,7 +36,6 @@ export function network(services: ServiceView[], endpoints: EndpointView[], id =
   };
 }
 
-
 /** A decoded answer; dns-packet decodes the rcode, its types omit it. */
 export type Answered = DecodedPacket & { rcode: string };
 
@@ -57,7 +56,9 @@ export function dnsQuery(o: QueryOptions): Promise<Answered> {
     flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ type: o.type ?? 'A', name: o.name, class: 'IN' }],
   });
-  return o.tcp ? rawTcp(o.host, o.port, msg, o.timeoutMs ?? 3000) : rawUdp(o.host, o.port, msg, o.timeoutMs ?? 3000);
+  return o.tcp
+    ? rawTcp(o.host, o.port, msg, o.timeoutMs ?? 3000)
+    : rawUdp(o.host, o.port, msg, o.timeoutMs ?? 3000);
 }
 
 export function rawUdp(host: string, port: number, msg: Buffer, timeoutMs: number): Promise<Answered> {
@@ -153,4 +154,3 @@ export class FakeUpstream {
     this.tcp.close();
   }
 }
-

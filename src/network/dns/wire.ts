@@ -53,7 +53,14 @@ export function parseQuery(msg: Buffer): Query | undefined {
       udpSize = msg.readUInt16BE(end + 3);
     }
   }
-  return { id: msg.readUInt16BE(0), flags, name: labels.join('.'), type: TYPES[qtype] ?? String(qtype), end, udpSize };
+  return {
+    id: msg.readUInt16BE(0),
+    flags,
+    name: labels.join('.'),
+    type: TYPES[qtype] ?? String(qtype),
+    end,
+    udpSize,
+  };
 }
 
 /** The largest UDP answer this client takes: 512, or its EDNS size (up to MAX_UDP). */
@@ -87,7 +94,10 @@ function rdataOf(type: 'A' | 'AAAA' | 'PTR', value: string): Buffer {
     return b;
   }
   const parts = value.split('.').filter((l) => l !== '');
-  return Buffer.concat([...parts.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  return Buffer.concat([
+    ...parts.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0]),
+  ]);
 }
 
 /**
