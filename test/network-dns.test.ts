@@ -19,6 +19,7 @@ import {
 const run = promisify(execFile);
 const SBX = 'sd-sbx';
 const TASK = 'sd-task';
+const LATE = 'sd-late';
 const root = process.getuid?.() === 0;
 const TESTING = fileURLToPath(new URL('../src/network/dns/testing.js', import.meta.url));
 
@@ -27,7 +28,7 @@ async function ip(...args: string[]): Promise<void> {
 }
 
 async function cleanup(): Promise<void> {
-  for (const ns of [SBX, TASK]) await ip('netns', 'del', ns).catch(() => {});
+  for (const ns of [SBX, TASK, LATE]) await ip('netns', 'del', ns).catch(() => {});
 }
 
 const view = {
@@ -51,14 +52,14 @@ const upstream = new FakeUpstream('127.0.0.1');
 const seen: QueryInfo[] = [];
 
 /** A query from the task namespace with the stub client of testing.ts: rcode and addresses. */
-async function fromTask(name: string, tcp = false): Promise<{ rcode: string; addrs: string[] }> {
+async function fromTask(name: string, tcp = false, ns = TASK): Promise<{ rcode: string; addrs: string[] }> {
   const script =
     `const { dnsQuery } = await import(${JSON.stringify(TESTING)});` +
     `const p = await dnsQuery({ host: '10.96.1.1', port: 53, name: ${JSON.stringify(name)}, tcp: ${tcp} });` +
     `console.log(JSON.stringify({ rcode: p.rcode, addrs: (p.answers ?? []).map((a) => a.data) }));`;
   const { stdout } = await run(
     'ip',
-    ['netns', 'exec', TASK, process.execPath, '--input-type=module', '-e', script],
+    ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script],
     { timeout: 15_000 },
   );
   return JSON.parse(stdout) as { rcode: string; addrs: string[] };
@@ -128,6 +129,35 @@ test(
       await assert.rejects(fromTask('web'));
     } finally {
       await r.stop();
+    }
+  },
+);
+
+// This kernel lets a socket bind an address its namespace does not hold yet (were it refused,
+// the resolver would try again every `retryMs`): a sandbox's listener may come before its bridge's
+// address, and answers once the address is there.
+test(
+  'a sandbox whose gateway address comes later answers once it is there',
+  { skip: !root && 'needs root' },
+  async () => {
+    await ip('netns', 'add', LATE);
+    await ip('-n', LATE, 'link', 'set', 'lo', 'up');
+    await ip('-n', LATE, 'link', 'add', 'sdbr1', 'type', 'bridge');
+    await ip('-n', LATE, 'link', 'set', 'sdbr1', 'up');
+    const logs: string[] = [];
+    const r = new DnsResolver({ upstreams: [], retryMs: 200, log: (m) => logs.push(m) });
+    try {
+      r.start();
+      await r.update([view], () => LATE);
+      await ip('-n', LATE, 'addr', 'add', '10.96.1.1/24', 'dev', 'sdbr1');
+      const deadline = Date.now() + 10_000;
+      while (r.stats().listeners === 0 && Date.now() < deadline)
+        await new Promise((res) => setTimeout(res, 100));
+      assert.equal(r.stats().listeners, 1, logs.join('\n'));
+      assert.deepEqual(await fromTask('web', false, LATE), { rcode: 'NOERROR', addrs: ['10.96.1.2'] });
+    } finally {
+      await r.stop();
+      await ip('netns', 'del', LATE).catch(() => {});
     }
   },
 );

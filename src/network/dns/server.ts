@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { unavailable, type NetworkView } from '../../api/index.js';
@@ -347,10 +347,17 @@ export class DnsResolver {
       const ns = namespaceOf(v.id);
       if (ns === undefined) continue;
       const nsPath = ns.startsWith('/') ? ns : `/run/netns/${ns}`;
-      if (!existsSync(nsPath)) continue;
+      // The namespace's inode is in the key: a sandbox deleted and made again under the same name
+      // is a new namespace, and the old sockets (which keep the old one alive) are replaced.
+      let ino: number;
+      try {
+        ino = statSync(nsPath).ino;
+      } catch {
+        continue;
+      }
       for (const { gateway } of v.subnets) {
         if (net.isIP(gateway) === 0) continue;
-        this.#wanted.set(`${v.id}|${nsPath}|${gateway}`, { networkId: v.id, nsPath, host: gateway });
+        this.#wanted.set(`${v.id}|${nsPath}|${ino}|${gateway}`, { networkId: v.id, nsPath, host: gateway });
       }
     }
     for (const [key, l] of this.#listeners) {
