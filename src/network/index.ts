@@ -45,3 +45,13 @@ export {
   ENCRYPTION_CONFIG,
   type EncryptionSupport,
 } from './kernel.js';
+export {
+  answer as dnsAnswer,
+  DnsResolver,
+  parseUpstream,
+  upstreamsFromResolvConf,
+  RECORD_TTL,
+} from './dns/index.js';
+// The resolver's test and bench helpers: views, a seeded random, a stub client, a fake upstream.
+export { seeded, testEndpoint, testNetwork, dnsQuery, FakeUpstream } from './dns/index.js';
+export type { DnsResolverOptions, DnsStats, QueryInfo, Reply as DnsReply } from './dns/index.js';
