@@ -7,7 +7,15 @@
 // store, a task's container runs on no node but its own, and once the faults heal every service
 // converges, with exactly the containers the store asks for running, and every agent holds the
 // network views the leader's store gives its node (no two live endpoints ever share an address).
-import { isTerminal, newId, stateOrder, type Assignment, type Task, type Node, type Cluster } from '../api/index.js';
+import {
+  isTerminal,
+  newId,
+  stateOrder,
+  type Assignment,
+  type Task,
+  type Node,
+  type Cluster,
+} from '../api/index.js';
 import { Agent, SimExecutor, type Controller, type Executor } from '../agent/index.js';
 import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_SWARM_SPEC, NetworkViews, SessionTable } from '../manager/index.js';

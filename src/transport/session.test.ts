@@ -71,9 +71,18 @@ test('network views and their removals cross the wire; a malformed view is dropp
 
   const logged: string[] = [];
   const wire = toWireSession(m);
-  for (const bad of ['{"id":"x"', JSON.stringify({ ...view, vni: 'x' }), JSON.stringify({ ...view, endpoints: [{}] })]) {
-    wire.changes[0] = { action: wire.changes[0]!.action, item: { $case: 'networkJson', value: Buffer.from(bad) } };
-    const r = fromWireSession(SessionResponse.decode(SessionResponse.encode(wire).finish()), (l) => logged.push(l));
+  for (const bad of [
+    '{"id":"x"',
+    JSON.stringify({ ...view, vni: 'x' }),
+    JSON.stringify({ ...view, endpoints: [{}] }),
+  ]) {
+    wire.changes[0] = {
+      action: wire.changes[0]!.action,
+      item: { $case: 'networkJson', value: Buffer.from(bad) },
+    };
+    const r = fromWireSession(SessionResponse.decode(SessionResponse.encode(wire).finish()), (l) =>
+      logged.push(l),
+    );
     assert.deepEqual(r.changes, [{ kind: 'removeNetwork', id: 'net2' }], bad);
   }
   assert.equal(logged.length, 3);

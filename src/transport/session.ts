@@ -217,7 +217,10 @@ function fromWireNotice(s: LogSubscription): LogNotice {
  * only network views, which the node's data plane acts on, are checked, and a malformed one is
  * dropped with a log line).
  */
-export function fromWireSession(r: SessionResponse, log: (msg: string) => void = () => undefined): SessionMessage {
+export function fromWireSession(
+  r: SessionResponse,
+  log: (msg: string) => void = () => undefined,
+): SessionMessage {
   return {
     sessionId: r.sessionId,
     heartbeatMs: r.heartbeatMs,

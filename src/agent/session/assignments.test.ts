@@ -141,5 +141,9 @@ test('the session keeps network views and tells onNetworks the full list when a 
   session.receive(msg(false, []), handlers);
   assert.deepEqual(heard.splice(0), ['set 0'], 'a message without network changes leaves the views unsaid');
   session.receive(msg(true, [{ kind: 'network', view: view('c', 3) }]), handlers);
-  assert.deepEqual(heard.splice(0), ['views c:3', 'set 0'], "a new session's complete set replaces the views");
+  assert.deepEqual(
+    heard.splice(0),
+    ['views c:3', 'set 0'],
+    "a new session's complete set replaces the views",
+  );
 });

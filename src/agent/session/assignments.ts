@@ -46,9 +46,7 @@ export class SessionAssignments {
     if (msg.complete || netChanges > 0) handlers.onNetworks?.(this.views());
     // A message of only network views or only log notices leaves the set as it was.
     const setUnchanged =
-      !msg.complete &&
-      msg.changes.length === netChanges &&
-      (netChanges > 0 || msg.logs.length > 0);
+      !msg.complete && msg.changes.length === netChanges && (netChanges > 0 || msg.logs.length > 0);
     if (!setUnchanged) handlers.onAssignments(this.set());
     for (const n of msg.logs)
       if (n.kind === 'cancel') handlers.onLogCancel?.(n.id);

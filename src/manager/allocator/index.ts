@@ -81,7 +81,8 @@ export class Allocator {
             prev.NodeID !== t.NodeID)
         )
           this.#dirty = true;
-      } else if ((table === 'nodes' || table === 'networks') && e.change.action === 'remove') this.#dirty = true;
+      } else if ((table === 'nodes' || table === 'networks') && e.change.action === 'remove')
+        this.#dirty = true;
       return;
     }
     if (this.#dirty) this.#loop.kick();
@@ -113,7 +114,8 @@ export class Allocator {
         for (const addr of a.Addresses) markUsed(a.Network.ID, addr);
     }
     const allNodes = tx.all('nodes');
-    for (const n of allNodes) for (const [netId, addr] of Object.entries(n.NetworkAddrs ?? {})) markUsed(netId, addr);
+    for (const n of allNodes)
+      for (const [netId, addr] of Object.entries(n.NetworkAddrs ?? {})) markUsed(netId, addr);
     const take = (n: Network, c: Network['IPAMOptions']['Configs'][number]): string | undefined => {
       if (!c.Subnet) return undefined;
       const addr = nextAddress(c.Subnet, usedIn(n), c.IPRange);
@@ -199,7 +201,8 @@ export class Allocator {
   ): void {
     const want = new Set<string>();
     for (const t of tx.tasksByNode(node.ID))
-      if (holdsNetworks(t)) for (const a of t.NetworksAttachments ?? []) if (networks.has(a.Network.ID)) want.add(a.Network.ID);
+      if (holdsNetworks(t))
+        for (const a of t.NetworksAttachments ?? []) if (networks.has(a.Network.ID)) want.add(a.Network.ID);
     const have = node.NetworkAddrs ?? {};
     const next: Record<string, string> = {};
     for (const id of [...want].sort()) {

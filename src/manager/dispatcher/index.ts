@@ -250,7 +250,9 @@ export class Dispatcher implements DispatcherAPI {
       case 'networks':
         this.#dirtyNets.add(object.ID);
         return;
-      default:
+      case 'clusters':
+      case 'secrets':
+      case 'configs':
         return;
     }
   }

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../platform/index.js';
 import { MemoryStore, type Proposer } from '../../state/index.js';
-import type { Network, NetworkView, Node, Service, SessionMessage, Task, TaskState } from '../../api/index.js';
+import type {
+  Network,
+  NetworkView,
+  Node,
+  Service,
+  SessionMessage,
+  Task,
+  TaskState,
+} from '../../api/index.js';
 import { Dispatcher } from './index.js';
 import { networkViews, NetworkViews } from './networks.js';
 import { ServedSession, SessionTable, SentNetworks } from './session.js';
@@ -21,7 +29,13 @@ const DESCRIPTION = {
 
 const meta = { Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '' };
 
-function network(id: string, name: string, vni: number, subnet = '10.0.1.0/24', gateway = '10.0.1.1'): Network {
+function network(
+  id: string,
+  name: string,
+  vni: number,
+  subnet = '10.0.1.0/24',
+  gateway = '10.0.1.1',
+): Network {
   return {
     ID: id,
     ...meta,
@@ -44,7 +58,11 @@ function node(id: string, addr: string, state: Node['Status']['State'] = 'ready'
   };
 }
 
-function service(id: string, name: string, opts: { mode?: 'vip' | 'dnsrr'; vip?: string; aliases?: string[] } = {}): Service {
+function service(
+  id: string,
+  name: string,
+  opts: { mode?: 'vip' | 'dnsrr'; vip?: string; aliases?: string[] } = {},
+): Service {
   return {
     ID: id,
     ...meta,
@@ -96,7 +114,12 @@ async function cluster(): Promise<MemoryStore> {
     tx.create('services', service('web', 'web', { vip: '10.0.1.2/24', aliases: ['api', 'api'] }));
     tx.create('services', service('db', 'db', { mode: 'dnsrr' }));
     tx.create('tasks', task('t1', 'web', 'n1', '10.0.1.3/24'));
-    tx.create('tasks', task('t2', 'db', 'n2', '10.0.1.4/24', 'running', 'running', { Slot: undefined } as unknown as Partial<Task>));
+    tx.create(
+      'tasks',
+      task('t2', 'db', 'n2', '10.0.1.4/24', 'running', 'running', {
+        Slot: undefined,
+      } as unknown as Partial<Task>),
+    );
   });
   return store;
 }
@@ -135,7 +158,7 @@ test("a node's view holds its network with every endpoint, the services' modes, 
   assert.deepEqual(viewsOf(store, 'nobody'), [], 'a node without tasks needs no network');
 });
 
-test("an endpoint is ready only while its task runs and is wanted running; it leaves when the task stops", async () => {
+test('an endpoint is ready only while its task runs and is wanted running; it leaves when the task stops', async () => {
   const store = await cluster();
   const t1 = (): NetworkView['endpoints'][number] | undefined =>
     viewsOf(store, 'n2')[0]!.endpoints.find((e) => e.id === 't1');
@@ -161,7 +184,9 @@ test("an endpoint is ready only while its task runs and is wanted running; it le
 
 test("a down node's endpoints leave every view at once", async () => {
   const store = await cluster();
-  await store.update((tx) => tx.update('nodes', { ...tx.get('nodes', 'n1')!, Status: { State: 'down', Addr: '' } }));
+  await store.update((tx) =>
+    tx.update('nodes', { ...tx.get('nodes', 'n1')!, Status: { State: 'down', Addr: '' } }),
+  );
   assert.deepEqual(
     viewsOf(store, 'n2')[0]!.endpoints.map((e) => e.id),
     ['t2'],
@@ -172,7 +197,12 @@ test('views are the same whatever order the store was filled in, and a node sees
   const a = await cluster();
   const b = new MemoryStore(proposer());
   await b.update((tx) => {
-    tx.create('tasks', task('t2', 'db', 'n2', '10.0.1.4/24', 'running', 'running', { Slot: undefined } as unknown as Partial<Task>));
+    tx.create(
+      'tasks',
+      task('t2', 'db', 'n2', '10.0.1.4/24', 'running', 'running', {
+        Slot: undefined,
+      } as unknown as Partial<Task>),
+    );
     tx.create('tasks', task('t1', 'web', 'n1', '10.0.1.3/24'));
     tx.create('services', service('db', 'db', { mode: 'dnsrr' }));
     tx.create('services', service('web', 'web', { vip: '10.0.1.2/24', aliases: ['api'] }));
@@ -181,7 +211,9 @@ test('views are the same whatever order the store was filled in, and a node sees
     tx.create('networks', network('net1', 'front', 4097));
   });
   assert.equal(JSON.stringify(viewsOf(a, 'n1')), JSON.stringify(viewsOf(b, 'n1')));
-  await a.update((tx) => tx.update('nodes', { ...tx.get('nodes', 'n1')!, NetworkAddrs: { net1: '10.0.1.9/24' } }));
+  await a.update((tx) =>
+    tx.update('nodes', { ...tx.get('nodes', 'n1')!, NetworkAddrs: { net1: '10.0.1.9/24' } }),
+  );
   assert.equal(viewsOf(a, 'n1')[0]!.nodeAddress, '10.0.1.9/24');
   assert.equal(viewsOf(a, 'n2')[0]!.nodeAddress, undefined);
 });
@@ -259,7 +291,10 @@ test("a task's status change on node A sends node B a changed view, and nothing 
 
   // n1's agent reports t1 running: n2 hears the endpoint became ready.
   await d.updateTaskStatus('n1', [
-    { taskId: 't1', status: { Timestamp: '2026-01-01T00:00:00Z', State: 'running', Message: 'up', PortStatus: {} } },
+    {
+      taskId: 't1',
+      status: { Timestamp: '2026-01-01T00:00:00Z', State: 'running', Message: 'up', PortStatus: {} },
+    },
   ]);
   await settle();
   const news = sent.slice(before).flatMap((m) => m.changes);
@@ -271,14 +306,22 @@ test("a task's status change on node A sends node B a changed view, and nothing 
   // A new message in the same state changes no endpoint: nothing goes down n2's session.
   const after = sent.length;
   await d.updateTaskStatus('n1', [
-    { taskId: 't1', status: { Timestamp: '2026-01-01T00:00:01Z', State: 'running', Message: 'still up', PortStatus: {} } },
+    {
+      taskId: 't1',
+      status: { Timestamp: '2026-01-01T00:00:01Z', State: 'running', Message: 'still up', PortStatus: {} },
+    },
   ]);
   await settle();
-  assert.equal(store.view((tx) => tx.get('tasks', 't1')!.Status.Message), 'still up');
+  assert.equal(
+    store.view((tx) => tx.get('tasks', 't1')!.Status.Message),
+    'still up',
+  );
   assert.equal(sent.length, after, 'no message for an unchanged view');
 
   // n1 goes down: its endpoint leaves n2's view.
-  await store.update((tx) => tx.update('nodes', { ...tx.get('nodes', 'n1')!, Status: { State: 'down', Addr: '' } }));
+  await store.update((tx) =>
+    tx.update('nodes', { ...tx.get('nodes', 'n1')!, Status: { State: 'down', Addr: '' } }),
+  );
   await settle();
   const last = sent.at(-1)!.changes;
   assert.ok(last[0]?.kind === 'network');
