@@ -84,3 +84,12 @@ export interface TaskNetworking {
    */
   prepare(task: Task): Promise<ContainerNetworking | undefined>;
 }
+
+/**
+ * A task's container and DNS name as the executor names it: `<service>.<slot>.<task>`, or
+ * `<service>.<node>.<task>` for a global service's task. One place, so the manager's endpoint
+ * names and the node's containers agree.
+ */
+export function taskContainerName(serviceName: string, t: Pick<Task, 'ID' | 'Slot' | 'NodeID'>): string {
+  return `${serviceName}.${t.Slot !== undefined ? t.Slot : (t.NodeID ?? '')}.${t.ID}`;
+}

@@ -2,6 +2,7 @@
 // (agent/session), managers' own agents included; tests also call a dispatcher in-process,
 // behind this same interface.
 import type { NodeRole, Labels, NodeDescription, Task, TaskStatus } from './types.js';
+import type { NetworkView } from './dataplane.js';
 
 /** The plaintext of a secret or config that a task on the node references. */
 export interface Payload {
@@ -68,6 +69,11 @@ export interface SessionHandlers {
   onLogSubscription?(sub: LogSubscription): void;
   /** The subscriber of a log subscription went away. */
   onLogCancel?(subscriptionId: string): void;
+  /**
+   * The views of the overlay networks the node needs (api/dataplane.ts), sorted by network ID:
+   * now (before the first assignment set) and after every change.
+   */
+  onNetworks?(views: NetworkView[]): void;
   /** The session ended (manager gone, node removed, network): the agent opens a new one. */
   onClose(err: Error): void;
 }
@@ -98,14 +104,20 @@ export interface DispatcherAPI {
 
 // ---- The session protocol, as both sides speak it whatever carries it (gRPC, the simulator) ----
 
-/** One change to a node's assignment set. Payloads come before the tasks that use them. */
+/**
+ * One change to a node's assignment set or network views. Payloads and networks come before the
+ * tasks that use them.
+ */
 export type SessionChange =
   | { kind: 'task'; task: Task; serviceName: string; serviceLabels: Labels; registryAuth?: string }
   | { kind: 'secret'; payload: Payload }
   | { kind: 'config'; payload: Payload }
   | { kind: 'removeTask'; id: string }
   | { kind: 'removeSecret'; id: string }
-  | { kind: 'removeConfig'; id: string };
+  | { kind: 'removeConfig'; id: string }
+  /** A network's view, new or changed (sent whole), and a network the node no longer needs. */
+  | { kind: 'network'; view: NetworkView }
+  | { kind: 'removeNetwork'; id: string };
 
 /** A log subscription for the node, or the end of one. */
 export type LogNotice = { kind: 'subscribe'; sub: LogSubscription } | { kind: 'cancel'; id: string };

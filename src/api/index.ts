@@ -91,3 +91,4 @@ export {
 } from './template/index.js';
 export type { NodeAssignment, PayloadSources, SwarmContext, TemplateNode } from './template/index.js';
 export type * from './dataplane.js';
+export { taskContainerName } from './dataplane.js';

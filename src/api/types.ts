@@ -99,6 +99,11 @@ export interface Node extends Meta {
     /** shoal's own: the manager's member ID in the Raft group (never shown by the API). */
     RaftID?: number;
   };
+  /**
+   * shoal's own, never shown by the API: the node's own address (with prefix) on each overlay
+   * network it has live tasks on, by network ID, given by the allocator.
+   */
+  NetworkAddrs?: Record<string, string>;
 }
 
 // ---- Services ----

@@ -202,6 +202,7 @@ export class NodeRuntime {
           this.log('warn', `saving the manager list: ${(e as Error).message}`),
         );
       },
+      log: (msg) => this.log('warn', msg),
     });
   }
 

@@ -16,9 +16,9 @@ import { Scheduler } from './scheduler/index.js';
 
 export { ControlAPI, DEFAULT_SWARM_SPEC, mergeSwarmSpec } from './controlapi/index.js';
 export type { ControlOptions } from './controlapi/index.js';
-export { Dispatcher } from './dispatcher/index.js';
+export { Dispatcher, networkViews, NetworkViews, holdsNetworks, isEndpointTask } from './dispatcher/index.js';
 export { dispatcherService } from './dispatcher/grpc.js';
-export { ServedSession, SessionTable, SentState } from './dispatcher/session.js';
+export { ServedSession, SessionTable, SentState, SentNetworks } from './dispatcher/session.js';
 export type { SessionSink } from './dispatcher/session.js';
 export { LogBroker } from './dispatcher/logs.js';
 export type { LogRequest, LogSink } from './dispatcher/logs.js';

@@ -632,6 +632,7 @@ export async function runSim(opts: SimOptions): Promise<SimResult> {
       sim.checkLogs();
       sim.checkStores();
       sim.fleet?.checkPlacement();
+      sim.fleet?.checkAddresses();
       sim.sched.at(250, periodic);
     };
     sim.sched.at(250, periodic);

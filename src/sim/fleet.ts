@@ -5,10 +5,20 @@
 // through the leader's ControlAPI. Faults: agents crash and restart, are cut off from the
 // managers, and lose containers. The checkers: task states never go backwards in any manager's
 // store, a task's container runs on no node but its own, and once the faults heal every service
-// converges, with exactly the containers the store asks for running.
-import { newId, stateOrder, type Assignment, type Task, type Node, type Cluster } from '../api/index.js';
+// converges, with exactly the containers the store asks for running, and every agent holds the
+// network views the leader's store gives its node (no two live endpoints ever share an address).
+import {
+  isTerminal,
+  newId,
+  stateOrder,
+  type Assignment,
+  type Task,
+  type Node,
+  type Cluster,
+} from '../api/index.js';
 import { Agent, SimExecutor, type Controller, type Executor } from '../agent/index.js';
-import { DEFAULT_SWARM_SPEC, SessionTable } from '../manager/index.js';
+import { isDeepStrictEqual } from 'node:util';
+import { DEFAULT_SWARM_SPEC, NetworkViews, SessionTable } from '../manager/index.js';
 import type { Clock } from '../platform/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { StoreEvent } from '../state/index.js';
@@ -407,15 +417,25 @@ export class SimFleet {
       const control = lead.inc.manager.control;
       const services = lead.inc.store.view((tx) => tx.all('services'));
       const web = services.find((s) => s.Spec.Name === 'web');
+      const backend = lead.inc.store.view((tx) => tx.byName('networks', 'backend'));
       const roll = rand.next();
       let op: { name: string; run: () => Promise<unknown> };
-      if (!web) {
+      if (!backend) {
+        op = {
+          name: 'create network backend',
+          run: () => control.createNetwork({ Name: 'backend', Driver: 'overlay', Attachable: true }),
+        };
+      } else if (!web) {
         op = {
           name: 'create web',
           run: () =>
             control.createService({
               Name: 'web',
-              TaskTemplate: { ContainerSpec: { Image: 'busybox:local' }, RestartPolicy: RESTART },
+              TaskTemplate: {
+                ContainerSpec: { Image: 'busybox:local' },
+                RestartPolicy: RESTART,
+                Networks: [{ Target: 'backend', Aliases: ['api'] }],
+              },
               Mode: { Replicated: { Replicas: 3 } },
               UpdateConfig: {
                 Parallelism: 1,
@@ -432,8 +452,13 @@ export class SimFleet {
           run: () =>
             control.createService({
               Name: 'g',
-              TaskTemplate: { ContainerSpec: { Image: 'busybox:local' }, RestartPolicy: RESTART },
+              TaskTemplate: {
+                ContainerSpec: { Image: 'busybox:local' },
+                RestartPolicy: RESTART,
+                Networks: [{ Target: 'backend' }],
+              },
               Mode: { Global: {} },
+              EndpointSpec: { Mode: 'dnsrr' },
             }),
         };
       } else if (roll < 0.45) {
@@ -560,6 +585,14 @@ export class SimFleet {
             return `${w.name} runs a container of task ${id} the store does not want there`;
         for (const id of wanted) if (!running.has(id)) return `${w.name} does not run task ${id}`;
       }
+      // Every agent holds the views of its networks the leader's store gives its node.
+      const views = new NetworkViews(tx);
+      for (const w of this.workers) {
+        const want = views.forNode(w.nodeId);
+        const have = w.inc?.agent.networks ?? [];
+        if (!isDeepStrictEqual(have, want))
+          return `${w.name} holds network views ${JSON.stringify(have).slice(0, 600)}, the store gives ${JSON.stringify(want).slice(0, 600)}`;
+      }
       return undefined;
     });
   }
@@ -574,6 +607,34 @@ export class SimFleet {
     if (!w) return ' on no worker';
     const c = w.executor.containers.get(t.ID);
     return ` on ${w.name} (container ${c ? c.state : 'absent'}; agent ${w.inc ? 'up' : 'down'})`;
+  }
+
+  /**
+   * Safety at any time: no two live holders of an address on a network (endpoints, VIPs, nodes'
+   * own addresses, gateways) share it, in the leader's store.
+   */
+  checkAddresses(): void {
+    const lead = this.#leader();
+    if (!lead) return;
+    lead.inc.store.view((tx) => {
+      const holders = new Map<string, string>();
+      const hold = (netId: string, addr: string, who: string): void => {
+        const key = `${netId} ${addr.split('/')[0]!}`;
+        const had = holders.get(key);
+        if (had !== undefined) this.host.fail(`address ${key} held by both ${had} and ${who}`);
+        holders.set(key, who);
+      };
+      for (const n of tx.all('networks'))
+        for (const c of n.IPAMOptions.Configs) if (c.Gateway) hold(n.ID, c.Gateway, `gateway of ${n.ID}`);
+      for (const s of tx.all('services'))
+        for (const v of s.Endpoint.VirtualIPs ?? []) hold(v.NetworkID, v.Addr, `VIP of ${s.ID}`);
+      for (const n of tx.all('nodes'))
+        for (const [netId, addr] of Object.entries(n.NetworkAddrs ?? {})) hold(netId, addr, `node ${n.ID}`);
+      for (const t of tx.all('tasks'))
+        if (!isTerminal(t.Status.State))
+          for (const a of t.NetworksAttachments ?? [])
+            for (const addr of a.Addresses) hold(a.Network.ID, addr, `task ${t.ID}`);
+    });
   }
 
   /** Safety at any time: a task's container never runs on a node the task is not assigned to. */

@@ -21,7 +21,7 @@ export type { RaftServiceServer } from './gen/shoal/v1/raft.js';
 export { notLeaderError, leaderHint, callLeader } from './leader.js';
 export type { LeaderCallOptions } from './leader.js';
 export { unaryCall } from './call.js';
-export { toWireSession, fromWireSession } from './session.js';
+export { toWireSession, fromWireSession, checkNetworkView } from './session.js';
 export {
   ManagerServiceClient,
   ManagerServiceService,

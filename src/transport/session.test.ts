@@ -28,3 +28,62 @@ test('a payload keeps its template driver across the wire, and a plain one stays
   assert.equal(Buffer.from(secret.payload.data).toString(), '{{.Service.Name}}');
   assert.equal('templating' in config.payload, false);
 });
+
+test('network views and their removals cross the wire; a malformed view is dropped with a log line', () => {
+  const view = {
+    id: 'net1',
+    name: 'front',
+    vni: 4097,
+    subnets: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }],
+    attachable: true,
+    internal: false,
+    ingress: false,
+    options: { encrypted: '' },
+    nodeAddress: '10.0.1.9/24',
+    endpoints: [
+      {
+        id: 't1',
+        name: 'web.1.t1',
+        serviceId: 's1',
+        aliases: ['api'],
+        addresses: ['10.0.1.3/24'],
+        nodeId: 'n1',
+        nodeAddr: '192.168.0.1',
+        ready: true,
+      },
+    ],
+    services: [{ id: 's1', name: 'web', mode: 'vip' as const, vip: '10.0.1.2', aliases: ['api'] }],
+  };
+  const m: SessionMessage = {
+    sessionId: 's',
+    heartbeatMs: 1000,
+    managers: [],
+    complete: false,
+    nodeRole: '',
+    logs: [],
+    changes: [
+      { kind: 'network', view },
+      { kind: 'removeNetwork', id: 'net2' },
+    ],
+  };
+  const back = fromWireSession(SessionResponse.decode(SessionResponse.encode(toWireSession(m)).finish()));
+  assert.deepEqual(back.changes, m.changes);
+
+  const logged: string[] = [];
+  const wire = toWireSession(m);
+  for (const bad of [
+    '{"id":"x"',
+    JSON.stringify({ ...view, vni: 'x' }),
+    JSON.stringify({ ...view, endpoints: [{}] }),
+  ]) {
+    wire.changes[0] = {
+      action: wire.changes[0]!.action,
+      item: { $case: 'networkJson', value: Buffer.from(bad) },
+    };
+    const r = fromWireSession(SessionResponse.decode(SessionResponse.encode(wire).finish()), (l) =>
+      logged.push(l),
+    );
+    assert.deepEqual(r.changes, [{ kind: 'removeNetwork', id: 'net2' }], bad);
+  }
+  assert.equal(logged.length, 3);
+});

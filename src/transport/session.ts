@@ -1,7 +1,15 @@
 // The session protocol's messages (api/dispatcher.ts) on the wire: one place turns them into the
 // cluster port's SessionResponse and back, so the dispatcher and the agent speak the protocol
 // itself and only these two functions know its encoding.
-import type { Labels, LogNotice, Payload, SessionChange, SessionMessage, Task } from '../api/index.js';
+import type {
+  Labels,
+  LogNotice,
+  NetworkView,
+  Payload,
+  SessionChange,
+  SessionMessage,
+  Task,
+} from '../api/index.js';
 import {
   AssignmentChange_Action,
   type AssignmentChange,
@@ -61,7 +69,62 @@ function wireChange(c: SessionChange): AssignmentChange {
       return { action: REMOVE, item: { $case: 'secretId', value: c.id } };
     case 'removeConfig':
       return { action: REMOVE, item: { $case: 'configId', value: c.id } };
+    case 'network':
+      return { action: UPDATE, item: { $case: 'networkJson', value: json(c.view) } };
+    case 'removeNetwork':
+      return { action: REMOVE, item: { $case: 'networkId', value: c.id } };
   }
+}
+
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A network view as it arrived, checked for the shape the data plane relies on (the manager is
+ * trusted, but a view from a newer or broken manager must not crash the node): undefined if not.
+ */
+export function checkNetworkView(v: unknown): NetworkView | undefined {
+  if (!isObject(v)) return undefined;
+  const ok =
+    typeof v.id === 'string' &&
+    v.id !== '' &&
+    typeof v.name === 'string' &&
+    typeof v.vni === 'number' &&
+    Number.isInteger(v.vni) &&
+    v.vni >= 0 &&
+    Array.isArray(v.subnets) &&
+    v.subnets.every((s) => isObject(s) && typeof s.subnet === 'string' && typeof s.gateway === 'string') &&
+    typeof v.attachable === 'boolean' &&
+    typeof v.internal === 'boolean' &&
+    typeof v.ingress === 'boolean' &&
+    isObject(v.options) &&
+    Object.values(v.options).every((o) => typeof o === 'string') &&
+    (v.nodeAddress === undefined || typeof v.nodeAddress === 'string') &&
+    Array.isArray(v.endpoints) &&
+    v.endpoints.every(
+      (e) =>
+        isObject(e) &&
+        typeof e.id === 'string' &&
+        typeof e.name === 'string' &&
+        (e.serviceId === undefined || typeof e.serviceId === 'string') &&
+        isStrings(e.aliases) &&
+        isStrings(e.addresses) &&
+        typeof e.nodeId === 'string' &&
+        typeof e.nodeAddr === 'string' &&
+        typeof e.ready === 'boolean',
+    ) &&
+    Array.isArray(v.services) &&
+    v.services.every(
+      (s) =>
+        isObject(s) &&
+        typeof s.id === 'string' &&
+        typeof s.name === 'string' &&
+        (s.mode === 'vip' || s.mode === 'dnsrr') &&
+        (s.vip === undefined || typeof s.vip === 'string') &&
+        isStrings(s.aliases),
+    );
+  return ok ? (v as unknown as NetworkView) : undefined;
 }
 
 function wireNotice(n: LogNotice): LogSubscription {
@@ -93,7 +156,7 @@ export function toWireSession(m: SessionMessage): SessionResponse {
   };
 }
 
-function fromWireChange(c: AssignmentChange): SessionChange[] {
+function fromWireChange(c: AssignmentChange, log: (msg: string) => void): SessionChange[] {
   const item = c.item;
   if (!item) return [];
   switch (item.$case) {
@@ -117,6 +180,20 @@ function fromWireChange(c: AssignmentChange): SessionChange[] {
       return [{ kind: 'removeSecret', id: item.value }];
     case 'configId':
       return [{ kind: 'removeConfig', id: item.value }];
+    case 'networkJson': {
+      let v: unknown;
+      try {
+        v = parse<unknown>(item.value);
+      } catch {
+        v = undefined;
+      }
+      const view = checkNetworkView(v);
+      if (view) return [{ kind: 'network', view }];
+      log(`dropped a malformed network view from the manager (${item.value.length} bytes)`);
+      return [];
+    }
+    case 'networkId':
+      return [{ kind: 'removeNetwork', id: item.value }];
   }
 }
 
@@ -135,14 +212,21 @@ function fromWireNotice(s: LogSubscription): LogNotice {
   };
 }
 
-/** A manager's message as the agent reads it (the manager is trusted: its certificate was checked). */
-export function fromWireSession(r: SessionResponse): SessionMessage {
+/**
+ * A manager's message as the agent reads it (the manager is trusted: its certificate was checked;
+ * only network views, which the node's data plane acts on, are checked, and a malformed one is
+ * dropped with a log line).
+ */
+export function fromWireSession(
+  r: SessionResponse,
+  log: (msg: string) => void = () => undefined,
+): SessionMessage {
   return {
     sessionId: r.sessionId,
     heartbeatMs: r.heartbeatMs,
     managers: r.managers,
     complete: r.complete,
-    changes: r.changes.flatMap(fromWireChange),
+    changes: r.changes.flatMap((c) => fromWireChange(c, log)),
     ...(r.rootsPem ? { tls: { rootsPem: r.rootsPem, issuerPem: r.issuerPem } } : {}),
     nodeRole: r.nodeRole === 'manager' || r.nodeRole === 'worker' ? r.nodeRole : '',
     logs: r.logSubscriptions.map(fromWireNotice),

@@ -1,6 +1,6 @@
 // The executor contract (after swarmkit's agent/exec): a node runs tasks through controllers.
 // Optional abilities (logs) are separate interfaces.
-import type { Assignment, NodeDescription, Task } from '../../api/index.js';
+import { taskContainerName, type Assignment, type NodeDescription } from '../../api/index.js';
 
 export interface ExitInfo {
   exitCode: number;
@@ -62,6 +62,5 @@ export interface Executor {
 }
 
 export function containerName(a: Assignment): string {
-  const t: Task = a.task;
-  return `${a.serviceName}.${t.Slot !== undefined ? t.Slot : (t.NodeID ?? '')}.${t.ID}`;
+  return taskContainerName(a.serviceName, a.task);
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Assignment, SessionMessage, Task, TaskState } from '../../api/index.js';
+import type { Assignment, NetworkView, SessionMessage, Task, TaskState } from '../../api/index.js';
 import { fromWireSession, toWireSession } from '../../transport/index.js';
 import { SessionAssignments } from './assignments.js';
 
@@ -95,4 +95,55 @@ test('a complete message and then changes rebuild the set, payloads with the tas
     changes: [{ kind: 'task', task: task('c'), serviceName: 'web', serviceLabels: {} }],
   });
   assert.deepEqual(sets, [['a:1'], ['a:1', 'b:0'], ['b:0'], ['c:0']]);
+});
+
+test('the session keeps network views and tells onNetworks the full list when a message changed them', () => {
+  const session = new SessionAssignments();
+  const view = (id: string, vni: number): NetworkView => ({
+    id,
+    name: id,
+    vni,
+    subnets: [],
+    attachable: false,
+    internal: false,
+    ingress: false,
+    options: {},
+    endpoints: [],
+    services: [],
+  });
+  const heard: string[] = [];
+  const handlers = {
+    onAssignments: (set: Assignment[]) => heard.push(`set ${set.length}`),
+    onNetworks: (v: NetworkView[]) => heard.push(`views ${v.map((x) => `${x.id}:${x.vni}`).join(',')}`),
+    onClose: () => undefined,
+  };
+  const msg = (complete: boolean, changes: SessionMessage['changes']): SessionMessage => ({
+    sessionId: 's1',
+    heartbeatMs: 1000,
+    managers: [],
+    complete,
+    changes,
+    nodeRole: '',
+    logs: [],
+  });
+  session.receive(msg(true, []), handlers);
+  assert.deepEqual(heard.splice(0), ['views ', 'set 0'], 'a complete message always tells both');
+  session.receive(
+    msg(false, [
+      { kind: 'network', view: view('b', 2) },
+      { kind: 'network', view: view('a', 1) },
+    ]),
+    handlers,
+  );
+  assert.deepEqual(heard.splice(0), ['views a:1,b:2'], 'views only: the set is not offered again');
+  session.receive(msg(false, [{ kind: 'removeNetwork', id: 'a' }]), handlers);
+  assert.deepEqual(heard.splice(0), ['views b:2']);
+  session.receive(msg(false, []), handlers);
+  assert.deepEqual(heard.splice(0), ['set 0'], 'a message without network changes leaves the views unsaid');
+  session.receive(msg(true, [{ kind: 'network', view: view('c', 3) }]), handlers);
+  assert.deepEqual(
+    heard.splice(0),
+    ['views c:3', 'set 0'],
+    "a new session's complete set replaces the views",
+  );
 });

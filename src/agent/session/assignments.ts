@@ -5,6 +5,7 @@ import {
   stateOrder,
   type Assignment,
   type Labels,
+  type NetworkView,
   type Payload,
   type SessionHandlers,
   type SessionMessage,
@@ -25,12 +26,15 @@ export class SessionAssignments {
   readonly tasks = new Map<string, SessionTask>();
   readonly #secrets = new Map<string, Payload>();
   readonly #configs = new Map<string, Payload>();
+  /** The views of the overlay networks the node needs, by network ID. */
+  readonly networks = new Map<string, NetworkView>();
   /** The session the messages came from, for heartbeats and reports to name. */
   sessionId = '';
 
   /**
-   * Applies a message and tells the handlers: its news (trust, role), then the set when it may
-   * have changed, then log notices. `between` runs after the news and before the set (the
+   * Applies a message and tells the handlers: its news (trust, role), then the network views when
+   * they changed (always on a complete message), then the set when it may have changed, then log
+   * notices. `between` runs after the news and before the set (the
    * carrier answers the session's opening there, so the agent holds the session when the set lands).
    */
   receive(msg: SessionMessage, handlers: SessionHandlers, between?: () => void): void {
@@ -38,8 +42,12 @@ export class SessionAssignments {
     if (msg.tls) handlers.onTlsTarget?.(msg.tls);
     if (msg.nodeRole !== '') handlers.onNodeRole?.(msg.nodeRole);
     between?.();
-    const logsOnly = !msg.complete && msg.changes.length === 0 && msg.logs.length > 0;
-    if (!logsOnly) handlers.onAssignments(this.set());
+    const netChanges = msg.changes.filter((c) => c.kind === 'network' || c.kind === 'removeNetwork').length;
+    if (msg.complete || netChanges > 0) handlers.onNetworks?.(this.views());
+    // A message of only network views or only log notices leaves the set as it was.
+    const setUnchanged =
+      !msg.complete && msg.changes.length === netChanges && (netChanges > 0 || msg.logs.length > 0);
+    if (!setUnchanged) handlers.onAssignments(this.set());
     for (const n of msg.logs)
       if (n.kind === 'cancel') handlers.onLogCancel?.(n.id);
       else handlers.onLogSubscription?.(n.sub);
@@ -51,6 +59,7 @@ export class SessionAssignments {
       this.tasks.clear();
       this.#secrets.clear();
       this.#configs.clear();
+      this.networks.clear();
     }
     for (const c of msg.changes)
       switch (c.kind) {
@@ -77,7 +86,18 @@ export class SessionAssignments {
         case 'removeConfig':
           this.#configs.delete(c.id);
           break;
+        case 'network':
+          this.networks.set(c.view.id, c.view);
+          break;
+        case 'removeNetwork':
+          this.networks.delete(c.id);
+          break;
       }
+  }
+
+  /** The network views, sorted by network ID (as the dispatcher computes them). */
+  views(): NetworkView[] {
+    return [...this.networks.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** The full set: each task with the payloads it references that the session holds. */

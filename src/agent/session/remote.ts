@@ -43,6 +43,8 @@ export interface RemoteDispatcherOptions {
   tls: () => TlsMaterial;
   /** Told whenever the manager list changes, so it can be kept for the next start. */
   onManagers?: (managers: string[]) => void;
+  /** Where what the session drops (a malformed network view) is told. */
+  log?: (msg: string) => void;
 }
 
 const callError = (err: ServiceError): Error => new Error(err.details || err.message);
@@ -121,7 +123,7 @@ export class RemoteDispatcher implements DispatcherAPI {
         else reject(err);
       };
       stream.on('data', (res: SessionResponse) => {
-        const msg = fromWireSession(res);
+        const msg = fromWireSession(res, this.o.log);
         this.#session = session;
         session.receive(msg, handlers, () => {
           if (this.#managers.replace(msg.managers)) this.o.onManagers?.([...this.#managers.all]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Agent } from './agent.js';
 import { SimExecutor } from '../exec/sim.js';
 import { systemClock } from '../../platform/index.js';
-import type { Assignment, DispatcherAPI, Task, TaskStatusUpdate } from '../../api/index.js';
+import type { Assignment, DispatcherAPI, NetworkView, Task, TaskStatusUpdate } from '../../api/index.js';
 
 const desc = {
   Hostname: 'n',
@@ -140,5 +140,59 @@ test('a restarted agent stops a container whose start the manager never heard of
   push([a]);
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(executor.containers.get('t1')?.state, 'exited');
+  await agent.stop();
+});
+
+test("the agent hands its session's network views on, keeps them across a lost session, and takes the next session's", async () => {
+  const sessions: { close: (e: Error) => void; views: (v: NetworkView[]) => void }[] = [];
+  const dispatcher: DispatcherAPI = {
+    openSession: (_n, _d, _a, h) => {
+      sessions.push({ close: (e) => h.onClose(e), views: (v) => h.onNetworks?.(v) });
+      return Promise.resolve({ heartbeatMs: 60_000, managers: [], close: () => undefined });
+    },
+    heartbeat: () => Promise.resolve({ heartbeatMs: 60_000 }),
+    updateTaskStatus: () => Promise.resolve(),
+    publishLogs: () => Promise.resolve(false),
+  };
+  const view = (id: string): NetworkView => ({
+    id,
+    name: id,
+    vni: 4096,
+    subnets: [],
+    attachable: false,
+    internal: false,
+    ingress: false,
+    options: {},
+    endpoints: [],
+    services: [],
+  });
+  const heard: string[][] = [];
+  const agent = new Agent({
+    nodeId: 'node',
+    addr: '127.0.0.1',
+    dispatcher,
+    executor: new SimExecutor(desc),
+    clock: systemClock,
+    onNetworks: (v) => heard.push(v.map((x) => x.id)),
+  });
+  await agent.start();
+  sessions[0]!.views([view('a')]);
+  assert.deepEqual(heard, [['a']]);
+  sessions[0]!.close(new Error('manager went away'));
+  sessions[0]!.views([]);
+  assert.deepEqual(
+    agent.networks.map((v) => v.id),
+    ['a'],
+    'the last views stay in force while disconnected; a dead session is not heard',
+  );
+  assert.equal(heard.length, 1);
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(sessions.length, 2, 'a new session was opened after the backoff');
+  sessions[1]!.views([view('b')]);
+  assert.deepEqual(heard, [['a'], ['b']]);
+  assert.deepEqual(
+    agent.networks.map((v) => v.id),
+    ['b'],
+  );
   await agent.stop();
 });

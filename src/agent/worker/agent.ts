@@ -3,6 +3,7 @@
 // the session breaks it goes on running its tasks and opens a new session with backoff; the
 // complete assignment set that starts every session reconciles whatever changed meanwhile.
 import type {
+  NetworkView,
   AgentSession,
   NodeRole,
   Assignment,
@@ -31,6 +32,12 @@ export interface AgentOptions {
   onTlsTarget?: (t: TlsTarget) => void;
   /** The role the cluster wants this node in. */
   onNodeRole?: (role: NodeRole) => void;
+  /**
+   * The views of the overlay networks this node needs (the node's data plane converges on them):
+   * with each session's first message and whenever they change. A lost session leaves the last
+   * ones in force; the next session's complete set replaces them.
+   */
+  onNetworks?: (views: NetworkView[]) => void;
   /** For heartbeat jitter; injected so simulations replay exactly. */
   random?: () => number;
 }
@@ -49,6 +56,7 @@ export class Agent {
   #reports: TaskStatusUpdate[] = [];
   #reportScheduled = false;
   #firstSet = true;
+  #networks: NetworkView[] = [];
   #log: (msg: string) => void;
   #limiter: Limiter;
   #logs: LogPublisher;
@@ -75,6 +83,11 @@ export class Agent {
     await this.#connect().catch((e: unknown) => this.#lost(e as Error));
   }
 
+  /** The last network views the managers sent (kept across a lost session). */
+  get networks(): NetworkView[] {
+    return this.#networks;
+  }
+
   get connected(): boolean {
     return this.#session !== undefined;
   }
@@ -84,6 +97,11 @@ export class Agent {
     session = await this.o.dispatcher.openSession(this.o.nodeId, this.#description!, this.o.addr, {
       onAssignments: (set) => {
         if (session === undefined || this.#session === session) this.#offer(set);
+      },
+      onNetworks: (views) => {
+        if (session !== undefined && this.#session !== session) return;
+        this.#networks = views;
+        this.o.onNetworks?.(views);
       },
       onTlsTarget: (t) => this.o.onTlsTarget?.(t),
       onNodeRole: (r) => this.o.onNodeRole?.(r),

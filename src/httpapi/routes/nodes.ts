@@ -8,8 +8,12 @@ import { queryBool, queryInt } from '../query.js';
 import { sendEmpty, sendJson } from '../reply.js';
 import { idParam, queryOf } from '../request.js';
 
-/** A node as the API shows it: whether it leads, from this manager's Raft view; no Raft ID. */
-function presentNode(b: ApiBackend, n: Node): Node {
+/**
+ * A node as the API shows it: whether it leads, from this manager's Raft view; no Raft ID, no
+ * overlay addresses of its own (shoal's bookkeeping, like a service's registry credentials).
+ */
+function presentNode(b: ApiBackend, stored: Node): Node {
+  const { NetworkAddrs: _a, ...n } = stored;
   if (!n.ManagerStatus) return n;
   const { RaftID, ...ms } = n.ManagerStatus;
   const r = b.raftLeader;

@@ -2,12 +2,15 @@
 // addresses, then moves tasks NEW → PENDING so the scheduler can place them. Address use is
 // derived from the store on each pass, never kept on the side. A network may be dual stack: a task
 // gets one address of each family its network has a subnet of; a service one virtual IP, from the
-// network's first subnet with room (Swarm's VIP is single too).
+// network's first subnet with room (Swarm's VIP is single too). A node gets one address on each
+// network it has live tasks on (Node.NetworkAddrs), for traffic it sources itself; it is freed
+// when its last live task there goes, with the node, or with the network.
 import { isoTime, type Clock } from '../../platform/index.js';
-import { parseCidr, type Network, type Service, type Task } from '../../api/index.js';
+import { parseCidr, type Network, type Node, type Service, type Task } from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
 import { nextAddress } from '../../network/index.js';
 import { WatchLoop } from '../watchloop.js';
+import { holdsNetworks } from '../dispatcher/index.js';
 
 const bare = (addr: string): string => addr.split('/')[0]!;
 
@@ -78,6 +81,20 @@ export class Allocator {
         (table === 'networks' || (table === 'tasks' && isTerminalState((object as Task).Status.State)))
       )
         this.#dirty = true;
+      // Node addresses follow the nodes' live tasks, and go with a node or a network.
+      else if (table === 'tasks' && e.change.action !== 'create') {
+        const t = object as Task;
+        const prev = e.previous as Task | undefined;
+        if (
+          (t.NetworksAttachments?.length ?? 0) > 0 &&
+          (e.change.action === 'remove' ||
+            prev === undefined ||
+            holdsNetworks(prev) !== holdsNetworks(t) ||
+            prev.NodeID !== t.NodeID)
+        )
+          this.#dirty = true;
+      } else if ((table === 'nodes' || table === 'networks') && e.change.action === 'remove')
+        this.#dirty = true;
       return;
     }
     if (this.#dirty) this.#loop.kick();
@@ -108,6 +125,9 @@ export class Allocator {
       for (const a of t.NetworksAttachments ?? [])
         for (const addr of a.Addresses) markUsed(a.Network.ID, addr);
     }
+    const allNodes = tx.all('nodes');
+    for (const n of allNodes)
+      for (const [netId, addr] of Object.entries(n.NetworkAddrs ?? {})) markUsed(netId, addr);
     const take = (n: Network, c: Network['IPAMOptions']['Configs'][number]): string | undefined => {
       if (!c.Subnet) return undefined;
       const addr = nextAddress(c.Subnet, usedIn(n), c.IPRange);
@@ -188,7 +208,36 @@ export class Allocator {
       next.UpdatedAt = now;
       tx.update('tasks', next);
     }
+    for (const node of allNodes) this.#nodeAddresses(tx, node, networks, vipOf);
+
     // More new tasks than one pass takes: come back for the rest.
     if (budget < 0) queueMicrotask(() => this.#loop.kick());
+  }
+
+  /**
+   * The node's own addresses: one on each network its live tasks are on, kept while it has one
+   * there. A network without a free address gives none (the node's traffic there goes without).
+   */
+  #nodeAddresses(
+    tx: WriteTx,
+    node: Node,
+    networks: Map<string, Network>,
+    take: (n: Network) => string | undefined,
+  ): void {
+    const want = new Set<string>();
+    for (const t of tx.tasksByNode(node.ID))
+      if (holdsNetworks(t))
+        for (const a of t.NetworksAttachments ?? []) if (networks.has(a.Network.ID)) want.add(a.Network.ID);
+    const have = node.NetworkAddrs ?? {};
+    const next: Record<string, string> = {};
+    for (const id of [...want].sort()) {
+      const addr = have[id] ?? take(networks.get(id)!);
+      if (addr) next[id] = addr;
+    }
+    if (JSON.stringify(next) === JSON.stringify(have)) return;
+    const updated = structuredClone(node);
+    if (Object.keys(next).length > 0) updated.NetworkAddrs = next;
+    else delete updated.NetworkAddrs;
+    tx.update('nodes', updated);
   }
 }

@@ -12,11 +12,13 @@ import {
   validateTaskStatus,
   type AgentSession,
   type Assignment,
+  type NetworkView,
   type Node,
   type NodeRole,
   type DispatcherAPI,
   type NodeDescription,
   type Payload,
+  type Service,
   type SessionHandlers,
   type Task,
   type TlsTarget,
@@ -27,6 +29,33 @@ import type { MemoryStore, StoreEvent } from '../../state/index.js';
 import { stateOrder } from '../orchestrator/index.js';
 import { tlsTarget } from '../nodeca/index.js';
 import { LogBroker } from './logs.js';
+import { holdsNetworks, isEndpointTask, NetworkViews } from './networks.js';
+
+export { holdsNetworks, isEndpointTask, networkViews, NetworkViews, hostPart } from './networks.js';
+
+/** What of a task its network's endpoint shows (or whether its node needs the network). */
+function endpointPart(t: Task): string {
+  return JSON.stringify([
+    t.NodeID ?? '',
+    holdsNetworks(t),
+    isEndpointTask(t),
+    t.Status.State === 'running' && t.DesiredState === 'running',
+    (t.NetworksAttachments ?? []).map((a) => [a.Network.ID, a.Addresses]),
+  ]);
+}
+
+/** What of a service its networks' views show. */
+function servicePart(s: Service): string {
+  return JSON.stringify([
+    s.Spec.Name,
+    s.Spec.EndpointSpec?.Mode ?? 'vip',
+    s.Endpoint.VirtualIPs ?? [],
+    (s.Spec.TaskTemplate?.Networks ?? []).map((n) => [n.Target, n.Aliases ?? []]),
+  ]);
+}
+
+const attachedNetworks = (t: Task | undefined): string[] =>
+  (t?.NetworksAttachments ?? []).map((a) => a.Network.ID);
 
 /** Reports are flushed on the next tick; those that arrive during a flush go in the next one. */
 const FLUSH_MS = 0;
@@ -77,6 +106,17 @@ export class Dispatcher implements DispatcherAPI {
   #roleListeners = new Map<string, Set<(role: NodeRole) => void>>();
   #lastTls: TlsTarget | undefined;
   #dirtyNodes = new Set<string>();
+  /** Network view subscribers per node, and the networks each node was last sent. */
+  #netSessions = new Map<string, Set<(views: NetworkView[]) => void>>();
+  #sentNets = new Map<string, Set<string>>();
+  /** Networks whose cluster-wide part may have changed: every node holding one is sent it again. */
+  #dirtyNets = new Set<string>();
+  /** Nodes whose own views may have changed (their tasks' networks, their own addresses). */
+  #dirtyNetNodes = new Set<string>();
+  /** Nodes that went down, came back, moved or left: their tasks' networks are dirty. */
+  #dirtyEndpointNodes = new Set<string>();
+  /** Services whose name, mode, VIPs or aliases changed: their tasks' networks are dirty. */
+  #dirtyServices = new Set<string>();
   #pushScheduled = false;
   #pending = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   #flushTimer: Cancel | undefined;
@@ -130,9 +170,10 @@ export class Dispatcher implements DispatcherAPI {
 
   #onEvent(e: StoreEvent): void {
     if (e.kind === 'commit') {
-      if (this.#dirtyNodes.size > 0) this.#schedulePush();
+      if (this.#dirtyNodes.size > 0 || this.#netsDirty()) this.#schedulePush();
       return;
     }
+    this.#onNetworkEvent(e);
     const { table, object } = e.change;
     if (table === 'nodes') {
       const n = object as Node;
@@ -160,15 +201,133 @@ export class Dispatcher implements DispatcherAPI {
     }
   }
 
+  #netsDirty(): boolean {
+    return (
+      this.#dirtyNets.size > 0 ||
+      this.#dirtyNetNodes.size > 0 ||
+      this.#dirtyEndpointNodes.size > 0 ||
+      this.#dirtyServices.size > 0
+    );
+  }
+
+  /**
+   * Marks what a change does to the network views. Unlike assignments, a task's status report
+   * counts: its endpoint becomes ready (or leaves) in every view of its networks, its own node's
+   * included.
+   */
+  #onNetworkEvent(e: Extract<StoreEvent, { kind: 'change' }>): void {
+    const { table, object, action } = e.change;
+    switch (table) {
+      case 'tasks': {
+        const t = object as Task;
+        const prev = e.previous as Task | undefined;
+        if (action === 'update' && prev && endpointPart(prev) === endpointPart(t)) return;
+        if (action === 'create' && !holdsNetworks(t)) return;
+        for (const id of [...attachedNetworks(t), ...attachedNetworks(prev)]) this.#dirtyNets.add(id);
+        if (t.NodeID) this.#dirtyNetNodes.add(t.NodeID);
+        if (prev?.NodeID) this.#dirtyNetNodes.add(prev.NodeID);
+        return;
+      }
+      case 'nodes': {
+        const n = object as Node;
+        const prev = e.previous as Node | undefined;
+        const down = (x: Node | undefined): boolean => x?.Status.State === 'down';
+        if (action !== 'update' || !prev || down(prev) !== down(n) || prev.Status.Addr !== n.Status.Addr)
+          this.#dirtyEndpointNodes.add(n.ID);
+        if (JSON.stringify(prev?.NetworkAddrs ?? {}) !== JSON.stringify(n.NetworkAddrs ?? {}))
+          this.#dirtyNetNodes.add(n.ID);
+        return;
+      }
+      case 'services': {
+        const s = object as Service;
+        const prev = e.previous as Service | undefined;
+        if (action === 'update' && prev && servicePart(prev) === servicePart(s)) return;
+        this.#dirtyServices.add(s.ID);
+        for (const v of [...(s.Endpoint.VirtualIPs ?? []), ...(prev?.Endpoint.VirtualIPs ?? [])])
+          this.#dirtyNets.add(v.NetworkID);
+        return;
+      }
+      case 'networks':
+        this.#dirtyNets.add(object.ID);
+        return;
+      case 'clusters':
+      case 'secrets':
+      case 'configs':
+        return;
+    }
+  }
+
   #schedulePush(): void {
     if (this.#pushScheduled) return;
     this.#pushScheduled = true;
     setImmediate(() => {
       this.#pushScheduled = false;
+      // Networks first: a node's data plane hears of a network before its tasks need it.
+      this.#pushNetworks();
       const nodes = [...this.#dirtyNodes];
       this.#dirtyNodes.clear();
       for (const n of nodes) this.#push(n);
     });
+  }
+
+  /** One round: every node with a session whose views may have changed gets them again. */
+  #pushNetworks(): void {
+    if (!this.#netsDirty()) return;
+    const nets = this.#dirtyNets;
+    const nodes = this.#dirtyNetNodes;
+    const endpointNodes = this.#dirtyEndpointNodes;
+    const services = this.#dirtyServices;
+    this.#dirtyNets = new Set();
+    this.#dirtyNetNodes = new Set();
+    this.#dirtyEndpointNodes = new Set();
+    this.#dirtyServices = new Set();
+    if (this.#netSessions.size === 0) return;
+    const out = this.store.view((tx) => {
+      for (const n of endpointNodes) {
+        nodes.add(n);
+        for (const t of tx.tasksByNode(n)) for (const id of attachedNetworks(t)) nets.add(id);
+      }
+      for (const s of services)
+        for (const t of tx.tasksByService(s)) for (const id of attachedNetworks(t)) nets.add(id);
+      const round = new NetworkViews(tx);
+      const views: [string, NetworkView[]][] = [];
+      for (const nodeId of this.#netSessions.keys()) {
+        const sent = this.#sentNets.get(nodeId);
+        if (!nodes.has(nodeId) && !(sent && [...sent].some((id) => nets.has(id)))) continue;
+        views.push([nodeId, round.forNode(nodeId)]);
+      }
+      return views;
+    });
+    for (const [nodeId, views] of out) this.#sendNetworks(nodeId, views);
+  }
+
+  #sendNetworks(nodeId: string, views: NetworkView[]): void {
+    const subs = this.#netSessions.get(nodeId);
+    if (!subs || subs.size === 0) return;
+    this.#sentNets.set(nodeId, new Set(views.map((v) => v.id)));
+    for (const s of subs) s(views);
+  }
+
+  /** The views of the overlay networks the node needs, now. */
+  networkViews(nodeId: string): NetworkView[] {
+    return this.store.view((tx) => new NetworkViews(tx).forNode(nodeId));
+  }
+
+  /** Subscribes to a node's network views: told them now and whenever they may have changed. */
+  networks(nodeId: string, onViews: (views: NetworkView[]) => void): () => void {
+    let subs = this.#netSessions.get(nodeId);
+    if (!subs) this.#netSessions.set(nodeId, (subs = new Set()));
+    subs.add(onViews);
+    const views = this.networkViews(nodeId);
+    this.#sentNets.set(nodeId, new Set(views.map((v) => v.id)));
+    onViews(views);
+    return () => {
+      subs.delete(onViews);
+      if (subs.size === 0 && this.#netSessions.get(nodeId) === subs) {
+        this.#netSessions.delete(nodeId);
+        this.#sentNets.delete(nodeId);
+      }
+    };
   }
 
   assignmentSet(nodeId: string): Assignment[] {
@@ -227,6 +386,9 @@ export class Dispatcher implements DispatcherAPI {
     // Stopped while the registration was being written: no one would ever close this session, and
     // the agent would keep a stream that nothing is pushed down (found by the simulator, seed 1129).
     if (this.#stopped) throw unavailable('this manager is no longer the leader: open a new session');
+    // Views before the set: the first message carries the networks ahead of the tasks on them.
+    const onNetworks = handlers.onNetworks?.bind(handlers);
+    const stopNetworks = onNetworks ? this.networks(nodeId, onNetworks) : undefined;
     const stop = this.assignments(nodeId, (set) => handlers.onAssignments(set));
     const onTls = handlers.onTlsTarget?.bind(handlers);
     const target = this.tlsTarget();
@@ -249,6 +411,7 @@ export class Dispatcher implements DispatcherAPI {
       : undefined;
     const close = (): void => {
       stop();
+      stopNetworks?.();
       detachLogs?.();
       if (onTls) this.#tlsListeners.delete(onTls);
       if (onRole) this.#roleListeners.get(nodeId)?.delete(onRole);

@@ -9,6 +9,7 @@ import {
   type AgentSession,
   type Assignment,
   type LogNotice,
+  type NetworkView,
   type NodeDescription,
   type NodeRole,
   type SessionChange,
@@ -76,6 +77,44 @@ export class SentState {
   }
 }
 
+/**
+ * The JSON of a network's endpoint and service lists, once per push round: every node holding the
+ * network gets the same lists (NetworkViews shares them), so 100 sessions diffing a view of 1000
+ * endpoints serialize it once, not 100 times.
+ */
+const listJson = new WeakMap<object, string>();
+function viewJson(v: NetworkView): string {
+  const { endpoints, services, ...rest } = v;
+  const part = (x: object): string => {
+    let s = listJson.get(x);
+    if (s === undefined) listJson.set(x, (s = JSON.stringify(x)));
+    return s;
+  };
+  return `${JSON.stringify(rest)}${part(endpoints)}${part(services)}`;
+}
+
+/**
+ * The network views a session has sent, by their JSON: a view goes again only when it changed (a
+ * task's status on another node, a node going down), and a network the node no longer needs is
+ * removed. Views come sorted and built the same way each time, so equal views have equal JSON.
+ */
+export class SentNetworks {
+  #sent = new Map<string, string>();
+
+  diff(views: readonly NetworkView[]): SessionChange[] {
+    const changes: SessionChange[] = [];
+    const now = new Map<string, string>();
+    for (const view of views) {
+      const json = viewJson(view);
+      now.set(view.id, json);
+      if (this.#sent.get(view.id) !== json) changes.push({ kind: 'network', view });
+    }
+    for (const id of this.#sent.keys()) if (!now.has(id)) changes.push({ kind: 'removeNetwork', id });
+    this.#sent = now;
+    return changes;
+  }
+}
+
 /** The current session of each node on one manager; a newer session supersedes an older one. */
 export class SessionTable {
   #current = new Map<string, string>();
@@ -116,6 +155,9 @@ export interface SessionSink {
 export class ServedSession {
   readonly id: string;
   #sent = new SentState();
+  #sentNets = new SentNetworks();
+  /** Network changes that came before the first message: they open it, before the tasks. */
+  #firstNets: SessionChange[] = [];
   #first = true;
   #tls: TlsTarget | undefined;
   #tlsSent = false;
@@ -139,9 +181,14 @@ export class ServedSession {
     o.dispatcher
       .openSession(o.nodeId, o.description, o.addr, {
         onAssignments: (set) => {
-          const changes = this.#sent.diff(set);
+          const changes = [...this.#firstNets.splice(0), ...this.#sent.diff(set)];
           if (!this.#first && changes.length === 0) return;
           this.#write(changes);
+        },
+        onNetworks: (views) => {
+          const changes = this.#sentNets.diff(views);
+          if (this.#first) this.#firstNets.push(...changes);
+          else if (changes.length > 0) this.#write(changes);
         },
         onTlsTarget: (t) => {
           this.#tls = t;

@@ -181,7 +181,7 @@ export interface ReadTx {
   get<T extends TableName>(table: T, id: string): Tables[T] | undefined;
   all<T extends TableName>(table: T): Tables[T][];
   byName<T extends TableName>(table: T, name: string): Tables[T] | undefined;
-  /** Objects whose secondary index `index` holds `key` (tasks: service, node, desired, label; others: label). */
+  /** Objects whose secondary index `index` holds `key` (tasks: service, node, desired, label, network; others: label). */
   by<T extends TableName>(table: T, index: string, key: string): Tables[T][];
   tasksByService(serviceId: string): Task[];
   tasksByNode(nodeId: string): Task[];
@@ -210,6 +210,8 @@ export class MemoryStore {
       node: (t) => (t.NodeID ? [t.NodeID] : []),
       desired: (t) => [t.DesiredState],
       label: (t) => labelKeys(t.Labels),
+      // The dispatcher's network views find a network's endpoints without a scan of all tasks.
+      network: (t) => (t.NetworksAttachments ?? []).map((a) => a.Network.ID),
     }),
     networks: new Table<Network>({ label: (n) => labelKeys(n.Spec.Labels) }),
     secrets: new Table<Secret>({ label: (x) => labelKeys(x.Spec.Labels) }),

@@ -111,6 +111,13 @@ export interface AssignmentChange {
     { $case: "taskId"; value: string }
     | { $case: "secretId"; value: string }
     | { $case: "configId"; value: string }
+    | //
+    /**
+     * An overlay network's view for this node (api/dataplane.ts NetworkView, as JSON), and the
+     * removal of one by its id.
+     */
+    { $case: "networkJson"; value: Buffer }
+    | { $case: "networkId"; value: string }
     | undefined;
 }
 
@@ -1177,6 +1184,12 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
       case "configId":
         writer.uint32(58).string(message.item.value);
         break;
+      case "networkJson":
+        writer.uint32(66).bytes(message.item.value);
+        break;
+      case "networkId":
+        writer.uint32(74).string(message.item.value);
+        break;
     }
     return writer;
   },
@@ -1250,6 +1263,22 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
             message.item = { $case: "configId", value: reader.string() };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.item = { $case: "networkJson", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.item = { $case: "networkId", value: reader.string() };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1283,6 +1312,14 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
         ? { $case: "configId", value: globalThis.String(object.configId) }
         : isSet(object.config_id)
         ? { $case: "configId", value: globalThis.String(object.config_id) }
+        : isSet(object.networkJson)
+        ? { $case: "networkJson", value: Buffer.from(bytesFromBase64(object.networkJson)) }
+        : isSet(object.network_json)
+        ? { $case: "networkJson", value: Buffer.from(bytesFromBase64(object.network_json)) }
+        : isSet(object.networkId)
+        ? { $case: "networkId", value: globalThis.String(object.networkId) }
+        : isSet(object.network_id)
+        ? { $case: "networkId", value: globalThis.String(object.network_id) }
         : undefined,
     };
   },
@@ -1304,6 +1341,10 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
       obj.secretId = message.item.value;
     } else if (message.item?.$case === "configId") {
       obj.configId = message.item.value;
+    } else if (message.item?.$case === "networkJson") {
+      obj.networkJson = base64FromBytes(message.item.value);
+    } else if (message.item?.$case === "networkId") {
+      obj.networkId = message.item.value;
     }
     return obj;
   },
@@ -1348,6 +1389,18 @@ export const AssignmentChange: MessageFns<AssignmentChange> = {
       case "configId": {
         if (object.item?.value !== undefined && object.item?.value !== null) {
           message.item = { $case: "configId", value: object.item.value };
+        }
+        break;
+      }
+      case "networkJson": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "networkJson", value: object.item.value };
+        }
+        break;
+      }
+      case "networkId": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "networkId", value: object.item.value };
         }
         break;
       }

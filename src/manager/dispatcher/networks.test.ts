@@ -1,0 +1,354 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../platform/index.js';
+import { MemoryStore, type Proposer } from '../../state/index.js';
+import type {
+  Network,
+  NetworkView,
+  Node,
+  Service,
+  SessionMessage,
+  Task,
+  TaskState,
+} from '../../api/index.js';
+import { Dispatcher } from './index.js';
+import { networkViews, NetworkViews } from './networks.js';
+import { ServedSession, SessionTable, SentNetworks } from './session.js';
+
+const proposer = (): Proposer => {
+  let i = 0;
+  return { propose: () => Promise.resolve(++i) };
+};
+
+const DESCRIPTION = {
+  Hostname: 'w',
+  Platform: { Architecture: 'x86_64', OS: 'linux' },
+  Resources: { NanoCPUs: 1e9, MemoryBytes: 1e9 },
+  Engine: { EngineVersion: 'sim' },
+};
+
+const meta = { Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '' };
+
+function network(
+  id: string,
+  name: string,
+  vni: number,
+  subnet = '10.0.1.0/24',
+  gateway = '10.0.1.1',
+): Network {
+  return {
+    ID: id,
+    ...meta,
+    Spec: { Name: name, Attachable: true },
+    DriverState: {
+      Name: 'overlay',
+      Options: { 'com.docker.network.driver.overlay.vxlanid_list': String(vni), encrypted: '' },
+    },
+    IPAMOptions: { Driver: { Name: 'default' }, Configs: [{ Subnet: subnet, Gateway: gateway }] },
+  };
+}
+
+function node(id: string, addr: string, state: Node['Status']['State'] = 'ready'): Node {
+  return {
+    ID: id,
+    ...meta,
+    Spec: { Role: 'worker', Availability: 'active' },
+    Description: DESCRIPTION,
+    Status: { State: state, Addr: addr },
+  };
+}
+
+function service(
+  id: string,
+  name: string,
+  opts: { mode?: 'vip' | 'dnsrr'; vip?: string; aliases?: string[] } = {},
+): Service {
+  return {
+    ID: id,
+    ...meta,
+    Spec: {
+      Name: name,
+      TaskTemplate: {
+        ContainerSpec: { Image: 'busybox' },
+        Networks: [{ Target: 'front', ...(opts.aliases ? { Aliases: opts.aliases } : {}) }],
+      },
+      ...(opts.mode ? { EndpointSpec: { Mode: opts.mode } } : {}),
+    },
+    Endpoint: {
+      Spec: {},
+      ...(opts.vip ? { VirtualIPs: [{ NetworkID: 'net1', Addr: opts.vip }] } : {}),
+    },
+  } as Service;
+}
+
+function task(
+  id: string,
+  serviceId: string,
+  nodeId: string,
+  addr: string,
+  state: TaskState = 'running',
+  desired: TaskState = 'running',
+  extra: Partial<Task> = {},
+): Task {
+  return {
+    ID: id,
+    ...meta,
+    Labels: {},
+    Spec: { ContainerSpec: { Image: 'busybox' } },
+    ServiceID: serviceId,
+    Slot: 1,
+    NodeID: nodeId,
+    Status: { Timestamp: '', State: state, Message: '', PortStatus: {} },
+    DesiredState: desired,
+    NetworksAttachments: [{ Network: network('net1', 'front', 4097), Addresses: [addr] }],
+    ...extra,
+  };
+}
+
+async function cluster(): Promise<MemoryStore> {
+  const store = new MemoryStore(proposer());
+  await store.update((tx) => {
+    tx.create('networks', network('net1', 'front', 4097));
+    tx.create('nodes', node('n1', '192.168.0.1:2377'));
+    tx.create('nodes', node('n2', '192.168.0.2'));
+    tx.create('services', service('web', 'web', { vip: '10.0.1.2/24', aliases: ['api', 'api'] }));
+    tx.create('services', service('db', 'db', { mode: 'dnsrr' }));
+    tx.create('tasks', task('t1', 'web', 'n1', '10.0.1.3/24'));
+    tx.create(
+      'tasks',
+      task('t2', 'db', 'n2', '10.0.1.4/24', 'running', 'running', {
+        Slot: undefined,
+      } as unknown as Partial<Task>),
+    );
+  });
+  return store;
+}
+
+const viewsOf = (store: MemoryStore, nodeId: string): NetworkView[] =>
+  store.view((tx) => networkViews(tx, nodeId));
+
+const setTask = (store: MemoryStore, id: string, change: Partial<Task>): Promise<void> =>
+  store.update((tx) => {
+    const t = tx.get('tasks', id)!;
+    tx.update('tasks', { ...t, ...change });
+  });
+
+test("a node's view holds its network with every endpoint, the services' modes, VIPs and aliases", async () => {
+  const store = await cluster();
+  const [v, ...rest] = viewsOf(store, 'n2');
+  assert.equal(rest.length, 0);
+  assert.ok(v);
+  assert.equal(v.id, 'net1');
+  assert.equal(v.name, 'front');
+  assert.equal(v.vni, 4097);
+  assert.deepEqual(v.subnets, [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }]);
+  assert.equal(v.attachable, true);
+  assert.equal(v.options.encrypted, '');
+  assert.deepEqual(
+    v.endpoints.map((e) => [e.id, e.name, e.nodeAddr, e.addresses, e.aliases, e.ready]),
+    [
+      ['t1', 'web.1.t1', '192.168.0.1', ['10.0.1.3/24'], ['api'], true],
+      ['t2', 'db.n2.t2', '192.168.0.2', ['10.0.1.4/24'], [], true],
+    ],
+  );
+  assert.deepEqual(v.services, [
+    { id: 'db', name: 'db', mode: 'dnsrr', aliases: [] },
+    { id: 'web', name: 'web', mode: 'vip', vip: '10.0.1.2', aliases: ['api'] },
+  ]);
+  assert.deepEqual(viewsOf(store, 'nobody'), [], 'a node without tasks needs no network');
+});
+
+test('an endpoint is ready only while its task runs and is wanted running; it leaves when the task stops', async () => {
+  const store = await cluster();
+  const t1 = (): NetworkView['endpoints'][number] | undefined =>
+    viewsOf(store, 'n2')[0]!.endpoints.find((e) => e.id === 't1');
+  for (const [state, ready] of [
+    ['assigned', false],
+    ['preparing', false],
+    ['starting', false],
+    ['running', true],
+  ] as const) {
+    await setTask(store, 't1', { Status: { Timestamp: '', State: state, Message: '', PortStatus: {} } });
+    assert.equal(t1()?.ready, ready, state);
+  }
+  await setTask(store, 't1', { DesiredState: 'shutdown' });
+  assert.equal(t1(), undefined, 'a task no longer wanted leaves the view');
+  await setTask(store, 't1', {
+    DesiredState: 'running',
+    Status: { Timestamp: '', State: 'failed', Message: '', PortStatus: {} },
+  });
+  assert.equal(t1(), undefined, 'a finished task is no endpoint');
+  await setTask(store, 't1', { Status: { Timestamp: '', State: 'pending', Message: '', PortStatus: {} } });
+  assert.equal(t1(), undefined, 'an unplaced task is no endpoint');
+});
+
+test("a down node's endpoints leave every view at once", async () => {
+  const store = await cluster();
+  await store.update((tx) =>
+    tx.update('nodes', { ...tx.get('nodes', 'n1')!, Status: { State: 'down', Addr: '' } }),
+  );
+  assert.deepEqual(
+    viewsOf(store, 'n2')[0]!.endpoints.map((e) => e.id),
+    ['t2'],
+  );
+});
+
+test('views are the same whatever order the store was filled in, and a node sees its own address', async () => {
+  const a = await cluster();
+  const b = new MemoryStore(proposer());
+  await b.update((tx) => {
+    tx.create(
+      'tasks',
+      task('t2', 'db', 'n2', '10.0.1.4/24', 'running', 'running', {
+        Slot: undefined,
+      } as unknown as Partial<Task>),
+    );
+    tx.create('tasks', task('t1', 'web', 'n1', '10.0.1.3/24'));
+    tx.create('services', service('db', 'db', { mode: 'dnsrr' }));
+    tx.create('services', service('web', 'web', { vip: '10.0.1.2/24', aliases: ['api'] }));
+    tx.create('nodes', node('n2', '192.168.0.2'));
+    tx.create('nodes', node('n1', '192.168.0.1:2377'));
+    tx.create('networks', network('net1', 'front', 4097));
+  });
+  assert.equal(JSON.stringify(viewsOf(a, 'n1')), JSON.stringify(viewsOf(b, 'n1')));
+  await a.update((tx) =>
+    tx.update('nodes', { ...tx.get('nodes', 'n1')!, NetworkAddrs: { net1: '10.0.1.9/24' } }),
+  );
+  assert.equal(viewsOf(a, 'n1')[0]!.nodeAddress, '10.0.1.9/24');
+  assert.equal(viewsOf(a, 'n2')[0]!.nodeAddress, undefined);
+});
+
+test("one round computes a network's cluster-wide part once for all its nodes", async () => {
+  const store = await cluster();
+  store.view((tx) => {
+    const round = new NetworkViews(tx);
+    const [a] = round.forNode('n1');
+    const [b] = round.forNode('n2');
+    assert.equal(a!.endpoints, b!.endpoints, 'the same endpoint list, not a copy');
+  });
+});
+
+test('a sent network view goes again only when it changed, and a network no longer needed is removed', () => {
+  const sent = new SentNetworks();
+  const v = (id: string, vni: number): NetworkView => ({
+    id,
+    name: id,
+    vni,
+    subnets: [],
+    attachable: false,
+    internal: false,
+    ingress: false,
+    options: {},
+    endpoints: [],
+    services: [],
+  });
+  assert.deepEqual(
+    sent.diff([v('a', 1), v('b', 2)]).map((c) => c.kind),
+    ['network', 'network'],
+  );
+  assert.deepEqual(sent.diff([v('a', 1), v('b', 2)]), [], 'unchanged views send nothing');
+  assert.deepEqual(sent.diff([v('a', 3)]), [
+    { kind: 'network', view: v('a', 3) },
+    { kind: 'removeNetwork', id: 'b' },
+  ]);
+});
+
+const clock = new ManualClock();
+/** Lets the dispatcher's report flush (a timer) and its push round (setImmediate) run. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) {
+    clock.advance(0);
+    await new Promise((r) => setImmediate(r));
+  }
+};
+
+test("a task's status change on node A sends node B a changed view, and nothing when its endpoint did not change", async () => {
+  const store = await cluster();
+  await setTask(store, 't1', { Status: { Timestamp: '', State: 'starting', Message: '', PortStatus: {} } });
+  const d = new Dispatcher(store, clock, () => undefined, { heartbeatMs: 1000 });
+  d.start();
+  const sent: SessionMessage[] = [];
+  const table = new SessionTable();
+  const session = new ServedSession({
+    table,
+    dispatcher: d,
+    nodeId: 'n2',
+    description: DESCRIPTION,
+    addr: '192.168.0.2',
+    sink: { send: (m) => sent.push(m), close: () => undefined, fail: (e) => assert.fail(String(e)) },
+  });
+  await settle();
+  assert.equal(sent[0]!.complete, true);
+  assert.deepEqual(
+    sent[0]!.changes.map((c) => c.kind),
+    ['network', 'task'],
+    'the first message carries the network ahead of the task on it',
+  );
+  const first = sent[0]!.changes[0]!;
+  assert.ok(first.kind === 'network');
+  assert.equal(first.view.endpoints.find((e) => e.id === 't1')?.ready, false);
+  const before = sent.length;
+
+  // n1's agent reports t1 running: n2 hears the endpoint became ready.
+  await d.updateTaskStatus('n1', [
+    {
+      taskId: 't1',
+      status: { Timestamp: '2026-01-01T00:00:00Z', State: 'running', Message: 'up', PortStatus: {} },
+    },
+  ]);
+  await settle();
+  const news = sent.slice(before).flatMap((m) => m.changes);
+  assert.equal(news.length, 1);
+  const change = news[0]!;
+  assert.ok(change.kind === 'network');
+  assert.equal(change.view.endpoints.find((e) => e.id === 't1')?.ready, true);
+
+  // A new message in the same state changes no endpoint: nothing goes down n2's session.
+  const after = sent.length;
+  await d.updateTaskStatus('n1', [
+    {
+      taskId: 't1',
+      status: { Timestamp: '2026-01-01T00:00:01Z', State: 'running', Message: 'still up', PortStatus: {} },
+    },
+  ]);
+  await settle();
+  assert.equal(
+    store.view((tx) => tx.get('tasks', 't1')!.Status.Message),
+    'still up',
+  );
+  assert.equal(sent.length, after, 'no message for an unchanged view');
+
+  // n1 goes down: its endpoint leaves n2's view.
+  await store.update((tx) =>
+    tx.update('nodes', { ...tx.get('nodes', 'n1')!, Status: { State: 'down', Addr: '' } }),
+  );
+  await settle();
+  const last = sent.at(-1)!.changes;
+  assert.ok(last[0]?.kind === 'network');
+  assert.deepEqual(
+    last[0].view.endpoints.map((e) => e.id),
+    ['t2'],
+  );
+
+  // n2's last task there goes: the network leaves n2.
+  await setTask(store, 't2', { DesiredState: 'shutdown' });
+  await settle();
+  assert.ok(sent.some((m) => m.changes.some((c) => c.kind === 'removeNetwork' && c.id === 'net1')));
+  session.end();
+  await d.stop();
+});
+
+test('an in-process session hears its views through onNetworks before its first set', async () => {
+  const store = await cluster();
+  const d = new Dispatcher(store, new ManualClock(), () => undefined, { heartbeatMs: 1000 });
+  d.start();
+  const calls: string[] = [];
+  const s = await d.openSession('n1', DESCRIPTION, '192.168.0.1', {
+    onAssignments: () => calls.push('set'),
+    onNetworks: (v) => calls.push(`views ${v.map((x) => x.id).join(',')}`),
+    onClose: () => undefined,
+  });
+  assert.deepEqual(calls, ['views net1', 'set']);
+  s.close();
+  await d.stop();
+});
