@@ -137,7 +137,7 @@ test('services on one overlay reach each other by name across hosts, spread over
     '--name',
     'web',
     '--network',
-    'app',
+    'name=app,alias=www',
     '--replicas',
     '4',
     '--constraint',
@@ -175,6 +175,7 @@ test('services on one overlay reach each other by name across hosts, spread over
     10_000,
     200,
   );
+  assert.equal((await lookup(0, client, 'www')).join(), vip, 'a network alias answers as the name');
   await waitFor(
     'tasks.web resolves to every task',
     async () => (await lookup(0, client, 'tasks.web')).join() === backends.join(),
@@ -264,6 +265,58 @@ test('scale and a killed task are followed by DNS and the VIP', async () => {
   );
   await m.ok(['service', 'scale', '--detach', 'web=4']);
   await waitFor('four running web tasks', async () => (await taskAddrs('web')).length === 4, 60_000, 250);
+});
+
+test('a task failing its health check leaves the name and the VIP', async () => {
+  // Healthy while /tmp/ok exists: a task counts only once healthy, and leaves when it is not.
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'hc',
+    '--network',
+    'app',
+    '--replicas',
+    '2',
+    '--constraint',
+    'node.labels.host!=0',
+    '--health-cmd',
+    'test -e /tmp/ok',
+    '--health-interval',
+    '500ms',
+    '--health-retries',
+    '1',
+    'busybox:local',
+    'sh',
+    '-c',
+    'touch /tmp/ok && exec sleep 1d',
+  ]);
+  await waitFor(
+    'two healthy hc tasks',
+    async () => (await lookup(0, client, 'tasks.hc')).length === 2,
+    60_000,
+    250,
+  );
+  const before = await lookup(0, client, 'tasks.hc');
+  const sick = await taskContainer(1, 'hc');
+  const sickAddr = (
+    await h.docker(1, [
+      'inspect',
+      '--format',
+      '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+      sick,
+    ])
+  ).stdout.trim();
+  assert.ok(before.includes(sickAddr));
+  await h.docker(1, ['exec', sick, 'rm', '/tmp/ok']);
+  await waitFor(
+    'the unhealthy task leaves tasks.hc',
+    async () => !(await lookup(0, client, 'tasks.hc')).includes(sickAddr),
+    10_000,
+    100,
+  );
+  await m.ok(['service', 'rm', 'hc']);
 });
 
 test('service update --network-add and --network-rm attach and detach a running service', async () => {
