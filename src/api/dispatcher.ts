@@ -100,6 +100,28 @@ export interface DispatcherAPI {
    * following). Resolves false when the subscription is gone: the node stops sending.
    */
   publishLogs(nodeId: string, subscriptionId: string, lines: TaskLogLine[], done: boolean): Promise<boolean>;
+  /**
+   * A standalone container on an attachable overlay network wants an address (the engine's IPAM
+   * asked the node's plugin): recorded as a network-attachment task of the node, running.
+   * Optional: carriers without standalone containers (the simulator) leave them out.
+   */
+  attachNetwork?(nodeId: string, networkId: string): Promise<NetworkAttachmentGrant>;
+  /** The engine released the address: the attachment goes. Unknown ones are already gone. */
+  detachNetwork?(nodeId: string, networkId: string, address: string): Promise<void>;
+  /** The container behind an attachment, once the node knows it: its name answers in DNS. */
+  updateAttachment?(
+    nodeId: string,
+    networkId: string,
+    address: string,
+    containerId: string,
+    name: string,
+  ): Promise<void>;
+}
+
+/** An address granted to a standalone container: the attachment task's ID and the address (with prefix). */
+export interface NetworkAttachmentGrant {
+  attachmentId: string;
+  address: string;
 }
 
 // ---- The session protocol, as both sides speak it whatever carries it (gRPC, the simulator) ----

@@ -26,6 +26,9 @@ export {
   validateNodeDescription,
   validateTaskStatus,
   validateTaskId,
+  validateNetworkId,
+  validateAttachmentAddress,
+  validateAttachmentContainer,
   MAX_WORKER_TEXT,
 } from './validate/index.js';
 export type { DecodedObjectSpec, InitRequest, JoinRequest, ClusterNetworkConfig } from './validate/index.js';
@@ -70,6 +73,7 @@ export type {
   SessionChange,
   SessionMessage,
   LogNotice,
+  NetworkAttachmentGrant,
 } from './dispatcher.js';
 export { ManagerList } from './managers.js';
 export { stateOrder, isTerminal } from './taskstate.js';

@@ -9,6 +9,7 @@ import {
   type NodeDescription,
   type SessionHandlers,
   type TaskLogLine,
+  type NetworkAttachmentGrant,
   type TaskStatusUpdate,
 } from '../../api/index.js';
 import {
@@ -195,6 +196,43 @@ export class RemoteDispatcher implements DispatcherAPI {
         () => true,
         // The subscription is gone: the worker stops sending.
         (e: ServiceError) => (e.code === status.NOT_FOUND ? false : Promise.reject(callError(e))),
+      ),
+    );
+  }
+
+  attachNetwork(_nodeId: string, networkId: string): Promise<NetworkAttachmentGrant> {
+    const sessionId = this.#session.sessionId;
+    return this.#call((client) =>
+      unaryCall<NetworkAttachmentGrant>((cb) =>
+        client.attachNetwork({ sessionId, networkId }, new Metadata(), deadline(), cb),
+      ).catch((e: ServiceError) => Promise.reject(callError(e))),
+    );
+  }
+
+  detachNetwork(_nodeId: string, networkId: string, address: string): Promise<void> {
+    const sessionId = this.#session.sessionId;
+    return this.#call((client) =>
+      unaryCall((cb) =>
+        client.detachNetwork({ sessionId, networkId, address }, new Metadata(), deadline(), cb),
+      ).then(
+        () => undefined,
+        (e: ServiceError) => Promise.reject(callError(e)),
+      ),
+    );
+  }
+
+  updateAttachment(
+    _nodeId: string,
+    networkId: string,
+    address: string,
+    containerId: string,
+    name: string,
+  ): Promise<void> {
+    const request = { sessionId: this.#session.sessionId, networkId, address, containerId, name };
+    return this.#call((client) =>
+      unaryCall((cb) => client.updateAttachment(request, new Metadata(), deadline(), cb)).then(
+        () => undefined,
+        (e: ServiceError) => Promise.reject(callError(e)),
       ),
     );
   }

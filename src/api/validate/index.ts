@@ -32,4 +32,12 @@ export {
   MAX_CONFIG_SIZE,
 } from './objects.js';
 export type { DecodedObjectSpec } from './objects.js';
-export { validateNodeDescription, validateTaskStatus, validateTaskId, MAX_WORKER_TEXT } from './worker.js';
+export {
+  validateNodeDescription,
+  validateTaskStatus,
+  validateTaskId,
+  validateNetworkId,
+  validateAttachmentAddress,
+  validateAttachmentContainer,
+  MAX_WORKER_TEXT,
+} from './worker.js';

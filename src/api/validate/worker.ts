@@ -103,3 +103,25 @@ export function validateTaskId(v: unknown): string {
     throw invalidArgument('a task status report names no valid task ID');
   return v;
 }
+
+/** A network ID a worker names (an attachment's network). */
+export function validateNetworkId(v: unknown): string {
+  if (typeof v !== 'string' || !/^[a-z0-9]{1,64}$/.test(v)) throw invalidArgument('no valid network ID');
+  return v;
+}
+
+/** An address a worker names (bare or with prefix), bare. */
+export function validateAttachmentAddress(v: unknown): string {
+  const bare = typeof v === 'string' && v.length <= 64 ? (v.split('/')[0] ?? '') : '';
+  if (!/^[0-9a-fA-F.:]{2,45}$/.test(bare)) throw invalidArgument('no valid attachment address');
+  return bare;
+}
+
+/** A container an attachment is for: its engine ID and name (as `docker ps` shows it). */
+export function validateAttachmentContainer(id: unknown, name: unknown): { id: string; name: string } {
+  if (typeof id !== 'string' || !/^[0-9a-f]{12,64}$/.test(id)) throw invalidArgument('no valid container ID');
+  const n = typeof name === 'string' ? name.replace(/^\//, '') : '';
+  if (n.length > 255 || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(n))
+    throw invalidArgument('no valid container name');
+  return { id, name: n };
+}

@@ -8,15 +8,9 @@
 import { isoTime, type Clock } from '../../platform/index.js';
 import { parseCidr, type Network, type Node, type Service, type Task } from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
-import { nextAddress } from '../../network/index.js';
+import { AddressBook, isTerminalState } from './addresses.js';
 import { WatchLoop } from '../watchloop.js';
 import { holdsNetworks } from '../dispatcher/index.js';
-
-const bare = (addr: string): string => addr.split('/')[0]!;
-
-function isTerminalState(s: string): boolean {
-  return ['complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned'].includes(s);
-}
 
 /** Networks a service's tasks attach to: its own, plus ingress if it publishes ingress ports. */
 export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service): Network[] {
@@ -39,6 +33,8 @@ export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service)
 function familiesOf(n: Network): number {
   return new Set(n.IPAMOptions.Configs.flatMap((c) => (c.Subnet ? [parseCidr(c.Subnet).family] : []))).size;
 }
+
+export { AddressBook } from './addresses.js';
 
 export class Allocator {
   #dirty = false;
@@ -102,61 +98,12 @@ export class Allocator {
 
   #allocate(tx: WriteTx): void {
     const now = isoTime(this.clock.now());
-    const used = new Map<string, Set<string>>();
-    // A network's gateways are never handed out.
-    const usedIn = (n: Network): Set<string> => {
-      let s = used.get(n.ID);
-      if (!s) {
-        used.set(n.ID, (s = new Set()));
-        for (const c of n.IPAMOptions.Configs) if (c.Gateway) s.add(c.Gateway);
-      }
-      return s;
-    };
-    const networks = new Map(tx.all('networks').map((n) => [n.ID, n]));
-    const markUsed = (netId: string, addr: string): void => {
-      const n = networks.get(netId);
-      if (n) usedIn(n).add(bare(addr));
-    };
+    const book = new AddressBook(tx);
+    const networks = book.networks;
     const allTasks = tx.all('tasks');
-    for (const s of tx.all('services'))
-      for (const v of s.Endpoint.VirtualIPs ?? []) markUsed(v.NetworkID, v.Addr);
-    for (const t of allTasks) {
-      if (isTerminalState(t.Status.State)) continue;
-      for (const a of t.NetworksAttachments ?? [])
-        for (const addr of a.Addresses) markUsed(a.Network.ID, addr);
-    }
     const allNodes = tx.all('nodes');
-    for (const n of allNodes)
-      for (const [netId, addr] of Object.entries(n.NetworkAddrs ?? {})) markUsed(netId, addr);
-    const take = (n: Network, c: Network['IPAMOptions']['Configs'][number]): string | undefined => {
-      if (!c.Subnet) return undefined;
-      const addr = nextAddress(c.Subnet, usedIn(n), c.IPRange);
-      if (addr) usedIn(n).add(bare(addr));
-      return addr;
-    };
-    /** A virtual IP: from the first subnet with a free address. */
-    const vipOf = (n: Network): string | undefined => {
-      for (const c of n.IPAMOptions.Configs) {
-        const addr = take(n, c);
-        if (addr) return addr;
-      }
-      return undefined;
-    };
-    /** A task's addresses: one of each family, from the first subnet of that family with room. */
-    const addressesOf = (n: Network): string[] => {
-      const out: string[] = [];
-      const done = new Set<number>();
-      for (const c of n.IPAMOptions.Configs) {
-        const family = c.Subnet ? parseCidr(c.Subnet).family : undefined;
-        if (family === undefined || done.has(family)) continue;
-        const addr = take(n, c);
-        if (addr) {
-          out.push(addr);
-          done.add(family);
-        }
-      }
-      return out;
-    };
+    const vipOf = (n: Network): string | undefined => book.vipOf(n);
+    const addressesOf = (n: Network): string[] => book.addressesOf(n);
 
     // Service virtual IPs: one per attached network, in VIP mode.
     for (const s of tx.all('services')) {

@@ -469,6 +469,9 @@ export class ControlAPI {
       }
       if (!force && node.Status.State !== 'down')
         throw failedPrecondition(`node ${node.ID} is not down and can't be removed`);
+      // Its standalone containers' network attachments (and their addresses) go with it.
+      for (const t of tx.tasksByNode(node.ID))
+        if (t.ServiceID === '' && t.Spec.NetworkAttachmentSpec) tx.remove('tasks', t.ID);
       tx.remove('nodes', node.ID);
     });
   }

@@ -110,6 +110,30 @@ export function dispatcherService(
       return {};
     }, log),
 
+    attachNetwork: unary(async (call) => {
+      const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      const d = dispatcher();
+      checkSession(nodeId, call.request.sessionId);
+      return await d.attachNetwork(nodeId, call.request.networkId);
+    }, log),
+
+    detachNetwork: unary(async (call) => {
+      const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      const d = dispatcher();
+      checkSession(nodeId, call.request.sessionId);
+      await d.detachNetwork(nodeId, call.request.networkId, call.request.address);
+      return {};
+    }, log),
+
+    updateAttachment: unary(async (call) => {
+      const { nodeId } = authorize(call, policy, ['worker', 'manager']);
+      const d = dispatcher();
+      checkSession(nodeId, call.request.sessionId);
+      const r = call.request;
+      await d.updateAttachment(nodeId, r.networkId, r.address, r.containerId, r.name);
+      return {};
+    }, log),
+
     updateTaskStatus: unary(async (call) => {
       const { nodeId } = authorize(call, policy, ['worker', 'manager']);
       const d = dispatcher();

@@ -10,6 +10,12 @@ import {
   validateNodeDescription,
   validateTaskId,
   validateTaskStatus,
+  validateNetworkId,
+  validateAttachmentAddress,
+  validateAttachmentContainer,
+  newId,
+  ShoalError,
+  type NetworkAttachmentGrant,
   type AgentSession,
   type Assignment,
   type NetworkView,
@@ -28,10 +34,18 @@ import {
 import type { MemoryStore, StoreEvent } from '../../state/index.js';
 import { stateOrder } from '../orchestrator/index.js';
 import { tlsTarget } from '../nodeca/index.js';
+import { AddressBook } from '../allocator/addresses.js';
 import { LogBroker } from './logs.js';
-import { holdsNetworks, isEndpointTask, NetworkViews } from './networks.js';
+import { holdsNetworks, isAttachmentTask, isEndpointTask, NetworkViews } from './networks.js';
 
-export { holdsNetworks, isEndpointTask, networkViews, NetworkViews, hostPart } from './networks.js';
+export {
+  holdsNetworks,
+  isAttachmentTask,
+  isEndpointTask,
+  networkViews,
+  NetworkViews,
+  hostPart,
+} from './networks.js';
 
 /** What of a task its network's endpoint shows (or whether its node needs the network). */
 function endpointPart(t: Task): string {
@@ -41,6 +55,8 @@ function endpointPart(t: Task): string {
     isEndpointTask(t),
     t.Status.State === 'running' && t.DesiredState === 'running',
     (t.NetworksAttachments ?? []).map((a) => [a.Network.ID, a.Addresses]),
+    // A standalone container's attachment is named once its node says by which container.
+    t.Name ?? '',
   ]);
 }
 
@@ -62,6 +78,8 @@ const FLUSH_MS = 0;
 const MAX_BATCH = 1000;
 /** Updates one status report may carry (an agent sends what changed since its last report). */
 const MAX_REPORT = 10_000;
+/** Standalone containers' network attachments one node may hold. */
+const MAX_ATTACHMENTS_PER_NODE = 1024;
 const DEFAULT_HEARTBEAT_MS = 1000;
 /** A node is down after this many periods without a heartbeat (Swarm's grace factor). */
 const GRACE_PERIODS = 3;
@@ -334,7 +352,8 @@ export class Dispatcher implements DispatcherAPI {
     return this.store.view((tx) =>
       tx
         .tasksByNode(nodeId)
-        .filter((t) => stateOrder(t.Status.State) >= stateOrder('assigned'))
+        // A standalone container's network attachment is the node's engine's, not a task to run.
+        .filter((t) => stateOrder(t.Status.State) >= stateOrder('assigned') && !isAttachmentTask(t))
         .map((task) => {
           const svc = tx.get('services', task.ServiceID);
           // Payloads go only with tasks that may still run: a finished task's secrets leave the node.
@@ -530,6 +549,101 @@ export class Dispatcher implements DispatcherAPI {
 
   publishLogs(nodeId: string, subscriptionId: string, lines: TaskLogLine[], done: boolean): Promise<boolean> {
     return Promise.resolve(this.logs.publish(nodeId, subscriptionId, lines, done));
+  }
+
+  async attachNetwork(nodeId: string, networkId: string): Promise<NetworkAttachmentGrant> {
+    const netId = validateNetworkId(networkId);
+    const id = newId();
+    let address = '';
+    await this.store.update((tx) => {
+      if (this.#stopped) throw unavailable('this manager is no longer the leader');
+      const node = tx.get('nodes', nodeId);
+      if (!node) throw notFound(`node ${nodeId} not found`);
+      const n = tx.get('networks', netId);
+      if (!n) throw notFound(`network ${netId} not found`);
+      if (!n.Spec.Attachable || n.Spec.Ingress || (n.DriverState.Name ?? 'overlay') !== 'overlay')
+        throw new ShoalError(
+          'PermissionDenied',
+          `Could not attach to network ${n.Spec.Name}: rpc error: code = PermissionDenied desc = network ${n.Spec.Name} not manually attachable`,
+        );
+      if (tx.tasksByNode(nodeId).filter(isAttachmentTask).length >= MAX_ATTACHMENTS_PER_NODE)
+        throw new ShoalError(
+          'ResourceExhausted',
+          `node ${nodeId} holds ${MAX_ATTACHMENTS_PER_NODE} network attachments already`,
+        );
+      // Taken in this transaction from the addresses the store holds, as the allocator takes them.
+      const addrs = new AddressBook(tx).addressesOf(n);
+      if (addrs.length === 0)
+        throw new ShoalError('ResourceExhausted', `no available addresses on network ${n.Spec.Name}`);
+      address = addrs[0]!;
+      const ts = isoTime(this.clock.now());
+      tx.create('tasks', {
+        ID: id,
+        Version: { Index: 0 },
+        CreatedAt: ts,
+        UpdatedAt: ts,
+        Labels: {},
+        Spec: { NetworkAttachmentSpec: { ContainerID: '' } },
+        ServiceID: '',
+        NodeID: nodeId,
+        Status: { Timestamp: ts, State: 'running', Message: 'started', PortStatus: {} },
+        DesiredState: 'running',
+        NetworksAttachments: [{ Network: n, Addresses: addrs }],
+      });
+    });
+    this.#alive(nodeId);
+    return { attachmentId: id, address };
+  }
+
+  /** The node's attachment on a network holding an address, if any. */
+  #attachment(
+    tx: { tasksByNode(id: string): Task[] },
+    nodeId: string,
+    netId: string,
+    addr: string,
+  ): Task | undefined {
+    return tx
+      .tasksByNode(nodeId)
+      .find(
+        (t) =>
+          isAttachmentTask(t) &&
+          (t.NetworksAttachments ?? []).some(
+            (a) => a.Network.ID === netId && a.Addresses.some((x) => x.split('/')[0] === addr),
+          ),
+      );
+  }
+
+  async detachNetwork(nodeId: string, networkId: string, address: string): Promise<void> {
+    const netId = validateNetworkId(networkId);
+    const addr = validateAttachmentAddress(address);
+    await this.store.update((tx) => {
+      const t = this.#attachment(tx, nodeId, netId, addr);
+      if (t) tx.remove('tasks', t.ID);
+    });
+  }
+
+  async updateAttachment(
+    nodeId: string,
+    networkId: string,
+    address: string,
+    containerId: string,
+    name: string,
+  ): Promise<void> {
+    const netId = validateNetworkId(networkId);
+    const addr = validateAttachmentAddress(address);
+    const c = validateAttachmentContainer(containerId, name);
+    await this.store.update((tx) => {
+      const t = this.#attachment(tx, nodeId, netId, addr);
+      if (!t) throw notFound(`no network attachment of address ${addr} on network ${netId} on this node`);
+      const spec = t.Spec.NetworkAttachmentSpec as { ContainerID?: string } | undefined;
+      if (spec?.ContainerID === c.id && t.Name === c.name) return;
+      tx.update('tasks', {
+        ...t,
+        Name: c.name,
+        Spec: { ...t.Spec, NetworkAttachmentSpec: { ContainerID: c.id } },
+        UpdatedAt: isoTime(this.clock.now()),
+      });
+    });
   }
 
   updateTaskStatus(nodeId: string, updates: readonly TaskStatusUpdate[]): Promise<void> {

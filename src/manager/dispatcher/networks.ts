@@ -27,6 +27,11 @@ export function holdsNetworks(t: Task): boolean {
   );
 }
 
+/** A standalone container's network attachment (Swarm's network-attachment task): no service. */
+export function isAttachmentTask(t: Task): boolean {
+  return t.ServiceID === '' && t.Spec.NetworkAttachmentSpec !== undefined;
+}
+
 /** A task that is an endpoint (its node not yet considered): placed, not finished, still wanted. */
 export function isEndpointTask(t: Task): boolean {
   return holdsNetworks(t) && stateOrder(t.Status.State) <= stateOrder('running');
@@ -132,6 +137,19 @@ export class NetworkViews {
       if (!node || node.Status.State === 'down') continue;
       const attachment = (t.NetworksAttachments ?? []).find((a) => a.Network.ID === n.ID);
       if (!attachment) continue;
+      if (isAttachmentTask(t)) {
+        // Named by its container once the node has said which (the ID meanwhile).
+        endpoints.push({
+          id: t.ID,
+          name: t.Name || t.ID,
+          aliases: [],
+          addresses: [...attachment.Addresses],
+          nodeId: node.ID,
+          nodeAddr: hostPart(node.Status.Addr),
+          ready: t.Status.State === 'running' && t.DesiredState === 'running',
+        });
+        continue;
+      }
       const svc = this.tx.get('services', t.ServiceID);
       if (svc) services.set(svc.ID, svc);
       endpoints.push({

@@ -140,6 +140,8 @@ export class Orchestrator {
 
   /** Reconciles one service; returns the number of changes written (negative if it needs another pass). */
   #reconcile(tx: WriteTx, serviceId: string, budget: number): number {
+    // Standalone containers' network attachments (no service) belong to their nodes' engines.
+    if (serviceId === '') return 0;
     const now = this.clock.now();
     const service = tx.get('services', serviceId);
     let tasks = tx.tasksByService(serviceId);

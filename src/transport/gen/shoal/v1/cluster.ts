@@ -214,6 +214,38 @@ export interface PublishLogsRequest {
 export interface PublishLogsResponse {
 }
 
+/** A standalone container's network attachment (the node's engine asked its plugin for an address). */
+export interface AttachNetworkRequest {
+  sessionId: string;
+  networkId: string;
+}
+
+export interface AttachNetworkResponse {
+  attachmentId: string;
+  /** With prefix ("10.0.1.5/24"). */
+  address: string;
+}
+
+export interface DetachNetworkRequest {
+  sessionId: string;
+  networkId: string;
+  address: string;
+}
+
+export interface DetachNetworkResponse {
+}
+
+export interface UpdateAttachmentRequest {
+  sessionId: string;
+  networkId: string;
+  address: string;
+  containerId: string;
+  name: string;
+}
+
+export interface UpdateAttachmentResponse {
+}
+
 export interface HeartbeatRequest {
   sessionId: string;
 }
@@ -2113,6 +2145,546 @@ export const PublishLogsResponse: MessageFns<PublishLogsResponse> = {
   },
 };
 
+function createBaseAttachNetworkRequest(): AttachNetworkRequest {
+  return { sessionId: "", networkId: "" };
+}
+
+export const AttachNetworkRequest: MessageFns<AttachNetworkRequest> = {
+  encode(message: AttachNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.networkId !== "") {
+      writer.uint32(18).string(message.networkId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachNetworkRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AttachNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachNetworkRequest>): AttachNetworkRequest {
+    return AttachNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachNetworkRequest>): AttachNetworkRequest {
+    const message = createBaseAttachNetworkRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.networkId = object.networkId ?? "";
+    return message;
+  },
+};
+
+function createBaseAttachNetworkResponse(): AttachNetworkResponse {
+  return { attachmentId: "", address: "" };
+}
+
+export const AttachNetworkResponse: MessageFns<AttachNetworkResponse> = {
+  encode(message: AttachNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachmentId !== "") {
+      writer.uint32(10).string(message.attachmentId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachmentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachNetworkResponse {
+    return {
+      attachmentId: isSet(object.attachmentId)
+        ? globalThis.String(object.attachmentId)
+        : isSet(object.attachment_id)
+        ? globalThis.String(object.attachment_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: AttachNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.attachmentId !== "") {
+      obj.attachmentId = message.attachmentId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachNetworkResponse>): AttachNetworkResponse {
+    return AttachNetworkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachNetworkResponse>): AttachNetworkResponse {
+    const message = createBaseAttachNetworkResponse();
+    message.attachmentId = object.attachmentId ?? "";
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseDetachNetworkRequest(): DetachNetworkRequest {
+  return { sessionId: "", networkId: "", address: "" };
+}
+
+export const DetachNetworkRequest: MessageFns<DetachNetworkRequest> = {
+  encode(message: DetachNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.networkId !== "") {
+      writer.uint32(18).string(message.networkId);
+    }
+    if (message.address !== "") {
+      writer.uint32(26).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachNetworkRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: DetachNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DetachNetworkRequest>): DetachNetworkRequest {
+    return DetachNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DetachNetworkRequest>): DetachNetworkRequest {
+    const message = createBaseDetachNetworkRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.networkId = object.networkId ?? "";
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseDetachNetworkResponse(): DetachNetworkResponse {
+  return {};
+}
+
+export const DetachNetworkResponse: MessageFns<DetachNetworkResponse> = {
+  encode(_: DetachNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DetachNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: DetachNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DetachNetworkResponse>): DetachNetworkResponse {
+    return DetachNetworkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DetachNetworkResponse>): DetachNetworkResponse {
+    const message = createBaseDetachNetworkResponse();
+    return message;
+  },
+};
+
+function createBaseUpdateAttachmentRequest(): UpdateAttachmentRequest {
+  return { sessionId: "", networkId: "", address: "", containerId: "", name: "" };
+}
+
+export const UpdateAttachmentRequest: MessageFns<UpdateAttachmentRequest> = {
+  encode(message: UpdateAttachmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.networkId !== "") {
+      writer.uint32(18).string(message.networkId);
+    }
+    if (message.address !== "") {
+      writer.uint32(26).string(message.address);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(34).string(message.containerId);
+    }
+    if (message.name !== "") {
+      writer.uint32(42).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAttachmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAttachmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAttachmentRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+        ? globalThis.String(object.network_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: UpdateAttachmentRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.networkId !== "") {
+      obj.networkId = message.networkId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateAttachmentRequest>): UpdateAttachmentRequest {
+    return UpdateAttachmentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateAttachmentRequest>): UpdateAttachmentRequest {
+    const message = createBaseUpdateAttachmentRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.networkId = object.networkId ?? "";
+    message.address = object.address ?? "";
+    message.containerId = object.containerId ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateAttachmentResponse(): UpdateAttachmentResponse {
+  return {};
+}
+
+export const UpdateAttachmentResponse: MessageFns<UpdateAttachmentResponse> = {
+  encode(_: UpdateAttachmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAttachmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAttachmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UpdateAttachmentResponse {
+    return {};
+  },
+
+  toJSON(_: UpdateAttachmentResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateAttachmentResponse>): UpdateAttachmentResponse {
+    return UpdateAttachmentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<UpdateAttachmentResponse>): UpdateAttachmentResponse {
+    const message = createBaseUpdateAttachmentResponse();
+    return message;
+  },
+};
+
 function createBaseHeartbeatRequest(): HeartbeatRequest {
   return { sessionId: "" };
 }
@@ -2582,6 +3154,38 @@ export const DispatcherServiceService = {
     responseSerialize: (value: PublishLogsResponse): Buffer => Buffer.from(PublishLogsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PublishLogsResponse => PublishLogsResponse.decode(value),
   },
+  /** Standalone containers on attachable networks: an address, its release, its container. */
+  attachNetwork: {
+    path: "/shoal.v1.DispatcherService/AttachNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AttachNetworkRequest): Buffer => Buffer.from(AttachNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AttachNetworkRequest => AttachNetworkRequest.decode(value),
+    responseSerialize: (value: AttachNetworkResponse): Buffer =>
+      Buffer.from(AttachNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AttachNetworkResponse => AttachNetworkResponse.decode(value),
+  },
+  detachNetwork: {
+    path: "/shoal.v1.DispatcherService/DetachNetwork" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DetachNetworkRequest): Buffer => Buffer.from(DetachNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DetachNetworkRequest => DetachNetworkRequest.decode(value),
+    responseSerialize: (value: DetachNetworkResponse): Buffer =>
+      Buffer.from(DetachNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DetachNetworkResponse => DetachNetworkResponse.decode(value),
+  },
+  updateAttachment: {
+    path: "/shoal.v1.DispatcherService/UpdateAttachment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateAttachmentRequest): Buffer =>
+      Buffer.from(UpdateAttachmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateAttachmentRequest => UpdateAttachmentRequest.decode(value),
+    responseSerialize: (value: UpdateAttachmentResponse): Buffer =>
+      Buffer.from(UpdateAttachmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateAttachmentResponse => UpdateAttachmentResponse.decode(value),
+  },
 } as const;
 
 export interface DispatcherServiceServer extends UntypedServiceImplementation {
@@ -2591,6 +3195,10 @@ export interface DispatcherServiceServer extends UntypedServiceImplementation {
   updateTaskStatus: handleUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
   /** Lines for a log subscription; NOT_FOUND once its subscriber has gone, so the node stops. */
   publishLogs: handleUnaryCall<PublishLogsRequest, PublishLogsResponse>;
+  /** Standalone containers on attachable networks: an address, its release, its container. */
+  attachNetwork: handleUnaryCall<AttachNetworkRequest, AttachNetworkResponse>;
+  detachNetwork: handleUnaryCall<DetachNetworkRequest, DetachNetworkResponse>;
+  updateAttachment: handleUnaryCall<UpdateAttachmentRequest, UpdateAttachmentResponse>;
 }
 
 export interface DispatcherServiceClient extends Client {
@@ -2646,6 +3254,52 @@ export interface DispatcherServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientUnaryCall;
+  /** Standalone containers on attachable networks: an address, its release, its container. */
+  attachNetwork(
+    request: AttachNetworkRequest,
+    callback: (error: ServiceError | null, response: AttachNetworkResponse) => void,
+  ): ClientUnaryCall;
+  attachNetwork(
+    request: AttachNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AttachNetworkResponse) => void,
+  ): ClientUnaryCall;
+  attachNetwork(
+    request: AttachNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AttachNetworkResponse) => void,
+  ): ClientUnaryCall;
+  detachNetwork(
+    request: DetachNetworkRequest,
+    callback: (error: ServiceError | null, response: DetachNetworkResponse) => void,
+  ): ClientUnaryCall;
+  detachNetwork(
+    request: DetachNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DetachNetworkResponse) => void,
+  ): ClientUnaryCall;
+  detachNetwork(
+    request: DetachNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DetachNetworkResponse) => void,
+  ): ClientUnaryCall;
+  updateAttachment(
+    request: UpdateAttachmentRequest,
+    callback: (error: ServiceError | null, response: UpdateAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  updateAttachment(
+    request: UpdateAttachmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateAttachmentResponse) => void,
+  ): ClientUnaryCall;
+  updateAttachment(
+    request: UpdateAttachmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateAttachmentResponse) => void,
   ): ClientUnaryCall;
 }
 
