@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import type { NetworkView, TaskNetworking } from '../api/index.js';
 import { EngineApiClient } from '../engineclient/index.js';
+import { Attachments, type AttachmentDispatcher } from './attachments.js';
 import {
   DnsResolver,
   EngineNetworks,
@@ -41,6 +42,8 @@ export interface NodeNetworkingOptions {
   underlayAddr: string;
   engineHost: string;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+  /** The session's dispatcher, for standalone containers' addresses (none while there is no session). */
+  dispatcher?: () => AttachmentDispatcher | undefined;
 }
 
 export class NodeNetworking {
@@ -51,6 +54,7 @@ export class NodeNetworking {
   readonly #plugin: PluginServer;
   readonly #engineNets: EngineNetworks;
   readonly #warn: (m: string) => void;
+  readonly #attachments: Attachments;
   #views = new Map<string, NetworkView>();
   #started = false;
 
@@ -73,7 +77,20 @@ export class NodeNetworking {
       },
     });
     this.#engineNets = new EngineNetworks({ engine });
-    this.#plugin = new PluginServer({ sandboxes: this.#sandboxes, engine, log: warn });
+    this.#attachments = new Attachments({
+      nodeId: o.nodeId,
+      engine,
+      dispatcher: () => o.dispatcher?.(),
+      views: () => this.#views,
+      log: warn,
+    });
+    this.#plugin = new PluginServer({
+      sandboxes: this.#sandboxes,
+      engine,
+      log: warn,
+      requestAddress: (networkId) => this.#attachments.request(networkId),
+      releaseAddress: (networkId, address) => this.#attachments.release(networkId, address),
+    });
     this.networking = new ShoalTaskNetworking({
       view: (id) => this.#views.get(id),
       networks: this.#engineNets,
@@ -94,12 +111,14 @@ export class NodeNetworking {
   onNetworks(views: readonly NetworkView[]): void {
     this.#views = new Map(views.map((v) => [v.id, v]));
     this.plane.apply(views);
+    this.#attachments.onViews();
   }
 
   /** Stops serving; the kernel keeps what it has, so running containers keep their networks. */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
+    this.#attachments.stop();
     await this.plane.stop();
     await this.dns.stop();
     await this.#plugin.stop();

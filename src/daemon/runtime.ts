@@ -159,6 +159,7 @@ export class NodeRuntime {
       underlayAddr: this.node!.addr,
       engineHost: this.o.engineHost,
       log: (level, msg) => this.log(level, msg),
+      dispatcher: () => this.remote,
     });
     return this.networking;
   }

@@ -1,0 +1,152 @@
+// Standalone containers on attachable overlay networks, this node's side. The engine's IPAM asks
+// the plugin for an address with none given (`docker run --network app`): the manager grants one
+// and records a network-attachment task (attachNetwork); the engine releases it when the container
+// leaves the network (detachNetwork). Which container holds a granted address is learned from the
+// engine (its container list per network, read after a grant and whenever the views change), and
+// told to the manager so the container's name answers in DNS on every node. On start (and on every
+// views change) an attachment of this node whose address no container holds any more is detached:
+// a shoald restart that missed a release leaks nothing.
+import type { DispatcherAPI, NetworkView } from '../api/index.js';
+import type { EngineApiClient } from '../engineclient/index.js';
+
+export type AttachmentDispatcher = Pick<
+  DispatcherAPI,
+  'attachNetwork' | 'detachNetwork' | 'updateAttachment'
+>;
+
+/** A granted address not yet seen on a container is left alone this long (the container is starting). */
+const GRANT_GRACE_MS = 60_000;
+/** After a grant, the container list is read this often until the container is known, at most this long. */
+const NAME_POLL_MS = 500;
+const NAME_POLL_MAX_MS = 30_000;
+
+interface ContainerSummary {
+  Id: string;
+  Names?: string[];
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> };
+}
+
+export interface AttachmentsOptions {
+  nodeId: string;
+  engine: Pick<EngineApiClient, 'call'>;
+  dispatcher: () => AttachmentDispatcher | undefined;
+  views: () => Map<string, NetworkView>;
+  log: (msg: string) => void;
+  now?: () => number;
+}
+
+export class Attachments {
+  /** Granted addresses (bare) per network ID, with when: not detached while their container starts. */
+  readonly #granted = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #pollUntil = 0;
+  #syncing: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(private readonly o: AttachmentsOptions) {}
+
+  #now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  #dispatcher(): AttachmentDispatcher {
+    const d = this.o.dispatcher();
+    if (!d?.attachNetwork || !d.detachNetwork)
+      throw new Error('this node has no session with a manager: standalone containers cannot attach now');
+    return d;
+  }
+
+  /** The plugin's requestAddress hook. */
+  async request(networkId: string): Promise<string> {
+    const grant = await this.#dispatcher().attachNetwork!(this.o.nodeId, networkId);
+    this.#granted.set(`${networkId} ${grant.address.split('/')[0]}`, this.#now());
+    this.#pollUntil = this.#now() + NAME_POLL_MAX_MS;
+    this.#schedule(NAME_POLL_MS);
+    return grant.address;
+  }
+
+  /** The plugin's releaseAddress hook. */
+  async release(networkId: string, address: string): Promise<void> {
+    this.#granted.delete(`${networkId} ${address.split('/')[0]}`);
+    await this.#dispatcher().detachNetwork!(this.o.nodeId, networkId, address);
+  }
+
+  /** The views changed (or the node started): names and leaks are looked at again. */
+  onViews(): void {
+    this.#schedule(0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped || this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.sync();
+    }, ms);
+    this.#timer.unref();
+  }
+
+  /** One pass; one at a time, a request meanwhile runs one more after it. */
+  async sync(): Promise<void> {
+    if (this.#syncing) {
+      this.#again = true;
+      return this.#syncing;
+    }
+    this.#syncing = this.#pass()
+      .catch((e: unknown) => this.o.log(`standalone attachments: ${(e as Error).message}`))
+      .finally(() => {
+        this.#syncing = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#schedule(0);
+        }
+      });
+    return this.#syncing;
+  }
+
+  async #pass(): Promise<void> {
+    const d = this.o.dispatcher();
+    if (!d?.updateAttachment || !d.detachNetwork) return;
+    let unnamed = false;
+    for (const view of this.o.views().values()) {
+      const mine = view.endpoints.filter((e) => e.nodeId === this.o.nodeId && e.serviceId === undefined);
+      if (mine.length === 0) continue;
+      const list = await this.o.engine.call<ContainerSummary[]>(
+        'GET',
+        `/containers/json?filters=${encodeURIComponent(JSON.stringify({ network: [view.name] }))}`,
+      );
+      const holder = new Map<string, ContainerSummary>();
+      for (const c of list ?? []) {
+        const ip = c.NetworkSettings?.Networks?.[view.name]?.IPAddress;
+        if (ip) holder.set(ip, c);
+      }
+      for (const e of mine) {
+        const addr = (e.addresses[0] ?? '').split('/')[0]!;
+        const c = holder.get(addr);
+        const key = `${view.id} ${addr}`;
+        if (c) {
+          this.#granted.delete(key);
+          const name = (c.Names?.[0] ?? '').replace(/^\//, '');
+          if (name && e.name !== name) await d.updateAttachment(this.o.nodeId, view.id, addr, c.Id, name);
+          continue;
+        }
+        const at = this.#granted.get(key);
+        if (at !== undefined && this.#now() - at < GRANT_GRACE_MS) {
+          unnamed = true;
+          continue;
+        }
+        // No running container holds it: a release this node missed (it was down, or restarting).
+        this.#granted.delete(key);
+        this.o.log(`detaching the network attachment ${e.id} on ${view.name}: no container holds ${addr}`);
+        await d.detachNetwork(this.o.nodeId, view.id, addr);
+      }
+    }
+    if (unnamed && this.#now() < this.#pollUntil) this.#schedule(NAME_POLL_MS);
+  }
+}
