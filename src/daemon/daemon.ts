@@ -30,6 +30,7 @@ import { unlockKeyOf } from './managerrole.js';
 import { encryptionSupport } from '../network/index.js';
 import type { DaemonOptions } from './options.js';
 import { NodeRuntime } from './runtime.js';
+import type { AttachmentDispatcher } from './attachments.js';
 
 export class Daemon {
   readonly clock: Clock;
@@ -59,6 +60,10 @@ export class Daemon {
   }
   get listenAddr(): string {
     return this.#rt.node?.listenAddr ?? '';
+  }
+  /** The node's session client to the leader's dispatcher (over the cluster port), while in a swarm. */
+  get dispatcherClient(): AttachmentDispatcher | undefined {
+    return this.#rt.remote;
   }
   /** Cluster addresses of the managers this node knows. */
   get managers(): string[] {
