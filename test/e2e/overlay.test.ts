@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { NsHosts } from '../support/nshosts.js';
 import { waitFor, type Shoald } from '../support/shoald.js';
 
-const PREFIX = 'ov';
+// Overridable so parallel worktrees keep their kernel objects apart.
+const PREFIX = process.env.SHOAL_OVERLAY_PREFIX ?? 'ov';
 let h: NsHosts;
 let m: Shoald;
 const nodes: Shoald[] = [];
@@ -383,6 +384,94 @@ test('--opt encrypted is refused clearly on this kernel', async () => {
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /CONFIG_INET_ESP/);
   assert.doesNotMatch(await m.ok(['network', 'ls', '--format', '{{.Name}}']), /secret-net/);
+});
+
+test('a standalone container on an --attachable network: an address, names both ways, released on rm', async () => {
+  await m.ok(['network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.70.9.0/24', 'att']);
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'attsvc',
+    '--network',
+    'att',
+    '--replicas',
+    '2',
+    '--replicas-max-per-node',
+    '1',
+    '--constraint',
+    'node.labels.host!=0',
+    'busybox:local',
+    ...WEB,
+  ]);
+  await taskContainer(1, 'attsvc');
+  const peer = await taskContainer(2, 'attsvc');
+  // The engine's embedded DNS forwards what it does not know to --dns: the network's gateway,
+  // where shoal's resolver answers (a task container gets it without asking).
+  const run = await h.docker(1, [
+    'run',
+    '-d',
+    '--name',
+    'standalone',
+    '--network',
+    'att',
+    '--dns',
+    '10.70.9.1',
+    'busybox:local',
+    'sleep',
+    '1d',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  try {
+    const ip = (
+      await h.docker(1, [
+        'inspect',
+        '--format',
+        '{{(index .NetworkSettings.Networks "att").IPAddress}}',
+        'standalone',
+      ])
+    ).stdout.trim();
+    assert.match(ip, /^10\.70\.9\.\d+$/);
+    const vip = await serviceVip('attsvc', 'att');
+    await waitFor(
+      'standalone resolves attsvc to its VIP',
+      async () => JSON.stringify(await lookup(1, 'standalone', 'attsvc')) === JSON.stringify([vip]),
+      20_000,
+      250,
+    );
+    let who = '';
+    await waitFor(
+      'standalone reaches attsvc through the VIP',
+      async () => (who = await fetchWho(1, 'standalone', 'attsvc')).startsWith('attsvc.'),
+      20_000,
+      250,
+    );
+    assert.equal(who.split(' ')[1], ip, 'the backend sees the standalone container address');
+    await waitFor(
+      'a task on host 2 resolves standalone',
+      async () => JSON.stringify(await lookup(2, peer, 'standalone')) === JSON.stringify([ip]),
+      20_000,
+      250,
+    );
+    const ping = await h.docker(2, ['exec', peer, 'ping', '-c', '1', '-W', '2', ip]);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+  } finally {
+    await h.docker(1, ['rm', '-f', 'standalone']);
+  }
+  await waitFor(
+    'standalone leaves the names',
+    async () => (await lookup(2, peer, 'standalone')).length === 0,
+    20_000,
+    250,
+  );
+  await m.ok(['service', 'rm', 'attsvc']);
+  await waitFor(
+    'att removable',
+    async () => (await m.docker(['network', 'rm', 'att'])).code === 0,
+    60_000,
+    500,
+  );
 });
 
 test('a node killed with kill -9: its endpoints leave the other nodes forwarding entries and VIP', async () => {
