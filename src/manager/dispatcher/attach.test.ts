@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../platform/index.js';
 import { MemoryStore, type Proposer } from '../../state/index.js';
-import { ShoalError, type Network, type Node, type Task } from '../../api/index.js';
+import type { ShoalError, Network, Node, Task } from '../../api/index.js';
 import { Orchestrator } from '../orchestrator/index.js';
 import { Allocator } from '../allocator/index.js';
 import { ControlAPI } from '../controlapi/index.js';
