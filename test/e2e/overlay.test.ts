@@ -446,7 +446,22 @@ test('a standalone container on an --attachable network: an address, names both 
       async () => (who = await fetchWho(1, 'standalone', 'attsvc')).startsWith('attsvc.'),
       20_000,
       250,
-    );
+    ).catch(async (e: Error) => {
+      const diag = [
+        who,
+        (await h.docker(1, ['exec', 'standalone', 'ip', 'addr'])).stdout,
+        (await h.docker(1, ['exec', 'standalone', 'ip', 'route'])).stdout,
+        (await h.docker(1, ['exec', 'standalone', 'ping', '-c', '1', '-W', '2', vip])).stdout,
+        (
+          await h.exec(1, [
+            'sh',
+            '-c',
+            'for n in $(ip netns list | cut -d" " -f1 | grep shoal-); do echo $n; ip -n $n addr; bridge -n $n fdb show | grep -v permanent; ip netns exec $n nft list ruleset; done',
+          ])
+        ).stdout,
+      ];
+      throw new Error(`${e.message}\n${diag.join('\n')}`);
+    });
     assert.equal(who.split(' ')[1], ip, 'the backend sees the standalone container address');
     await waitFor(
       'a task on host 2 resolves standalone',
