@@ -402,6 +402,8 @@ test('a standalone container on an --attachable network: an address, names both 
     '1',
     '--constraint',
     'node.labels.host!=0',
+    '--hostname',
+    '{{.Task.Name}}',
     'busybox:local',
     ...WEB,
   ]);
@@ -462,7 +464,11 @@ test('a standalone container on an --attachable network: an address, names both 
       ];
       throw new Error(`${e.message}\n${diag.join('\n')}`);
     });
-    assert.equal(who.split(' ')[1], ip, 'the backend sees the standalone container address');
+    assert.equal(
+      who.split(' ')[1]?.replace(/^\[::ffff:(.*)\]$/, '$1'),
+      ip,
+      'the backend sees the standalone container address',
+    );
     await waitFor(
       'a task on host 2 resolves standalone',
       async () => JSON.stringify(await lookup(2, peer, 'standalone')) === JSON.stringify([ip]),
