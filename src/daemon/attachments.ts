@@ -20,6 +20,17 @@ const GRANT_GRACE_MS = 60_000;
 const NAME_POLL_MS = 500;
 const NAME_POLL_MAX_MS = 30_000;
 
+/** One engine list call may take this long before the pass moves on (and polls again). */
+const LIST_TIMEOUT_MS = 3000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 interface ContainerSummary {
   Id: string;
   Names?: string[];
@@ -31,7 +42,10 @@ export interface AttachmentsOptions {
   engine: Pick<EngineApiClient, 'call'>;
   dispatcher: () => AttachmentDispatcher | undefined;
   views: () => Map<string, NetworkView>;
+  /** Progress (debug). */
   log: (msg: string) => void;
+  /** Failures; default `log`. */
+  warn?: (msg: string) => void;
   now?: () => number;
 }
 
@@ -61,6 +75,7 @@ export class Attachments {
   async request(networkId: string): Promise<string> {
     const grant = await this.#dispatcher().attachNetwork!(this.o.nodeId, networkId);
     this.#granted.set(`${networkId} ${grant.address.split('/')[0]}`, this.#now());
+    this.o.log(`network attachment ${grant.attachmentId}: ${grant.address} on ${networkId}`);
     this.#pollUntil = this.#now() + NAME_POLL_MAX_MS;
     this.#schedule(NAME_POLL_MS);
     return grant.address;
@@ -99,7 +114,7 @@ export class Attachments {
       return this.#syncing;
     }
     this.#syncing = this.#pass()
-      .catch((e: unknown) => this.o.log(`standalone attachments: ${(e as Error).message}`))
+      .catch((e: unknown) => (this.o.warn ?? this.o.log)(`standalone attachments: ${(e as Error).message}`))
       .finally(() => {
         this.#syncing = undefined;
         if (this.#again) {
@@ -113,14 +128,26 @@ export class Attachments {
   async #pass(): Promise<void> {
     const d = this.o.dispatcher();
     if (!d?.updateAttachment || !d.detachNetwork) return;
+    this.o.log(`network attachments: pass over ${this.o.views().size} views`);
     let unnamed = false;
     for (const view of this.o.views().values()) {
       const mine = view.endpoints.filter((e) => e.nodeId === this.o.nodeId && e.serviceId === undefined);
       if (mine.length === 0) continue;
-      const list = await this.o.engine.call<ContainerSummary[]>(
-        'GET',
-        `/containers/json?filters=${encodeURIComponent(JSON.stringify({ network: [view.name] }))}`,
-      );
+      let list: ContainerSummary[] | undefined;
+      try {
+        list = await withTimeout(
+          this.o.engine.call<ContainerSummary[]>(
+            'GET',
+            `/containers/json?filters=${encodeURIComponent(JSON.stringify({ network: [view.name] }))}`,
+          ),
+          LIST_TIMEOUT_MS,
+        );
+      } catch (err) {
+        // The engine is busy (a container starting): look again soon rather than wait on it.
+        this.o.log(`network attachments: listing ${view.name}: ${(err as Error).message}`);
+        unnamed = true;
+        continue;
+      }
       const holder = new Map<string, ContainerSummary>();
       for (const c of list ?? []) {
         const ip = c.NetworkSettings?.Networks?.[view.name]?.IPAddress;

@@ -82,7 +82,8 @@ export class NodeNetworking {
       engine,
       dispatcher: () => o.dispatcher?.(),
       views: () => this.#views,
-      log: warn,
+      log: (m) => o.log('debug', m),
+      warn,
     });
     this.#plugin = new PluginServer({
       sandboxes: this.#sandboxes,

@@ -474,7 +474,14 @@ test('a standalone container on an --attachable network: an address, names both 
       async () => JSON.stringify(await lookup(2, peer, 'standalone')) === JSON.stringify([ip]),
       20_000,
       250,
-    );
+    ).catch(async (e: Error) => {
+      const logs = nodes[1]!.log
+        .split('\n')
+        .filter((l) => /attach|plugin/i.test(l))
+        .slice(-10);
+      const here = await lookup(1, 'standalone', 'standalone');
+      throw new Error(`${e.message}\nfrom host 1: ${here.join(',')}\n${logs.join('\n')}`);
+    });
     const ping = await h.docker(2, ['exec', peer, 'ping', '-c', '1', '-W', '2', ip]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
   } finally {
