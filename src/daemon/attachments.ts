@@ -132,6 +132,11 @@ export class Attachments {
     let unnamed = false;
     for (const view of this.o.views().values()) {
       const mine = view.endpoints.filter((e) => e.nodeId === this.o.nodeId && e.serviceId === undefined);
+      // A grant not yet in the views: look again once it is.
+      if ([...this.#granted.keys()].some((k) => k.startsWith(`${view.id} `))) unnamed = true;
+      this.o.log(
+        `network attachments on ${view.name}: ${mine.map((e) => `${e.id}=${e.name}@${e.addresses[0] ?? ''}`).join(' ')}`,
+      );
       if (mine.length === 0) continue;
       let list: ContainerSummary[] | undefined;
       try {
@@ -160,6 +165,7 @@ export class Attachments {
         if (c) {
           this.#granted.delete(key);
           const name = (c.Names?.[0] ?? '').replace(/^\//, '');
+          this.o.log(`network attachments: ${addr} is held by ${c.Id.slice(0, 12)} ${name}`);
           if (name && e.name !== name) await d.updateAttachment(this.o.nodeId, view.id, addr, c.Id, name);
           continue;
         }
