@@ -196,6 +196,17 @@ test('services on one overlay reach each other by name across hosts, spread over
   assert.equal(seen.size, 4, `answers came from ${[...seen.keys()].join(', ')}`);
   for (const [who, count] of seen) assert.equal(count, 4, `${who} answered ${count} of 16 (round robin)`);
 
+  // Inspect on a manager: the nodes that have the network, and this node's own endpoints.
+  const inspect = JSON.parse(await m.ok(['network', 'inspect', '--format', '{{json .}}', 'app'])) as {
+    Peers?: { Name: string; IP: string }[];
+    Containers?: Record<string, unknown>;
+  };
+  assert.deepEqual((inspect.Peers ?? []).map((p) => p.IP).sort(), [h.addr(0), h.addr(1), h.addr(2)].sort());
+  assert.ok(
+    Object.keys(inspect.Containers ?? {}).some((id) => id.startsWith(client)),
+    'the client task is a local endpoint',
+  );
+
   // The task's own name answers too.
   const oneTask = [...seen.keys()][0]!;
   assert.equal((await lookup(0, client, oneTask)).length, 1);
