@@ -49,26 +49,37 @@ const WEB = [
   ].join(' && '),
 ];
 
-// The probe, inside a client container: asks the VIP (nc, since busybox-static's wget crashes
-// here) and tasks.web in a tight loop, and prints the uptime (10 ms resolution; busybox date has
-// no %N) of the first answer from a task other than $OLD and of the first tasks.web with two
-// addresses after one with a single address. READY once both are armed. Bounded by PROBE_SECS.
+// The probe, inside a client container: two loops side by side (so a hung connection does not
+// delay the DNS check). One asks the VIP (nc, since busybox-static's wget crashes here) and prints
+// the uptime (10 ms resolution; busybox date has no %N) of the first answer from a task other
+// than $OLD, and of every attempt that got no answer (E); the other prints when tasks.web first
+// has two addresses after having had one. READY_A / READY_D once armed. Bounded by PROBE_SECS.
 const PROBE = `VIP=$1; OLD=$2
-read up _ </proc/uptime; end=$((\${up%.*} + ${PROBE_SECS})); a=0; d=0; n1=0; r=0
-while :; do
-  read up _ </proc/uptime; [ \${up%.*} -ge $end ] && { echo TIMEOUT; exit 0; }
-  if [ $a = 0 ]; then
+read up _ </proc/uptime; end=$((\${up%.*} + ${PROBE_SECS}))
+vip() {
+  r=0
+  while :; do
+    read up _ </proc/uptime; [ \${up%.*} -ge $end ] && { echo TIMEOUT_A; return; }
     b=$(printf 'GET /cgi-bin/who HTTP/1.0\\r\\n\\r\\n' | nc -w 1 $VIP 80 2>/dev/null | tail -n 1)
     who=\${b%% *}
-    case "$who" in web-*) if [ "$who" != "$OLD" ]; then read up _ </proc/uptime; echo "A $up $who"; a=1; fi;; esac
-  fi
-  if [ $d = 0 ]; then
+    read up _ </proc/uptime
+    case "$who" in
+      "$OLD") [ $r = 0 ] && { echo READY_A; r=1; };;
+      web-*) [ $r = 1 ] && { echo "A $up $who"; return; };;
+      *) [ $r = 1 ] && echo "E $up";;
+    esac
+  done
+}
+dns() {
+  n1=0
+  while :; do
+    read up _ </proc/uptime; [ \${up%.*} -ge $end ] && { echo TIMEOUT_D; return; }
     c=$(nslookup -type=a tasks.web 2>/dev/null | sed -n '/^Name:/,$p' | grep -c '^Address')
-    if [ "$c" = 1 ]; then n1=1; elif [ $n1 = 1 ] && [ "$c" -ge 2 ]; then read up _ </proc/uptime; echo "D $up"; d=1; fi
-  fi
-  if [ $r = 0 ] && [ $n1 = 1 ]; then echo READY; r=1; fi
-  [ $a = 1 ] && [ $d = 1 ] && exit 0
-done`;
+    read up _ </proc/uptime
+    if [ "$c" = 1 ]; then [ $n1 = 0 ] && echo READY_D; n1=1; elif [ $n1 = 1 ] && [ "$c" -ge 2 ]; then echo "D $up"; return; fi
+  done
+}
+vip & dns & wait`;
 
 /** Seconds since the epoch at boot: converts the probes' /proc/uptime readings to wall-clock time. */
 function bootEpoch(): number {
@@ -322,6 +333,8 @@ interface ScaleRound {
   /** Per host (the new task's own included): ms from RUNNING to the first VIP answer from the new task, and to tasks.web with it. */
   vip_ms: Record<string, number | null>;
   dns_ms: Record<string, number | null>;
+  /** VIP attempts that got no answer (refused or timed out after 1 s) during the round, all hosts. */
+  vip_misses: number;
 }
 
 /** Starts the probe in a container on host i; resolves on READY; `done` resolves with its lines. */
@@ -351,7 +364,7 @@ function startProbe(
       const l = buf.slice(0, nl).trim();
       buf = buf.slice(nl + 1);
       lines.push(l);
-      if (l === 'READY') onReady();
+      if (lines.includes('READY_A') && lines.includes('READY_D')) onReady();
     }
   });
   const done = new Promise<string[]>((res) => {
@@ -437,6 +450,7 @@ async function scaleRounds(c: Cluster): Promise<{ rounds: ScaleRound[]; summary:
         manager_seen_ms: Math.round(seenAt - runningAt),
         vip_ms: {},
         dns_ms: {},
+        vip_misses: outs.flat().filter((l) => l.startsWith('E ')).length,
       };
       outs.forEach((lines, i) => {
         const at = (tag: string, check?: (w: string) => boolean): number | null => {
@@ -582,11 +596,11 @@ function section(s: Summary): string {
       `from it through the VIP / sees it in tasks.web (negative: before the status said RUNNING; probes read ` +
       `/proc/uptime, 10 ms resolution):`,
     '',
-    '| round | new task on | scale → RUNNING | RUNNING → seen on the manager (≤) | VIP h0 / h1 / h2 | tasks.web h0 / h1 / h2 |',
-    '|---|---|---|---|---|---|',
+    '| round | new task on | scale → RUNNING | RUNNING → seen on the manager (≤) | VIP h0 / h1 / h2 | tasks.web h0 / h1 / h2 | VIP attempts unanswered |',
+    '|---|---|---|---|---|---|---|',
     ...s.scale.rounds.map(
       (r) =>
-        `| ${r.round} | h${r.new_task_host} | ${r.scale_to_running_ms} | ${r.manager_seen_ms} | ${hosts.map((k) => own(r, k, ms(r.vip_ms[k]))).join(' / ')} | ${hosts.map((k) => own(r, k, ms(r.dns_ms[k]))).join(' / ')} |`,
+        `| ${r.round} | h${r.new_task_host} | ${r.scale_to_running_ms} | ${r.manager_seen_ms} | ${hosts.map((k) => own(r, k, ms(r.vip_ms[k]))).join(' / ')} | ${hosts.map((k) => own(r, k, ms(r.dns_ms[k]))).join(' / ')} | ${r.vip_misses} |`,
     ),
     '',
     `Worst other host per round: VIP median ${s.scale.summary.vip_all_hosts_median_ms} ms, max ${s.scale.summary.vip_all_hosts_max_ms} ms; ` +
