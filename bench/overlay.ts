@@ -4,7 +4,8 @@
 // the node resolver's figures (bench/dns.ts, as a child), and what the real swarm does on this
 // kernel (no IPVS). Prints one JSON summary line; --write adds a section to BENCHMARKS.md.
 //
-//   flock /tmp/shoal-e2e.lock node dist/bench/overlay.js [--rounds N] [--write]
+//   flock /tmp/shoal-e2e.lock node dist/bench/overlay.js [--rounds N] [--write] [--pause-on-error]
+// (--pause-on-error: waits 150 s before teardown, to inspect the hosts with `docker -H …`)
 //
 // Placement by node label: the client on host 0, backends on hosts 1 and 2. Task containers run
 // busybox:local only, so iperf3 (the machine's binary) runs in a container's network namespace
@@ -581,7 +582,8 @@ function section(s: Summary): string {
   const own = (r: ScaleRound, k: string, v: string): string => (k === `h${r.new_task_host}` ? `(${v})` : v);
   const dns = s.dns as { mode: string; qps: number; p50_ms: number; p99_ms: number; lost: number }[];
   return [
-    `## Overlay data plane (run of ${s.when} UTC, \`flock /tmp/shoal-e2e.lock node dist/bench/overlay.js\`)`,
+    // Under "## The overlay data plane", which the marker follows.
+    `### Run of ${s.when} UTC (\`node dist/bench/overlay.js\`)`,
     '',
     `Three namespace hosts (test/support/nshosts.ts), each with its own dockerd and shoald, on ${s.machine}; ` +
       `load average (1/5/15 min) ${s.load.map((x) => x.toFixed(2)).join(' / ')} at the start, ${s.load_end.map((x) => x.toFixed(2)).join(' / ')} at the end (a 2-vCPU machine: other work was running). Client task on host 0, ` +
