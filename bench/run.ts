@@ -2,7 +2,9 @@
 // machine. Writes the figures to BENCHMARKS.md. Flags: --quick (N=10 only, fewer rounds),
 // --no-swarm (skip the real swarm when its dockerd cannot run here), --no-raft (skip shoal's Raft
 // vs etcd 3.4, bench/raft.ts; `node dist/bench/raft-only.js` runs that part alone), --no-ha (skip
-// manager failover and state at scale, bench/ha-rows.ts; `node dist/bench/ha-only.js` runs it alone).
+// manager failover and state at scale, bench/ha-rows.ts; `node dist/bench/ha-only.js` runs it alone),
+// --overlay (only the overlay data plane on three namespace hosts, bench/overlay.ts, which writes
+// its own section; hold `flock /tmp/shoal-e2e.lock` around it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -210,7 +212,17 @@ async function startShoal(dir: string): Promise<{ proc: ChildProcess; api: Clien
 
 const fmt = (x: number, d = 2): string => x.toFixed(d);
 
+/** bench/overlay.ts as a child: it needs root and namespace hosts, and writes its own section. */
+async function overlayOnly(): Promise<void> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'overlay.js'), '--write'], {
+    stdio: 'inherit',
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  if (code !== 0) throw new Error(`bench/overlay.ts exited with ${code}`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--overlay')) return overlayOnly();
   const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-'));
   const hostEngine = new Docker({ socketPath: HOST_ENGINE });
   const shoal = await startShoal(dir);

@@ -113,6 +113,11 @@ export class NodeNetworking {
     this.#views = new Map(views.map((v) => [v.id, v]));
     this.plane.apply(views);
     this.#attachments.onViews();
+    // Names follow at once, not after the kernel pass: a task's forwarding entries are in place
+    // from ASSIGNED on, well before it is ready, so a new answer never points at a dead end.
+    void this.dns
+      .update([...views], (id) => this.#sandboxes.namespaceOf(id))
+      .catch((e: unknown) => this.#warn(`dns: ${(e as Error).message}`));
   }
 
   /** Stops serving; the kernel keeps what it has, so running containers keep their networks. */

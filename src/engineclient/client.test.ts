@@ -80,3 +80,19 @@ test('an unreachable engine is not negotiated with for good: the next request pi
     srv.close();
   }
 });
+
+test('a slow answer is waited for when no timeout was asked (Node 20 global agent cuts at 5 s)', async () => {
+  const sock = join(await mkdtemp(join(tmpdir(), 'shoal-engineclient-')), 'slow.sock');
+  const srv = createServer((req, res) => {
+    if (req.url === '/_ping') res.writeHead(200, { 'Api-Version': '1.41' }).end('OK');
+    else
+      setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"late":true}'), 5600);
+  });
+  await new Promise<void>((r) => srv.listen(sock, r));
+  try {
+    const c = new EngineApiClient({ host: `unix://${sock}` });
+    assert.deepEqual(await c.call('POST', '/containers/x/start'), { late: true });
+  } finally {
+    srv.close();
+  }
+});

@@ -178,7 +178,10 @@ export class EngineApiClient {
           path,
           ...(this.#socketPath ? { socketPath: this.#socketPath } : { host: this.#host, port: this.#port }),
           ...(this.#agent ? { agent: this.#agent } : {}),
-          ...(this.#timeoutMs !== undefined ? { timeout: this.#timeoutMs } : {}),
+          // Without a timeout of its own, none: Node 20's global agent would otherwise end a call
+          // after 5 s of silence, and a container start under load takes longer (the task then
+          // failed while its container ran on beside its replacement).
+          timeout: this.#timeoutMs ?? 0,
           ...(t
             ? {
                 rejectUnauthorized: t.verify,

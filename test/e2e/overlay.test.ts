@@ -5,6 +5,7 @@
 // refusal, and a node killed with kill -9 leaving everyone's forwarding entries and VIP rules.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { NsHosts } from '../support/nshosts.js';
 import { waitFor, type Shoald } from '../support/shoald.js';
 
@@ -56,6 +57,9 @@ before(async () => {
 });
 
 after(async () => {
+  // Each node's log, for a failure's post-mortem.
+  for (const [i, n] of nodes.entries())
+    await writeFile(`/tmp/shoal-overlay-node${i}.log`, n.log).catch(() => undefined);
   await h?.stop();
 });
 
@@ -194,8 +198,28 @@ test('services on one overlay reach each other by name across hosts, spread over
     assert.equal(addr, clientAddr, `the backend ${who} saw ${addr}, not the client's ${clientAddr}`);
     seen.set(who!, (seen.get(who!) ?? 0) + 1);
   }
-  assert.equal(seen.size, 4, `answers came from ${[...seen.keys()].join(', ')}`);
+  assert.equal(
+    seen.size,
+    4,
+    `answers came from ${[...seen.keys()].join(', ')}\n${await m.ok(['service', 'ps', '--no-trunc', 'web'])}`,
+  );
   for (const [who, count] of seen) assert.equal(count, 4, `${who} answered ${count} of 16 (round robin)`);
+
+  // Inspect on a manager: the nodes that have the network, and this node's own endpoints.
+  const inspect = JSON.parse(await m.ok(['network', 'inspect', '--format', '{{json .}}', 'app'])) as {
+    Peers?: { Name: string; IP: string }[];
+    Containers?: Record<string, unknown>;
+  };
+  assert.deepEqual((inspect.Peers ?? []).map((p) => p.IP).sort(), [h.addr(0), h.addr(1), h.addr(2)].sort());
+  assert.ok(
+    Object.keys(inspect.Containers ?? {}).some((id) => id.startsWith(client)),
+    'the client task is a local endpoint',
+  );
+
+  // Egress: the node's outside world (here another host's underlay address) through the engine's
+  // gateway bridge and its masquerade.
+  const out = await h.docker(0, ['exec', client, 'ping', '-c', '1', '-W', '2', h.addr(1)]);
+  assert.equal(out.code, 0, `egress to ${h.addr(1)}: ${out.stdout} ${out.stderr}`);
 
   // The task's own name answers too.
   const oneTask = [...seen.keys()][0]!;

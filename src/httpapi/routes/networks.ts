@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage, Server } from 'node:http';
 import { notFound, parseFilters, ShoalError, type Network } from '../../api/index.js';
+import { NETWORK_ID_OPTION } from '../../network/index.js';
 import type { ApiBackend } from '../backend.js';
 import type { EngineLink } from '../engineproxy.js';
 import { dockerNetwork, filterNetworks, networkDetail } from '../present.js';
@@ -85,7 +86,17 @@ export function networkRoutes(app: FastifyInstance<Server>, b: ApiBackend, engin
           return found && { ...dockerNetwork(found), ...networkDetail(tx, found, verbose) };
         })
       : undefined;
-    if (n) return sendJson(reply, 200, n);
+    if (n) {
+      // On a node that has the network, its local endpoints are the engine network behind it.
+      const name = String(n.Name);
+      const behind = engine
+        ? await engine.call('GET', `/networks/${encodeURIComponent(name)}`).catch(() => undefined)
+        : undefined;
+      const body = (behind?.status === 200 ? behind.body : undefined) as
+        { Options?: Record<string, string>; Containers?: unknown } | undefined;
+      if (body?.Options?.[NETWORK_ID_OPTION] === n.Id && body?.Containers) n.Containers = body.Containers;
+      return sendJson(reply, 200, n);
+    }
     // The engine's answer as it gave it (its path keeps the client's version and query); an
     // engine that does not answer holds no network.
     const local = engine
