@@ -559,16 +559,16 @@ export class ControlAPI {
             (n.Spec.Ingress && (s.Endpoint.Ports ?? []).some((p) => p.PublishMode === 'ingress')),
         );
       if (user) throw failedPrecondition(`network ${n.ID} is in use by service ${user.ID}`);
-      // swarmkit refuses while a task desired running is not yet past running; shoal also waits
-      // for a removed service's tasks that are still stopping on a node: their containers hold
-      // addresses on the network until they are gone.
+      // As swarmkit: refused while a task still wanted running holds an address on it (a standalone
+      // container's attachment among them). A removed service's tasks that are still stopping do
+      // not hold it up: `docker stack rm` removes the services and then their networks at once.
       const task = tx
         .all('tasks')
         .find(
           (t) =>
             !RELEASED.has(t.Status.State) &&
-            (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID) &&
-            (!RELEASED.has(t.DesiredState) || t.NodeID !== undefined),
+            !RELEASED.has(t.DesiredState) &&
+            (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID),
         );
       if (task) throw failedPrecondition(`network ${n.ID} is in use by task ${task.ID}`);
       tx.remove('networks', n.ID);

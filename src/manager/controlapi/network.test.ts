@@ -103,11 +103,11 @@ function task(id: string, netId: string, state: string, desired: string, nodeId?
   } as unknown as Task;
 }
 
-test('network rm is refused while a task still holds an address on it, and goes once the task has stopped', async () => {
+test('network rm is refused while a task wanted running holds an address on it; stopping tasks do not hold it up', async () => {
   const { store, api } = await setup();
   const net = await api.createNetwork({ Name: 'busy' });
-  // The service is gone; its task is still stopping on its node.
-  await store.update((tx) => tx.create('tasks', task('t1', net, 'running', 'shutdown', 'n1')));
+  // A task still wanted running on its node (a standalone container's attachment is one).
+  await store.update((tx) => tx.create('tasks', task('t1', net, 'running', 'running', 'n1')));
   const before = snapshot(store);
   await assert.rejects(api.removeNetwork('busy'), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'FailedPrecondition');
@@ -117,10 +117,8 @@ test('network rm is refused while a task still holds an address on it, and goes 
   assert.equal(snapshot(store), before);
   // A task that never reached a node and is no longer wanted holds nothing.
   await store.update((tx) => {
-    tx.update('tasks', {
-      ...tx.get('tasks', 't1')!,
-      Status: { Timestamp: '', State: 'shutdown', Message: '', PortStatus: {} },
-    });
+    // Its service removed: still stopping on its node, but no longer wanted.
+    tx.update('tasks', { ...tx.get('tasks', 't1')!, DesiredState: 'shutdown' });
     tx.create('tasks', task('t2', net, 'pending', 'remove'));
   });
   await api.removeNetwork('busy');
