@@ -560,14 +560,16 @@ export class ControlAPI {
         );
       if (user) throw failedPrecondition(`network ${n.ID} is in use by service ${user.ID}`);
       // As swarmkit: refused while a task still wanted running holds an address on it (a standalone
-      // container's attachment among them). A removed service's tasks that are still stopping do
-      // not hold it up: `docker stack rm` removes the services and then their networks at once.
+      // container's attachment among them). A removed service's tasks do not hold it up, even
+      // before the orchestrator has marked them for removal: `docker stack rm` removes the
+      // services and then their networks at once.
       const task = tx
         .all('tasks')
         .find(
           (t) =>
             !RELEASED.has(t.Status.State) &&
             !RELEASED.has(t.DesiredState) &&
+            (t.ServiceID === '' || tx.get('services', t.ServiceID) !== undefined) &&
             (t.NetworksAttachments ?? []).some((a) => a.Network.ID === n.ID),
         );
       if (task) throw failedPrecondition(`network ${n.ID} is in use by task ${task.ID}`);

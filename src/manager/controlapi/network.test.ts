@@ -94,7 +94,7 @@ function task(id: string, netId: string, state: string, desired: string, nodeId?
     Version: { Index: 0 },
     CreatedAt: '',
     UpdatedAt: '',
-    ServiceID: 'gone',
+    ServiceID: '',
     ...(nodeId ? { NodeID: nodeId } : {}),
     Spec: { ContainerSpec: { Image: 'x' } },
     Status: { Timestamp: '', State: state, Message: '' },
@@ -106,8 +106,12 @@ function task(id: string, netId: string, state: string, desired: string, nodeId?
 test('network rm is refused while a task wanted running holds an address on it; stopping tasks do not hold it up', async () => {
   const { store, api } = await setup();
   const net = await api.createNetwork({ Name: 'busy' });
-  // A task still wanted running on its node (a standalone container's attachment is one).
-  await store.update((tx) => tx.create('tasks', task('t1', net, 'running', 'running', 'n1')));
+  // A task still wanted running on its node: a standalone container's attachment (no service).
+  // A task of a service already removed holds nothing, even before it is marked for removal.
+  await store.update((tx) => {
+    tx.create('tasks', task('t1', net, 'running', 'running', 'n1'));
+    tx.create('tasks', { ...task('t0', net, 'running', 'running', 'n1'), ServiceID: 'gone' });
+  });
   const before = snapshot(store);
   await assert.rejects(api.removeNetwork('busy'), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'FailedPrecondition');
