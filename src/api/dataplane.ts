@@ -38,6 +38,27 @@ export interface ServiceView {
   vip?: string;
   /** The service's network aliases on this network: answered like its name. */
   aliases: string[];
+  /**
+   * Only in the ingress network's view: the ports the service publishes in ingress mode, which
+   * every node answers on its own addresses and spreads over the service's ready endpoints.
+   */
+  ports?: PublishedPortView[];
+  /** `client-ip` (label `shoal.lb.affinity=client-ip`): one client goes to one task while it is ready. */
+  affinity?: 'client-ip';
+  /**
+   * True (label `shoal.ingress.snat=true`): the mesh masquerades, so the task sees the ingress
+   * node's address; by default it sees the client's own.
+   */
+  snat?: boolean;
+}
+
+/** A port published through the routing mesh. */
+export interface PublishedPortView {
+  protocol: 'tcp' | 'udp' | 'sctp';
+  /** The port every node answers on. */
+  published: number;
+  /** The port the task listens on. */
+  target: number;
 }
 
 /** One overlay network as one node needs it. */
@@ -83,6 +104,12 @@ export interface TaskNetworking {
    * ESP), and the task fails with it.
    */
   prepare(task: Task): Promise<ContainerNetworking | undefined>;
+  /**
+   * Called once the task's container has started and before the task reports RUNNING, for what
+   * the engine cannot set up before start (the reply route of an ingress endpoint, so the task
+   * sees its clients' addresses). Rejecting fails the task.
+   */
+  started?(task: Task, container: { id: string; pid: number }): Promise<void>;
 }
 
 /**
