@@ -78,6 +78,9 @@ export class DaemonApiBackend implements ApiBackend {
   get events(): EventLog {
     return this.#d.events;
   }
+  standaloneDns(networks: readonly string[]): string[] {
+    return this.#d.standaloneDns(networks);
+  }
 
   manager(): ManagerAccess {
     const { store, manager } = this.#d.manager;

@@ -81,6 +81,10 @@ export class Daemon {
   get engineHost(): string {
     return this.#rt.o.engineHost;
   }
+  /** The resolvers of this node's attachable overlay networks among `networks` ([] without a data plane). */
+  standaloneDns(networks: readonly string[]): string[] {
+    return this.#rt.networking?.standaloneDns(networks) ?? [];
+  }
   /** This node's current TLS material (certificate chain, key, trusted roots). */
   get tls(): TlsMaterial | undefined {
     return this.#rt.tls;

@@ -15,6 +15,7 @@ import {
   Sandboxes,
   ShoalTaskNetworking,
   encryptionUnsupported,
+  standaloneResolvers,
 } from '../network/index.js';
 
 export type DataPlaneMode = 'auto' | 'off';
@@ -118,6 +119,11 @@ export class NodeNetworking {
     void this.dns
       .update([...views], (id) => this.#sandboxes.namespaceOf(id))
       .catch((e: unknown) => this.#warn(`dns: ${(e as Error).message}`));
+  }
+
+  /** The resolvers of the attachable networks among `networks`, for a standalone container's Dns. */
+  standaloneDns(networks: readonly string[]): string[] {
+    return standaloneResolvers(this.#views.values(), networks);
   }
 
   /** Stops serving; the kernel keeps what it has, so running containers keep their networks. */

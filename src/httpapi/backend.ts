@@ -79,6 +79,12 @@ export interface ApiBackend {
    * does not own; none: shoal answers alone (tests over a stand-in backend).
    */
   readonly engineHost?: string;
+  /**
+   * The resolvers of this node's attachable shoal networks among `networks` (names or IDs, as a
+   * container create names them), in order; [] when none is one. A standalone container created
+   * through shoal's socket without `--dns` gets them (httpapi/containercreate.ts).
+   */
+  standaloneDns?(networks: readonly string[]): string[];
 
   // ---- the cluster ----
   /** The store and ControlAPI; throws Docker's 503 unless this node is an unlocked manager. */

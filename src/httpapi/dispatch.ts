@@ -4,7 +4,11 @@
 // build, import, cp) and hijacked connections.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { withStandaloneDns, type StandaloneDns } from './containercreate.js';
 import type { EngineLink } from './engineproxy.js';
+
+/** The largest container create body read whole to be given resolvers; a larger one goes as it is. */
+export const MAX_CREATE_BODY = 4 << 20;
 
 /** The first path segment of every route shoal serves itself. */
 const OWNED = new Set([
@@ -70,14 +74,77 @@ export interface Dispatch {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
+/**
+ * Reads a container create's body (at most MAX_CREATE_BODY, else it streams as it is) and forwards
+ * it with the resolvers of the shoal networks it joins (containercreate.ts).
+ */
+function forwardCreate(
+  engine: EngineLink,
+  req: IncomingMessage,
+  res: ServerResponse,
+  dnsOf: StandaloneDns,
+  log: (msg: string) => void,
+): void {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > MAX_CREATE_BODY) return engine.forward(req, res);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  req.on('data', (c: Buffer) => {
+    size += c.byteLength;
+    if (over) return;
+    if (size > MAX_CREATE_BODY) {
+      // A chunked body past the bound: what was read cannot be streamed on, so it is refused.
+      over = true;
+      req.pause();
+      const text = `${JSON.stringify({ message: `container create body larger than ${MAX_CREATE_BODY} bytes` })}\n`;
+      res.writeHead(413, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(text),
+        Connection: 'close',
+      });
+      res.end(text, () => req.destroy());
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on('error', () => res.destroy());
+  req.on('end', () => {
+    if (over) return;
+    const body = Buffer.concat(chunks);
+    let out: Buffer = body;
+    try {
+      const rewritten = withStandaloneDns(body, dnsOf);
+      if (rewritten) {
+        log(`container create: resolvers of its shoal networks as HostConfig.Dns`);
+        out = rewritten;
+      }
+    } catch (e) {
+      // Sent as it came: the engine answers a body it cannot read, as it would without shoal.
+      log(`container create: body left as it is (${(e as Error).message})`);
+    }
+    engine.forward(req, res, out);
+  });
+}
+
+export interface DispatchOptions {
+  /** The resolvers of the node's shoal networks, for standalone containers created through shoal. */
+  standaloneDns?: StandaloneDns;
+  log?: (msg: string) => void;
+}
+
 /** Requests for shoal's routes go to `shoal` (fastify's handler); the rest to `engine`. */
 export function dispatcher(
   shoal: (req: IncomingMessage, res: ServerResponse) => void,
   engine: EngineLink | undefined,
+  o: DispatchOptions = {},
 ): Dispatch {
   return {
     request(req, res) {
-      if (!engine || ownedByShoal(req.url ?? '/')) shoal(req, res);
+      const url = req.url ?? '/';
+      if (!engine || ownedByShoal(url)) shoal(req, res);
+      else if (o.standaloneDns && req.method === 'POST' && routePath(url) === '/containers/create')
+        forwardCreate(engine, req, res, o.standaloneDns, o.log ?? (() => undefined));
       else engine.forward(req, res);
     },
     upgrade(req, socket, head) {

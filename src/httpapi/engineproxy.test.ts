@@ -24,6 +24,8 @@ const forwarded: ForwardedRequest[] = [];
 /** A follower outside the cluster's state (no store), whose engine is the fake one. */
 function backend(engineHost: string): ApiBackend {
   return {
+    // The node's one attachable overlay network, "att", with its resolver on 10.0.9.1.
+    standaloneDns: (networks) => (networks.includes('att') ? ['10.0.9.1'] : []),
     state: 'active',
     isManager: true,
     nodeId: 'n1',
@@ -66,7 +68,11 @@ function fakeEngine(): Server {
   const srv = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     let size = 0;
-    req.on('data', (c: Buffer) => (size += c.byteLength));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.byteLength;
+      if (size < 1 << 20) chunks.push(c);
+    });
     req.on('end', () => {
       const json = (status: number, body: unknown): void => {
         res.writeHead(status, { 'Content-Type': 'application/json' });
@@ -75,6 +81,8 @@ function fakeEngine(): Server {
       const path = (req.url ?? '').replace(/^\/v[\d.]+/, '').split('?')[0];
       if (path === '/containers/json') return json(200, [{ Id: 'c1' }]);
       if (path === '/images/load') return json(200, { received: size });
+      if (path === '/containers/create')
+        return json(201, { Body: Buffer.concat(chunks).toString(), Length: req.headers['content-length'] });
       if (path === '/networks') return json(200, [{ Name: 'bridge', Id: 'b1', Scope: 'local' }]);
       if (path === '/networks/create') return json(201, { Id: 'local1', Warning: '' });
       if (path === '/networks/loc') return json(200, { Name: 'loc', Scope: 'local' });
@@ -363,4 +371,79 @@ test('an engine that is not there: Docker’s 500 for its routes and hijacks; sh
   const info = JSON.parse((await call(sock, 'GET', '/v1.41/info')).text) as { Driver: string };
   assert.equal(info.Driver, 'shoal');
   assert.equal((await call(sock, 'GET', '/v1.41/networks')).text.trim(), '[]');
+});
+
+test('a container created through shoal on an attachable overlay gets its resolver; others go untouched', async () => {
+  const sock = join(dir, 'shoal.sock');
+  const create = async (body: string): Promise<string> => {
+    const r = await call(sock, 'POST', '/v1.41/containers/create?name=c', body, {
+      'Content-Type': 'application/json',
+    });
+    assert.equal(r.status, 201, r.text);
+    const got = JSON.parse(r.text) as { Body: string; Length: string };
+    assert.equal(Number(got.Length), Buffer.byteLength(got.Body));
+    return got.Body;
+  };
+  // As the docker CLI sends `docker run --network att`.
+  const cli =
+    '{"Image":"busybox","HostConfig":{"Dns":[],"DnsOptions":[],"NetworkMode":"att"},' +
+    '"NetworkingConfig":{"EndpointsConfig":{"att":{}}}}\n';
+  assert.equal(
+    await create(cli),
+    '{"Image":"busybox","HostConfig":{"Dns":["10.0.9.1"],"DnsOptions":[],"NetworkMode":"att"},' +
+      '"NetworkingConfig":{"EndpointsConfig":{"att":{}}}}\n',
+  );
+  for (const same of [
+    cli.replace('"Dns":[]', '"Dns":["1.1.1.1"]'),
+    cli.replace(/att/g, 'bridge'),
+    '{"Image":"busybox"}',
+    'not json',
+  ])
+    assert.equal(await create(same), same);
+  // Sent in chunks, without a length: read whole all the same.
+  const chunked = await new Promise<string>((resolve, reject) => {
+    const req = request(
+      {
+        socketPath: sock,
+        method: 'POST',
+        path: '/containers/create',
+        headers: { 'Content-Type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve((JSON.parse(text) as { Body: string }).Body));
+      },
+    );
+    req.on('error', reject);
+    req.write('{"Image":"busybox",');
+    setTimeout(() => req.end('"HostConfig":{"NetworkMode":"att"}}'), 20);
+  });
+  assert.equal(chunked, '{"Image":"busybox","HostConfig":{"Dns":["10.0.9.1"],"NetworkMode":"att"}}');
+  assert.ok(seen.includes('POST /v1.41/containers/create?name=c'));
+});
+
+test('a chunked container create past the bound is refused, not half sent', async () => {
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(
+      { socketPath: join(dir, 'shoal.sock'), method: 'POST', path: '/containers/create' },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', () => undefined);
+    const chunk = Buffer.alloc(1 << 20, 0x20);
+    let n = 0;
+    const more = (): void => {
+      if (n++ > 6) return void req.end();
+      if (req.write(chunk)) setImmediate(more);
+      else req.once('drain', more);
+    };
+    req.write('{"Env":[');
+    more();
+    setTimeout(() => reject(new Error('no answer in 5 s')), 5000).unref();
+  });
+  assert.equal(status, 413);
 });

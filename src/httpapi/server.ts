@@ -20,6 +20,7 @@ import {
 } from '../api/index.js';
 import type { ApiBackend } from './backend.js';
 import { dispatcher } from './dispatch.js';
+import type { StandaloneDns } from './containercreate.js';
 import { EngineLink } from './engineproxy.js';
 import { forwardWritesToLeader } from './forwarding.js';
 import { API_HEADERS, sendJson } from './reply.js';
@@ -107,7 +108,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 /** What `listen` needs of a built app beyond fastify: its raw handler and the node's engine. */
 const built = new WeakMap<
   FastifyInstance<Server>,
-  { handler: () => Handler | undefined; engine?: EngineLink }
+  { handler: () => Handler | undefined; engine?: EngineLink; standaloneDns?: StandaloneDns }
 >();
 
 /**
@@ -133,7 +134,13 @@ export function buildApp(backend: ApiBackend): FastifyInstance<Server> {
     },
   }) as unknown as FastifyInstance<Server>;
   const engine = backend.engineHost ? new EngineLink(backend.engineHost) : undefined;
-  built.set(app, { handler: () => handler, ...(engine ? { engine } : {}) });
+  built.set(app, {
+    handler: () => handler,
+    ...(engine ? { engine } : {}),
+    ...(backend.standaloneDns
+      ? { standaloneDns: (networks: readonly string[]) => backend.standaloneDns?.(networks) ?? [] }
+      : {}),
+  });
 
   parseBodies(app);
   checkApiVersion(app);
@@ -180,7 +187,10 @@ export async function listen(
   if (!shoal) throw new Error('listen: the app was not made by buildApp');
   const log = o.log ?? (() => undefined);
   b!.engine?.setLog(log);
-  const dispatch = dispatcher(shoal, b!.engine);
+  const dispatch = dispatcher(shoal, b!.engine, {
+    ...(b!.standaloneDns ? { standaloneDns: b!.standaloneDns } : {}),
+    log: (msg) => log('debug', msg),
+  });
   const handler: Handler = (req, res) => dispatch.request(req, res);
   // Hijacked connections (attach, exec, `docker run -it`) arrive as 'upgrade', not at the handler.
   const upgrading = <S extends Server | HttpsServer>(srv: S): S => {

@@ -32,7 +32,12 @@ export {
 export type { LinkOps, PluginServerOptions } from './plugin/server.js';
 export { EngineNetworks } from './plugin/enginenets.js';
 export type { EngineNetworksOptions } from './plugin/enginenets.js';
-export { ShoalTaskNetworking, KERNEL_LACKS_ESP } from './plugin/tasknetworking.js';
+export {
+  ShoalTaskNetworking,
+  KERNEL_LACKS_ESP,
+  resolverOf,
+  standaloneResolvers,
+} from './plugin/tasknetworking.js';
 export type { ShoalTaskNetworkingOptions } from './plugin/tasknetworking.js';
 export {
   detectEncryptionSupport,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Network, NetworkView, Task } from '../../api/index.js';
-import { ShoalTaskNetworking } from './tasknetworking.js';
+import { ShoalTaskNetworking, standaloneResolvers } from './tasknetworking.js';
 
 function view(
   id: string,
@@ -123,4 +123,22 @@ test('an encrypted network is refused on a node that cannot carry it, before any
     (await capable.tn.prepare(task([{ id: 'n1', name: 'secure', addresses: ['10.0.4.4/24'] }])))?.networkMode,
     'secure',
   );
+});
+
+test('a standalone container gets the resolvers of the attachable networks it names, by name or ID', () => {
+  const att = { ...view('n1', 'att', '10.0.9.0/24', '10.0.9.1'), attachable: true };
+  const att6 = {
+    ...view('n2', 'att6', 'fd00::/64', 'fd00::1'),
+    attachable: true,
+    subnets: [
+      { subnet: 'fd00::/64', gateway: 'fd00::1' },
+      { subnet: '10.0.8.0/24', gateway: '10.0.8.1' },
+    ],
+  };
+  const closed = view('n3', 'closed', '10.0.7.0/24', '10.0.7.1');
+  const views = [att, att6, closed];
+  assert.deepEqual(standaloneResolvers(views, ['att']), ['10.0.9.1']);
+  // The IPv4 gateway: where the resolver listens in the sandbox.
+  assert.deepEqual(standaloneResolvers(views, ['n2', 'att', 'n1']), ['10.0.8.1', '10.0.9.1']);
+  assert.deepEqual(standaloneResolvers(views, ['closed', 'bridge', 'unknown']), []);
 });

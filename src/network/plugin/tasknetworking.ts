@@ -29,6 +29,27 @@ export interface ShoalTaskNetworkingOptions {
   clock?: Clock;
 }
 
+/** Where the node's resolver answers for a network: its IPv4 gateway, in its sandbox (dns/server.ts). */
+export function resolverOf(view: NetworkView): string | undefined {
+  return view.subnets.find((s) => parseIp(s.gateway)?.family === 4)?.gateway;
+}
+
+/**
+ * The resolvers a standalone container joining `networks` (engine network names, which are the
+ * overlay networks' names, or shoal network IDs) is given: those of the attachable networks among
+ * them that this node has a view of, in order, each once.
+ */
+export function standaloneResolvers(views: Iterable<NetworkView>, networks: readonly string[]): string[] {
+  const all = [...views];
+  const out: string[] = [];
+  for (const n of networks) {
+    const v = all.find((x) => x.name === n) ?? all.find((x) => x.id === n);
+    const r = v?.attachable && !v.ingress ? resolverOf(v) : undefined;
+    if (r !== undefined && !out.includes(r)) out.push(r);
+  }
+  return out;
+}
+
 export class ShoalTaskNetworking implements TaskNetworking {
   #o: ShoalTaskNetworkingOptions;
   constructor(o: ShoalTaskNetworkingOptions) {
@@ -60,8 +81,7 @@ export class ShoalTaskNetworking implements TaskNetworking {
       }
       endpoints[name] = { IPAMConfig: ipam };
     }
-    const first = views[0]!;
-    const gw = first.subnets.find((s) => parseIp(s.gateway)?.family === 4)?.gateway;
+    const gw = resolverOf(views[0]!);
     return { networkMode, endpoints, dns: gw ? [gw] : [] };
   }
 
