@@ -59,7 +59,7 @@ before(async () => {
 after(async () => {
   // Each node's log, for a failure's post-mortem.
   for (const [i, n] of nodes.entries())
-    await writeFile(`/tmp/shoal-overlay-node${i}.log`, n.log).catch(() => undefined);
+    await writeFile(`/tmp/shoal-overlay-${PREFIX}-node${i}.log`, n.log).catch(() => undefined);
   await h?.stop();
 });
 
@@ -410,7 +410,7 @@ test('--opt encrypted is refused clearly on this kernel', async () => {
   assert.doesNotMatch(await m.ok(['network', 'ls', '--format', '{{.Name}}']), /secret-net/);
 });
 
-test('a standalone container on an --attachable network: an address, service names, reached from another host, released on rm', async () => {
+test('a standalone container on an --attachable network, run through shoald: an address, service names without --dns, resolved and reached by name from another host, released on rm', async () => {
   await m.ok(['network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.70.9.0/24', 'att']);
   await m.ok([
     'service',
@@ -433,23 +433,25 @@ test('a standalone container on an --attachable network: an address, service nam
   ]);
   await taskContainer(1, 'attsvc');
   const peer = await taskContainer(2, 'attsvc');
-  // The engine's embedded DNS forwards what it does not know to --dns: the network's gateway,
-  // where shoal's resolver answers (a task container gets it without asking).
-  const run = await h.docker(1, [
+  // As a user runs it: the docker CLI at the node's shoald, no --dns. shoald gives the container
+  // the network's resolver (its gateway, where shoal's DNS answers), as a task's container has.
+  const run = await nodes[1]!.docker([
     'run',
     '-d',
     '--name',
     'standalone',
     '--network',
     'att',
-    '--dns',
-    '10.70.9.1',
     'busybox:local',
     'sleep',
     '1d',
   ]);
   assert.equal(run.code, 0, run.stderr);
   try {
+    assert.equal(
+      (await h.docker(1, ['inspect', '--format', '{{json .HostConfig.Dns}}', 'standalone'])).stdout.trim(),
+      '["10.70.9.1"]',
+    );
     const ip = (
       await h.docker(1, [
         'inspect',
@@ -493,9 +495,29 @@ test('a standalone container on an --attachable network: an address, service nam
       ip,
       'the backend sees the standalone container address',
     );
-    // Not yet: a task on another host resolving the standalone container's name (its view has
-    // the named endpoint, its resolver does not answer it; see the issue note). It reaches it.
-    const ping = await h.docker(2, ['exec', peer, 'ping', '-c', '1', '-W', '2', ip]);
+    // A task on another host resolves it by its container name and reaches it. The name is
+    // asked fully qualified: the peer's hostname (`attsvc.1.<task>`) has dots, and busybox's
+    // nslookup then asks only `standalone.1.<task>` (its default search domain), never the bare
+    // name; libc (ping below) asks the bare name first, as docker's `ndots:0` says.
+    await waitFor(
+      'a task on another host resolves the standalone container by name',
+      async () => JSON.stringify(await lookup(2, peer, 'standalone.')) === JSON.stringify([ip]),
+      20_000,
+      250,
+    ).catch(async (e: Error) => {
+      const diag = [
+        (await h.docker(2, ['exec', peer, 'nslookup', '-type=a', 'standalone.'])).stdout,
+        // Straight to the node's resolver, past the engine's embedded DNS.
+        (await h.docker(2, ['exec', peer, 'nslookup', '-type=a', 'standalone.', '10.70.9.1'])).stdout,
+        nodes[1]!.log
+          .split('\n')
+          .filter((l) => /attachment/i.test(l))
+          .slice(-20)
+          .join('\n'),
+      ];
+      throw new Error(`${e.message}\n${diag.join('\n')}`);
+    });
+    const ping = await h.docker(2, ['exec', peer, 'ping', '-c', '1', '-W', '2', 'standalone']);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
   } finally {
     await h.docker(1, ['rm', '-f', 'standalone']);
