@@ -27,6 +27,7 @@ export {
   validateTaskStatus,
   validateTaskId,
   validateNetworkId,
+  validateNetworkRef,
   validateAttachmentAddress,
   validateAttachmentContainer,
   MAX_WORKER_TEXT,

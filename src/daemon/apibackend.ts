@@ -81,6 +81,9 @@ export class DaemonApiBackend implements ApiBackend {
   standaloneDns(networks: readonly string[]): string[] {
     return this.#d.standaloneDns(networks);
   }
+  prepareStandalone(networks: readonly string[]): Promise<void> {
+    return this.#d.prepareStandalone(networks);
+  }
 
   manager(): ManagerAccess {
     const { store, manager } = this.#d.manager;

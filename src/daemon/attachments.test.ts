@@ -93,3 +93,36 @@ test('an attachment no container holds is detached, but not while its container 
   assert.equal(h.calls.at(-1), 'detach net1 10.0.9.5/24');
   h.a.stop();
 });
+
+test('a reservation ahead of a create (by name) is what the engine next gets on that network', async () => {
+  const h = harness([]);
+  const v = view([ep('a1', '10.0.9.5')]);
+  const got = await h.a.reserve('att', (id) => {
+    assert.equal(id, 'a1');
+    return Promise.resolve(v);
+  });
+  assert.equal(got.id, 'net1');
+  // The engine's IPAM asks by ID: the reserved address, no second attachment.
+  assert.equal(await h.a.request('net1'), '10.0.9.5/24');
+  assert.deepEqual(h.calls, ['attach att']);
+  // The next one is a fresh grant.
+  await h.a.request('net1');
+  assert.deepEqual(h.calls, ['attach att', 'attach net1']);
+  h.a.stop();
+});
+
+test('a reservation no create takes is detached after the grace', async () => {
+  const h = harness([]);
+  const v = view([ep('a1', '10.0.9.5')]);
+  await h.a.reserve('att', () => Promise.resolve(v));
+  h.setViews([v]);
+  await h.a.sync();
+  assert.deepEqual(h.calls, ['attach att']);
+  h.advance(61_000);
+  await h.a.sync();
+  assert.deepEqual(h.calls, ['attach att', 'detach net1 10.0.9.5']);
+  // Gone with it: the engine's next request is a fresh grant.
+  await h.a.request('net1');
+  assert.equal(h.calls.at(-1), 'attach net1');
+  h.a.stop();
+});

@@ -50,6 +50,8 @@ export interface AttachmentsOptions {
 }
 
 export class Attachments {
+  /** Grants made ahead of a create (`reserve`), for the engine's next request on their network. */
+  #reserved: { attachmentId: string; address: string; networkId: string }[] = [];
   /** Granted addresses (bare) per network ID, with when: not detached while their container starts. */
   readonly #granted = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
@@ -71,8 +73,35 @@ export class Attachments {
     return d;
   }
 
+  /**
+   * Asks the manager for an attachment to `network` (name or ID) ahead of a container create, for
+   * a node that does not hold the network yet: the grant makes the manager send the network's view,
+   * which `locate` waits for (the view holding the attachment). The address is kept for the
+   * engine's next request on that network (`request`); unused, it is detached after the grace, as
+   * any grant no container takes.
+   */
+  async reserve(
+    network: string,
+    locate: (attachmentId: string) => Promise<NetworkView>,
+  ): Promise<NetworkView> {
+    const grant = await this.#dispatcher().attachNetwork!(this.o.nodeId, network);
+    const view = await locate(grant.attachmentId);
+    this.#granted.set(`${view.id} ${grant.address.split('/')[0]}`, this.#now());
+    this.#reserved.push({ ...grant, networkId: view.id });
+    this.o.log(`network attachment ${grant.attachmentId}: ${grant.address} on ${view.name}, reserved`);
+    return view;
+  }
+
   /** The plugin's requestAddress hook. */
   async request(networkId: string): Promise<string> {
+    const i = this.#reserved.findIndex((r) => r.networkId === networkId);
+    if (i >= 0) {
+      const [r] = this.#reserved.splice(i, 1);
+      this.o.log(`network attachment ${r!.attachmentId}: the reserved ${r!.address} taken`);
+      this.#pollUntil = this.#now() + NAME_POLL_MAX_MS;
+      this.#schedule(NAME_POLL_MS);
+      return r!.address;
+    }
     const grant = await this.#dispatcher().attachNetwork!(this.o.nodeId, networkId);
     this.#granted.set(`${networkId} ${grant.address.split('/')[0]}`, this.#now());
     this.o.log(`network attachment ${grant.attachmentId}: ${grant.address} on ${networkId}`);
@@ -174,8 +203,10 @@ export class Attachments {
           unnamed = true;
           continue;
         }
-        // No running container holds it: a release this node missed (it was down, or restarting).
+        // No running container holds it: a release this node missed (it was down, or restarting),
+        // or a reservation no create took.
         this.#granted.delete(key);
+        this.#reserved = this.#reserved.filter((r) => r.attachmentId !== e.id);
         this.o.log(`detaching the network attachment ${e.id} on ${view.name}: no container holds ${addr}`);
         await d.detachNetwork(this.o.nodeId, view.id, addr);
       }

@@ -85,6 +85,10 @@ export class Daemon {
   standaloneDns(networks: readonly string[]): string[] {
     return this.#rt.networking?.standaloneDns(networks) ?? [];
   }
+  /** Attaches this node on demand to the attachable networks among `networks` it lacks (no-op without a data plane). */
+  async prepareStandalone(networks: readonly string[]): Promise<void> {
+    await this.#rt.networking?.prepareStandalone(networks);
+  }
   /** This node's current TLS material (certificate chain, key, trusted roots). */
   get tls(): TlsMaterial | undefined {
     return this.#rt.tls;

@@ -4,7 +4,7 @@
 // the executor asks `networking` before it creates a task's container. One per shoald while it is
 // in a swarm; several shoalds sharing one engine (loopback test clusters) run with it off.
 import { spawnSync } from 'node:child_process';
-import type { NetworkView, TaskNetworking } from '../api/index.js';
+import { ShoalError, unavailable, type NetworkView, type TaskNetworking } from '../api/index.js';
 import { EngineApiClient } from '../engineclient/index.js';
 import { Attachments, type AttachmentDispatcher } from './attachments.js';
 import {
@@ -19,6 +19,9 @@ import {
 } from '../network/index.js';
 
 export type DataPlaneMode = 'auto' | 'off';
+
+/** How long an on-demand attachment waits for its network's view. */
+const VIEW_WAIT_MS = 10_000;
 
 /**
  * Whether this process can run the data plane: root, with iproute2 and nftables. In `auto` a
@@ -119,6 +122,46 @@ export class NodeNetworking {
     void this.dns
       .update([...views], (id) => this.#sandboxes.namespaceOf(id))
       .catch((e: unknown) => this.#warn(`dns: ${(e as Error).message}`));
+  }
+
+  /**
+   * Before a standalone container's create: each network it names that this node holds no view of
+   * is asked for as an attachment (by name; a name that is no shoal network is the engine's
+   * business), and its sandbox and engine network are made, so the create finds it. Swarm's
+   * dockerd does the same on a worker without the network.
+   */
+  async prepareStandalone(networks: readonly string[]): Promise<void> {
+    for (const n of networks) {
+      if ([...this.#views.values()].some((v) => v.name === n || v.id === n)) continue;
+      let view: NetworkView;
+      try {
+        view = await this.#attachments.reserve(n, (id) => this.#viewHolding(id));
+      } catch (e) {
+        // The manager's refusal is the client's answer. Anything else (no shoal network by that
+        // name, no session now) leaves the create to the engine, which says what it lacks.
+        if (e instanceof ShoalError && (e.code === 'PermissionDenied' || e.code === 'ResourceExhausted'))
+          throw e;
+        if (!(e instanceof ShoalError && e.code === 'NotFound'))
+          this.#warn(`attaching to ${n} for a container: ${(e as Error).message}`);
+        continue;
+      }
+      await this.#sandboxes.ensure(view);
+      await this.#engineNets.ensure(view);
+    }
+  }
+
+  /** The view that holds endpoint `id`, once the manager sends it (bounded). */
+  async #viewHolding(id: string): Promise<NetworkView> {
+    const deadline = Date.now() + VIEW_WAIT_MS;
+    for (;;) {
+      const v = [...this.#views.values()].find((x) => x.endpoints.some((e) => e.id === id));
+      if (v) return v;
+      if (Date.now() >= deadline)
+        throw unavailable(
+          `the manager granted attachment ${id} but sent no view of its network in ${VIEW_WAIT_MS} ms`,
+        );
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** The resolvers of the attachable networks among `networks`, for a standalone container's Dns. */

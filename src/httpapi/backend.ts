@@ -85,6 +85,12 @@ export interface ApiBackend {
    * through shoal's socket without `--dns` gets them (httpapi/containercreate.ts).
    */
   standaloneDns?(networks: readonly string[]): string[];
+  /**
+   * Before such a create: the attachable shoal networks among `networks` that this node does not
+   * hold yet are attached on demand, so their engine networks exist. Rejects with what the client
+   * sees (a network that is not attachable).
+   */
+  prepareStandalone?(networks: readonly string[]): Promise<void>;
 
   // ---- the cluster ----
   /** The store and ControlAPI; throws Docker's 503 unless this node is an unlocked manager. */

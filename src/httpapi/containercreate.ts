@@ -8,6 +8,17 @@
 /** What the node answers for the networks a container joins: their resolvers, in order ([]: none). */
 export type StandaloneDns = (networks: readonly string[]) => string[];
 
+/** What the node does for a standalone container created through shoal's socket. */
+export interface Standalone {
+  /**
+   * Makes the attachable shoal networks among `networks` ready on this node, attaching it on
+   * demand to one it does not hold yet (as dockerd asks a swarm manager). Rejects with the error
+   * the client sees (a network that is not attachable); names that are no shoal network pass.
+   */
+  prepare?(networks: readonly string[]): Promise<void>;
+  dns: StandaloneDns;
+}
+
 /** A JSON object's members as they appear in the text: key, and where its value starts and ends. */
 interface Member {
   key: string;
@@ -88,12 +99,22 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /** Network modes that name no network of shoal's. */
 const NOT_A_NETWORK = /^(|default|bridge|host|none|container:.*)$/;
 
-/**
- * The body with `HostConfig.Dns` set to the resolvers of the shoal networks the container joins,
- * or undefined to send it unchanged: not a JSON object, resolvers of its own (`--dns`), or no
- * network that `dnsOf` knows.
- */
-export function withStandaloneDns(body: Buffer, dnsOf: StandaloneDns): Buffer | undefined {
+/** A create body as far as shoal reads it: the networks it joins, and where Dns goes. */
+interface CreateBody {
+  text: string;
+  scan: Scan;
+  top: Member[];
+  hostConfigAt: Member | undefined;
+  hostConfig: unknown;
+  hostMembers: Member[];
+  dnsAt: Member | undefined;
+  /** Resolvers of its own (`--dns`): left alone. */
+  ownDns: boolean;
+  /** The networks it names, NetworkMode first, each once. */
+  networks: string[];
+}
+
+function readCreate(body: Buffer): CreateBody | undefined {
   const text = body.toString('utf8');
   let parsed: unknown;
   try {
@@ -113,7 +134,7 @@ export function withStandaloneDns(body: Buffer, dnsOf: StandaloneDns): Buffer | 
   const hostMembers = isObject(hostConfig) ? scan.members(hostConfigAt!.start) : [];
   const dnsAt = lastMember(hostMembers, 'Dns');
   const dns = value(dnsAt);
-  if (dns !== undefined && dns !== null && !(Array.isArray(dns) && dns.length === 0)) return undefined;
+  const ownDns = dns !== undefined && dns !== null && !(Array.isArray(dns) && dns.length === 0);
 
   const networks: string[] = [];
   const mode = isObject(hostConfig) ? value(lastMember(hostMembers, 'NetworkMode')) : undefined;
@@ -122,12 +143,29 @@ export function withStandaloneDns(body: Buffer, dnsOf: StandaloneDns): Buffer | 
   if (isObject(value(netConfigAt))) {
     const endpoints = value(lastMember(scan.members(netConfigAt!.start), 'EndpointsConfig'));
     if (isObject(endpoints))
-      for (const name of Object.keys(endpoints)) if (!networks.includes(name)) networks.push(name);
+      for (const name of Object.keys(endpoints))
+        if (!NOT_A_NETWORK.test(name) && !networks.includes(name)) networks.push(name);
   }
-  if (networks.length === 0) return undefined;
-  const resolvers = dnsOf(networks);
+  return { text, scan, top, hostConfigAt, hostConfig, hostMembers, dnsAt, ownDns, networks };
+}
+
+/** The networks a create body names (none for bridge, host, none or container modes). */
+export function createNetworks(body: Buffer): string[] {
+  return readCreate(body)?.networks ?? [];
+}
+
+/**
+ * The body with `HostConfig.Dns` set to the resolvers of the shoal networks the container joins,
+ * or undefined to send it unchanged: not a JSON object, resolvers of its own (`--dns`), or no
+ * network that `dnsOf` knows.
+ */
+export function withStandaloneDns(body: Buffer, dnsOf: StandaloneDns): Buffer | undefined {
+  const c = readCreate(body);
+  if (!c || c.ownDns || c.networks.length === 0) return undefined;
+  const resolvers = dnsOf(c.networks);
   if (resolvers.length === 0) return undefined;
   const list = JSON.stringify(resolvers);
+  const { text, scan, top, hostConfigAt, hostConfig, hostMembers, dnsAt } = c;
 
   let out: string;
   if (dnsAt) out = text.slice(0, dnsAt.start) + list + text.slice(dnsAt.end);

@@ -4,7 +4,8 @@
 // build, import, cp) and hijacked connections.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { withStandaloneDns, type StandaloneDns } from './containercreate.js';
+import { ShoalError, httpStatusFor } from '../api/index.js';
+import { createNetworks, withStandaloneDns, type Standalone } from './containercreate.js';
 import type { EngineLink } from './engineproxy.js';
 
 /** The largest container create body read whole to be given resolvers; a larger one goes as it is. */
@@ -82,7 +83,7 @@ function forwardCreate(
   engine: EngineLink,
   req: IncomingMessage,
   res: ServerResponse,
-  dnsOf: StandaloneDns,
+  standalone: Standalone,
   log: (msg: string) => void,
 ): void {
   const declared = Number(req.headers['content-length'] ?? NaN);
@@ -112,24 +113,50 @@ function forwardCreate(
   req.on('end', () => {
     if (over) return;
     const body = Buffer.concat(chunks);
-    let out: Buffer = body;
-    try {
-      const rewritten = withStandaloneDns(body, dnsOf);
-      if (rewritten) {
-        log(`container create: resolvers of its shoal networks as HostConfig.Dns`);
-        out = rewritten;
-      }
-    } catch (e) {
-      // Sent as it came: the engine answers a body it cannot read, as it would without shoal.
-      log(`container create: body left as it is (${(e as Error).message})`);
-    }
-    engine.forward(req, res, out);
+    void prepared(body, standalone, log).then(
+      () => {
+        let out: Buffer = body;
+        try {
+          const rewritten = withStandaloneDns(body, standalone.dns);
+          if (rewritten) {
+            log(`container create: resolvers of its shoal networks as HostConfig.Dns`);
+            out = rewritten;
+          }
+        } catch (e) {
+          // Sent as it came: the engine answers a body it cannot read, as it would without shoal.
+          log(`container create: body left as it is (${(e as Error).message})`);
+        }
+        engine.forward(req, res, out);
+      },
+      (e: unknown) => {
+        const status = e instanceof ShoalError ? httpStatusFor(e.code) : 500;
+        const text = `${JSON.stringify({ message: (e as Error).message })}\n`;
+        res.writeHead(status, {
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(text),
+        });
+        res.end(text);
+      },
+    );
   });
 }
 
+/** The networks the body joins made ready on this node; only a refusal the client must see rejects. */
+async function prepared(body: Buffer, standalone: Standalone, log: (msg: string) => void): Promise<void> {
+  if (!standalone.prepare) return;
+  let networks: string[];
+  try {
+    networks = createNetworks(body);
+  } catch {
+    return;
+  }
+  if (networks.length > 0) await standalone.prepare(networks);
+  else log('container create: joins no shoal network');
+}
+
 export interface DispatchOptions {
-  /** The resolvers of the node's shoal networks, for standalone containers created through shoal. */
-  standaloneDns?: StandaloneDns;
+  /** The node's shoal networks, for standalone containers created through shoal. */
+  standalone?: Standalone;
   log?: (msg: string) => void;
 }
 
@@ -143,8 +170,8 @@ export function dispatcher(
     request(req, res) {
       const url = req.url ?? '/';
       if (!engine || ownedByShoal(url)) shoal(req, res);
-      else if (o.standaloneDns && req.method === 'POST' && routePath(url) === '/containers/create')
-        forwardCreate(engine, req, res, o.standaloneDns, o.log ?? (() => undefined));
+      else if (o.standalone && req.method === 'POST' && routePath(url) === '/containers/create')
+        forwardCreate(engine, req, res, o.standalone, o.log ?? (() => undefined));
       else engine.forward(req, res);
     },
     upgrade(req, socket, head) {

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unavailable } from '../api/index.js';
+import { ShoalError, unavailable } from '../api/index.js';
 import { EventLog } from '../manager/index.js';
 import { systemClock } from '../platform/index.js';
 import type { ApiBackend, ForwardedRequest } from './backend.js';
@@ -20,12 +20,25 @@ let fake: Server | undefined;
 let shoal: Server[] = [];
 const seen: string[] = [];
 const forwarded: ForwardedRequest[] = [];
+const prepared: string[] = [];
 
 /** A follower outside the cluster's state (no store), whose engine is the fake one. */
 function backend(engineHost: string): ApiBackend {
   return {
     // The node's one attachable overlay network, "att", with its resolver on 10.0.9.1.
     standaloneDns: (networks) => (networks.includes('att') ? ['10.0.9.1'] : []),
+    // "closed" is an overlay network that is not attachable: the manager refuses the attachment.
+    prepareStandalone: (networks) => {
+      prepared.push(networks.join(','));
+      return networks.includes('closed')
+        ? Promise.reject(
+            new ShoalError(
+              'PermissionDenied',
+              'Could not attach to network closed: rpc error: code = PermissionDenied desc = network closed not manually attachable',
+            ),
+          )
+        : Promise.resolve();
+    },
     state: 'active',
     isManager: true,
     nodeId: 'n1',
@@ -422,6 +435,25 @@ test('a container created through shoal on an attachable overlay gets its resolv
   });
   assert.equal(chunked, '{"Image":"busybox","HostConfig":{"Dns":["10.0.9.1"],"NetworkMode":"att"}}');
   assert.ok(seen.includes('POST /v1.41/containers/create?name=c'));
+});
+
+test("a container create on a network the node lacks is prepared first; a refusal is the client's answer", async () => {
+  const sock = join(dir, 'shoal.sock');
+  prepared.length = 0;
+  const before = seen.length;
+  const body =
+    '{"Image":"busybox","HostConfig":{"NetworkMode":"closed"},"NetworkingConfig":{"EndpointsConfig":{"closed":{}}}}';
+  const r = await call(sock, 'POST', '/v1.41/containers/create?name=x', body, {
+    'Content-Type': 'application/json',
+  });
+  assert.equal(r.status, 403);
+  assert.match((JSON.parse(r.text) as { message: string }).message, /network closed not manually attachable/);
+  assert.equal(seen.length, before, 'the engine never saw the create');
+  const ok = await call(sock, 'POST', '/v1.41/containers/create', '{"HostConfig":{"NetworkMode":"att"}}', {
+    'Content-Type': 'application/json',
+  });
+  assert.equal(ok.status, 201);
+  assert.deepEqual(prepared, ['closed', 'att']);
 });
 
 test('a chunked container create past the bound is refused, not half sent', async () => {

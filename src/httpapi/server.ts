@@ -20,7 +20,7 @@ import {
 } from '../api/index.js';
 import type { ApiBackend } from './backend.js';
 import { dispatcher } from './dispatch.js';
-import type { StandaloneDns } from './containercreate.js';
+import type { Standalone } from './containercreate.js';
 import { EngineLink } from './engineproxy.js';
 import { forwardWritesToLeader } from './forwarding.js';
 import { API_HEADERS, sendJson } from './reply.js';
@@ -108,7 +108,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 /** What `listen` needs of a built app beyond fastify: its raw handler and the node's engine. */
 const built = new WeakMap<
   FastifyInstance<Server>,
-  { handler: () => Handler | undefined; engine?: EngineLink; standaloneDns?: StandaloneDns }
+  { handler: () => Handler | undefined; engine?: EngineLink; standalone?: Standalone }
 >();
 
 /**
@@ -138,7 +138,14 @@ export function buildApp(backend: ApiBackend): FastifyInstance<Server> {
     handler: () => handler,
     ...(engine ? { engine } : {}),
     ...(backend.standaloneDns
-      ? { standaloneDns: (networks: readonly string[]) => backend.standaloneDns?.(networks) ?? [] }
+      ? {
+          standalone: {
+            dns: (networks: readonly string[]) => backend.standaloneDns?.(networks) ?? [],
+            ...(backend.prepareStandalone
+              ? { prepare: (networks: readonly string[]) => backend.prepareStandalone!(networks) }
+              : {}),
+          },
+        }
       : {}),
   });
 
@@ -188,7 +195,7 @@ export async function listen(
   const log = o.log ?? (() => undefined);
   b!.engine?.setLog(log);
   const dispatch = dispatcher(shoal, b!.engine, {
-    ...(b!.standaloneDns ? { standaloneDns: b!.standaloneDns } : {}),
+    ...(b!.standalone ? { standalone: b!.standalone } : {}),
     log: (msg) => log('debug', msg),
   });
   const handler: Handler = (req, res) => dispatch.request(req, res);

@@ -519,8 +519,36 @@ test('a standalone container on an --attachable network, run through shoald: an 
     });
     const ping = await h.docker(2, ['exec', peer, 'ping', '-c', '1', '-W', '2', 'standalone']);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+
+    // Host 0 holds no task on att, as a fresh worker: shoald attaches it on demand, as a swarm
+    // node's dockerd asks its manager, so the create finds the network.
+    const run0 = await nodes[0]!.docker(
+      ['run', '-d', '--name', 'standalone0', '--network', 'att', 'busybox:local', 'sleep', '1d'],
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(run0.code, 0, run0.stderr);
+    await waitFor(
+      'standalone0 (on a node without att before) reaches attsvc by name',
+      async () => (await fetchWho(0, 'standalone0', 'attsvc')).startsWith('attsvc.'),
+      20_000,
+      250,
+    );
+    // A network that is not attachable: the manager's refusal, in Docker's words.
+    const refused = await nodes[0]!.docker([
+      'run',
+      '-d',
+      '--name',
+      'refused0',
+      '--network',
+      'app',
+      'busybox:local',
+      'true',
+    ]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /not manually attachable/);
   } finally {
     await h.docker(1, ['rm', '-f', 'standalone']);
+    await h.docker(0, ['rm', '-f', 'standalone0', 'refused0']);
   }
   await m.ok(['service', 'rm', 'attsvc']);
   await waitFor(

@@ -4,6 +4,8 @@
 import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   ManagerList,
+  ShoalError,
+  codeForGrpcStatus,
   type AgentSession,
   type DispatcherAPI,
   type NodeDescription,
@@ -48,7 +50,14 @@ export interface RemoteDispatcherOptions {
   log?: (msg: string) => void;
 }
 
-const callError = (err: ServiceError): Error => new Error(err.details || err.message);
+/** The manager's error as its code says (a refusal stays a refusal); a transport failure as it is. */
+const callError = (err: ServiceError): Error => {
+  const code = codeForGrpcStatus(err.code);
+  const msg = err.details || err.message;
+  return code && err.code !== status.UNAVAILABLE && err.code !== status.DEADLINE_EXCEEDED
+    ? new ShoalError(code, msg)
+    : new Error(msg);
+};
 const deadline = (): { deadline: number } => ({ deadline: Date.now() + CALL_TIMEOUT_MS });
 
 export class RemoteDispatcher implements DispatcherAPI {

@@ -37,6 +37,7 @@ export {
   validateTaskStatus,
   validateTaskId,
   validateNetworkId,
+  validateNetworkRef,
   validateAttachmentAddress,
   validateAttachmentContainer,
   MAX_WORKER_TEXT,

@@ -104,6 +104,13 @@ export function validateTaskId(v: unknown): string {
   return v;
 }
 
+/** A network a worker asks to attach to: its ID or, from a container create, its name. */
+export function validateNetworkRef(v: unknown): string {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(v))
+    throw invalidArgument('no valid network name or ID');
+  return v;
+}
+
 /** A network ID a worker names (an attachment's network). */
 export function validateNetworkId(v: unknown): string {
   if (typeof v !== 'string' || !/^[a-z0-9]{1,64}$/.test(v)) throw invalidArgument('no valid network ID');

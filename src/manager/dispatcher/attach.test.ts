@@ -73,6 +73,11 @@ test('attachNetwork records a running attachment task with a fresh address each 
   assert.equal(t.DesiredState, 'running');
   assert.deepEqual(t.Spec.NetworkAttachmentSpec, { ContainerID: '' });
   assert.deepEqual(t.NetworksAttachments![0]!.Addresses, ['10.0.1.2/24']);
+  // By name too: a node asks so ahead of a container create, before it knows the network's ID.
+  const byId = await d.attachNetwork('n1', t.NetworksAttachments![0]!.Network.ID);
+  const byName = await d.attachNetwork('n1', t.NetworksAttachments![0]!.Network.Spec.Name);
+  assert.equal(byId.address, '10.0.1.4/24');
+  assert.equal(byName.address, '10.0.1.5/24');
 });
 
 test('attachNetwork refuses clearly and writes nothing', async () => {

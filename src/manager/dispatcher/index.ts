@@ -11,6 +11,7 @@ import {
   validateTaskId,
   validateTaskStatus,
   validateNetworkId,
+  validateNetworkRef,
   validateAttachmentAddress,
   validateAttachmentContainer,
   newId,
@@ -552,15 +553,16 @@ export class Dispatcher implements DispatcherAPI {
   }
 
   async attachNetwork(nodeId: string, networkId: string): Promise<NetworkAttachmentGrant> {
-    const netId = validateNetworkId(networkId);
+    const ref = validateNetworkRef(networkId);
     const id = newId();
     let address = '';
     await this.store.update((tx) => {
       if (this.#stopped) throw unavailable('this manager is no longer the leader');
       const node = tx.get('nodes', nodeId);
       if (!node) throw notFound(`node ${nodeId} not found`);
-      const n = tx.get('networks', netId);
-      if (!n) throw notFound(`network ${netId} not found`);
+      // By ID from the engine's IPAM; by name (or ID prefix) ahead of a container create.
+      const n = tx.lookup('networks', ref);
+      if (!n) throw notFound(`network ${ref} not found`);
       if (!n.Spec.Attachable || n.Spec.Ingress || (n.DriverState.Name ?? 'overlay') !== 'overlay')
         throw new ShoalError(
           'PermissionDenied',
