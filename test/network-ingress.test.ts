@@ -141,7 +141,8 @@ function one(i) {
     return;
   }
   let data = '';
-  const fin = (r) => { if (done) return; done = true; s.destroy(); out.push(r); one(i + 1); };
+  const t0 = Date.now();
+  const fin = (r) => { if (done) return; done = true; s.destroy(); r.ms = Date.now() - t0; out.push(r); one(i + 1); };
   const s = net.connect({ host, port, timeout: 3000 });
   s.on('data', (d) => (data += d));
   s.on('end', () => fin({ ok: JSON.parse(data) }));
@@ -151,7 +152,7 @@ function one(i) {
 one(0);
 `;
 
-type Answer = { ok?: { id: string; peer: string }; err?: string };
+type Answer = { ok?: { id: string; peer: string }; err?: string; ms?: number };
 
 let dir = '';
 const planes: NodeDataPlane[] = [];
@@ -331,6 +332,8 @@ test(
       const answers = await connectMany(CLIENT_NS, h.addr, 10);
       const counts = tally(answers);
       for (const a of answers) assert.equal(a.ok!.peer, CLIENT_IP, `via ${h.node}: ${JSON.stringify(a)}`);
+      // A lost SYN or reply would show as a retransmission, a second or more.
+      for (const a of answers) assert.ok((a.ms ?? 0) < 900, `slow via ${h.node}: ${JSON.stringify(answers)}`);
       assert.deepEqual([...counts.keys()].sort(), ['t2', 't3'], `via ${h.node}`);
       assert.deepEqual([...counts.values()], [5, 5], `round robin via ${h.node}`);
     }
@@ -395,3 +398,23 @@ test('removing the service closes its port on every node', { skip }, async () =>
     await applyAll();
   }
 });
+
+test(
+  'a task without its reply route still answers: its node SNATs to it, so it sees that node',
+  { skip },
+  async () => {
+    const t3 = TNS('t3');
+    try {
+      await sh('ip', '-n', t3, 'rule', 'del', 'pref', '100');
+      planes[2]!.replyRouteFailed('10.0.0.13');
+      await planes[2]!.settled();
+      await applyAll({ ready: { t2: false } });
+      const answers = await connectMany(CLIENT_NS, HOSTS[0].addr, 4);
+      tally(answers);
+      for (const a of answers) assert.deepEqual(a.ok, { id: 't3', peer: HOSTS[2].ingress });
+    } finally {
+      await shOk('ip', '-n', t3, 'rule', 'add', 'pref', '100', 'from', '10.0.0.13', 'lookup', '200');
+      await applyAll();
+    }
+  },
+);
