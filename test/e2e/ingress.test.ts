@@ -7,6 +7,7 @@
 // node with ports, affinity, snat and the node list). Hold /tmp/shoal-e2e.lock while it runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { NsHosts } from '../support/nshosts.js';
 import { waitFor, type Shoald } from '../support/shoald.js';
@@ -16,6 +17,7 @@ const PREFIX = process.env.SHOAL_INGRESS_PREFIX ?? 'ig';
 let h: NsHosts;
 let m: Shoald;
 const nodes: Shoald[] = [];
+const udpServers: ChildProcess[] = [];
 
 /** A backend whose answer names the task and the client address it saw (busybox httpd CGI). */
 const WEB = (extra = ''): string[] => [
@@ -108,6 +110,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const c of udpServers) c.kill('SIGKILL');
   for (const [i, n] of nodes.entries())
     await writeFile(`/tmp/shoal-ingress-node${i}.log`, n.log).catch(() => undefined);
   await h?.stop();
@@ -175,7 +178,16 @@ test("every node answers a published port, with tasks on other hosts, and the ta
   }
 });
 
-test('UDP: a datagram to a published UDP port on any node is answered by a task', async () => {
+/** A UDP responder: answers each datagram with its name and the sender's address. */
+const UDP_SERVER = `
+const u = require('dgram').createSocket('udp4');
+u.on('message', (m, r) => u.send(process.argv[1] + ' ' + r.address, r.port, r.address));
+u.bind(53, '0.0.0.0');
+`;
+
+test("UDP: a datagram to a published UDP port on any node is answered by a task, which sees the client's address", async () => {
+  // busybox here has no UDP server: the machine's node answers in the task's network namespace
+  // (the PID namespace is the machine's), and the task only holds that namespace.
   await m.ok([
     'service',
     'create',
@@ -184,22 +196,33 @@ test('UDP: a datagram to a published UDP port on any node is answered by a task'
     'udp',
     '--publish',
     'published=8053,target=53,protocol=udp',
-    '--replicas',
-    '2',
+    '--mode',
+    'global',
     '--constraint',
     'node.labels.host!=0',
-    '--hostname',
-    '{{.Task.Name}}',
     'busybox:local',
-    'sh',
-    '-c',
-    'while true; do nc -l -u -p 53 -e hostname; done',
+    'sleep',
+    '1d',
   ]);
   await waitFor('two running udp tasks', async () => (await runningTasks('udp')) === 2, 60_000, 250);
+  for (const i of [1, 2]) {
+    const cid = (
+      await h.docker(i, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=udp'])
+    ).stdout.trim();
+    const pid = (await h.docker(i, ['inspect', '--format', '{{.State.Pid}}', cid])).stdout.trim();
+    udpServers.push(
+      spawn('nsenter', ['-t', pid, '-n', process.execPath, '-e', UDP_SERVER, `udp${i}`], { stdio: 'ignore' }),
+    );
+  }
   for (let i = 0; i < 3; i++) {
     await waitFor(
-      `a UDP answer through host ${i}`,
-      async () => (await fromOutside(h.addr(i), 8053, 1, 'udp')).some((a) => a.ok?.startsWith('udp.')),
+      `UDP answers from both tasks through host ${i}`,
+      async () => {
+        const answers = await fromOutside(h.addr(i), 8053, 4, 'udp');
+        if (answers.some((a) => !a.ok)) return false;
+        for (const a of answers) assert.equal(a.ok!.split(' ')[1], h.outside.addr, JSON.stringify(a));
+        return new Set(answers.map((a) => a.ok!.split(' ')[0])).size === 2;
+      },
       30_000,
       500,
     );
@@ -241,7 +264,12 @@ test('a task failing its health check gets none of 100 requests', async () => {
   await h.docker(1, ['exec', sick, 'touch', '/w/sick']);
   await waitFor(
     'the sick task out of the mesh',
-    async () => !(await fromOutside(h.addr(0), 8082, 4)).some((a) => a.ok?.startsWith(sickName)),
+    async () => {
+      // Every answer from a healthy task: the dead one's window (its death until the views move
+      // on) shows as timeouts, and is over too.
+      const answers = await fromOutside(h.addr(0), 8082, 4);
+      return answers.every((a) => a.ok !== undefined && !a.ok.startsWith(sickName));
+    },
     30_000,
     250,
   );
