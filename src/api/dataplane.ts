@@ -78,6 +78,13 @@ export interface NetworkView {
   nodeAddress?: string;
   /** Every endpoint on the network, cluster-wide, this node's included. */
   endpoints: EndpointView[];
+  /**
+   * Only in the ingress view: every node's own address on it (its ingress sandbox's, with or
+   * without prefix) and its underlay address. A task's replies go back through the node that took
+   * the connection, so the task sees the client's address; without this list no node could route
+   * them, and the mesh masquerades every service instead (as Swarm does).
+   */
+  nodes?: { nodeId: string; nodeAddr: string; address: string }[];
   /** The services with tasks or a VIP on the network. */
   services: ServiceView[];
 }

@@ -10,11 +10,13 @@ import { Attachments, type AttachmentDispatcher } from './attachments.js';
 import {
   DnsResolver,
   EngineNetworks,
+  IngressMesh,
   NodeDataPlane,
   PluginServer,
   Sandboxes,
   ShoalTaskNetworking,
   encryptionUnsupported,
+  execRunner,
   standaloneResolvers,
 } from '../network/index.js';
 
@@ -70,6 +72,7 @@ export class NodeNetworking {
     this.dns = new DnsResolver({ log: (m) => o.log('debug', m) });
     this.plane = new NodeDataPlane({
       sandboxes: this.#sandboxes,
+      ingress: new IngressMesh({ nodeId: o.nodeId, run: execRunner(), log: (m) => o.log('info', m) }),
       log: warn,
       onApplied: (views) => {
         void this.dns
@@ -101,6 +104,8 @@ export class NodeNetworking {
       networks: this.#engineNets,
       sandboxes: this.#sandboxes,
       encryptionUnsupported,
+      replyRouteFailed: (address) => this.plane.replyRouteFailed(address),
+      log: warn,
     });
   }
 

@@ -18,6 +18,20 @@ export {
 export type { SandboxesOptions, SandboxState, PeerState, Step } from './sandbox.js';
 export { renderVipScript, planVips, VIP_TABLE } from './vip.js';
 export type { VipPlan } from './vip.js';
+export {
+  planIngress,
+  renderHostIngressScript,
+  renderSandboxIngressScript,
+  affinityBuckets,
+  withPeerEndpoints,
+  peerMark,
+  INGRESS_TABLE,
+  AFFINITY_BUCKETS,
+  DEFAULT_TRANSIT,
+} from './ingress.js';
+export type { IngressPlan, MeshPort, MeshPeer, TransitLink } from './ingress.js';
+export { IngressMesh } from './ingressmesh.js';
+export type { IngressMeshOptions } from './ingressmesh.js';
 export { NodeDataPlane } from './nodeplane.js';
 export type { NodeDataPlaneOptions } from './nodeplane.js';
 export {

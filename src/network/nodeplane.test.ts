@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { EndpointView, NetworkView } from '../api/index.js';
 import { ManualClock } from '../platform/index.js';
 import { FakeKernel } from './fakekernel.testutil.js';
+import { IngressMesh } from './ingressmesh.js';
 import { NodeDataPlane } from './nodeplane.js';
 import { Sandboxes } from './sandbox.js';
 
@@ -187,5 +188,77 @@ test("a sandbox deleted behind the plane's back is made again whole, VIP table i
   const ns = k.ns.get('shoal-4097')!;
   assert.equal(ns.fdb.size, 2);
   assert.match(ns.nft ?? '', /jump svc_web/);
+  await plane.stop();
+});
+
+test("the ingress view drives the mesh: peers' sandboxes get tunnel entries; a failed ingress pass keeps the published ports; no ingress view removes them", async () => {
+  const k = new FakeKernel();
+  const meshCalls: string[] = [];
+  const mesh = new IngressMesh({
+    nodeId: 'n1',
+    run: {
+      run: (argv, o) => {
+        meshCalls.push(argv.join(' ') + (o?.input !== undefined ? `\n${o.input}` : ''));
+        const j = argv.join(' ');
+        if (j.endsWith('-j rule show')) return Promise.resolve({ code: 0, stdout: '[]', stderr: '' });
+        if (argv[0] === 'iptables') return Promise.resolve({ code: 1, stdout: '', stderr: 'no chain' });
+        return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+      },
+    },
+  });
+  const plane = new NodeDataPlane({
+    sandboxes: new Sandboxes({ nodeId: 'n1', underlayAddr: () => '10.98.0.1', run: k }),
+    ingress: mesh,
+    clock: new ManualClock(),
+    resyncMs: 0,
+  });
+  plane.start();
+  const ingress: NetworkView = {
+    ...net('ing', 4096, [ep('a', '10.0.0.21', 'n2', 'web')]),
+    subnets: [{ subnet: '10.0.0.0/24', gateway: '10.0.0.1' }],
+    ingress: true,
+    nodeAddress: '10.0.0.2/24',
+    services: [
+      {
+        id: 'web',
+        name: 'web',
+        mode: 'vip',
+        aliases: [],
+        ports: [{ protocol: 'tcp', published: 80, target: 8080 }],
+      },
+    ],
+    nodes: [
+      { nodeId: 'n1', nodeAddr: '10.98.0.1', address: '10.0.0.2/24' },
+      { nodeId: 'n3', nodeAddr: '10.98.0.3', address: '10.0.0.4/24' },
+    ],
+  };
+  plane.apply([ingress]);
+  await plane.settled();
+  const sb = k.ns.get('shoal-4096')!;
+  // The other node's sandbox, with no task there, is reachable; this node's own address sits on br0.
+  assert.equal(sb.fdb.get('02:42:0a:00:00:04'), '10.98.0.3');
+  assert.equal(sb.neigh.get('10.0.0.4'), '02:42:0a:00:00:04');
+  assert.ok(sb.addrs.includes('10.0.0.2/24'));
+  assert.deepEqual(
+    mesh.plan?.ports.map((p) => [p.published, p.backends]),
+    [[80, ['10.0.0.21']]],
+  );
+  assert.ok(meshCalls.some((c) => c.startsWith('nft -f -\n') && c.includes('dnat ip to 10.0.0.21:8080')));
+
+  meshCalls.length = 0;
+  k.failOnce = (argv) => argv.join(' ').includes('-batch');
+  plane.apply([{ ...ingress, endpoints: [...ingress.endpoints, ep('b', '10.0.0.22', 'n2', 'web')] }]);
+  await plane.settled().catch(() => undefined);
+  assert.ok(
+    !meshCalls.some(
+      (c) => c.includes('delete table ip shoal_ingress\n') && !c.includes('table ip shoal_ingress {\n'),
+    ),
+  );
+
+  plane.apply([]);
+  await plane.settled().catch(() => undefined);
+  await plane.settled();
+  assert.equal(mesh.plan, undefined);
+  assert.ok(meshCalls.includes('ip link del shoal_ig0'));
   await plane.stop();
 });

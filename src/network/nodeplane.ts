@@ -5,11 +5,15 @@
 // cost nothing. `stop()` leaves the kernel as it is: running containers keep their network.
 import type { NetworkView } from '../api/index.js';
 import { systemClock, type Cancel, type Clock } from '../platform/index.js';
+import type { IngressMesh } from './ingressmesh.js';
+import { withPeerEndpoints } from './ingress.js';
 import { isEncrypted, type Sandboxes } from './sandbox.js';
 import { renderVipScript } from './vip.js';
 
 export interface NodeDataPlaneOptions {
   sandboxes: Sandboxes;
+  /** The ingress routing mesh; without it, published ports are not programmed on this node. */
+  ingress?: IngressMesh;
   clock?: Clock;
   log?: (m: string) => void;
   /** Called after each pass that applied views (the DNS resolver follows them). */
@@ -23,9 +27,14 @@ export interface NodeDataPlaneOptions {
 /** A stuck pass must not hold stop() forever: each command is already bounded by its runner. */
 const STOP_WAIT_MS = 30_000;
 const MAX_NETWORKS = 4096;
+/** Local ingress tasks without a reply route (SNATed instead); more is a bug elsewhere. */
+const MAX_LOCAL_SNAT = 4096;
 
 export class NodeDataPlane {
   readonly #sb: Sandboxes;
+  readonly #mesh: IngressMesh | undefined;
+  /** This node's ingress task addresses whose reply route could not be installed. */
+  readonly #localSnat = new Set<string>();
   readonly #clock: Clock;
   readonly #log: (m: string) => void;
   readonly #onApplied: ((views: readonly NetworkView[]) => void) | undefined;
@@ -50,6 +59,7 @@ export class NodeDataPlane {
 
   constructor(opts: NodeDataPlaneOptions) {
     this.#sb = opts.sandboxes;
+    this.#mesh = opts.ingress;
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.log ?? (() => {});
     this.#onApplied = opts.onApplied;
@@ -88,6 +98,17 @@ export class NodeDataPlane {
     this.#kick();
   }
 
+  /**
+   * A local ingress task (by its ingress address) that could not get its reply route: the mesh
+   * SNATs connections to it where it sits, so it still answers, with the node's address as peer.
+   */
+  replyRouteFailed(address: string): void {
+    if (this.#localSnat.size >= MAX_LOCAL_SNAT) return;
+    this.#localSnat.add(address.split('/')[0] ?? address);
+    this.#force = true;
+    this.#kick();
+  }
+
   /** Resolves once the latest views are applied; rejects if the pass applying them fails. */
   settled(): Promise<void> {
     if (!this.#pass && this.#wantedKey === this.#appliedKey) return Promise.resolve();
@@ -97,6 +118,7 @@ export class NodeDataPlane {
   /** Removes every sandbox with this node's prefix (swarm leave, tests). Call after stop(). */
   async teardown(): Promise<void> {
     if (this.#pass) await this.#pass;
+    await this.#mesh?.teardown();
     for (const ns of await this.#sb.list()) await this.#sb.remove(ns);
     this.#scripts.clear();
     this.#appliedKey = undefined;
@@ -123,6 +145,7 @@ export class NodeDataPlane {
       // Forget what we believe the kernel holds, so the pass checks and rewrites everything.
       this.#force = false;
       this.#scripts.clear();
+      this.#mesh?.forget();
     }
     try {
       await this.#converge(views);
@@ -150,6 +173,9 @@ export class NodeDataPlane {
   async #converge(views: readonly NetworkView[]): Promise<void> {
     const keep = new Set<string>();
     const errors: unknown[] = [];
+    let ingress: { view: NetworkView; ns: string } | undefined;
+    // An ingress sandbox that failed this pass keeps the mesh as it was, not removed.
+    let ingressFailed = false;
     // One network's failure must not hold back the others; the pass still fails, and retries.
     for (const view of views) {
       if (isEncrypted(view)) {
@@ -167,7 +193,10 @@ export class NodeDataPlane {
       keep.add(ns);
       try {
         const { created } = await this.#sb.converge(view);
-        await this.#sb.syncPeers(view);
+        // The ingress sandbox also reaches the other nodes' sandboxes: replies go back through them.
+        await this.#sb.syncPeers(view.ingress ? withPeerEndpoints(view, this.#sb.nodeId) : view);
+        if (view.ingress && !ingress) ingress = { view, ns };
+        if (created) this.#mesh?.forget();
         const script = renderVipScript(view);
         // A namespace made again (deleted behind our back) holds no table, whatever we last wrote.
         if (created || this.#scripts.get(ns) !== script) {
@@ -175,6 +204,14 @@ export class NodeDataPlane {
           await this.#sb.applyRules(view);
           this.#scripts.set(ns, script);
         }
+      } catch (e) {
+        if (view.ingress) ingressFailed = true;
+        errors.push(e);
+      }
+    }
+    if (this.#mesh && !ingressFailed) {
+      try {
+        await this.#mesh.apply(ingress?.view, ingress?.ns, this.#localSnatOf(ingress?.view));
       } catch (e) {
         errors.push(e);
       }
@@ -191,6 +228,16 @@ export class NodeDataPlane {
     if (errors.length > 0) {
       throw new AggregateError(errors, errors.map(errText).join('; '));
     }
+  }
+
+  /** The failed-reply-route addresses still held by this node's ingress endpoints. */
+  #localSnatOf(view: NetworkView | undefined): string[] {
+    if (!view || this.#localSnat.size === 0) return [];
+    const mine = new Set<string>();
+    for (const ep of view.endpoints)
+      if (ep.nodeId === this.#sb.nodeId) for (const a of ep.addresses) mine.add(a.split('/')[0] ?? a);
+    for (const a of this.#localSnat) if (!mine.has(a)) this.#localSnat.delete(a);
+    return [...this.#localSnat];
   }
 
   #scheduleResync(): void {

@@ -79,6 +79,10 @@ export function wantedAddresses(view: NetworkView): string[] {
     const gw = splitAddress(s.gateway);
     if (net && gw && gw.bits === undefined && gw.family === net.family) out.add(`${gw.ip}/${net.bits}`);
   }
+  // The ingress sandbox holds the node's own ingress address: peers route replies to it, and
+  // the mesh SNATs to it.
+  const own = view.ingress && view.nodeAddress !== undefined ? splitAddress(view.nodeAddress) : undefined;
+  if (own) out.add(`${own.ip}/${own.bits ?? (own.family === 4 ? 32 : 128)}`);
   for (const svc of view.services) {
     const vip = svc.vip === undefined ? undefined : splitAddress(svc.vip);
     if (vip && vip.bits === undefined) out.add(`${vip.ip}/${vip.family === 4 ? 32 : 128}`);

@@ -142,3 +142,56 @@ test('a standalone container gets the resolvers of the attachable networks it na
   assert.deepEqual(standaloneResolvers(views, ['n2', 'att', 'n1']), ['10.0.8.1', '10.0.9.1']);
   assert.deepEqual(standaloneResolvers(views, ['closed', 'bridge', 'unknown']), []);
 });
+
+function ingressView(): NetworkView {
+  return { ...view('ing', 'ingress', '10.0.0.0/24', '10.0.0.1'), ingress: true };
+}
+
+test('an ingress task gets a source rule in its own namespace: replies from its ingress address go to the ingress gateway', async () => {
+  const calls: string[] = [];
+  const tn = new ShoalTaskNetworking({
+    view: (id) => (id === 'ing' ? ingressView() : view('n1', 'front', '10.0.1.0/24', '10.0.1.1')),
+    networks: { ensure: () => Promise.resolve('') },
+    sandboxes: { ensure: () => Promise.resolve('') },
+    run: {
+      run: (argv) => {
+        calls.push(argv.join(' '));
+        return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+      },
+    },
+  });
+  await tn.started(
+    task([
+      { id: 'n1', name: 'front', addresses: ['10.0.1.5/24'] },
+      { id: 'ing', name: 'ingress', addresses: ['10.0.0.7/24'] },
+    ]),
+    { id: 'c1', pid: 4242 },
+  );
+  assert.deepEqual(calls, [
+    'nsenter -t 4242 -n ip route replace default via 10.0.0.1 table 200',
+    'nsenter -t 4242 -n ip rule del pref 100',
+    'nsenter -t 4242 -n ip rule add pref 100 from 10.0.0.7 lookup 200',
+  ]);
+});
+
+test('a reply route that cannot be installed does not fail the task: the mesh is told to SNAT to it', async () => {
+  const failed: string[] = [];
+  const logs: string[] = [];
+  const tn = new ShoalTaskNetworking({
+    view: () => ingressView(),
+    networks: { ensure: () => Promise.resolve('') },
+    sandboxes: { ensure: () => Promise.resolve('') },
+    run: { run: () => Promise.resolve({ code: 1, stdout: '', stderr: 'nsenter: No such process' }) },
+    replyRouteFailed: (a) => failed.push(a),
+    log: (m) => logs.push(m),
+  });
+  await tn.started(task([{ id: 'ing', name: 'ingress', addresses: ['10.0.0.7/24'] }]), {
+    id: 'c1',
+    pid: 4242,
+  });
+  assert.deepEqual(failed, ['10.0.0.7']);
+  assert.match(logs[0]!, /No such process.*masquerades/);
+  // No pid (the container already exited): nothing to do.
+  await tn.started(task([{ id: 'ing', name: 'ingress', addresses: ['10.0.0.7/24'] }]), { id: 'c1', pid: 0 });
+  assert.equal(failed.length, 1);
+});

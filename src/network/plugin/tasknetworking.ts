@@ -10,12 +10,16 @@ import {
   type TaskNetworking,
 } from '../../api/index.js';
 import { systemClock, type Clock } from '../../platform/index.js';
+import { execRunner, type CommandRunner } from '../command.js';
 import type { SandboxHost } from '../sandboxhost.js';
 import type { EngineNetworks } from './enginenets.js';
 
 export const KERNEL_LACKS_ESP = 'the kernel lacks ESP/GCM (CONFIG_INET_ESP, CONFIG_CRYPTO_GCM)';
 const DEFAULT_VIEW_WAIT_MS = 5_000;
 const VIEW_POLL_MS = 50;
+/** In a task's own namespace: the routing table of its ingress replies, and its rule's preference. */
+export const TASK_REPLY_TABLE = 200;
+export const TASK_REPLY_PREF = 100;
 
 export interface ShoalTaskNetworkingOptions {
   /** The dispatcher's latest view of a network, if it has arrived. */
@@ -27,6 +31,14 @@ export interface ShoalTaskNetworkingOptions {
   /** How long to wait for a network's view that has not arrived yet (default 5 s). */
   viewWaitMs?: number;
   clock?: Clock;
+  /** Runs nsenter (bounded, as every data-plane command). */
+  run?: CommandRunner;
+  /**
+   * A task's ingress address whose reply route could not be installed: the mesh SNATs to it
+   * instead (the node's data plane), so the task still answers, without the client's address.
+   */
+  replyRouteFailed?: (address: string) => void;
+  log?: (m: string) => void;
 }
 
 /** Where the node's resolver answers for a network: its IPv4 gateway, in its sandbox (dns/server.ts). */
@@ -83,6 +95,46 @@ export class ShoalTaskNetworking implements TaskNetworking {
     }
     const gw = resolverOf(views[0]!);
     return { networkMode, endpoints, dns: gw ? [gw] : [] };
+  }
+
+  /**
+   * A task on the ingress network answers mesh clients from its ingress address, but its default
+   * route is docker_gwbridge: a source rule in its own namespace sends those replies to the
+   * ingress gateway (its node's ingress sandbox), which routes them back through the node that
+   * took the connection. The engine cannot do this before start (the namespace is not there at
+   * Join). If it fails, the task still runs and the mesh SNATs to it instead.
+   */
+  async started(task: Task, container: { id: string; pid: number }): Promise<void> {
+    if (!Number.isInteger(container.pid) || container.pid <= 0) return;
+    for (const a of task.NetworksAttachments ?? []) {
+      const v = this.#o.view(a.Network.ID);
+      if (!v?.ingress) continue;
+      const ip = (a.Addresses ?? []).map((x) => x.split('/')[0] ?? '').find((x) => parseIp(x)?.family === 4);
+      const gw = v.subnets.find((s) => parseIp(s.gateway)?.family === 4)?.gateway;
+      if (ip === undefined || gw === undefined) continue;
+      try {
+        await this.#replyRoute(container.pid, ip, gw);
+      } catch (e) {
+        this.#o.log?.(
+          `task ${task.ID}: no ingress reply route (${(e as Error).message}); the mesh masquerades to it instead`,
+        );
+        this.#o.replyRouteFailed?.(ip);
+      }
+    }
+  }
+
+  async #replyRoute(pid: number, ip: string, gw: string): Promise<void> {
+    const run = this.#o.run ?? execRunner();
+    const inNs = ['nsenter', '-t', String(pid), '-n', 'ip'];
+    const must = async (args: string[]): Promise<void> => {
+      const r = await run.run([...inNs, ...args]);
+      if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    };
+    const table = String(TASK_REPLY_TABLE);
+    await must(['route', 'replace', 'default', 'via', gw, 'table', table]);
+    // A restarted agent may run this again on the same container: one rule, not two.
+    await run.run([...inNs, 'rule', 'del', 'pref', String(TASK_REPLY_PREF)]);
+    await must(['rule', 'add', 'pref', String(TASK_REPLY_PREF), 'from', ip, 'lookup', table]);
   }
 
   async #viewOf(networkId: string, name: string | undefined): Promise<NetworkView> {

@@ -471,6 +471,8 @@ class DockerController implements Controller {
       if (statusCode(e) !== 304) throw e;
     }
     const info = await this.ex.engine.inspectContainer(this.#ref);
+    // What the data plane can only do once the container's namespace exists, before RUNNING.
+    await this.ex.networking?.started?.(this.a.task, { id: info.Id, pid: info.State.Pid });
     return { pid: info.State.Pid };
   }
 
