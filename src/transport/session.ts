@@ -80,6 +80,15 @@ const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => ty
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const isPort = (p: unknown): boolean => typeof p === 'number' && Number.isInteger(p) && p >= 1 && p <= 65535;
+
+/** A published port as the node renders it into nft rules: nothing but known words and numbers. */
+const isPublishedPort = (p: unknown): boolean =>
+  isObject(p) &&
+  (p.protocol === 'tcp' || p.protocol === 'udp' || p.protocol === 'sctp') &&
+  isPort(p.published) &&
+  isPort(p.target);
+
 /**
  * A network view as it arrived, checked for the shape the data plane relies on (the manager is
  * trusted, but a view from a newer or broken manager must not crash the node): undefined if not.
@@ -122,8 +131,20 @@ export function checkNetworkView(v: unknown): NetworkView | undefined {
         typeof s.name === 'string' &&
         (s.mode === 'vip' || s.mode === 'dnsrr') &&
         (s.vip === undefined || typeof s.vip === 'string') &&
-        isStrings(s.aliases),
-    );
+        isStrings(s.aliases) &&
+        (s.ports === undefined || (Array.isArray(s.ports) && s.ports.every(isPublishedPort))) &&
+        (s.affinity === undefined || s.affinity === 'client-ip') &&
+        (s.snat === undefined || typeof s.snat === 'boolean'),
+    ) &&
+    (v.nodes === undefined ||
+      (Array.isArray(v.nodes) &&
+        v.nodes.every(
+          (n) =>
+            isObject(n) &&
+            typeof n.nodeId === 'string' &&
+            typeof n.nodeAddr === 'string' &&
+            typeof n.address === 'string',
+        )));
   return ok ? (v as unknown as NetworkView) : undefined;
 }
 
