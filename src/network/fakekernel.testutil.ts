@@ -27,6 +27,17 @@ export class FakeKernel implements CommandRunner {
   /** A command matching this fails once (then the matcher is cleared). */
   failOnce: ((argv: string[]) => boolean) | undefined;
 
+  readonly #ids = new WeakMap<FakeNs, number>();
+  #nextId = 1;
+
+  /** Sandboxes' `namespaceId`: a namespace made again (or replaced in `ns`) gets a new one. */
+  readonly namespaceId = (name: string): Promise<string | undefined> => {
+    const n = this.ns.get(name);
+    if (!n) return Promise.resolve(undefined);
+    if (!this.#ids.has(n)) this.#ids.set(n, this.#nextId++);
+    return Promise.resolve(String(this.#ids.get(n)));
+  };
+
   /** The calls that change something (reads left out). */
   writes(): string[] {
     return this.calls

@@ -18,7 +18,7 @@ export {
 export type { SandboxesOptions, SandboxState, PeerState, Step } from './sandbox.js';
 export { renderVipScript, planVips, VIP_TABLE } from './vip.js';
 export type { VipPlan } from './vip.js';
-export { NodeDataPlane } from './nodeplane.js';
+export { NodeDataPlane, traceReady } from './nodeplane.js';
 export type { NodeDataPlaneOptions } from './nodeplane.js';
 export {
   PluginServer,

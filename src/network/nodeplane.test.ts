@@ -34,7 +34,12 @@ function setup(): { k: FakeKernel; clock: ManualClock; plane: NodeDataPlane; app
   const clock = new ManualClock();
   const applied: NetworkView[][] = [];
   const plane = new NodeDataPlane({
-    sandboxes: new Sandboxes({ nodeId: 'n1', underlayAddr: () => '10.98.0.1', run: k }),
+    sandboxes: new Sandboxes({
+      nodeId: 'n1',
+      underlayAddr: () => '10.98.0.1',
+      run: k,
+      namespaceId: k.namespaceId,
+    }),
     clock,
     resyncMs: 0,
     onApplied: (v) => applied.push([...v]),
@@ -187,5 +192,22 @@ test("a sandbox deleted behind the plane's back is made again whole, VIP table i
   const ns = k.ns.get('shoal-4097')!;
   assert.equal(ns.fdb.size, 2);
   assert.match(ns.nft ?? '', /jump svc_web/);
+  await plane.stop();
+});
+
+test('a backend becoming ready costs one command: the VIP table, with nothing observed again', async () => {
+  const { k, plane } = setup();
+  const starting = { ...v1, endpoints: v1.endpoints.map((e) => (e.id === 'b' ? { ...e, ready: false } : e)) };
+  plane.apply([starting]);
+  await plane.settled();
+  assert.doesNotMatch(k.ns.get('shoal-4097')!.nft!, /10\.0\.1\.21/);
+  k.calls.length = 0;
+  plane.apply([v1]);
+  await plane.settled();
+  assert.deepEqual(
+    k.calls.map((c) => c.argv.join(' ')),
+    ['ip netns exec shoal-4097 nft -f -'],
+  );
+  assert.match(k.ns.get('shoal-4097')!.nft!, /10\.0\.1\.21/);
   await plane.stop();
 });

@@ -4,6 +4,7 @@
 // neighbour and FDB entries (no learning, no multicast; with `proxy`, ARP never crosses the tunnel).
 // Every change is planned from what the kernel holds now against the view, so a partial failure or
 // a restart converges on the next pass. The planning is pure; `Sandboxes` only observes and runs.
+import { stat } from 'node:fs/promises';
 import { ShoalError, tryParseCidr, type NetworkView } from '../api/index.js';
 import { ipv4Of, macOf, splitAddress } from './addresses.js';
 import { commandFailed, execRunner, mustRun, type CommandRunner } from './command.js';
@@ -156,23 +157,7 @@ export function planPeers(
   state: PeerState,
 ): { neigh: string[]; fdb: string[] } {
   const vx = vxlanName(view.vni);
-  const wantNeigh = new Map<string, string>();
-  const wantFdb = new Map<string, string>();
-  // Ready endpoints first, so that of two endpoints claiming one address the live one wins.
-  const eps = [...view.endpoints].sort((a, b) => Number(b.ready) - Number(a.ready) || (a.id < b.id ? -1 : 1));
-  for (const ep of eps) {
-    if (ep.nodeId === nodeId) continue;
-    const v4 = ipv4Of(ep);
-    const dst = splitAddress(ep.nodeAddr);
-    if (v4 === undefined || !dst || dst.bits !== undefined) continue;
-    const mac = macOf(v4);
-    if (wantFdb.has(mac)) continue;
-    wantFdb.set(mac, dst.ip);
-    for (const a of ep.addresses) {
-      const s = splitAddress(a);
-      if (s && !wantNeigh.has(s.ip)) wantNeigh.set(s.ip, mac);
-    }
-  }
+  const { neigh: wantNeigh, fdb: wantFdb } = wantedPeers(view, nodeId);
   const neigh: string[] = [];
   for (const ip of [...state.neigh.keys()].sort()) {
     if (!wantNeigh.has(ip)) neigh.push(`neigh del ${ip} dev ${vx}`);
@@ -191,6 +176,31 @@ export function planPeers(
     }
   }
   return { neigh, fdb };
+}
+
+/** The tunnel entries the view wants on this node: neighbour IP → MAC, and FDB MAC → underlay address. */
+export function wantedPeers(
+  view: NetworkView,
+  nodeId: string,
+): { neigh: Map<string, string>; fdb: Map<string, string> } {
+  const wantNeigh = new Map<string, string>();
+  const wantFdb = new Map<string, string>();
+  // Ready endpoints first, so that of two endpoints claiming one address the live one wins.
+  const eps = [...view.endpoints].sort((a, b) => Number(b.ready) - Number(a.ready) || (a.id < b.id ? -1 : 1));
+  for (const ep of eps) {
+    if (ep.nodeId === nodeId) continue;
+    const v4 = ipv4Of(ep);
+    const dst = splitAddress(ep.nodeAddr);
+    if (v4 === undefined || !dst || dst.bits !== undefined) continue;
+    const mac = macOf(v4);
+    if (wantFdb.has(mac)) continue;
+    wantFdb.set(mac, dst.ip);
+    for (const a of ep.addresses) {
+      const s = splitAddress(a);
+      if (s && !wantNeigh.has(s.ip)) wantNeigh.set(s.ip, mac);
+    }
+  }
+  return { neigh: wantNeigh, fdb: wantFdb };
 }
 
 function ipBatch(ns: string, lines: string[]): Step {
@@ -265,6 +275,21 @@ export interface SandboxesOptions {
   nsPrefix?: string;
   run?: CommandRunner;
   log?: (m: string) => void;
+  /**
+   * Which namespace a name stands for now (undefined: none), without running a command: the data
+   * plane skips observing a sandbox it built itself while this stays the same. Default: the
+   * device and inode of /run/netns/<name> when commands run unprefixed, else none (always observe).
+   */
+  namespaceId?: (ns: string) => Promise<string | undefined>;
+}
+
+async function netnsInode(ns: string): Promise<string | undefined> {
+  try {
+    const st = await stat(`/run/netns/${ns}`);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -275,6 +300,7 @@ export class Sandboxes implements SandboxHost {
   readonly #underlay: () => string;
   readonly #run: CommandRunner;
   readonly #log: (m: string) => void;
+  readonly #namespaceId: ((ns: string) => Promise<string | undefined>) | undefined;
   readonly #byNetwork = new Map<string, string>();
   /** Per namespace, the tail of its chain of operations: one change at a time per sandbox. */
   readonly #tails = new Map<string, Promise<unknown>>();
@@ -285,6 +311,23 @@ export class Sandboxes implements SandboxHost {
     this.#underlay = opts.underlayAddr;
     this.#run = opts.run ?? execRunner();
     this.#log = opts.log ?? (() => {});
+    this.#namespaceId = opts.namespaceId ?? (opts.run === undefined ? netnsInode : undefined);
+  }
+
+  /** See SandboxesOptions.namespaceId: undefined when the namespace is gone or cannot be told. */
+  async identity(ns: string): Promise<string | undefined> {
+    return this.#namespaceId?.(ns);
+  }
+
+  /** What planSandbox depends on, besides the kernel: equal keys plan the same structure. */
+  structureKey(view: NetworkView): string {
+    return JSON.stringify([view.vni, this.#underlay(), wantedAddresses(view)]);
+  }
+
+  /** What planPeers depends on, besides the kernel: equal keys want the same tunnel entries. */
+  peersKey(view: NetworkView): string {
+    const { neigh, fdb } = wantedPeers(view, this.nodeId);
+    return JSON.stringify([view.vni, [...neigh].sort(), [...fdb].sort()]);
   }
 
   nameOf(vni: number): string {
