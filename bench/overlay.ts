@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { NsHosts, run } from '../test/support/nshosts.js';
+import { startOverlaySwarm, serviceVip as vipOf, WHO_SERVER } from '../test/support/overlayswarm.js';
 import { waitFor, type Shoald } from '../test/support/shoald.js';
 import { parseTraceLine } from '../src/platform/index.js';
 
@@ -52,17 +53,8 @@ const p90 = (xs: readonly number[]): number => {
 };
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-/** A backend whose answer names its task (busybox httpd CGI; the hostname is the task's ID). */
-const WEB = [
-  'sh',
-  '-c',
-  [
-    'mkdir -p /w/cgi-bin',
-    `printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$(hostname) $REMOTE_ADDR"\\n' > /w/cgi-bin/who`,
-    'chmod +x /w/cgi-bin/who',
-    'exec httpd -f -p 80 -h /w',
-  ].join(' && '),
-];
+/** A backend whose answer names its task (the hostname is the task's ID). */
+const WEB = WHO_SERVER;
 
 // The probe, inside a client container: two loops side by side (so a hung connection does not
 // delay the DNS check). One asks the VIP (nc, since busybox-static's wget crashes here) and prints
@@ -122,38 +114,7 @@ interface Cluster {
 async function bringUp(): Promise<Cluster> {
   // Host 3 runs no shoald: the real swarm's experiment gets its own engine.
   const h = await NsHosts.create({ count: 4, prefix: PREFIX, log });
-  const nodes: Shoald[] = [];
-  for (let i = 0; i < 3; i++) nodes.push(await h.startShoald(i));
-  const m = nodes[0]!;
-  await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
-  const token = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
-  for (const i of [1, 2])
-    await nodes[i]!.ok([
-      'swarm',
-      'join',
-      '--token',
-      token,
-      '--advertise-addr',
-      h.addr(i),
-      `${h.addr(0)}:2377`,
-    ]);
-  await waitFor(
-    'three nodes ready',
-    async () =>
-      (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready')
-        .length === 3,
-    30_000,
-    250,
-  );
-  const hostOfNode = new Map<string, number>();
-  for (const l of (await m.ok(['node', 'ls', '--format', '{{.ID}} {{.Hostname}}'])).trim().split('\n')) {
-    const [id, name] = l.split(' ');
-    const i = Number(/-h(\d+)$/.exec(name ?? '')?.[1]);
-    hostOfNode.set(id!, i);
-    await m.ok(['node', 'update', '--label-add', `host=${i}`, id!]);
-  }
-  await m.ok(['network', 'create', '-d', 'overlay', '--subnet', SUBNET, 'app']);
-  return { h, m, nodes, hostOfNode };
+  return { h, ...(await startOverlaySwarm(h, { nodes: 3, network: 'app', subnet: SUBNET })) };
 }
 
 /**
@@ -230,12 +191,8 @@ async function tasksOf(c: Cluster, service: string): Promise<TaskInfo[]> {
   return out;
 }
 
-async function serviceVip(c: Cluster, service: string): Promise<string> {
-  const netId = (await c.m.ok(['network', 'inspect', '--format', '{{.Id}}', 'app'])).trim();
-  const vips = JSON.parse(
-    await c.m.ok(['service', 'inspect', '--format', '{{json .Endpoint.VirtualIPs}}', service]),
-  ) as { NetworkID: string; Addr: string }[];
-  return vips.find((v) => v.NetworkID === netId)!.Addr.split('/')[0]!;
+function serviceVip(c: Cluster, service: string): Promise<string> {
+  return vipOf(c.m, service, 'app');
 }
 
 /** iperf3 for `secs` from a network namespace (`nsenter` args) to target:port; Gbit/s received. */

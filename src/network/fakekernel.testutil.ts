@@ -77,7 +77,7 @@ export class FakeKernel implements CommandRunner {
       if (!this.ns.delete(m[1]!)) throw new Error('No such file or directory');
       return '';
     }
-    if ((m = /^ip netns exec (\S+) (.*)$/.exec(j))) {
+    if ((m = /^(?:ip netns exec |nsenter --net=\/run\/netns\/)(\S+) (.*)$/.exec(j))) {
       const ns = this.#ns(m[1]!);
       if (m[2]!.startsWith('nft -f -')) ns.nft = input;
       return '';

@@ -91,7 +91,7 @@ test('one endpoint leaving changes only its neighbour and FDB entries, and the V
   await plane.settled();
   const writes = k.writes();
   assert.equal(writes.length, 3);
-  assert.match(writes[2]!, /^ip netns exec shoal-4097 nft -f -\n/);
+  assert.match(writes[2]!, /^nsenter --net=\/run\/netns\/shoal-4097 nft -f -\n/);
   assert.match(k.ns.get('shoal-4097')!.nft!, /dnat to 10\.0\.1\.11\n/);
   await plane.stop();
 });
@@ -206,7 +206,7 @@ test('a backend becoming ready costs one command: the VIP table, with nothing ob
   await plane.settled();
   assert.deepEqual(
     k.calls.map((c) => c.argv.join(' ')),
-    ['ip netns exec shoal-4097 nft -f -'],
+    ['nsenter --net=/run/netns/shoal-4097 nft -f -'],
   );
   assert.match(k.ns.get('shoal-4097')!.nft!, /10\.0\.1\.21/);
   await plane.stop();

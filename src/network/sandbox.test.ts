@@ -55,7 +55,7 @@ test('a missing sandbox is planned whole: namespace, sysctls, bridge, VXLAN made
     ),
     [
       'ip netns add shoal-4097',
-      'ip netns exec shoal-4097 sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.bridge.bridge-nf-call-iptables=1',
+      'nsenter --net=/run/netns/shoal-4097 sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.bridge.bridge-nf-call-iptables=1',
       'ip -n shoal-4097 -batch - <<link set lo up | link add br0 type bridge | link set br0 mtu 1450 up',
       'ip link add vxlan4097 type vxlan id 4097 local 10.98.0.1 dstport 4789 nolearning proxy',
       'ip link set vxlan4097 netns shoal-4097',
