@@ -5,29 +5,25 @@ import { ManualClock } from '../platform/index.js';
 import { FakeKernel } from './fakekernel.testutil.js';
 import { NodeDataPlane } from './nodeplane.js';
 import { Sandboxes } from './sandbox.js';
+import { testEndpoint, testNetwork } from './testviews.js';
 
-const ep = (id: string, ip: string, nodeId: string, serviceId?: string): EndpointView => ({
-  id,
-  name: id,
-  aliases: [],
-  addresses: [`${ip}/24`],
-  nodeId,
-  nodeAddr: nodeId === 'n1' ? '10.98.0.1' : '10.98.0.2',
-  ready: true,
-  ...(serviceId !== undefined ? { serviceId } : {}),
-});
-const net = (id: string, vni: number, endpoints: EndpointView[]): NetworkView => ({
-  id,
-  name: id,
-  vni,
-  subnets: [{ subnet: `10.0.${vni % 256}.0/24`, gateway: `10.0.${vni % 256}.1` }],
-  attachable: false,
-  internal: false,
-  ingress: false,
-  options: {},
-  endpoints,
-  services: [{ id: 'web', name: 'web', mode: 'vip', vip: `10.0.${vni % 256}.2`, aliases: [] }],
-});
+const ep = (id: string, ip: string, nodeId: string, serviceId?: string): EndpointView =>
+  testEndpoint({
+    id,
+    addresses: [`${ip}/24`],
+    nodeId,
+    nodeAddr: nodeId === 'n1' ? '10.98.0.1' : '10.98.0.2',
+    ...(serviceId !== undefined ? { serviceId } : {}),
+  });
+const net = (id: string, vni: number, endpoints: EndpointView[]): NetworkView =>
+  testNetwork({
+    id,
+    name: id,
+    vni,
+    subnets: [{ subnet: `10.0.${vni % 256}.0/24`, gateway: `10.0.${vni % 256}.1` }],
+    endpoints,
+    services: [{ id: 'web', name: 'web', mode: 'vip', vip: `10.0.${vni % 256}.2`, aliases: [] }],
+  });
 
 function setup(): { k: FakeKernel; clock: ManualClock; plane: NodeDataPlane; applied: NetworkView[][] } {
   const k = new FakeKernel();

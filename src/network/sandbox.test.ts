@@ -2,38 +2,30 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isShoalError, type EndpointView, type NetworkView } from '../api/index.js';
 import { FakeKernel } from './fakekernel.testutil.js';
+import { testEndpoint, testNetwork } from './testviews.js';
 import { macOf, parsePeerState, parseSandboxState, planPeers, planSandbox, Sandboxes } from './sandbox.js';
 
-const ep = (id: string, ip: string, nodeId: string, more: Partial<EndpointView> = {}): EndpointView => ({
-  id,
-  name: id,
-  aliases: [],
-  addresses: [`${ip}/24`],
-  nodeId,
-  nodeAddr: nodeId === 'n1' ? '10.98.0.1' : nodeId === 'n2' ? '10.98.0.2' : '10.98.0.3',
-  ready: true,
-  serviceId: 'web',
-  ...more,
-});
+const ep = (id: string, ip: string, nodeId: string, more: Partial<EndpointView> = {}): EndpointView =>
+  testEndpoint({
+    id,
+    addresses: [`${ip}/24`],
+    nodeId,
+    nodeAddr: nodeId === 'n1' ? '10.98.0.1' : nodeId === 'n2' ? '10.98.0.2' : '10.98.0.3',
+    serviceId: 'web',
+    ...more,
+  });
 
-const netView = (endpoints: EndpointView[], vips: string[] = ['10.0.1.2']): NetworkView => ({
-  id: 'net1',
-  name: 'front',
-  vni: 4097,
-  subnets: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }],
-  attachable: false,
-  internal: false,
-  ingress: false,
-  options: {},
-  endpoints,
-  services: vips.map((vip, i) => ({
-    id: i === 0 ? 'web' : `s${i}`,
-    name: `s${i}`,
-    mode: 'vip',
-    vip,
-    aliases: [],
-  })),
-});
+const netView = (endpoints: EndpointView[], vips: string[] = ['10.0.1.2']): NetworkView =>
+  testNetwork({
+    endpoints,
+    services: vips.map((vip, i) => ({
+      id: i === 0 ? 'web' : `s${i}`,
+      name: `s${i}`,
+      mode: 'vip',
+      vip,
+      aliases: [],
+    })),
+  });
 
 const view = netView([ep('a', '10.0.1.11', 'n1'), ep('b', '10.0.1.21', 'n2'), ep('c', '10.0.1.31', 'n3')]);
 

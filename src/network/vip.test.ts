@@ -1,18 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EndpointView, NetworkView, ServiceView } from '../api/index.js';
+import { testEndpoint, testNetwork } from './testviews.js';
 import { planVips, renderVipScript } from './vip.js';
 
-const ep = (id: string, ip: string, serviceId: string | undefined, ready = true): EndpointView => ({
-  id,
-  name: id,
-  aliases: [],
-  addresses: [`${ip}/24`],
-  nodeId: 'n1',
-  nodeAddr: '10.98.0.1',
-  ready,
-  ...(serviceId !== undefined ? { serviceId } : {}),
-});
+const ep = (id: string, ip: string, serviceId: string | undefined, ready = true): EndpointView =>
+  testEndpoint({ id, addresses: [`${ip}/24`], ready, ...(serviceId !== undefined ? { serviceId } : {}) });
 const svc = (id: string, vip: string | undefined, mode: ServiceView['mode'] = 'vip'): ServiceView => ({
   id,
   name: id,
@@ -20,18 +13,8 @@ const svc = (id: string, vip: string | undefined, mode: ServiceView['mode'] = 'v
   aliases: [],
   ...(vip !== undefined ? { vip } : {}),
 });
-const view = (services: ServiceView[], endpoints: EndpointView[]): NetworkView => ({
-  id: 'net1',
-  name: 'front',
-  vni: 4097,
-  subnets: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }],
-  attachable: false,
-  internal: false,
-  ingress: false,
-  options: {},
-  endpoints,
-  services,
-});
+const view = (services: ServiceView[], endpoints: EndpointView[]): NetworkView =>
+  testNetwork({ services, endpoints });
 
 const TAIL = `\tchain prerouting {
 \t\ttype nat hook prerouting priority dstnat; policy accept;
