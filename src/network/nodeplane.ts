@@ -6,7 +6,7 @@
 import type { NetworkView } from '../api/index.js';
 import { datapathTrace, systemClock, type Cancel, type Clock } from '../platform/index.js';
 import { isEncrypted, type Sandboxes } from './sandbox.js';
-import { renderVipScript } from './vip.js';
+import { renderVipScript, vipChains } from './vip.js';
 
 export interface NodeDataPlaneOptions {
   sandboxes: Sandboxes;
@@ -50,6 +50,8 @@ export class NodeDataPlane {
   #appliedKey: string | undefined;
   /** Per sandbox, the VIP script it holds, so a pass rewrites only tables that change. */
   readonly #scripts = new Map<string, string>();
+  /** Per sandbox, the service chains of the VIP table it holds (those an update must delete). */
+  readonly #chains = new Map<string, string[]>();
   /**
    * Per sandbox this plane built or checked: the namespace's identity then, and the keys of the
    * structure and tunnel entries it holds. While the namespace is the same one and a key is
@@ -211,10 +213,16 @@ export class NodeDataPlane {
         if (!same || created || known.peers !== peers) await this.#sb.syncPeers(view);
         const script = renderVipScript(view);
         // A namespace made again (deleted behind our back) holds no table, whatever we last wrote.
-        if (!same || created || this.#scripts.get(ns) !== script) {
+        const prevScript = this.#scripts.get(ns);
+        if (!same || created || prevScript !== script) {
           this.#scripts.delete(ns);
-          await this.#sb.applyRules(view);
+          // In place when the table is surely the one we wrote; a failure leaves no script
+          // remembered, so the retry replaces the whole table.
+          const chains = same && !created && prevScript !== undefined ? this.#chains.get(ns) : undefined;
+          this.#chains.delete(ns);
+          await this.#sb.applyRules(view, chains);
           this.#scripts.set(ns, script);
+          this.#chains.set(ns, vipChains(view));
         }
         const now = same && !created ? id : await this.#sb.identity(ns);
         if (now !== undefined) this.#known.set(ns, { id: now, structure, peers });
@@ -231,6 +239,7 @@ export class NodeDataPlane {
         try {
           await this.#sb.remove(ns);
           this.#scripts.delete(ns);
+          this.#chains.delete(ns);
           this.#known.delete(ns);
         } catch (e) {
           errors.push(e);

@@ -9,7 +9,7 @@ import { ShoalError, tryParseCidr, type NetworkView } from '../api/index.js';
 import { ipv4Of, macOf, splitAddress } from './addresses.js';
 import { commandFailed, execRunner, mustRun, type CommandRunner } from './command.js';
 import type { SandboxHost } from './sandboxhost.js';
-import { renderVipScript } from './vip.js';
+import { renderVipScript, renderVipUpdate } from './vip.js';
 
 export const BRIDGE = 'br0';
 /** 1500 less VXLAN's 50 bytes of outer headers. */
@@ -397,10 +397,14 @@ export class Sandboxes implements SandboxHost {
     });
   }
 
-  /** Replaces the sandbox's VIP table with the view's, in one transaction. */
-  async applyRules(view: NetworkView): Promise<void> {
+  /**
+   * Replaces the sandbox's VIP table with the view's, in one transaction. `prevChains`: the table
+   * is the one this node last wrote, with these service chains; it is then updated in place.
+   */
+  async applyRules(view: NetworkView, prevChains?: readonly string[]): Promise<void> {
     const ns = this.nameOf(view.vni);
-    await this.#serial(ns, () => mustRun(this.#run, inNetns(ns, ['nft', '-f', '-']), renderVipScript(view)));
+    const script = prevChains ? renderVipUpdate(view, prevChains) : renderVipScript(view);
+    await this.#serial(ns, () => mustRun(this.#run, inNetns(ns, ['nft', '-f', '-']), script));
   }
 
   async plug(networkId: string, ifname: string): Promise<void> {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EndpointView, NetworkView, ServiceView } from '../api/index.js';
 import { testEndpoint, testNetwork } from './testviews.js';
-import { planVips, renderVipScript } from './vip.js';
+import { planVips, renderVipScript, renderVipUpdate, vipChains } from './vip.js';
 
 const ep = (id: string, ip: string, serviceId: string | undefined, ready = true): EndpointView =>
   testEndpoint({ id, addresses: [`${ip}/24`], ready, ...(serviceId !== undefined ? { serviceId } : {}) });
@@ -108,4 +108,26 @@ test('dnsrr services, malformed or duplicate VIPs and odd IDs never reach the sc
   ]);
   const script = renderVipScript(view([svc('we b', '10.0.1.6')], [ep('e2', '10.0.1.12', 'we b')]));
   assert.match(script, /jump svc_we_b/);
+});
+
+test('an update in place keeps the table and its hooks, rewrites the rules, and deletes chains of services gone', () => {
+  const v = view(
+    [svc('web', '10.0.1.2'), svc('db', '10.0.1.3')],
+    [ep('a', '10.0.1.11', 'web'), ep('b', '10.0.1.21', 'web', false)],
+  );
+  assert.deepEqual(vipChains(v), ['svc_web']);
+  const script = renderVipUpdate(v, ['svc_web', 'svc_old']);
+  assert.doesNotMatch(script, /delete table/);
+  assert.match(
+    script,
+    /^table ip shoal \{\n(.|\n)*\tchain prerouting \{ type nat hook prerouting priority dstnat; policy accept; \}\n/,
+  );
+  assert.match(script, /\nflush map ip shoal vips\n/);
+  assert.match(script, /\nflush chain ip shoal svc_web\n/);
+  assert.match(script, /\ndelete chain ip shoal svc_old\n/);
+  assert.doesNotMatch(script, /delete chain ip shoal svc_web/);
+  assert.match(script, /\nadd element ip shoal vips \{ 10\.0\.1\.2 : jump svc_web \}\n/);
+  assert.match(script, /\nadd element ip shoal novips \{ 10\.0\.1\.3 \}\n/);
+  assert.match(script, /\nadd rule ip shoal svc_web dnat to 10\.0\.1\.11\n/);
+  assert.match(script, /\nadd rule ip shoal prerouting ip daddr vmap @vips\n/);
 });
