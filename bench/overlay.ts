@@ -4,8 +4,14 @@
 // the node resolver's figures (bench/dns.ts, as a child), and what the real swarm does on this
 // kernel (no IPVS). Prints one JSON summary line; --write adds a section to BENCHMARKS.md.
 //
-//   flock /tmp/shoal-e2e.lock node dist/bench/overlay.js [--rounds N] [--write] [--pause-on-error]
-// (--pause-on-error: waits 150 s before teardown, to inspect the hosts with `docker -H …`)
+//   flock /tmp/shoal-e2e.lock node dist/bench/overlay.js [--rounds N] [--scale-only] [--prefix P]
+//     [--write] [--pause-on-error]
+// (--scale-only: only the scale rounds; --prefix: of the namespace hosts' kernel objects, default
+// "ob"; --pause-on-error: waits 150 s before teardown, to inspect the hosts with `docker -H …`)
+//
+// The shoalds run with SHOAL_TRACE=datapath: each scale round reads from their stderr when the
+// manager committed the new task's RUNNING, when it sent each node its views, and when each node
+// received them, changed its DNS records and finished the data-plane pass (with its commands).
 //
 // Placement by node label: the client on host 0, backends on hosts 1 and 2. Task containers run
 // busybox:local only, so iperf3 (the machine's binary) runs in a container's network namespace
@@ -16,9 +22,13 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { NsHosts, run } from '../test/support/nshosts.js';
+import { startOverlaySwarm, serviceVip as vipOf, WHO_SERVER } from '../test/support/overlayswarm.js';
 import { waitFor, type Shoald } from '../test/support/shoald.js';
+import { parseTraceLine } from '../src/platform/index.js';
 
-const PREFIX = 'ob';
+const argPrefix = process.argv.indexOf('--prefix');
+const PREFIX = argPrefix > 0 ? (process.argv[argPrefix + 1] ?? 'ob') : 'ob';
+const SCALE_ONLY = process.argv.includes('--scale-only');
 const SUBNET = '10.71.1.0/24';
 const IPERF_SECS = 3;
 const THROUGHPUT_ROUNDS = 3;
@@ -36,19 +46,15 @@ const median = (xs: readonly number[]): number => {
   const n = s.length;
   return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 };
+/** The nearest-rank 90th percentile. */
+const p90 = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)]!;
+};
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
-/** A backend whose answer names its task (busybox httpd CGI; the hostname is the task's ID). */
-const WEB = [
-  'sh',
-  '-c',
-  [
-    'mkdir -p /w/cgi-bin',
-    `printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$(hostname) $REMOTE_ADDR"\\n' > /w/cgi-bin/who`,
-    'chmod +x /w/cgi-bin/who',
-    'exec httpd -f -p 80 -h /w',
-  ].join(' && '),
-];
+/** A backend whose answer names its task (the hostname is the task's ID). */
+const WEB = WHO_SERVER;
 
 // The probe, inside a client container: two loops side by side (so a hung connection does not
 // delay the DNS check). One asks the VIP (nc, since busybox-static's wget crashes here) and prints
@@ -101,44 +107,14 @@ function parseTs(ts: string): number {
 interface Cluster {
   h: NsHosts;
   m: Shoald;
+  nodes: Shoald[];
   hostOfNode: Map<string, number>;
 }
 
 async function bringUp(): Promise<Cluster> {
   // Host 3 runs no shoald: the real swarm's experiment gets its own engine.
   const h = await NsHosts.create({ count: 4, prefix: PREFIX, log });
-  const nodes: Shoald[] = [];
-  for (let i = 0; i < 3; i++) nodes.push(await h.startShoald(i));
-  const m = nodes[0]!;
-  await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
-  const token = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
-  for (const i of [1, 2])
-    await nodes[i]!.ok([
-      'swarm',
-      'join',
-      '--token',
-      token,
-      '--advertise-addr',
-      h.addr(i),
-      `${h.addr(0)}:2377`,
-    ]);
-  await waitFor(
-    'three nodes ready',
-    async () =>
-      (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready')
-        .length === 3,
-    30_000,
-    250,
-  );
-  const hostOfNode = new Map<string, number>();
-  for (const l of (await m.ok(['node', 'ls', '--format', '{{.ID}} {{.Hostname}}'])).trim().split('\n')) {
-    const [id, name] = l.split(' ');
-    const i = Number(/-h(\d+)$/.exec(name ?? '')?.[1]);
-    hostOfNode.set(id!, i);
-    await m.ok(['node', 'update', '--label-add', `host=${i}`, id!]);
-  }
-  await m.ok(['network', 'create', '-d', 'overlay', '--subnet', SUBNET, 'app']);
-  return { h, m, hostOfNode };
+  return { h, ...(await startOverlaySwarm(h, { nodes: 3, network: 'app', subnet: SUBNET })) };
 }
 
 /**
@@ -215,12 +191,8 @@ async function tasksOf(c: Cluster, service: string): Promise<TaskInfo[]> {
   return out;
 }
 
-async function serviceVip(c: Cluster, service: string): Promise<string> {
-  const netId = (await c.m.ok(['network', 'inspect', '--format', '{{.Id}}', 'app'])).trim();
-  const vips = JSON.parse(
-    await c.m.ok(['service', 'inspect', '--format', '{{json .Endpoint.VirtualIPs}}', service]),
-  ) as { NetworkID: string; Addr: string }[];
-  return vips.find((v) => v.NetworkID === netId)!.Addr.split('/')[0]!;
+function serviceVip(c: Cluster, service: string): Promise<string> {
+  return vipOf(c.m, service, 'app');
 }
 
 /** iperf3 for `secs` from a network namespace (`nsenter` args) to target:port; Gbit/s received. */
@@ -339,6 +311,78 @@ interface ScaleRound {
   dns_ms: Record<string, number | null>;
   /** VIP attempts that got no answer (refused or timed out after 1 s) during the round, all hosts. */
   vip_misses: number;
+  /** ms from the RUNNING timestamp to the manager's commit of it (trace). */
+  running_to_commit_ms: number | null;
+  /** Per host, ms after the commit (trace): the data path's steps and the probes' first answers. */
+  after_commit: Record<string, HostPath>;
+}
+
+/** One host's path from the RUNNING commit (ms after it; null: not seen). */
+interface HostPath {
+  /** The manager sent the node views with the task ready. */
+  sent: number | null;
+  /** The node's agent received them (its DNS records changed in the same tick). */
+  received: number | null;
+  /** The node's data-plane pass that applied them began and ended (VIP rules in the kernel). */
+  pass_start: number | null;
+  pass_end: number | null;
+  /** The commands of that pass: how many, and the slowest ("ms argv"). */
+  cmds: number;
+  slowest_cmd: string;
+  /** The probe on the host: first answer from the new task through the VIP, and tasks.web with it. */
+  vip: number | null;
+  dns: number | null;
+}
+
+interface TraceLine {
+  ms: number;
+  event: string;
+  detail: string;
+}
+
+/** The trace lines (platform/trace.ts) of a shoald's stderr from offset on. */
+function traceLines(log: string, from: number): TraceLine[] {
+  const out: TraceLine[] = [];
+  for (const l of log.slice(from).split('\n')) {
+    const t = parseTraceLine(l);
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+const readyIn = (t: TraceLine, taskId: string): boolean =>
+  (/new-ready=(\S+)/.exec(t.detail)?.[1] ?? '').split(',').includes(taskId);
+
+/** Where the time went on host i for the task's RUNNING, from the trace lines of the round. */
+function hostPath(
+  manager: TraceLine[],
+  node: TraceLine[],
+  nodeId: string,
+  taskId: string,
+  commit: number,
+): Omit<HostPath, 'vip' | 'dns'> {
+  const rel = (x: number | undefined): number | null => (x === undefined ? null : Math.round(x - commit));
+  const sent = manager.find(
+    (t) => t.event === 'views-sent' && t.ms >= commit && t.detail.includes(`node=${nodeId} `),
+  );
+  const recv = node.find((t) => t.event === 'views-received' && readyIn(t, taskId));
+  const end = node.find((t) => t.event === 'pass-end' && readyIn(t, taskId));
+  const start = end ? node.filter((t) => t.event === 'pass-start' && t.ms <= end.ms).at(-1) : undefined;
+  const cmds =
+    start && end ? node.filter((t) => t.event === 'cmd' && t.ms >= start.ms && t.ms <= end.ms) : [];
+  const cmdMs = (t: TraceLine): number => Number(/ms=([\d.]+)/.exec(t.detail)?.[1] ?? 0);
+  const slowest = cmds.reduce<TraceLine | undefined>(
+    (a, b) => (a && cmdMs(a) >= cmdMs(b) ? a : b),
+    undefined,
+  );
+  return {
+    sent: rel(sent?.ms),
+    received: rel(recv?.ms),
+    pass_start: rel(start?.ms),
+    pass_end: rel(end?.ms),
+    cmds: cmds.length,
+    slowest_cmd: slowest ? slowest.detail.replace(/^ms=/, '') : '',
+  };
 }
 
 /** Starts the probe in a container on host i; resolves on READY; `done` resolves with its lines. */
@@ -429,6 +473,7 @@ async function scaleRounds(c: Cluster): Promise<{ rounds: ScaleRound[]; summary:
       // Let the scale-down of the previous round leave every node's VIP rules and DNS.
       await sleep(1500);
       const old = `web-${before[0]!.id}`;
+      const logFrom = c.nodes.map((n) => n.log.length);
       const running = probes.map((p, i) => startProbe(c, i, p.id, vip, old));
       await Promise.all(running.map((p) => p.ready));
       const t0 = Date.now();
@@ -455,14 +500,32 @@ async function scaleRounds(c: Cluster): Promise<{ rounds: ScaleRound[]; summary:
         vip_ms: {},
         dns_ms: {},
         vip_misses: outs.flat().filter((l) => l.startsWith('E ')).length,
+        running_to_commit_ms: null,
+        after_commit: {},
       };
+      const traces = c.nodes.map((n, i) => traceLines(n.log, logFrom[i]!));
+      const commit = traces[0]!.find(
+        (t) => t.event === 'running-committed' && t.detail === `task=${fresh!.id}`,
+      )?.ms;
+      if (commit !== undefined) r.running_to_commit_ms = Math.round(commit - runningAt);
+      const nodeOfHost = new Map([...c.hostOfNode].map(([id, i]) => [i, id]));
       outs.forEach((lines, i) => {
         const at = (tag: string, check?: (w: string) => boolean): number | null => {
           const l = lines.find((x) => x.startsWith(`${tag} `) && (!check || check(x.split(' ')[2] ?? '')));
-          return l ? Math.round((boot + Number(l.split(' ')[1])) * 1000 - runningAt) : null;
+          return l ? (boot + Number(l.split(' ')[1])) * 1000 : null;
         };
-        r.vip_ms[`h${i}`] = at('A', (w) => w === `web-${fresh!.id}`);
-        r.dns_ms[`h${i}`] = at('D');
+        const since = (from: number | undefined, x: number | null): number | null =>
+          from === undefined || x === null ? null : Math.round(x - from);
+        const vipAt = at('A', (w) => w === `web-${fresh!.id}`);
+        const dnsAt = at('D');
+        r.vip_ms[`h${i}`] = since(runningAt, vipAt);
+        r.dns_ms[`h${i}`] = since(runningAt, dnsAt);
+        if (commit !== undefined)
+          r.after_commit[`h${i}`] = {
+            ...hostPath(traces[0]!, traces[i]!, nodeOfHost.get(i) ?? '', fresh!.id, commit),
+            vip: since(commit, vipAt),
+            dns: since(commit, dnsAt),
+          };
       });
       rounds.push(r);
       log(`scale round ${round}: ${JSON.stringify(r)}`);
@@ -481,9 +544,25 @@ async function scaleRounds(c: Cluster): Promise<{ rounds: ScaleRound[]; summary:
     });
   const vipW = worst('vip_ms');
   const dnsW = worst('dns_ms');
+  const worstAfterCommit = (k: 'vip' | 'dns' | 'received' | 'pass_end'): number[] =>
+    rounds.map((r) => {
+      const v = Object.entries(r.after_commit)
+        .filter(([host]) => host !== `h${r.new_task_host}`)
+        .map(([, p]) => p[k]);
+      return v.length < 2 || v.some((x) => x === null) ? Infinity : Math.max(...(v as number[]));
+    });
+  const cVip = worstAfterCommit('vip');
+  const cDns = worstAfterCommit('dns');
   return {
     rounds,
     summary: {
+      commit_vip_all_hosts_median_ms: median(cVip),
+      commit_vip_all_hosts_p90_ms: p90(cVip),
+      commit_dns_all_hosts_median_ms: median(cDns),
+      commit_dns_all_hosts_p90_ms: p90(cDns),
+      commit_received_all_hosts_median_ms: median(worstAfterCommit('received')),
+      commit_pass_end_all_hosts_median_ms: median(worstAfterCommit('pass_end')),
+      running_to_commit_median_ms: median(rounds.map((r) => r.running_to_commit_ms ?? Infinity)),
       vip_all_hosts_median_ms: median(vipW),
       vip_all_hosts_max_ms: Math.max(...vipW),
       dns_all_hosts_median_ms: median(dnsW),
@@ -575,7 +654,7 @@ async function dnsBench(): Promise<unknown[]> {
 function section(s: Summary): string {
   const t = s.throughput;
   const row = (k: keyof Throughput['runs']): string =>
-    `| ${k} | ${t.runs[k].map((x) => x.toFixed(2)).join(', ')} | **${t.median[k].toFixed(2)}** |`;
+    t ? `| ${k} | ${t.runs[k].map((x) => x.toFixed(2)).join(', ')} | **${t.median[k].toFixed(2)}** |` : '';
   const ms = (v: number | null | undefined): string => (v === null || v === undefined ? 'none' : String(v));
   const hosts = ['h0', 'h1', 'h2'];
   // The new task's own host is shown in parentheses: the target is about the other hosts.
@@ -589,14 +668,18 @@ function section(s: Summary): string {
       `load average (1/5/15 min) ${s.load.map((x) => x.toFixed(2)).join(' / ')} at the start, ${s.load_end.map((x) => x.toFixed(2)).join(' / ')} at the end (a 2-vCPU machine: other work was running). Client task on host 0, ` +
       `backends on hosts 1 and 2; iperf3 -t ${IPERF_SECS} s in the task's netns (nsenter), rounds in alternating order.`,
     '',
-    '| path (Gbit/s) | runs | median |',
-    '|---|---|---|',
-    row('direct'),
-    row('vip'),
-    row('underlay'),
-    '',
-    `VIP ÷ direct: **${t.vip_over_direct}** (target ≥ 0.9); overlay direct ÷ underlay: ${t.direct_over_underlay}.`,
-    '',
+    ...(t
+      ? [
+          '| path (Gbit/s) | runs | median |',
+          '|---|---|---|',
+          row('direct'),
+          row('vip'),
+          row('underlay'),
+          '',
+          `VIP ÷ direct: **${t.vip_over_direct}** (target ≥ 0.9); overlay direct ÷ underlay: ${t.direct_over_underlay}.`,
+          '',
+        ]
+      : ['(`--scale-only`: no throughput, resolver or real-swarm figures in this run.)', '']),
     `Scale 1 → 2: ms from the new task's RUNNING timestamp until a client on each other host gets an answer ` +
       `from it through the VIP / sees it in tasks.web (negative: before the status said RUNNING; probes read ` +
       `/proc/uptime, 10 ms resolution, one attempt per loop every 20 ms or more):`,
@@ -609,16 +692,42 @@ function section(s: Summary): string {
     ),
     '',
     `Worst other host per round: VIP median ${s.scale.summary.vip_all_hosts_median_ms} ms, max ${s.scale.summary.vip_all_hosts_max_ms} ms; ` +
-      `tasks.web median ${s.scale.summary.dns_all_hosts_median_ms} ms, max ${s.scale.summary.dns_all_hosts_max_ms} ms (target ≤ 1000 ms after RUNNING).`,
+      `tasks.web median ${s.scale.summary.dns_all_hosts_median_ms} ms, max ${s.scale.summary.dns_all_hosts_max_ms} ms (from the RUNNING timestamp).`,
     '',
-    `Resolver (\`node dist/bench/dns.js 5 200000 32\`, in-process, loopback): ` +
-      dns
-        .map(
-          (d) =>
-            `${d.mode}: ${Math.round(d.qps)} qps, p50 ${d.p50_ms} ms, p99 ${d.p99_ms} ms, ${d.lost} lost`,
-        )
-        .join('; ') +
-      '.',
+    `After the manager's commit of RUNNING (the shoalds' SHOAL_TRACE=datapath timestamps): ms until the ` +
+      `manager sent the node its views → the node received them (DNS records changed) → its data-plane ` +
+      `pass ended (VIP rules in; commands in the pass, the slowest) → the probe's first VIP answer / tasks.web:`,
+    '',
+    '| round | RUNNING → commit | h0 | h1 | h2 |',
+    '|---|---|---|---|---|',
+    ...s.scale.rounds.map(
+      (r) =>
+        `| ${r.round} | ${ms(r.running_to_commit_ms)} | ${hosts
+          .map((k) => {
+            const p = r.after_commit[k];
+            const v = p
+              ? `${ms(p.sent)} → ${ms(p.received)} → ${ms(p.pass_end)} (${p.cmds}, ${p.slowest_cmd}) → **${ms(p.vip)}** / ${ms(p.dns)}`
+              : 'none';
+            return own(r, k, v);
+          })
+          .join(' | ')} |`,
+    ),
+    '',
+    `Worst other host per round, after the commit: VIP median **${s.scale.summary.commit_vip_all_hosts_median_ms}** ms, ` +
+      `p90 **${s.scale.summary.commit_vip_all_hosts_p90_ms}** ms; tasks.web median ${s.scale.summary.commit_dns_all_hosts_median_ms} ms, ` +
+      `p90 ${s.scale.summary.commit_dns_all_hosts_p90_ms} ms (target ≤ 1000 ms after RUNNING). ` +
+      `RUNNING timestamp → commit median ${s.scale.summary.running_to_commit_median_ms} ms.`,
+    '',
+    dns.length === 0
+      ? ''
+      : `Resolver (\`node dist/bench/dns.js 5 200000 32\`, in-process, loopback): ` +
+        dns
+          .map(
+            (d) =>
+              `${d.mode}: ${Math.round(d.qps)} qps, p50 ${d.p50_ms} ms, p99 ${d.p99_ms} ms, ${d.lost} lost`,
+          )
+          .join('; ') +
+        '.',
     '',
     `Task failures during the run: ${s.task_failures.length === 0 ? 'none' : s.task_failures.join('; ')}.`,
     '',
@@ -634,7 +743,7 @@ interface Summary {
   machine: string;
   load: number[];
   load_end: number[];
-  throughput: Throughput;
+  throughput: Throughput | undefined;
   scale: Awaited<ReturnType<typeof scaleRounds>>;
   dns: unknown[];
   swarm: Record<string, string>;
@@ -647,15 +756,18 @@ async function main(): Promise<void> {
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
   const load = loadavg().map(r2);
   let c: Cluster | undefined;
-  let tp: Throughput;
+  let tp: Throughput | undefined;
   let sc: Summary['scale'];
   let swarm: Record<string, string> = {};
+  // The shoalds inherit it: their stderr carries the data path's timestamps.
+  process.env['SHOAL_TRACE'] = 'datapath';
   try {
     c = await bringUp();
     log('cluster up');
-    tp = await throughput(c);
+    if (!SCALE_ONLY) tp = await throughput(c);
     sc = await scaleRounds(c);
-    swarm = await swarmExperiment(c).catch((e: unknown) => ({ error: String(e).slice(0, 300) }));
+    if (!SCALE_ONLY)
+      swarm = await swarmExperiment(c).catch((e: unknown) => ({ error: String(e).slice(0, 300) }));
   } catch (e) {
     if (process.argv.includes('--pause-on-error')) {
       log(`failed (${String(e)}); pausing 150 s before teardown for inspection`);
@@ -667,7 +779,7 @@ async function main(): Promise<void> {
     if (h) await h.stop();
     else await NsHosts.cleanupLeftovers(PREFIX, log);
   }
-  const dns = await dnsBench();
+  const dns = SCALE_ONLY ? [] : await dnsBench();
   const s: Summary = {
     when,
     machine: `${cpus().length} vCPUs, Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`,

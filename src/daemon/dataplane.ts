@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { ShoalError, unavailable, type NetworkView, type TaskNetworking } from '../api/index.js';
 import { EngineApiClient } from '../engineclient/index.js';
+import { datapathTrace } from '../platform/index.js';
 import { Attachments, type AttachmentDispatcher } from './attachments.js';
 import {
   DnsResolver,
@@ -18,6 +19,7 @@ import {
   encryptionUnsupported,
   execRunner,
   standaloneResolvers,
+  traceReady,
 } from '../network/index.js';
 
 export type DataPlaneMode = 'auto' | 'off';
@@ -63,6 +65,8 @@ export class NodeNetworking {
   readonly #attachments: Attachments;
   #views = new Map<string, NetworkView>();
   #started = false;
+  /** Ready endpoints of the last views received, for the trace only. */
+  readonly #traceReady = new Set<string>();
 
   constructor(o: NodeNetworkingOptions) {
     const warn = (m: string): void => o.log('warn', m);
@@ -119,6 +123,7 @@ export class NodeNetworking {
 
   /** The dispatcher's views of this node's networks, complete each time. */
   onNetworks(views: readonly NetworkView[]): void {
+    if (datapathTrace.on) datapathTrace('views-received', traceReady(views, this.#traceReady));
     this.#views = new Map(views.map((v) => [v.id, v]));
     this.plane.apply(views);
     this.#attachments.onViews();
@@ -127,6 +132,8 @@ export class NodeNetworking {
     void this.dns
       .update([...views], (id) => this.#sandboxes.namespaceOf(id))
       .catch((e: unknown) => this.#warn(`dns: ${(e as Error).message}`));
+    // The records changed in update() itself; the listeners it may still be binding do not matter.
+    if (datapathTrace.on) datapathTrace('dns-updated');
   }
 
   /**

@@ -3,6 +3,7 @@
 // data plane inside a namespace "host" by prefixing every command.
 import { execFile } from 'node:child_process';
 import { ShoalError } from '../api/index.js';
+import { datapathTrace } from '../platform/index.js';
 
 export interface CommandResult {
   code: number;
@@ -27,6 +28,7 @@ export function execRunner(opts: { prefix?: readonly string[]; timeoutMs?: numbe
       const full = [...prefix, ...argv];
       const [file, ...args] = full;
       if (file === undefined) throw new Error('empty command');
+      const t0 = performance.now();
       return new Promise((resolve) => {
         const child = execFile(
           file,
@@ -40,6 +42,8 @@ export function execRunner(opts: { prefix?: readonly string[]; timeoutMs?: numbe
               if (err.killed) stderr = `${stderr}\n(killed after ${opts.timeoutMs ?? COMMAND_TIMEOUT_MS} ms)`;
               else if (typeof c !== 'number') stderr = `${stderr}\n${err.message}`;
             }
+            if (datapathTrace.on)
+              datapathTrace('cmd', `ms=${(performance.now() - t0).toFixed(1)} ${argv.slice(0, 6).join(' ')}`);
             resolve({ code, stdout, stderr });
           },
         );

@@ -27,6 +27,17 @@ export class FakeKernel implements CommandRunner {
   /** A command matching this fails once (then the matcher is cleared). */
   failOnce: ((argv: string[]) => boolean) | undefined;
 
+  readonly #ids = new WeakMap<FakeNs, number>();
+  #nextId = 1;
+
+  /** Sandboxes' `namespaceId`: a namespace made again (or replaced in `ns`) gets a new one. */
+  readonly namespaceId = (name: string): Promise<string | undefined> => {
+    const n = this.ns.get(name);
+    if (!n) return Promise.resolve(undefined);
+    if (!this.#ids.has(n)) this.#ids.set(n, this.#nextId++);
+    return Promise.resolve(String(this.#ids.get(n)));
+  };
+
   /** The calls that change something (reads left out). */
   writes(): string[] {
     return this.calls
@@ -66,7 +77,7 @@ export class FakeKernel implements CommandRunner {
       if (!this.ns.delete(m[1]!)) throw new Error('No such file or directory');
       return '';
     }
-    if ((m = /^ip netns exec (\S+) (.*)$/.exec(j))) {
+    if ((m = /^(?:ip netns exec |nsenter --net=\/run\/netns\/)(\S+) (.*)$/.exec(j))) {
       const ns = this.#ns(m[1]!);
       if (m[2]!.startsWith('nft -f -')) ns.nft = input;
       return '';

@@ -16,7 +16,7 @@ export {
   DEFAULT_NS_PREFIX,
 } from './sandbox.js';
 export type { SandboxesOptions, SandboxState, PeerState, Step } from './sandbox.js';
-export { renderVipScript, planVips, VIP_TABLE } from './vip.js';
+export { renderVipScript, renderVipUpdate, vipChains, planVips, VIP_TABLE } from './vip.js';
 export type { VipPlan } from './vip.js';
 export {
   planIngress,
@@ -32,7 +32,7 @@ export {
 export type { IngressPlan, MeshPort, MeshPeer, TransitLink } from './ingress.js';
 export { IngressMesh } from './ingressmesh.js';
 export type { IngressMeshOptions } from './ingressmesh.js';
-export { NodeDataPlane } from './nodeplane.js';
+export { NodeDataPlane, traceReady } from './nodeplane.js';
 export type { NodeDataPlaneOptions } from './nodeplane.js';
 export {
   PluginServer,

@@ -6,36 +6,37 @@ import { FakeKernel } from './fakekernel.testutil.js';
 import { IngressMesh } from './ingressmesh.js';
 import { NodeDataPlane } from './nodeplane.js';
 import { Sandboxes } from './sandbox.js';
+import { testEndpoint, testNetwork } from './testviews.js';
 
-const ep = (id: string, ip: string, nodeId: string, serviceId?: string): EndpointView => ({
-  id,
-  name: id,
-  aliases: [],
-  addresses: [`${ip}/24`],
-  nodeId,
-  nodeAddr: nodeId === 'n1' ? '10.98.0.1' : '10.98.0.2',
-  ready: true,
-  ...(serviceId !== undefined ? { serviceId } : {}),
-});
-const net = (id: string, vni: number, endpoints: EndpointView[]): NetworkView => ({
-  id,
-  name: id,
-  vni,
-  subnets: [{ subnet: `10.0.${vni % 256}.0/24`, gateway: `10.0.${vni % 256}.1` }],
-  attachable: false,
-  internal: false,
-  ingress: false,
-  options: {},
-  endpoints,
-  services: [{ id: 'web', name: 'web', mode: 'vip', vip: `10.0.${vni % 256}.2`, aliases: [] }],
-});
+const ep = (id: string, ip: string, nodeId: string, serviceId?: string): EndpointView =>
+  testEndpoint({
+    id,
+    addresses: [`${ip}/24`],
+    nodeId,
+    nodeAddr: nodeId === 'n1' ? '10.98.0.1' : '10.98.0.2',
+    ...(serviceId !== undefined ? { serviceId } : {}),
+  });
+const net = (id: string, vni: number, endpoints: EndpointView[]): NetworkView =>
+  testNetwork({
+    id,
+    name: id,
+    vni,
+    subnets: [{ subnet: `10.0.${vni % 256}.0/24`, gateway: `10.0.${vni % 256}.1` }],
+    endpoints,
+    services: [{ id: 'web', name: 'web', mode: 'vip', vip: `10.0.${vni % 256}.2`, aliases: [] }],
+  });
 
 function setup(): { k: FakeKernel; clock: ManualClock; plane: NodeDataPlane; applied: NetworkView[][] } {
   const k = new FakeKernel();
   const clock = new ManualClock();
   const applied: NetworkView[][] = [];
   const plane = new NodeDataPlane({
-    sandboxes: new Sandboxes({ nodeId: 'n1', underlayAddr: () => '10.98.0.1', run: k }),
+    sandboxes: new Sandboxes({
+      nodeId: 'n1',
+      underlayAddr: () => '10.98.0.1',
+      run: k,
+      namespaceId: k.namespaceId,
+    }),
     clock,
     resyncMs: 0,
     onApplied: (v) => applied.push([...v]),
@@ -87,7 +88,7 @@ test('one endpoint leaving changes only its neighbour and FDB entries, and the V
   await plane.settled();
   const writes = k.writes();
   assert.equal(writes.length, 3);
-  assert.match(writes[2]!, /^ip netns exec shoal-4097 nft -f -\n/);
+  assert.match(writes[2]!, /^nsenter --net=\/run\/netns\/shoal-4097 nft -f -\n/);
   assert.match(k.ns.get('shoal-4097')!.nft!, /dnat to 10\.0\.1\.11\n/);
   await plane.stop();
 });
@@ -260,5 +261,22 @@ test("the ingress view drives the mesh: peers' sandboxes get tunnel entries; a f
   await plane.settled();
   assert.equal(mesh.plan, undefined);
   assert.ok(meshCalls.includes('ip link del shoal_ig0'));
+  await plane.stop();
+});
+
+test('a backend becoming ready costs one command: the VIP table, with nothing observed again', async () => {
+  const { k, plane } = setup();
+  const starting = { ...v1, endpoints: v1.endpoints.map((e) => (e.id === 'b' ? { ...e, ready: false } : e)) };
+  plane.apply([starting]);
+  await plane.settled();
+  assert.doesNotMatch(k.ns.get('shoal-4097')!.nft!, /10\.0\.1\.21/);
+  k.calls.length = 0;
+  plane.apply([v1]);
+  await plane.settled();
+  assert.deepEqual(
+    k.calls.map((c) => c.argv.join(' ')),
+    ['nsenter --net=/run/netns/shoal-4097 nft -f -'],
+  );
+  assert.match(k.ns.get('shoal-4097')!.nft!, /10\.0\.1\.21/);
   await plane.stop();
 });

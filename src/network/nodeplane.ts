@@ -4,11 +4,11 @@
 // runs at a time, a failed pass is retried with backoff, and views equal to the last ones applied
 // cost nothing. `stop()` leaves the kernel as it is: running containers keep their network.
 import type { NetworkView } from '../api/index.js';
-import { systemClock, type Cancel, type Clock } from '../platform/index.js';
+import { datapathTrace, systemClock, type Cancel, type Clock } from '../platform/index.js';
 import type { IngressMesh } from './ingressmesh.js';
 import { withPeerEndpoints } from './ingress.js';
 import { isEncrypted, type Sandboxes } from './sandbox.js';
-import { renderVipScript } from './vip.js';
+import { renderVipScript, vipChains } from './vip.js';
 
 export interface NodeDataPlaneOptions {
   sandboxes: Sandboxes;
@@ -22,6 +22,18 @@ export interface NodeDataPlaneOptions {
   retry?: { minMs: number; maxMs: number };
   /** A full pass (rules rewritten too) this often even without new views, to heal outside changes; 0: never. */
   resyncMs?: number;
+}
+
+/**
+ * For the trace: the endpoints that became ready since `seen` (which is brought up to date), at
+ * most 8 named, and how many are ready in all.
+ */
+export function traceReady(views: readonly NetworkView[], seen: Set<string>): string {
+  const now = new Set(views.flatMap((v) => v.endpoints.filter((e) => e.ready).map((e) => e.id)));
+  const fresh = [...now].filter((id) => !seen.has(id));
+  seen.clear();
+  for (const id of now) seen.add(id);
+  return `new-ready=${fresh.slice(0, 8).join(',') || '-'} ready=${now.size}`;
 }
 
 /** A stuck pass must not hold stop() forever: each command is already bounded by its runner. */
@@ -47,6 +59,17 @@ export class NodeDataPlane {
   #appliedKey: string | undefined;
   /** Per sandbox, the VIP script it holds, so a pass rewrites only tables that change. */
   readonly #scripts = new Map<string, string>();
+  /** Per sandbox, the service chains of the VIP table it holds (those an update must delete). */
+  readonly #chains = new Map<string, string[]>();
+  /**
+   * Per sandbox this plane built or checked: the namespace's identity then, and the keys of the
+   * structure and tunnel entries it holds. While the namespace is the same one and a key is
+   * unchanged, a pass neither observes nor writes that part: a task becoming ready then costs one
+   * `nft -f`, not five commands. What changes behind our back heals at the next resync.
+   */
+  readonly #known = new Map<string, { id: string; structure: string; peers: string }>();
+  /** The sandboxes the last successful pass kept; the same set again needs no `ip netns list`. */
+  #keptKey: string | undefined;
   #pass: Promise<void> | undefined;
   /** A resync is due: the next pass runs even for views already applied. */
   #force = false;
@@ -56,6 +79,8 @@ export class NodeDataPlane {
   /** Encrypted networks already reported, so each is logged once, not on every pass. */
   readonly #refused = new Set<string>();
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Ready endpoints of the last pass applied, for the trace only. */
+  readonly #traceReady = new Set<string>();
 
   constructor(opts: NodeDataPlaneOptions) {
     this.#sb = opts.sandboxes;
@@ -121,6 +146,8 @@ export class NodeDataPlane {
     await this.#mesh?.teardown();
     for (const ns of await this.#sb.list()) await this.#sb.remove(ns);
     this.#scripts.clear();
+    this.#known.clear();
+    this.#keptKey = undefined;
     this.#appliedKey = undefined;
     for (const v of this.#wanted) this.#sb.forget(v.id);
   }
@@ -146,9 +173,18 @@ export class NodeDataPlane {
       this.#force = false;
       this.#scripts.clear();
       this.#mesh?.forget();
+      this.#known.clear();
+      this.#keptKey = undefined;
     }
+    const t0 = datapathTrace.on ? performance.now() : 0;
+    if (datapathTrace.on) datapathTrace('pass-start');
     try {
       await this.#converge(views);
+      if (datapathTrace.on)
+        datapathTrace(
+          'pass-end',
+          `ms=${(performance.now() - t0).toFixed(1)} ${traceReady(views, this.#traceReady)}`,
+        );
       this.#appliedKey = key;
       this.#backoffMs = 0;
       try {
@@ -192,18 +228,34 @@ export class NodeDataPlane {
       }
       keep.add(ns);
       try {
-        const { created } = await this.#sb.converge(view);
+        const known = this.#known.get(ns);
+        this.#known.delete(ns);
+        const id = known && (await this.#sb.identity(ns));
+        const same = known !== undefined && id === known.id && this.#sb.namespaceOf(view.id) === ns;
         // The ingress sandbox also reaches the other nodes' sandboxes: replies go back through them.
-        await this.#sb.syncPeers(view.ingress ? withPeerEndpoints(view, this.#sb.nodeId) : view);
+        const peerView = view.ingress ? withPeerEndpoints(view, this.#sb.nodeId) : view;
+        const structure = this.#sb.structureKey(view);
+        const peers = this.#sb.peersKey(peerView);
+        let created = false;
+        if (!same || known.structure !== structure) created = (await this.#sb.converge(view)).created;
+        if (!same || created || known.peers !== peers) await this.#sb.syncPeers(peerView);
         if (view.ingress && !ingress) ingress = { view, ns };
-        if (created) this.#mesh?.forget();
+        if (created || !same) this.#mesh?.forget();
         const script = renderVipScript(view);
         // A namespace made again (deleted behind our back) holds no table, whatever we last wrote.
-        if (created || this.#scripts.get(ns) !== script) {
+        const prevScript = this.#scripts.get(ns);
+        if (!same || created || prevScript !== script) {
           this.#scripts.delete(ns);
-          await this.#sb.applyRules(view);
+          // In place when the table is surely the one we wrote; a failure leaves no script
+          // remembered, so the retry replaces the whole table.
+          const chains = same && !created && prevScript !== undefined ? this.#chains.get(ns) : undefined;
+          this.#chains.delete(ns);
+          await this.#sb.applyRules(view, chains);
           this.#scripts.set(ns, script);
+          this.#chains.set(ns, vipChains(view));
         }
+        const now = same && !created ? id : await this.#sb.identity(ns);
+        if (now !== undefined) this.#known.set(ns, { id: now, structure, peers });
       } catch (e) {
         if (view.ingress) ingressFailed = true;
         errors.push(e);
@@ -216,18 +268,26 @@ export class NodeDataPlane {
         errors.push(e);
       }
     }
-    for (const ns of await this.#sb.list()) {
-      if (keep.has(ns)) continue;
-      try {
-        await this.#sb.remove(ns);
-        this.#scripts.delete(ns);
-      } catch (e) {
-        errors.push(e);
+    // Only a pass whose set of sandboxes changed (or a resync) looks for ones to remove.
+    const keptKey = [...keep].sort().join(',');
+    if (keptKey !== this.#keptKey) {
+      this.#keptKey = undefined;
+      for (const ns of await this.#sb.list()) {
+        if (keep.has(ns)) continue;
+        try {
+          await this.#sb.remove(ns);
+          this.#scripts.delete(ns);
+          this.#chains.delete(ns);
+          this.#known.delete(ns);
+        } catch (e) {
+          errors.push(e);
+        }
       }
     }
     if (errors.length > 0) {
       throw new AggregateError(errors, errors.map(errText).join('; '));
     }
+    this.#keptKey = keptKey;
   }
 
   /** The failed-reply-route addresses still held by this node's ingress endpoints. */

@@ -2,38 +2,30 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isShoalError, type EndpointView, type NetworkView } from '../api/index.js';
 import { FakeKernel } from './fakekernel.testutil.js';
+import { testEndpoint, testNetwork } from './testviews.js';
 import { macOf, parsePeerState, parseSandboxState, planPeers, planSandbox, Sandboxes } from './sandbox.js';
 
-const ep = (id: string, ip: string, nodeId: string, more: Partial<EndpointView> = {}): EndpointView => ({
-  id,
-  name: id,
-  aliases: [],
-  addresses: [`${ip}/24`],
-  nodeId,
-  nodeAddr: nodeId === 'n1' ? '10.98.0.1' : nodeId === 'n2' ? '10.98.0.2' : '10.98.0.3',
-  ready: true,
-  serviceId: 'web',
-  ...more,
-});
+const ep = (id: string, ip: string, nodeId: string, more: Partial<EndpointView> = {}): EndpointView =>
+  testEndpoint({
+    id,
+    addresses: [`${ip}/24`],
+    nodeId,
+    nodeAddr: nodeId === 'n1' ? '10.98.0.1' : nodeId === 'n2' ? '10.98.0.2' : '10.98.0.3',
+    serviceId: 'web',
+    ...more,
+  });
 
-const netView = (endpoints: EndpointView[], vips: string[] = ['10.0.1.2']): NetworkView => ({
-  id: 'net1',
-  name: 'front',
-  vni: 4097,
-  subnets: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }],
-  attachable: false,
-  internal: false,
-  ingress: false,
-  options: {},
-  endpoints,
-  services: vips.map((vip, i) => ({
-    id: i === 0 ? 'web' : `s${i}`,
-    name: `s${i}`,
-    mode: 'vip',
-    vip,
-    aliases: [],
-  })),
-});
+const netView = (endpoints: EndpointView[], vips: string[] = ['10.0.1.2']): NetworkView =>
+  testNetwork({
+    endpoints,
+    services: vips.map((vip, i) => ({
+      id: i === 0 ? 'web' : `s${i}`,
+      name: `s${i}`,
+      mode: 'vip',
+      vip,
+      aliases: [],
+    })),
+  });
 
 const view = netView([ep('a', '10.0.1.11', 'n1'), ep('b', '10.0.1.21', 'n2'), ep('c', '10.0.1.31', 'n3')]);
 
@@ -55,7 +47,7 @@ test('a missing sandbox is planned whole: namespace, sysctls, bridge, VXLAN made
     ),
     [
       'ip netns add shoal-4097',
-      'ip netns exec shoal-4097 sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.bridge.bridge-nf-call-iptables=1',
+      'nsenter --net=/run/netns/shoal-4097 sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.bridge.bridge-nf-call-iptables=1',
       'ip -n shoal-4097 -batch - <<link set lo up | link add br0 type bridge | link set br0 mtu 1450 up',
       'ip link add vxlan4097 type vxlan id 4097 local 10.98.0.1 dstport 4789 nolearning proxy',
       'ip link set vxlan4097 netns shoal-4097',

@@ -4,11 +4,12 @@
 // neighbour and FDB entries (no learning, no multicast; with `proxy`, ARP never crosses the tunnel).
 // Every change is planned from what the kernel holds now against the view, so a partial failure or
 // a restart converges on the next pass. The planning is pure; `Sandboxes` only observes and runs.
+import { stat } from 'node:fs/promises';
 import { ShoalError, tryParseCidr, type NetworkView } from '../api/index.js';
 import { ipv4Of, macOf, splitAddress } from './addresses.js';
 import { commandFailed, execRunner, mustRun, type CommandRunner } from './command.js';
 import type { SandboxHost } from './sandboxhost.js';
-import { renderVipScript } from './vip.js';
+import { renderVipScript, renderVipUpdate } from './vip.js';
 
 export const BRIDGE = 'br0';
 /** 1500 less VXLAN's 50 bytes of outer headers. */
@@ -108,7 +109,7 @@ export function planSandbox(
   if (!state.exists) steps.push({ argv: ['ip', 'netns', 'add', ns] });
   if (!state.exists || !br) {
     // Before the bridge exists, so the `default` values reach every interface created after.
-    steps.push({ argv: ['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...SANDBOX_SYSCTLS] });
+    steps.push({ argv: inNetns(ns, ['sysctl', '-q', '-w', ...SANDBOX_SYSCTLS]) });
   }
   const setup: string[] = [];
   if (!state.exists) setup.push('link set lo up');
@@ -160,23 +161,7 @@ export function planPeers(
   state: PeerState,
 ): { neigh: string[]; fdb: string[] } {
   const vx = vxlanName(view.vni);
-  const wantNeigh = new Map<string, string>();
-  const wantFdb = new Map<string, string>();
-  // Ready endpoints first, so that of two endpoints claiming one address the live one wins.
-  const eps = [...view.endpoints].sort((a, b) => Number(b.ready) - Number(a.ready) || (a.id < b.id ? -1 : 1));
-  for (const ep of eps) {
-    if (ep.nodeId === nodeId) continue;
-    const v4 = ipv4Of(ep);
-    const dst = splitAddress(ep.nodeAddr);
-    if (v4 === undefined || !dst || dst.bits !== undefined) continue;
-    const mac = macOf(v4);
-    if (wantFdb.has(mac)) continue;
-    wantFdb.set(mac, dst.ip);
-    for (const a of ep.addresses) {
-      const s = splitAddress(a);
-      if (s && !wantNeigh.has(s.ip)) wantNeigh.set(s.ip, mac);
-    }
-  }
+  const { neigh: wantNeigh, fdb: wantFdb } = wantedPeers(view, nodeId);
   const neigh: string[] = [];
   for (const ip of [...state.neigh.keys()].sort()) {
     if (!wantNeigh.has(ip)) neigh.push(`neigh del ${ip} dev ${vx}`);
@@ -195,6 +180,41 @@ export function planPeers(
     }
   }
   return { neigh, fdb };
+}
+
+/** The tunnel entries the view wants on this node: neighbour IP → MAC, and FDB MAC → underlay address. */
+export function wantedPeers(
+  view: NetworkView,
+  nodeId: string,
+): { neigh: Map<string, string>; fdb: Map<string, string> } {
+  const wantNeigh = new Map<string, string>();
+  const wantFdb = new Map<string, string>();
+  // Ready endpoints first, so that of two endpoints claiming one address the live one wins.
+  const eps = [...view.endpoints].sort((a, b) => Number(b.ready) - Number(a.ready) || (a.id < b.id ? -1 : 1));
+  for (const ep of eps) {
+    if (ep.nodeId === nodeId) continue;
+    const v4 = ipv4Of(ep);
+    const dst = splitAddress(ep.nodeAddr);
+    if (v4 === undefined || !dst || dst.bits !== undefined) continue;
+    const mac = macOf(v4);
+    if (wantFdb.has(mac)) continue;
+    wantFdb.set(mac, dst.ip);
+    for (const a of ep.addresses) {
+      const s = splitAddress(a);
+      if (s && !wantNeigh.has(s.ip)) wantNeigh.set(s.ip, mac);
+    }
+  }
+  return { neigh: wantNeigh, fdb: wantFdb };
+}
+
+/**
+ * A command run in a sandbox's network namespace only. Not `ip netns exec`: that also makes a
+ * mount namespace and remounts /sys for each command, and tearing that down waits for RCU grace
+ * periods: 0.5-1.5 s per `nft -f` on a loaded 2-vCPU host (bench/overlay.ts trace), against
+ * tens of ms for setns alone. Neither nft nor sysctl's /proc/sys/net needs more than the netns.
+ */
+export function inNetns(ns: string, argv: readonly string[]): string[] {
+  return ['nsenter', `--net=/run/netns/${ns}`, ...argv];
 }
 
 function ipBatch(ns: string, lines: string[]): Step {
@@ -269,6 +289,21 @@ export interface SandboxesOptions {
   nsPrefix?: string;
   run?: CommandRunner;
   log?: (m: string) => void;
+  /**
+   * Which namespace a name stands for now (undefined: none), without running a command: the data
+   * plane skips observing a sandbox it built itself while this stays the same. Default: the
+   * device and inode of /run/netns/<name> when commands run unprefixed, else none (always observe).
+   */
+  namespaceId?: (ns: string) => Promise<string | undefined>;
+}
+
+async function netnsInode(ns: string): Promise<string | undefined> {
+  try {
+    const st = await stat(`/run/netns/${ns}`);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -279,6 +314,7 @@ export class Sandboxes implements SandboxHost {
   readonly #underlay: () => string;
   readonly #run: CommandRunner;
   readonly #log: (m: string) => void;
+  readonly #namespaceId: ((ns: string) => Promise<string | undefined>) | undefined;
   readonly #byNetwork = new Map<string, string>();
   /** Per namespace, the tail of its chain of operations: one change at a time per sandbox. */
   readonly #tails = new Map<string, Promise<unknown>>();
@@ -289,6 +325,23 @@ export class Sandboxes implements SandboxHost {
     this.#underlay = opts.underlayAddr;
     this.#run = opts.run ?? execRunner();
     this.#log = opts.log ?? (() => {});
+    this.#namespaceId = opts.namespaceId ?? (opts.run === undefined ? netnsInode : undefined);
+  }
+
+  /** See SandboxesOptions.namespaceId: undefined when the namespace is gone or cannot be told. */
+  async identity(ns: string): Promise<string | undefined> {
+    return this.#namespaceId?.(ns);
+  }
+
+  /** What planSandbox depends on, besides the kernel: equal keys plan the same structure. */
+  structureKey(view: NetworkView): string {
+    return JSON.stringify([view.vni, this.#underlay(), wantedAddresses(view)]);
+  }
+
+  /** What planPeers depends on, besides the kernel: equal keys want the same tunnel entries. */
+  peersKey(view: NetworkView): string {
+    const { neigh, fdb } = wantedPeers(view, this.nodeId);
+    return JSON.stringify([view.vni, [...neigh].sort(), [...fdb].sort()]);
   }
 
   nameOf(vni: number): string {
@@ -348,12 +401,14 @@ export class Sandboxes implements SandboxHost {
     });
   }
 
-  /** Replaces the sandbox's VIP table with the view's, in one transaction. */
-  async applyRules(view: NetworkView): Promise<void> {
+  /**
+   * Replaces the sandbox's VIP table with the view's, in one transaction. `prevChains`: the table
+   * is the one this node last wrote, with these service chains; it is then updated in place.
+   */
+  async applyRules(view: NetworkView, prevChains?: readonly string[]): Promise<void> {
     const ns = this.nameOf(view.vni);
-    await this.#serial(ns, () =>
-      mustRun(this.#run, ['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], renderVipScript(view)),
-    );
+    const script = prevChains ? renderVipUpdate(view, prevChains) : renderVipScript(view);
+    await this.#serial(ns, () => mustRun(this.#run, inNetns(ns, ['nft', '-f', '-']), script));
   }
 
   async plug(networkId: string, ifname: string): Promise<void> {

@@ -1,18 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EndpointView, NetworkView, ServiceView } from '../api/index.js';
-import { planVips, renderVipScript } from './vip.js';
+import { testEndpoint, testNetwork } from './testviews.js';
+import { planVips, renderVipScript, renderVipUpdate, vipChains } from './vip.js';
 
-const ep = (id: string, ip: string, serviceId: string | undefined, ready = true): EndpointView => ({
-  id,
-  name: id,
-  aliases: [],
-  addresses: [`${ip}/24`],
-  nodeId: 'n1',
-  nodeAddr: '10.98.0.1',
-  ready,
-  ...(serviceId !== undefined ? { serviceId } : {}),
-});
+const ep = (id: string, ip: string, serviceId: string | undefined, ready = true): EndpointView =>
+  testEndpoint({ id, addresses: [`${ip}/24`], ready, ...(serviceId !== undefined ? { serviceId } : {}) });
 const svc = (id: string, vip: string | undefined, mode: ServiceView['mode'] = 'vip'): ServiceView => ({
   id,
   name: id,
@@ -20,18 +13,8 @@ const svc = (id: string, vip: string | undefined, mode: ServiceView['mode'] = 'v
   aliases: [],
   ...(vip !== undefined ? { vip } : {}),
 });
-const view = (services: ServiceView[], endpoints: EndpointView[]): NetworkView => ({
-  id: 'net1',
-  name: 'front',
-  vni: 4097,
-  subnets: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }],
-  attachable: false,
-  internal: false,
-  ingress: false,
-  options: {},
-  endpoints,
-  services,
-});
+const view = (services: ServiceView[], endpoints: EndpointView[]): NetworkView =>
+  testNetwork({ services, endpoints });
 
 const TAIL = `\tchain prerouting {
 \t\ttype nat hook prerouting priority dstnat; policy accept;
@@ -125,4 +108,26 @@ test('dnsrr services, malformed or duplicate VIPs and odd IDs never reach the sc
   ]);
   const script = renderVipScript(view([svc('we b', '10.0.1.6')], [ep('e2', '10.0.1.12', 'we b')]));
   assert.match(script, /jump svc_we_b/);
+});
+
+test('an update in place keeps the table and its hooks, rewrites the rules, and deletes chains of services gone', () => {
+  const v = view(
+    [svc('web', '10.0.1.2'), svc('db', '10.0.1.3')],
+    [ep('a', '10.0.1.11', 'web'), ep('b', '10.0.1.21', 'web', false)],
+  );
+  assert.deepEqual(vipChains(v), ['svc_web']);
+  const script = renderVipUpdate(v, ['svc_web', 'svc_old']);
+  assert.doesNotMatch(script, /delete table/);
+  assert.match(
+    script,
+    /^table ip shoal \{\n(.|\n)*\tchain prerouting \{ type nat hook prerouting priority dstnat; policy accept; \}\n/,
+  );
+  assert.match(script, /\nflush map ip shoal vips\n/);
+  assert.match(script, /\nflush chain ip shoal svc_web\n/);
+  assert.match(script, /\ndelete chain ip shoal svc_old\n/);
+  assert.doesNotMatch(script, /delete chain ip shoal svc_web/);
+  assert.match(script, /\nadd element ip shoal vips \{ 10\.0\.1\.2 : jump svc_web \}\n/);
+  assert.match(script, /\nadd element ip shoal novips \{ 10\.0\.1\.3 \}\n/);
+  assert.match(script, /\nadd rule ip shoal svc_web dnat to 10\.0\.1\.11\n/);
+  assert.match(script, /\nadd rule ip shoal prerouting ip daddr vmap @vips\n/);
 });

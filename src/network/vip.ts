@@ -55,12 +55,58 @@ function elements(items: string[]): string {
   return items.length === 0 ? '' : `\t\telements = { ${items.join(', ')} }\n`;
 }
 
-/** The nft script that replaces the sandbox's `ip shoal` table with the view's VIP rules. */
-export function renderVipScript(view: NetworkView): string {
+interface VipRules {
+  live: VipPlan['services'];
+  dead: VipPlan['services'];
+  hairpin: string[];
+}
+
+function vipRules(view: NetworkView): VipRules {
   const plan = planVips(view);
   const live = plan.services.filter((s) => s.backends.length > 0);
   const dead = plan.services.filter((s) => s.backends.length === 0);
   const hairpin = [...new Set(live.flatMap((s) => s.backends))].sort(compareIpv4);
+  return { live, dead, hairpin };
+}
+
+function dnatRule(s: VipPlan['services'][number]): string {
+  const target =
+    s.backends.length === 1
+      ? s.backends[0]!
+      : `numgen inc mod ${s.backends.length} map { ${s.backends.map((b, i) => `${i} : ${b}`).join(', ')} }`;
+  return `dnat to ${target}`;
+}
+
+/** The table's hooked chains: their spec and rules, the same whatever the services. */
+const BASE_CHAINS: { name: string; spec: string; rules: string[] }[] = [
+  {
+    name: 'prerouting',
+    spec: 'type nat hook prerouting priority dstnat; policy accept;',
+    rules: ['ip daddr vmap @vips'],
+  },
+  {
+    name: 'postrouting',
+    spec: 'type nat hook postrouting priority srcnat; policy accept;',
+    rules: ['ct status dnat ip saddr . ip daddr @hairpin masquerade'],
+  },
+  {
+    name: 'input',
+    spec: 'type filter hook input priority filter; policy accept;',
+    rules: [
+      'ip daddr @novips meta l4proto tcp reject with tcp reset',
+      'ip daddr @novips reject with icmp type port-unreachable',
+    ],
+  },
+];
+
+/** The per-service chains of the view's VIP table. */
+export function vipChains(view: NetworkView): string[] {
+  return vipRules(view).live.map((s) => chainOf(s.id));
+}
+
+/** The nft script that replaces the sandbox's `ip shoal` table with the view's VIP rules. */
+export function renderVipScript(view: NetworkView): string {
+  const { live, dead, hairpin } = vipRules(view);
   let out = '';
   // Declaring the table first makes the delete succeed on a sandbox that has none yet.
   out += `table ip ${VIP_TABLE} {}\ndelete table ip ${VIP_TABLE}\n`;
@@ -72,20 +118,38 @@ export function renderVipScript(view: NetworkView): string {
   out += `\tset hairpin {\n\t\ttype ipv4_addr . ipv4_addr\n`;
   out += elements(hairpin.map((ip) => `${ip} . ${ip}`));
   out += `\t}\n`;
-  for (const s of live) {
-    const target =
-      s.backends.length === 1
-        ? s.backends[0]!
-        : `numgen inc mod ${s.backends.length} map { ${s.backends.map((b, i) => `${i} : ${b}`).join(', ')} }`;
-    out += `\tchain ${chainOf(s.id)} {\n\t\tdnat to ${target}\n\t}\n`;
-  }
-  out += `\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n`;
-  out += `\t\tip daddr vmap @vips\n\t}\n`;
-  out += `\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n`;
-  out += `\t\tct status dnat ip saddr . ip daddr @hairpin masquerade\n\t}\n`;
-  out += `\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n`;
-  out += `\t\tip daddr @novips meta l4proto tcp reject with tcp reset\n`;
-  out += `\t\tip daddr @novips reject with icmp type port-unreachable\n\t}\n`;
+  for (const s of live) out += `\tchain ${chainOf(s.id)} {\n\t\t${dnatRule(s)}\n\t}\n`;
+  for (const c of BASE_CHAINS)
+    out += `\tchain ${c.name} {\n\t\t${c.spec}\n${c.rules.map((r) => `\t\t${r}\n`).join('')}\t}\n`;
   out += `}\n`;
+  return out;
+}
+
+/**
+ * The nft script that brings a table written by renderVipScript (whose service chains were
+ * `prevChains`) to the view, in one transaction, without deleting the table: its hooked chains
+ * stay registered, only their rules, the maps and the service chains change. Cheaper to commit
+ * than a new table (no hook unregistered and registered again).
+ */
+export function renderVipUpdate(view: NetworkView, prevChains: readonly string[]): string {
+  const { live, dead, hairpin } = vipRules(view);
+  const chains = live.map((s) => chainOf(s.id));
+  const t = `ip ${VIP_TABLE}`;
+  let out = `table ${t} {\n`;
+  out += `\tmap vips { type ipv4_addr : verdict; }\n\tset novips { type ipv4_addr; }\n`;
+  out += `\tset hairpin { type ipv4_addr . ipv4_addr; }\n`;
+  for (const c of BASE_CHAINS) out += `\tchain ${c.name} { ${c.spec} }\n`;
+  for (const c of chains) out += `\tchain ${c} { }\n`;
+  out += `}\n`;
+  out += `flush map ${t} vips\nflush set ${t} novips\nflush set ${t} hairpin\n`;
+  for (const c of [...BASE_CHAINS.map((b) => b.name), ...chains]) out += `flush chain ${t} ${c}\n`;
+  for (const c of prevChains) if (!chains.includes(c)) out += `delete chain ${t} ${c}\n`;
+  if (live.length > 0)
+    out += `add element ${t} vips { ${live.map((s) => `${s.vip} : jump ${chainOf(s.id)}`).join(', ')} }\n`;
+  if (dead.length > 0) out += `add element ${t} novips { ${dead.map((s) => s.vip).join(', ')} }\n`;
+  if (hairpin.length > 0)
+    out += `add element ${t} hairpin { ${hairpin.map((ip) => `${ip} . ${ip}`).join(', ')} }\n`;
+  for (const s of live) out += `add rule ${t} ${chainOf(s.id)} ${dnatRule(s)}\n`;
+  for (const c of BASE_CHAINS) for (const r of c.rules) out += `add rule ${t} ${c.name} ${r}\n`;
   return out;
 }

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { NsHosts } from '../support/nshosts.js';
+import { startOverlaySwarm, serviceVip as vipOf, WHO_SERVER } from '../support/overlayswarm.js';
 import { waitFor, type Shoald } from '../support/shoald.js';
 
 // Overridable so parallel worktrees keep their kernel objects apart.
@@ -15,45 +16,14 @@ let h: NsHosts;
 let m: Shoald;
 const nodes: Shoald[] = [];
 
-/** A backend whose answer names the task and the client address it saw (busybox httpd CGI). */
-const WEB = [
-  'sh',
-  '-c',
-  [
-    'mkdir -p /w/cgi-bin',
-    `printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$(hostname) $REMOTE_ADDR"\\n' > /w/cgi-bin/who`,
-    'chmod +x /w/cgi-bin/who',
-    'exec httpd -f -p 80 -h /w',
-  ].join(' && '),
-];
+const WEB = WHO_SERVER;
 
 before(async () => {
   h = await NsHosts.create({ count: 3, prefix: PREFIX });
-  for (let i = 0; i < 3; i++) nodes.push(await h.startShoald(i));
-  m = nodes[0]!;
-  await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
-  const token = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
-  for (const i of [1, 2])
-    await nodes[i]!.ok([
-      'swarm',
-      'join',
-      '--token',
-      token,
-      '--advertise-addr',
-      h.addr(i),
-      `${h.addr(0)}:2377`,
-    ]);
-  await waitFor(
-    'three nodes ready',
-    async () =>
-      (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready')
-        .length === 3,
-    30_000,
-    250,
-  );
   // Tasks placed by label: the client on host 0, backends on hosts 1 and 2.
-  for (let i = 0; i < 3; i++) await m.ok(['node', 'update', '--label-add', `host=${i}`, `${PREFIX}-h${i}`]);
-  await m.ok(['network', 'create', '-d', 'overlay', '--subnet', '10.70.1.0/24', 'app']);
+  const swarm = await startOverlaySwarm(h, { nodes: 3, network: 'app', subnet: '10.70.1.0/24' });
+  nodes.push(...swarm.nodes);
+  m = swarm.m;
 });
 
 after(async () => {
@@ -104,15 +74,8 @@ async function fetchWho(i: number, cid: string, target: string): Promise<string>
   return r.code === 0 && body ? body : `error: ${r.code} ${r.stdout.slice(0, 200)} ${r.stderr.trim()}`;
 }
 
-async function serviceVip(service: string, network = 'app'): Promise<string> {
-  const netId = (await m.ok(['network', 'inspect', '--format', '{{.Id}}', network])).trim();
-  const vips = JSON.parse(
-    await m.ok(['service', 'inspect', '--format', '{{json .Endpoint.VirtualIPs}}', service]),
-  ) as {
-    NetworkID: string;
-    Addr: string;
-  }[];
-  return vips.find((v) => v.NetworkID === netId)!.Addr.split('/')[0]!;
+function serviceVip(service: string, network = 'app'): Promise<string> {
+  return vipOf(m, service, network);
 }
 
 async function taskAddrs(service: string): Promise<string[]> {

@@ -1,7 +1,7 @@
 // The dispatcher: the manager's side of agent sessions. It keeps node liveness from heartbeats,
 // pushes each node its assignment set when it changes, and writes task status reports in batches
 // (one transaction per flush), refusing any report that would move a task backwards.
-import { isoTime, type Clock, type Cancel } from '../../platform/index.js';
+import { datapathTrace, isoTime, type Clock, type Cancel } from '../../platform/index.js';
 import {
   invalidArgument,
   notFound,
@@ -323,6 +323,7 @@ export class Dispatcher implements DispatcherAPI {
   #sendNetworks(nodeId: string, views: NetworkView[]): void {
     const subs = this.#netSessions.get(nodeId);
     if (!subs || subs.size === 0) return;
+    if (datapathTrace.on) datapathTrace('views-sent', `node=${nodeId} networks=${views.length}`);
     this.#sentNets.set(nodeId, new Set(views.map((v) => v.id)));
     for (const s of subs) s(views);
   }
@@ -693,8 +694,10 @@ export class Dispatcher implements DispatcherAPI {
     if (this.#pending.size === 0) return;
     const batch = [...this.#pending.values()];
     this.#pending.clear();
+    const nowRunning: string[] = [];
     this.#flushing = this.store
       .update((tx) => {
+        nowRunning.length = 0;
         for (const { nodeId, update } of batch) {
           const t = tx.get('tasks', update.taskId);
           if (!t || t.NodeID !== nodeId) continue;
@@ -703,11 +706,13 @@ export class Dispatcher implements DispatcherAPI {
           const sameStateNews = from === to && t.Status.Message !== update.status.Message;
           if (to < from || (to === from && !sameStateNews)) continue;
           tx.update('tasks', { ...t, Status: update.status, UpdatedAt: update.status.Timestamp });
+          if (datapathTrace.on && update.status.State === 'running') nowRunning.push(t.ID);
         }
       })
       .then(
         () => {
           this.#flushRetryMs = FLUSH_RETRY_MS;
+          for (const id of nowRunning) datapathTrace('running-committed', `task=${id}`);
         },
         (e: unknown) => {
           this.log(`task status flush failed: ${(e as Error).message}`);

@@ -4,6 +4,7 @@ import net, { connect, isIPv6 } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, RecordType, StringAnswer } from 'dns-packet';
 import type { EndpointView, NetworkView, ServiceView } from '../../api/index.js';
+import { testEndpoint, testNetwork } from '../testviews.js';
 
 /** A seeded random (mulberry32): the same seed gives the same shuffles. */
 export function seeded(seed: number): () => number {
@@ -18,22 +19,11 @@ export function seeded(seed: number): () => number {
 }
 
 export function endpoint(over: Partial<EndpointView> & { id: string; name: string }): EndpointView {
-  return { aliases: [], addresses: [], nodeId: 'n1', nodeAddr: '192.0.2.1', ready: true, ...over };
+  return testEndpoint(over);
 }
 
 export function network(services: ServiceView[], endpoints: EndpointView[], id = 'net1'): NetworkView {
-  return {
-    id,
-    name: 'front',
-    vni: 4097,
-    subnets: [{ subnet: '10.0.1.0/24', gateway: '10.0.1.1' }],
-    attachable: false,
-    internal: false,
-    ingress: false,
-    options: {},
-    endpoints,
-    services,
-  };
+  return testNetwork({ id, endpoints, services });
 }
 
 /** A decoded answer; dns-packet decodes the rcode, its types omit it. */
