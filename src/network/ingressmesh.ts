@@ -6,6 +6,7 @@
 // node namespace's other tables and rules stay as they are.
 import type { NetworkView } from '../api/index.js';
 import { commandFailed, mustRun, type CommandRunner } from './command.js';
+import { inNetns } from './sandbox.js';
 import {
   DEFAULT_TRANSIT,
   INGRESS_TABLE,
@@ -88,7 +89,7 @@ export class IngressMesh {
     const sb = renderSandboxIngressScript(plan, this.#transit, localSnat);
     if (sb !== this.#sandboxScript) {
       this.#sandboxScript = undefined;
-      await mustRun(this.#run, ['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], sb);
+      await mustRun(this.#run, inNetns(ns, ['nft', '-f', '-']), sb);
       this.#sandboxScript = sb;
     }
     const host = renderHostIngressScript(plan, this.#transit);
@@ -127,9 +128,10 @@ export class IngressMesh {
     const t = this.#transit;
     const subnets = view.subnets.map((s) => s.subnet).filter((s) => /^[0-9.]+\/\d+$/.test(s));
     const key = JSON.stringify([ns, subnets, plan.self]);
-    // Cheap check that the pair is still there (a sandbox made again has none).
+    // Built by us and unchanged: the node plane calls forget() when the sandbox was made again or
+    // on its resync, so a pass that only moves backends starts no process here.
+    if (this.#transitKey === key) return;
     const inside = await this.#run.run(['ip', '-n', ns, 'link', 'show', t.sandboxIf]);
-    if (inside.code === 0 && this.#transitKey === key) return;
     this.#transitKey = undefined;
     if (inside.code !== 0) {
       await this.#run.run(['ip', 'link', 'del', t.hostIf]);
