@@ -297,7 +297,7 @@ test('the mesh makes the transit link and both tables once, starts no process on
   assert.match(first, /^nft -f -\ntable ip shoal_ingress \{\}/m);
   r.calls.length = 0;
   await mesh.apply(v, 'sb-4096');
-  assert.deepEqual(r.calls, [], 'an unchanged pass starts no process (forget() asks for a check)');
+  assert.equal(r.calls.length, 0, 'an unchanged pass starts no process (forget() asks for a check)');
   mesh.forget();
   r.calls.length = 0;
   await mesh.apply(v, 'sb-4096');
