@@ -4,9 +4,17 @@
 // gets one address of each family its network has a subnet of; a service one virtual IP, from the
 // network's first subnet with room (Swarm's VIP is single too). A node gets one address on each
 // network it has live tasks on (Node.NetworkAddrs), for traffic it sources itself; it is freed
-// when its last live task there goes, with the node, or with the network.
+// when its last live task there goes, with the node, or with the network. Every node has one on
+// the ingress network, tasks or not: each node's ingress sandbox forwards published ports.
 import { isoTime, type Clock } from '../../platform/index.js';
-import { parseCidr, type Network, type Node, type Service, type Task } from '../../api/index.js';
+import {
+  parseCidr,
+  type Network,
+  type Node,
+  type PortConfig,
+  type Service,
+  type Task,
+} from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
 import { AddressBook, isTerminalState } from './addresses.js';
 import { WatchLoop } from '../watchloop.js';
@@ -27,6 +35,11 @@ export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service)
     if (n && !out.some((o) => o.ID === n.ID)) out.push(n);
   }
   return out;
+}
+
+/** The ports a service's tasks bind on their own node (`--publish mode=host`), as the spec has them. */
+export function hostModePorts(s: Service): PortConfig[] {
+  return (s.Endpoint.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => ({ ...p }));
 }
 
 /** How many address families a network has subnets of (a task gets one address of each). */
@@ -91,6 +104,12 @@ export class Allocator {
           this.#dirty = true;
       } else if ((table === 'nodes' || table === 'networks') && e.change.action === 'remove')
         this.#dirty = true;
+      // A new node needs its ingress address; a new ingress network one on every node.
+      else if (
+        e.change.action === 'create' &&
+        (table === 'nodes' || (table === 'networks' && (object as Network).Spec.Ingress === true))
+      )
+        this.#dirty = true;
       return;
     }
     if (this.#dirty) this.#loop.kick();
@@ -150,6 +169,8 @@ export class Allocator {
           continue;
         }
         if (attachments.length > 0) next.NetworksAttachments = attachments;
+        const hostPorts = hostModePorts(service);
+        if (hostPorts.length > 0) next.HostPorts = hostPorts;
       }
       next.Status = { Timestamp: now, State: 'pending', Message: 'pending task scheduling', PortStatus: {} };
       next.UpdatedAt = now;
@@ -172,6 +193,7 @@ export class Allocator {
     take: (n: Network) => string | undefined,
   ): void {
     const want = new Set<string>();
+    for (const n of networks.values()) if (n.Spec.Ingress === true) want.add(n.ID);
     for (const t of tx.tasksByNode(node.ID))
       if (holdsNetworks(t))
         for (const a of t.NetworksAttachments ?? []) if (networks.has(a.Network.ID)) want.add(a.Network.ID);

@@ -36,7 +36,15 @@ import { stateOrder } from '../orchestrator/index.js';
 import { tlsTarget } from '../nodeca/index.js';
 import { AddressBook } from '../allocator/addresses.js';
 import { LogBroker } from './logs.js';
-import { holdsNetworks, isAttachmentTask, isEndpointTask, NetworkViews } from './networks.js';
+import {
+  AFFINITY_LABEL,
+  holdsNetworks,
+  ingressPorts,
+  isAttachmentTask,
+  isEndpointTask,
+  NetworkViews,
+  SNAT_LABEL,
+} from './networks.js';
 
 export {
   holdsNetworks,
@@ -67,6 +75,9 @@ function servicePart(s: Service): string {
     s.Spec.EndpointSpec?.Mode ?? 'vip',
     s.Endpoint.VirtualIPs ?? [],
     (s.Spec.TaskTemplate?.Networks ?? []).map((n) => [n.Target, n.Aliases ?? []]),
+    ingressPorts(s),
+    s.Spec.Labels?.[AFFINITY_LABEL] ?? '',
+    s.Spec.Labels?.[SNAT_LABEL] ?? '',
   ]);
 }
 
@@ -308,10 +319,14 @@ export class Dispatcher implements DispatcherAPI {
       for (const s of services)
         for (const t of tx.tasksByService(s)) for (const id of attachedNetworks(t)) nets.add(id);
       const round = new NetworkViews(tx);
+      // Every node holds the ingress network, so a change to it goes to all; a new one (a
+      // user-defined ingress network) is in no node's sent set yet.
+      const ingress = round.ingressId();
+      const all = ingress !== undefined && nets.has(ingress);
       const views: [string, NetworkView[]][] = [];
       for (const nodeId of this.#netSessions.keys()) {
         const sent = this.#sentNets.get(nodeId);
-        if (!nodes.has(nodeId) && !(sent && [...sent].some((id) => nets.has(id)))) continue;
+        if (!all && !nodes.has(nodeId) && !(sent && [...sent].some((id) => nets.has(id)))) continue;
         views.push([nodeId, round.forNode(nodeId)]);
       }
       return views;
