@@ -273,3 +273,61 @@ test('a user-defined ingress network replaces the default one, and tasks attach 
     );
   });
 });
+
+test("publish-add and publish-rm replace the service's tasks, which join ingress and bind host ports", async () => {
+  await withSwarm(async (h) => {
+    const store = h.daemon.manager!.store;
+    const r = await h.call('POST', '/v1.41/services/create', svc('web'));
+    assert.equal(r.status, 201);
+    const id = (r.body as { ID: string }).ID;
+    const live = (): { id: string; state: string; ingress: boolean; host: string }[] =>
+      store.view((tx) =>
+        tx
+          .tasksByService(id)
+          .filter((t) => t.DesiredState === 'running')
+          .map((t) => ({
+            id: t.ID,
+            state: t.Status.State,
+            ingress: (t.NetworksAttachments ?? []).some((a) => a.Network.Spec.Ingress === true),
+            host: (t.HostPorts ?? []).map((p) => `${p.PublishedPort}->${p.TargetPort}`).join(','),
+          })),
+      );
+    const until = async (what: string, cond: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!cond()) {
+        if (Date.now() > deadline) assert.fail(`${what}: ${JSON.stringify(live())}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    };
+    await until('one running task', () => live().length === 1 && live()[0]!.state === 'running');
+    const first = live()[0]!.id;
+    assert.deepEqual(live()[0], { id: first, state: 'running', ingress: false, host: '' });
+
+    assert.equal((await update(h, 'web', svc('web', ports([80, 8080])))).status, 200);
+    await until('a task on ingress', () => live().some((t) => t.ingress && t.state === 'running'));
+    assert.ok(!live().some((t) => t.id === first), 'the old task was replaced');
+
+    assert.equal((await update(h, 'web', svc('web', ports([80, 8080], [22, 2222, 'host'])))).status, 200);
+    await until('a task binding 2222', () =>
+      live().some((t) => t.host === '2222->22' && t.state === 'running'),
+    );
+    const task = live().find((t) => t.host === '2222->22')!;
+    const shown = await h.call('GET', `/v1.41/tasks/${task.id}`);
+    assert.equal(shown.status, 200);
+    assert.doesNotMatch(shown.text, /HostPorts/, 'the API shows no bookkeeping');
+
+    // publish-rm of both: the next task holds neither.
+    assert.equal((await update(h, 'web', svc('web'))).status, 200);
+    await until('a task with no published ports', () =>
+      live().some((t) => !t.ingress && t.host === '' && t.state === 'running'),
+    );
+    // An update that changes no port leaves the task alone.
+    const settled = live().map((t) => t.id);
+    assert.equal((await update(h, 'web', svc('web', { Labels: { a: 'b' } }))).status, 200);
+    await new Promise((res) => setTimeout(res, 300));
+    assert.deepEqual(
+      live().map((t) => t.id),
+      settled,
+    );
+  });
+});

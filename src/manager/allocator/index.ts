@@ -7,18 +7,12 @@
 // when its last live task there goes, with the node, or with the network. Every node has one on
 // the ingress network, tasks or not: each node's ingress sandbox forwards published ports.
 import { isoTime, type Clock } from '../../platform/index.js';
-import {
-  parseCidr,
-  type Network,
-  type Node,
-  type PortConfig,
-  type Service,
-  type Task,
-} from '../../api/index.js';
+import { parseCidr, type Network, type Node, type Service, type Task } from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
 import { AddressBook, isTerminalState } from './addresses.js';
 import { WatchLoop } from '../watchloop.js';
 import { holdsNetworks } from '../dispatcher/index.js';
+import { hostModePorts } from '../orchestrator/index.js';
 
 /** Networks a service's tasks attach to: its own, plus ingress if it publishes ingress ports. */
 export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service): Network[] {
@@ -35,11 +29,6 @@ export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service)
     if (n && !out.some((o) => o.ID === n.ID)) out.push(n);
   }
   return out;
-}
-
-/** The ports a service's tasks bind on their own node (`--publish mode=host`), as the spec has them. */
-export function hostModePorts(s: Service): PortConfig[] {
-  return (s.Endpoint.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => ({ ...p }));
 }
 
 /** How many address families a network has subnets of (a task gets one address of each). */

@@ -44,7 +44,14 @@ import {
 } from '../../api/index.js';
 import type { MemoryStore, ReadTx } from '../../state/index.js';
 import { nextSubnet, gatewayOf, DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE } from '../../network/index.js';
-import { isJob, modeOf, sameJson, sameTemplate } from '../orchestrator/index.js';
+import {
+  hostModePorts,
+  isJob,
+  modeOf,
+  publishesIngress,
+  sameJson,
+  sameTemplate,
+} from '../orchestrator/index.js';
 import {
   findObject,
   KIND,
@@ -411,7 +418,11 @@ export class ControlAPI {
       setRegistryAuth(next, cur, opts);
       next.Endpoint = this.#endpoint(tx, spec, cur.ID, cur.Endpoint);
       next.UpdatedAt = this.#now();
-      const templateChanged = !sameTemplate(spec.TaskTemplate, cur.Spec.TaskTemplate);
+      // Published ports its tasks hold (host-mode bindings, joining ingress) change them too.
+      const templateChanged =
+        !sameTemplate(spec.TaskTemplate, cur.Spec.TaskTemplate) ||
+        !sameJson(hostModePorts(next), hostModePorts(cur)) ||
+        publishesIngress(next) !== publishesIngress(cur);
       if (isJob(cur)) {
         // Any change to a job runs it again as a new iteration.
         const { TaskTemplate: _a, ...rest } = spec;
