@@ -353,6 +353,11 @@ export interface Task extends Meta {
   NetworksAttachments?: NetworkAttachment[];
   /** The node's generic resources the scheduler gave this task (dockerd's JSON name for them). */
   GenericResources?: GenericResource[];
+  /**
+   * shoal's own, never shown by the API (swarmkit keeps them in the task's Endpoint): the host-mode
+   * ports of its service when the task was allocated, which its container binds on its node.
+   */
+  HostPorts?: PortConfig[];
   JobIteration?: { Index?: number };
 }
 

@@ -123,9 +123,11 @@ export function filterServices(tx: ReadTx, f: Filters): Service[] {
  * on a service's spec only), though the stored copy of the service's template carries one.
  */
 export function publicTask(t: Task): Task {
-  if (t.Spec.Runtime !== 'container') return t;
-  const { Runtime: _r, ...spec } = t.Spec;
-  return { ...t, Spec: spec };
+  // The host ports a task binds are shoal's bookkeeping; Docker shows them in Status.PortStatus.
+  const { HostPorts: _h, ...task } = t;
+  if (task.Spec.Runtime !== 'container') return _h ? task : t;
+  const { Runtime: _r, ...spec } = task.Spec;
+  return { ...task, Spec: spec };
 }
 
 export function taskName(t: Task, serviceName: string): string {

@@ -14,6 +14,7 @@ import {
   type Assignment,
   type Task,
   type Node,
+  type Network,
   type Cluster,
 } from '../api/index.js';
 import { Agent, SimExecutor, type Controller, type Executor } from '../agent/index.js';
@@ -220,6 +221,23 @@ export class SimFleet {
             JoinTokens: { Worker: 'sim', Manager: 'sim' },
           };
           tx.create('clusters', cluster);
+          // As swarm init: the ingress network, whose view every node holds (the routing mesh).
+          const ingress: Network = {
+            ID: this.newId(),
+            Version: { Index: 0 },
+            CreatedAt: ISO_EPOCH,
+            UpdatedAt: ISO_EPOCH,
+            Spec: { Name: 'ingress', Ingress: true },
+            DriverState: {
+              Name: 'overlay',
+              Options: { 'com.docker.network.driver.overlay.vxlanid_list': '4096' },
+            },
+            IPAMOptions: {
+              Driver: { Name: 'default' },
+              Configs: [{ Subnet: '10.0.0.0/24', Gateway: '10.0.0.1' }],
+            },
+          };
+          tx.create('networks', ingress);
           for (const w of this.workers) {
             const node: Node = {
               ID: w.nodeId,
@@ -437,6 +455,8 @@ export class SimFleet {
                 Networks: [{ Target: 'backend', Aliases: ['api'] }],
               },
               Mode: { Replicated: { Replicas: 3 } },
+              // Published through the mesh: every node's ingress view carries it.
+              EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] },
               UpdateConfig: {
                 Parallelism: 1,
                 Delay: 0,

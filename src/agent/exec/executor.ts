@@ -1,6 +1,11 @@
 // The executor contract (after swarmkit's agent/exec): a node runs tasks through controllers.
 // Optional abilities (logs) are separate interfaces.
-import { taskContainerName, type Assignment, type NodeDescription } from '../../api/index.js';
+import {
+  taskContainerName,
+  type Assignment,
+  type NodeDescription,
+  type PortConfig,
+} from '../../api/index.js';
 
 export interface ExitInfo {
   exitCode: number;
@@ -23,7 +28,8 @@ export interface Controller {
   pull?(): Promise<void>;
   /** Creates the container (image must be present). Returns its ID. */
   prepare(): Promise<string>;
-  start(): Promise<{ pid: number }>;
+  /** Starts the container; `ports`: the host ports its host-mode ports got (Status.PortStatus). */
+  start(): Promise<{ pid: number; ports?: PortConfig[] }>;
   /** Resolves when the task is ready to be called RUNNING (immediately, or healthy if it has a healthcheck). */
   healthy(signal: AbortSignal): Promise<ExitInfo | undefined>;
   /** Resolves when the container exits (or turns unhealthy). */

@@ -112,3 +112,26 @@ test('a failed pull rejects the task with the pull error and creates nothing', a
   assert.equal(last.Err, 'pulling 127.0.0.1:5001/shoal/private:1: unauthorized: authentication required');
   assert.deepEqual(calls, ['pull']);
 });
+
+test("a running task's status carries the host ports its container got", async () => {
+  const { ctl, release } = controller();
+  const ports = [
+    { Protocol: 'tcp' as const, TargetPort: 80, PublishedPort: 32768, PublishMode: 'host' as const },
+  ];
+  ctl.start = () => Promise.resolve({ pid: 42, ports });
+  const seen: TaskStatus[] = [];
+  const r = new TaskRunner(
+    assignment(),
+    ctl,
+    new ManualClock(),
+    (_id, s) => seen.push(s),
+    () => {},
+    new Limiter(1),
+  );
+  release();
+  r.kick();
+  await settle();
+  const running = seen.find((s) => s.State === 'running');
+  assert.deepEqual(running?.PortStatus, { Ports: ports });
+  assert.deepEqual(seen.find((s) => s.State === 'starting')?.PortStatus, {});
+});

@@ -178,7 +178,7 @@ export class TaskRunner {
     if (this.#observed === 'ready' && desired === 'ready') return;
     if (this.#observed === 'ready') {
       this.#set('starting', 'starting');
-      const { pid } = await this.limiter.run(() => this.#ctl.start());
+      const { pid, ports } = await this.limiter.run(() => this.#ctl.start());
       this.#status = {
         ...this.#status,
         ContainerStatus: { ...(this.#status.ContainerStatus ?? {}), PID: pid, ExitCode: 0 },
@@ -189,7 +189,8 @@ export class TaskRunner {
         await this.#ctl.terminate();
         return this.#exited(unhealthy);
       }
-      this.#set('running', 'started');
+      // The host ports the engine bound, as Swarm shows them on a running task.
+      this.#set('running', 'started', ports?.length ? { PortStatus: { Ports: ports } } : {});
       this.#watchExit();
       return;
     }

@@ -313,5 +313,13 @@ export function normalizeServiceSpec(raw: unknown): ServiceSpec {
   if (ep.Mode === 'dnsrr' && (ep.Ports ?? []).some((p) => p.PublishMode === 'ingress')) {
     throw invalidArgument("EndpointSpec: port published with ingress mode can't be used with dnsrr mode");
   }
+  // swarmkit's validateEndpointSpec: one protocol's published port once, whatever its mode.
+  const published = new Set<string>();
+  for (const p of ep.Ports ?? []) {
+    if (!p.PublishedPort) continue;
+    const key = `${p.Protocol}/${p.PublishedPort}`;
+    if (published.has(key)) throw invalidArgument('EndpointSpec: duplicate published ports provided');
+    published.add(key);
+  }
   return spec;
 }

@@ -283,3 +283,35 @@ test('after random creates, placements, scale-downs and removals no two live hol
     { numRuns: 40 },
   );
 });
+
+test('every node has an ingress address, tasks or not; a new node and a new ingress network get theirs', async () => {
+  const store = newStore();
+  const a = new Allocator(store, new ManualClock());
+  const ingress = (id: string): Network => ({
+    ...network(id, id === 'ing' ? '10.0.0.0/24' : '10.0.9.0/24', id === 'ing' ? '10.0.0.1' : '10.0.9.1'),
+    Spec: { Name: id, Ingress: true },
+  });
+  await store.update((tx) => {
+    tx.create('networks', ingress('ing'));
+    tx.create('nodes', node('n1'));
+  });
+  a.start();
+  await settle();
+  const addrs = (): Record<string, Record<string, string> | undefined> =>
+    store.view((tx) => Object.fromEntries(tx.all('nodes').map((n) => [n.ID, n.NetworkAddrs])));
+  assert.match(addrs().n1?.ing ?? '', /^10\.0\.0\.\d+\/24$/);
+  await store.update((tx) => tx.create('nodes', node('n2')));
+  await settle();
+  assert.match(addrs().n2?.ing ?? '', /^10\.0\.0\.\d+\/24$/);
+  assert.notEqual(addrs().n1!.ing, addrs().n2!.ing);
+  assert.deepEqual(store.view(holders), []);
+  // Replaced by a user-defined one: the old addresses go with it, the new one gives each node one.
+  await store.update((tx) => tx.remove('networks', 'ing'));
+  await settle();
+  assert.deepEqual(addrs(), { n1: undefined, n2: undefined });
+  await store.update((tx) => tx.create('networks', ingress('my-ingress')));
+  await settle();
+  assert.match(addrs().n1?.['my-ingress'] ?? '', /^10\.0\.9\.\d+\/24$/);
+  assert.match(addrs().n2?.['my-ingress'] ?? '', /^10\.0\.9\.\d+\/24$/);
+  a.stop();
+});

@@ -4,13 +4,15 @@
 // gets one address of each family its network has a subnet of; a service one virtual IP, from the
 // network's first subnet with room (Swarm's VIP is single too). A node gets one address on each
 // network it has live tasks on (Node.NetworkAddrs), for traffic it sources itself; it is freed
-// when its last live task there goes, with the node, or with the network.
+// when its last live task there goes, with the node, or with the network. Every node has one on
+// the ingress network, tasks or not: each node's ingress sandbox forwards published ports.
 import { isoTime, type Clock } from '../../platform/index.js';
 import { parseCidr, type Network, type Node, type Service, type Task } from '../../api/index.js';
 import type { MemoryStore, StoreEvent, WriteTx } from '../../state/index.js';
 import { AddressBook, isTerminalState } from './addresses.js';
 import { WatchLoop } from '../watchloop.js';
 import { holdsNetworks } from '../dispatcher/index.js';
+import { hostModePorts } from '../orchestrator/index.js';
 
 /** Networks a service's tasks attach to: its own, plus ingress if it publishes ingress ports. */
 export function serviceNetworks(tx: Pick<WriteTx, 'lookup' | 'all'>, s: Service): Network[] {
@@ -91,6 +93,12 @@ export class Allocator {
           this.#dirty = true;
       } else if ((table === 'nodes' || table === 'networks') && e.change.action === 'remove')
         this.#dirty = true;
+      // A new node needs its ingress address; a new ingress network one on every node.
+      else if (
+        e.change.action === 'create' &&
+        (table === 'nodes' || (table === 'networks' && (object as Network).Spec.Ingress === true))
+      )
+        this.#dirty = true;
       return;
     }
     if (this.#dirty) this.#loop.kick();
@@ -150,6 +158,8 @@ export class Allocator {
           continue;
         }
         if (attachments.length > 0) next.NetworksAttachments = attachments;
+        const hostPorts = hostModePorts(service);
+        if (hostPorts.length > 0) next.HostPorts = hostPorts;
       }
       next.Status = { Timestamp: now, State: 'pending', Message: 'pending task scheduling', PortStatus: {} };
       next.UpdatedAt = now;
@@ -172,6 +182,7 @@ export class Allocator {
     take: (n: Network) => string | undefined,
   ): void {
     const want = new Set<string>();
+    for (const n of networks.values()) if (n.Spec.Ingress === true) want.add(n.ID);
     for (const t of tx.tasksByNode(node.ID))
       if (holdsNetworks(t))
         for (const a of t.NetworksAttachments ?? []) if (networks.has(a.Network.ID)) want.add(a.Network.ID);

@@ -9,6 +9,7 @@ import { isoTime, type Clock } from '../../platform/index.js';
 import {
   badParameter,
   decodeObjectSpec,
+  alreadyExists,
   failedPrecondition,
   formatCidr,
   lastOf,
@@ -43,7 +44,14 @@ import {
 } from '../../api/index.js';
 import type { MemoryStore, ReadTx } from '../../state/index.js';
 import { nextSubnet, gatewayOf, DEFAULT_ADDR_POOL, DEFAULT_SUBNET_SIZE } from '../../network/index.js';
-import { isJob, modeOf, sameJson, sameTemplate } from '../orchestrator/index.js';
+import {
+  hostModePorts,
+  isJob,
+  modeOf,
+  publishesIngress,
+  sameJson,
+  sameTemplate,
+} from '../orchestrator/index.js';
 import {
   findObject,
   KIND,
@@ -278,13 +286,23 @@ export class ControlAPI {
     const ep = spec.EndpointSpec ?? {};
     const ports: PortConfig[] = [];
     const taken = new Map<string, Service>();
+    const takenHost = new Map<string, Service>();
     for (const s of tx.all('services')) {
       if (s.ID === serviceId) continue;
       for (const p of s.Endpoint.Ports ?? [])
-        if (p.PublishMode === 'ingress' && p.PublishedPort) taken.set(`${p.Protocol}/${p.PublishedPort}`, s);
+        if (p.PublishedPort)
+          (p.PublishMode === 'host' ? takenHost : taken).set(`${p.Protocol}/${p.PublishedPort}`, s);
     }
+    const inUse = (published: number, owner: Service, as: string): ShoalError =>
+      invalidArgument(
+        `port '${published}' is already in use by service '${owner.Spec.Name}' (${owner.ID}) as ${as}`,
+      );
     for (const p of ep.Ports ?? []) {
       if (p.PublishMode === 'host') {
+        // swarmkit's checkPortConflicts: services may share a host-mode port (the scheduler keeps
+        // their tasks apart), not one another service publishes through the mesh.
+        const owner = p.PublishedPort ? taken.get(`${p.Protocol}/${p.PublishedPort}`) : undefined;
+        if (owner) throw inUse(p.PublishedPort!, owner, 'an ingress port');
         ports.push({ ...p });
         continue;
       }
@@ -306,16 +324,16 @@ export class ControlAPI {
         if (published === 0) throw invalidArgument('no free port left in the ingress port range 30000-32767');
       }
       const owner = taken.get(`${p.Protocol}/${published}`);
-      if (owner) {
-        throw invalidArgument(
-          `port '${published}' is already in use by service '${owner.Spec.Name}' (${owner.ID}) as an ingress port`,
-        );
-      }
+      if (owner) throw inUse(published, owner, 'an ingress port');
+      const hostOwner = takenHost.get(`${p.Protocol}/${published}`);
+      if (hostOwner) throw inUse(published, hostOwner, 'a host-published port');
       if (ports.some((q) => q.PublishedPort === published && q.Protocol === p.Protocol)) {
-        throw invalidArgument(`port '${published}' is published more than once`);
+        throw invalidArgument('EndpointSpec: duplicate published ports provided');
       }
       ports.push({ ...p, PublishedPort: published });
     }
+    if (ports.some((p) => p.PublishMode === 'ingress') && !tx.all('networks').some((n) => n.Spec.Ingress))
+      throw failedPrecondition('service needs ingress network, but no ingress network is present');
     // As swarmkit's allocator: the endpoint takes a copy of the spec's only for a service it
     // allocates (one with networks or ports); any other shows an empty one, as Docker does.
     const allocated = ports.length > 0 || (spec.TaskTemplate?.Networks ?? []).length > 0;
@@ -400,7 +418,11 @@ export class ControlAPI {
       setRegistryAuth(next, cur, opts);
       next.Endpoint = this.#endpoint(tx, spec, cur.ID, cur.Endpoint);
       next.UpdatedAt = this.#now();
-      const templateChanged = !sameTemplate(spec.TaskTemplate, cur.Spec.TaskTemplate);
+      // Published ports its tasks hold (host-mode bindings, joining ingress) change them too.
+      const templateChanged =
+        !sameTemplate(spec.TaskTemplate, cur.Spec.TaskTemplate) ||
+        !sameJson(hostModePorts(next), hostModePorts(cur)) ||
+        publishesIngress(next) !== publishesIngress(cur);
       if (isJob(cur)) {
         // Any change to a job runs it again as a new iteration.
         const { TaskTemplate: _a, ...rest } = spec;
@@ -491,9 +513,8 @@ export class ControlAPI {
     const id = newId();
     await this.store.update((tx) => {
       if (!tx.cluster()) throw failedPrecondition('this node is not a swarm manager');
-      if (spec.Ingress && tx.all('networks').some((n) => n.Spec.Ingress)) {
-        throw failedPrecondition('an ingress network already exists; remove it first');
-      }
+      const ingress = spec.Ingress ? tx.all('networks').find((n) => n.Spec.Ingress) : undefined;
+      if (ingress) throw alreadyExists(`ingress network (${ingress.ID}) is already present`);
       const configs = structuredClone(spec.IPAMOptions?.Configs ?? []);
       // Without a subnet of its own, an IPv4 one comes from the swarm's address pools.
       if (!configs.some((c) => c.Subnet && tryParseCidr(c.Subnet)?.family === 4)) {
@@ -551,13 +572,18 @@ export class ControlAPI {
   async removeNetwork(ref: string): Promise<void> {
     await this.store.update((tx) => {
       const n = resolve(tx, 'networks', ref, 'network');
+      if (n.Spec.Ingress) {
+        const user = tx
+          .all('services')
+          .find((s) => (s.Endpoint.Ports ?? []).some((p) => p.PublishMode === 'ingress'));
+        if (user)
+          throw failedPrecondition(
+            `ingress network cannot be removed because service ${user.ID} depends on it`,
+          );
+      }
       const user = tx
         .all('services')
-        .find(
-          (s) =>
-            (s.Spec.TaskTemplate?.Networks ?? []).some((a) => a.Target === n.ID) ||
-            (n.Spec.Ingress && (s.Endpoint.Ports ?? []).some((p) => p.PublishMode === 'ingress')),
-        );
+        .find((s) => (s.Spec.TaskTemplate?.Networks ?? []).some((a) => a.Target === n.ID));
       if (user) throw failedPrecondition(`network ${n.ID} is in use by service ${user.ID}`);
       // As swarmkit: refused while a task still wanted running holds an address on it (a standalone
       // container's attachment among them). A removed service's tasks do not hold it up, even

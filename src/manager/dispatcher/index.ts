@@ -37,7 +37,15 @@ import { stateOrder } from '../orchestrator/index.js';
 import { tlsTarget } from '../nodeca/index.js';
 import { AddressBook } from '../allocator/addresses.js';
 import { LogBroker } from './logs.js';
-import { holdsNetworks, isAttachmentTask, isEndpointTask, NetworkViews } from './networks.js';
+import {
+  AFFINITY_LABEL,
+  holdsNetworks,
+  ingressPorts,
+  isAttachmentTask,
+  isEndpointTask,
+  NetworkViews,
+  SNAT_LABEL,
+} from './networks.js';
 
 export {
   holdsNetworks,
@@ -68,6 +76,9 @@ function servicePart(s: Service): string {
     s.Spec.EndpointSpec?.Mode ?? 'vip',
     s.Endpoint.VirtualIPs ?? [],
     (s.Spec.TaskTemplate?.Networks ?? []).map((n) => [n.Target, n.Aliases ?? []]),
+    ingressPorts(s),
+    s.Spec.Labels?.[AFFINITY_LABEL] ?? '',
+    s.Spec.Labels?.[SNAT_LABEL] ?? '',
   ]);
 }
 
@@ -136,6 +147,8 @@ export class Dispatcher implements DispatcherAPI {
   #dirtyEndpointNodes = new Set<string>();
   /** Services whose name, mode, VIPs or aliases changed: their tasks' networks are dirty. */
   #dirtyServices = new Set<string>();
+  /** A node joined, left, went down or up, moved or got its ingress address: the ingress view's node list. */
+  #meshNodesDirty = false;
   #pushScheduled = false;
   #pending = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   #flushTimer: Cancel | undefined;
@@ -225,7 +238,8 @@ export class Dispatcher implements DispatcherAPI {
       this.#dirtyNets.size > 0 ||
       this.#dirtyNetNodes.size > 0 ||
       this.#dirtyEndpointNodes.size > 0 ||
-      this.#dirtyServices.size > 0
+      this.#dirtyServices.size > 0 ||
+      this.#meshNodesDirty
     );
   }
 
@@ -251,10 +265,13 @@ export class Dispatcher implements DispatcherAPI {
         const n = object as Node;
         const prev = e.previous as Node | undefined;
         const down = (x: Node | undefined): boolean => x?.Status.State === 'down';
-        if (action !== 'update' || !prev || down(prev) !== down(n) || prev.Status.Addr !== n.Status.Addr)
-          this.#dirtyEndpointNodes.add(n.ID);
-        if (JSON.stringify(prev?.NetworkAddrs ?? {}) !== JSON.stringify(n.NetworkAddrs ?? {}))
-          this.#dirtyNetNodes.add(n.ID);
+        const moved =
+          action !== 'update' || !prev || down(prev) !== down(n) || prev.Status.Addr !== n.Status.Addr;
+        if (moved) this.#dirtyEndpointNodes.add(n.ID);
+        const addrs = JSON.stringify(prev?.NetworkAddrs ?? {}) !== JSON.stringify(n.NetworkAddrs ?? {});
+        if (addrs) this.#dirtyNetNodes.add(n.ID);
+        // The ingress view lists every node that answers published ports: all nodes hear of it.
+        if (moved || addrs) this.#meshNodesDirty = true;
         return;
       }
       case 'services': {
@@ -300,6 +317,8 @@ export class Dispatcher implements DispatcherAPI {
     this.#dirtyNetNodes = new Set();
     this.#dirtyEndpointNodes = new Set();
     this.#dirtyServices = new Set();
+    const meshNodes = this.#meshNodesDirty;
+    this.#meshNodesDirty = false;
     if (this.#netSessions.size === 0) return;
     const out = this.store.view((tx) => {
       for (const n of endpointNodes) {
@@ -309,10 +328,15 @@ export class Dispatcher implements DispatcherAPI {
       for (const s of services)
         for (const t of tx.tasksByService(s)) for (const id of attachedNetworks(t)) nets.add(id);
       const round = new NetworkViews(tx);
+      // Every node holds the ingress network, so a change to it goes to all; a new one (a
+      // user-defined ingress network) is in no node's sent set yet.
+      const ingress = round.ingressId();
+      if (ingress !== undefined && meshNodes) nets.add(ingress);
+      const all = ingress !== undefined && nets.has(ingress);
       const views: [string, NetworkView[]][] = [];
       for (const nodeId of this.#netSessions.keys()) {
         const sent = this.#sentNets.get(nodeId);
-        if (!nodes.has(nodeId) && !(sent && [...sent].some((id) => nets.has(id)))) continue;
+        if (!all && !nodes.has(nodeId) && !(sent && [...sent].some((id) => nets.has(id)))) continue;
         views.push([nodeId, round.forNode(nodeId)]);
       }
       return views;

@@ -352,3 +352,208 @@ test('an in-process session hears its views through onNetworks before its first 
   s.close();
   await d.stop();
 });
+
+// ---- the routing mesh: the ingress network on every node ----
+
+function ingressNet(id = 'ing'): Network {
+  return {
+    ...network(id, 'ingress', 4096, '10.0.0.0/24', '10.0.0.1'),
+    Spec: { Name: 'ingress', Ingress: true },
+  };
+}
+
+function publisher(id: string, labels: Record<string, string> = {}): Service {
+  return {
+    ID: id,
+    ...meta,
+    Spec: {
+      Name: id,
+      Labels: labels,
+      TaskTemplate: { ContainerSpec: { Image: 'busybox' } },
+      EndpointSpec: { Mode: 'vip', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080 }] },
+    },
+    Endpoint: {
+      Spec: {},
+      Ports: [
+        { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'ingress' },
+        { Protocol: 'udp', TargetPort: 53, PublishedPort: 30000, PublishMode: 'ingress' },
+        { Protocol: 'tcp', TargetPort: 22, PublishedPort: 2222, PublishMode: 'host' },
+      ],
+      VirtualIPs: [{ NetworkID: 'ing', Addr: '10.0.0.2/24' }],
+    },
+  };
+}
+
+async function meshCluster(): Promise<MemoryStore> {
+  const store = await cluster();
+  await store.update((tx) => {
+    tx.create('networks', ingressNet());
+    tx.create('nodes', node('n3', '192.168.0.3'));
+    tx.create('nodes', { ...node('n4', '192.168.0.4'), Spec: { Role: 'manager', Availability: 'drain' } });
+    tx.create('nodes', node('n5', '192.168.0.5', 'down'));
+    tx.create(
+      'services',
+      publisher('pub', { 'shoal.lb.affinity': 'client-ip', 'shoal.ingress.snat': 'true' }),
+    );
+    tx.create('tasks', {
+      ...task('tp', 'pub', 'n1', '10.0.0.5/24'),
+      NetworksAttachments: [{ Network: ingressNet(), Addresses: ['10.0.0.5/24'] }],
+    });
+  });
+  return store;
+}
+
+test('every node not down holds the ingress view, tasks or not, drained managers included', async () => {
+  const store = await meshCluster();
+  for (const n of ['n1', 'n2', 'n3', 'n4'])
+    assert.ok(
+      viewsOf(store, n).some((v) => v.id === 'ing' && v.ingress),
+      `${n} holds the ingress view`,
+    );
+  assert.deepEqual(viewsOf(store, 'n5'), [], 'a down node holds nothing');
+  assert.deepEqual(
+    viewsOf(store, 'n3').map((v) => v.id),
+    ['ing'],
+  );
+  const ing = viewsOf(store, 'n3')[0]!;
+  assert.deepEqual(
+    ing.endpoints.map((e) => [e.id, e.nodeAddr, e.ready]),
+    [['tp', '192.168.0.1', true]],
+  );
+  assert.deepEqual(ing.services, [
+    {
+      id: 'pub',
+      name: 'pub',
+      mode: 'vip',
+      vip: '10.0.0.2',
+      aliases: [],
+      ports: [
+        { protocol: 'tcp', published: 8080, target: 80 },
+        { protocol: 'udp', published: 30000, target: 53 },
+      ],
+      affinity: 'client-ip',
+      snat: true,
+    },
+  ]);
+});
+
+test('a service without ingress ports carries no mesh fields, and other networks keep their views', async () => {
+  const store = await meshCluster();
+  await store.update((tx) => {
+    const s = tx.get('services', 'pub')!;
+    tx.update('services', {
+      ...s,
+      Spec: { ...s.Spec, Labels: {} },
+      Endpoint: { ...s.Endpoint, Ports: s.Endpoint.Ports!.filter((p) => p.PublishMode === 'host') },
+    });
+  });
+  const svc = viewsOf(store, 'n3')[0]!.services[0]!;
+  assert.deepEqual(Object.keys(svc).sort(), ['aliases', 'id', 'mode', 'name', 'vip']);
+  const plain = await cluster();
+  assert.equal(
+    JSON.stringify(viewsOf(store, 'n2').filter((v) => v.id === 'net1')),
+    JSON.stringify(viewsOf(plain, 'n2')),
+  );
+});
+
+test("a published port's change reaches every node's session, a task-less one included", async () => {
+  const store = await meshCluster();
+  const d = new Dispatcher(store, clock, () => undefined, { heartbeatMs: 1000 });
+  d.start();
+  const heard = new Map<string, NetworkView[][]>();
+  const sessions = await Promise.all(
+    ['n2', 'n3'].map((n) =>
+      d.openSession(n, DESCRIPTION, n === 'n2' ? '192.168.0.2' : '192.168.0.3', {
+        onAssignments: () => undefined,
+        onNetworks: (v) => heard.set(n, [...(heard.get(n) ?? []), v]),
+        onClose: () => undefined,
+      }),
+    ),
+  );
+  await settle();
+  const ports = (n: string): number[] =>
+    heard
+      .get(n)!
+      .at(-1)!
+      .find((v) => v.id === 'ing')!
+      .services.flatMap((s) => (s.ports ?? []).map((p) => p.published));
+  assert.deepEqual(ports('n3'), [8080, 30000]);
+  await store.update((tx) => {
+    const s = tx.get('services', 'pub')!;
+    tx.update('services', {
+      ...s,
+      Endpoint: {
+        ...s.Endpoint,
+        Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: 9090, PublishMode: 'ingress' }],
+      },
+    });
+  });
+  await settle();
+  assert.deepEqual(ports('n2'), [9090]);
+  assert.deepEqual(ports('n3'), [9090]);
+
+  // A user-defined ingress network replacing the default one reaches every node too.
+  await store.update((tx) => {
+    tx.remove('tasks', 'tp');
+    tx.remove('services', 'pub');
+    tx.remove('networks', 'ing');
+    tx.create('networks', { ...ingressNet('ing2'), Spec: { Name: 'my-ingress', Ingress: true } });
+  });
+  await settle();
+  for (const n of ['n2', 'n3'])
+    assert.ok(
+      heard
+        .get(n)!
+        .at(-1)!
+        .some((v) => v.id === 'ing2' && v.name === 'my-ingress'),
+      n,
+    );
+  assert.ok(
+    !heard
+      .get('n3')!
+      .at(-1)!
+      .some((v) => v.id === 'ing'),
+  );
+  for (const s of sessions) s.close();
+  await d.stop();
+});
+
+test("the ingress view lists every node that answers published ports; a node going down leaves every node's list", async () => {
+  const store = await meshCluster();
+  await store.update((tx) => {
+    for (const [id, addr] of [
+      ['n2', '10.0.0.12/24'],
+      ['n3', '10.0.0.13/24'],
+      ['n5', '10.0.0.15/24'],
+    ] as const) {
+      const n = tx.get('nodes', id)!;
+      tx.update('nodes', { ...n, NetworkAddrs: { ing: addr } });
+    }
+  });
+  const nodesOf = (v: NetworkView | undefined): string[] =>
+    (v?.nodes ?? []).map((n) => `${n.nodeId}@${n.nodeAddr}=${n.address}`);
+  // n1 and n4 have no ingress address yet; n5 is down.
+  assert.deepEqual(nodesOf(viewsOf(store, 'n2').find((v) => v.id === 'ing')), [
+    'n2@192.168.0.2=10.0.0.12/24',
+    'n3@192.168.0.3=10.0.0.13/24',
+  ]);
+  assert.equal(viewsOf(store, 'n2').find((v) => v.id === 'net1')?.nodes, undefined, 'only the ingress view');
+
+  const d = new Dispatcher(store, clock, () => undefined, { heartbeatMs: 1000 });
+  d.start();
+  const heard: NetworkView[][] = [];
+  const session = await d.openSession('n2', DESCRIPTION, '192.168.0.2', {
+    onAssignments: () => undefined,
+    onNetworks: (v) => heard.push(v),
+    onClose: () => undefined,
+  });
+  await settle();
+  await store.update((tx) => {
+    const n = tx.get('nodes', 'n3')!;
+    tx.update('nodes', { ...n, Status: { ...n.Status, State: 'down' } });
+  });
+  await settle();
+  assert.deepEqual(nodesOf(heard.at(-1)!.find((v) => v.id === 'ing')), ['n2@192.168.0.2=10.0.0.12/24']);
+  session.close();
+  await d.stop();
+});

@@ -10,12 +10,36 @@ import {
   type NetworkView,
   type Node,
   type Service,
+  type PublishedPortView,
   type ServiceView,
   type Task,
 } from '../../api/index.js';
 import type { ReadTx } from '../../state/index.js';
 
 const VNI_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+
+/** The label that gives a service's mesh sticky sessions, and the one that asks the mesh to masquerade. */
+export const AFFINITY_LABEL = 'shoal.lb.affinity';
+export const SNAT_LABEL = 'shoal.ingress.snat';
+
+/** The ports a service publishes through the routing mesh (ingress mode, allocated). */
+export function ingressPorts(s: Service): PublishedPortView[] {
+  return (s.Endpoint.Ports ?? []).flatMap((p) =>
+    (p.PublishMode ?? 'ingress') === 'ingress' && p.PublishedPort && p.TargetPort
+      ? [{ protocol: p.Protocol ?? 'tcp', published: p.PublishedPort, target: p.TargetPort }]
+      : [],
+  );
+}
+
+/** The ingress network, if there is one (at most one exists). */
+export function ingressNetwork(tx: Pick<ReadTx, 'all'>): Network | undefined {
+  return tx.all('networks').find((n) => n.Spec.Ingress === true);
+}
+
+/** A node that answers published ports: every node in the cluster not marked down. */
+export function servesMesh(n: Node | undefined): boolean {
+  return n !== undefined && n.Status.State !== 'down';
+}
 
 /** A task its node needs networks for: placed (ASSIGNED or past it) and still wanted. */
 export function holdsNetworks(t: Task): boolean {
@@ -64,14 +88,26 @@ export class NetworkViews {
   readonly #nodes = new Map<string, Node | undefined>();
   readonly #aliases = new Map<string, Map<string, string[]>>();
   #vipServices: Map<string, Service[]> | undefined;
+  #ingress: { id: string | undefined } | undefined;
 
   constructor(private readonly tx: ReadTx) {}
 
-  /** The IDs of the networks the node's live tasks are attached to, sorted, existing ones only. */
+  /** The ingress network's ID, looked up once per round. */
+  ingressId(): string | undefined {
+    this.#ingress ??= { id: ingressNetwork(this.tx)?.ID };
+    return this.#ingress.id;
+  }
+
+  /**
+   * The IDs of the networks the node needs, sorted, existing ones only: its live tasks' networks,
+   * and the ingress network on every node not down, since every node answers published ports.
+   */
   networkIds(nodeId: string): string[] {
     const ids = new Set<string>();
     for (const t of this.tx.tasksByNode(nodeId))
       if (holdsNetworks(t)) for (const a of t.NetworksAttachments ?? []) ids.add(a.Network.ID);
+    const ingress = this.ingressId();
+    if (ingress && servesMesh(this.#node(nodeId))) ids.add(ingress);
     return [...ids].filter((id) => this.tx.get('networks', id) !== undefined).sort();
   }
 
@@ -173,6 +209,7 @@ export class NetworkViews {
         mode,
         ...(mode === 'vip' && vip ? { vip } : {}),
         aliases: this.#serviceAliases(s).get(n.ID) ?? [],
+        ...(n.Spec.Ingress === true ? meshPart(s) : {}),
       };
     });
     const options = sortedOptions(n.DriverState.Options);
@@ -189,8 +226,35 @@ export class NetworkViews {
       options,
       endpoints: endpoints.sort(byId),
       services: serviceViews.sort(byId),
+      ...(n.Spec.Ingress === true ? { nodes: this.#meshNodes(n.ID) } : {}),
     };
   }
+
+  /**
+   * Every node that answers published ports, with its ingress address and underlay address: a
+   * task's replies go back through the node that took the connection, which may hold no task.
+   */
+  #meshNodes(networkId: string): NonNullable<NetworkView['nodes']> {
+    const out: NonNullable<NetworkView['nodes']> = [];
+    for (const node of this.tx.all('nodes')) {
+      const address = node.NetworkAddrs?.[networkId];
+      if (!address || !servesMesh(node)) continue;
+      out.push({ nodeId: node.ID, nodeAddr: hostPart(node.Status.Addr), address });
+    }
+    return out.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  }
+}
+
+/** What the ingress view adds to a service publishing ingress ports; nothing for any other. */
+function meshPart(s: Service): Pick<ServiceView, 'ports' | 'affinity' | 'snat'> {
+  const ports = ingressPorts(s);
+  if (ports.length === 0) return {};
+  const labels = s.Spec.Labels ?? {};
+  return {
+    ports,
+    ...(labels[AFFINITY_LABEL] === 'client-ip' ? { affinity: 'client-ip' as const } : {}),
+    ...(labels[SNAT_LABEL] === 'true' ? { snat: true } : {}),
+  };
 }
 
 /** The views one node needs, from one store read. */

@@ -21,6 +21,9 @@ export { planRestarts, RestartHistory } from './restart.js';
 export { tasksToReap } from './taskreaper.js';
 export {
   isTaskDirty,
+  endpointDirty,
+  hostModePorts,
+  publishesIngress,
   isLive,
   isTerminal,
   stateOrder,

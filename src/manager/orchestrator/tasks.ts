@@ -5,6 +5,7 @@ import {
   stateOrder,
   isTerminal,
   type Service,
+  type PortConfig,
   type Task,
   type TaskState,
   type UpdateConfig,
@@ -103,8 +104,37 @@ const canonicalTemplate = new WeakMap<object, string>();
 const dirtyMemo = new WeakMap<object, { template: object; dirty: boolean }>();
 const NO_TEMPLATE = Object.freeze({});
 
-/** A task is dirty when it was made from another task template than the service has now. */
+/** The ports a service's tasks bind on their own node (`--publish mode=host`), as allocated. */
+export function hostModePorts(s: Service): PortConfig[] {
+  return (s.Endpoint.Ports ?? []).filter((p) => p.PublishMode === 'host').map((p) => ({ ...p }));
+}
+
+/** Whether a service publishes a port through the routing mesh (its tasks join ingress). */
+export function publishesIngress(s: Service): boolean {
+  return (s.Endpoint.Ports ?? []).some((p) => (p.PublishMode ?? 'ingress') === 'ingress');
+}
+
+/**
+ * Whether the service's published ports changed what its allocated task holds: host-mode ports
+ * its container binds, or joining the ingress network. As swarmkit (its task endpoint differs),
+ * such a task is replaced by the update; a task still NEW is allocated from the service as it is.
+ */
+export function endpointDirty(service: Service, task: Task): boolean {
+  if (task.Status.State === 'new' || task.ServiceID === '') return false;
+  if (!sameJson(task.HostPorts ?? [], hostModePorts(service))) return true;
+  const onIngress = (task.NetworksAttachments ?? []).some((a) => a.Network.Spec.Ingress === true);
+  return onIngress !== publishesIngress(service);
+}
+
+/**
+ * A task is dirty when it was made from another task template than the service has now, or
+ * holds other published ports than its service's (endpointDirty).
+ */
 export function isTaskDirty(service: Service, task: Task): boolean {
+  return templateDirty(service, task) || endpointDirty(service, task);
+}
+
+function templateDirty(service: Service, task: Task): boolean {
   const template: object = service.Spec.TaskTemplate ?? NO_TEMPLATE;
   const spec: object = task.Spec;
   if (!Object.isFrozen(template) || !Object.isFrozen(spec)) return !sameTemplate(spec, template);

@@ -12,6 +12,15 @@ export interface NodeInfo {
   reservedMemory: number;
   /** The node's generic resources not held by its tasks. */
   generic: GenericPool;
+  /** Host ports ("tcp/8080") its tasks bind (`--publish mode=host`), stopping ones included. */
+  hostPorts: Set<string>;
+}
+
+/** A task's host-mode ports with a number, as "protocol/port": the engine picks the others. */
+export function hostPortKeys(t: Task): string[] {
+  return (t.HostPorts ?? []).flatMap((p) =>
+    p.PublishMode === 'host' && p.PublishedPort ? [`${p.Protocol ?? 'tcp'}/${p.PublishedPort}`] : [],
+  );
 }
 
 export interface Filter {
@@ -89,11 +98,20 @@ export const maxReplicasFilter: Filter = {
   explain: () => 'max replicas per node limit exceed',
 };
 
+/** swarmkit's HostPortFilter: a node whose tasks bind a host port takes no other task wanting it. */
+export const hostPortFilter: Filter = {
+  name: 'host-port',
+  enabled: (t) => hostPortKeys(t).length > 0,
+  check: (t, i) => !hostPortKeys(t).some((k) => i.hostPorts.has(k)),
+  explain: (n) => `host-mode port already in use on ${plural(n, 'node', 'nodes')}`,
+};
+
 export const PIPELINE: readonly Filter[] = [
   readyFilter,
   resourceFilter,
   constraintFilter,
   platformFilter,
+  hostPortFilter,
   maxReplicasFilter,
 ];
 

@@ -274,3 +274,43 @@ test('property: tasks spread evenly, never exceed memory, never land on unavaila
     { seed: 42, numRuns: 300 },
   );
 });
+
+const hostPort = (t: Task, published: number, protocol: 'tcp' | 'udp' = 'tcp'): Task => ({
+  ...t,
+  HostPorts: [{ Protocol: protocol, TargetPort: 80, PublishedPort: published, PublishMode: 'host' }],
+});
+
+test('host-mode ports keep tasks wanting one port apart, placed or pending, and say why', () => {
+  const nodes = [node('n1'), node('n2')];
+  const running = {
+    ...hostPort(pending('r1'), 8080),
+    NodeID: 'n1',
+    Status: { ...pending('r1').Status, State: 'running' as const },
+  };
+  // One task already binds 8080 on n1: the next goes to n2 whatever the spread says.
+  const [a] = scheduleTasks([hostPort(pending('t1', { service: 'other' }), 8080)], nodes, [running]);
+  assert.equal(a!.nodeId, 'n2');
+  // Two pending in one pass take both nodes; a third finds none.
+  const ds = scheduleTasks(
+    [hostPort(pending('t2'), 9090), hostPort(pending('t3'), 9090), hostPort(pending('t4'), 9090)],
+    nodes,
+    [],
+  );
+  assert.deepEqual(
+    ds.map((d) => d.nodeId),
+    ['n1', 'n2', undefined],
+  );
+  assert.equal(ds[2]!.reason, 'no suitable node (host-mode port already in use on 2 nodes)');
+  // Another protocol, or a port the engine picks (0), is no conflict.
+  const [udp] = scheduleTasks([hostPort(pending('t5'), 8080, 'udp')], [node('n1')], [running]);
+  assert.equal(udp!.nodeId, 'n1');
+  const [any] = scheduleTasks([hostPort(pending('t6'), 0)], [node('n1')], [running]);
+  assert.equal(any!.nodeId, 'n1');
+  // A task being stopped still holds its port until its container is gone; a finished one does not.
+  const stopping = { ...running, DesiredState: 'shutdown' as const };
+  const [held] = scheduleTasks([hostPort(pending('t7'), 8080)], [node('n1')], [stopping]);
+  assert.equal(held!.reason, 'no suitable node (host-mode port already in use on 1 node)');
+  const done = { ...running, Status: { ...running.Status, State: 'shutdown' as const } };
+  const [freed] = scheduleTasks([hostPort(pending('t8'), 8080)], [node('n1')], [done]);
+  assert.equal(freed!.nodeId, 'n1');
+});

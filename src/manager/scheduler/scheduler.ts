@@ -3,7 +3,7 @@
 import { isoTime, type Clock } from '../../platform/index.js';
 import type { GenericResource, Node, Task } from '../../api/index.js';
 import type { MemoryStore, ReadTx, StoreEvent } from '../../state/index.js';
-import { filterNodes, type NodeInfo } from './filters.js';
+import { filterNodes, hostPortKeys, type NodeInfo } from './filters.js';
 import { claim, hold, poolOf, requestsOf } from './generic.js';
 import { WatchLoop } from '../watchloop.js';
 
@@ -28,6 +28,7 @@ export function nodeInfos(nodes: readonly Node[], tasks: readonly Task[]): NodeI
       reservedCPU: 0,
       reservedMemory: 0,
       generic: poolOf(node.Description.Resources.GenericResources),
+      hostPorts: new Set(),
     });
   }
   for (const t of tasks) {
@@ -37,6 +38,8 @@ export function nodeInfos(nodes: readonly Node[], tasks: readonly Task[]): NodeI
     // A task being stopped still holds its generic resources (a GPU) until its container is gone,
     // as in swarmkit: handing a named item to a new task before that would share the device.
     hold(info.generic, t);
+    // Its port too: the engine frees it only with the container.
+    for (const k of hostPortKeys(t)) info.hostPorts.add(k);
   }
   return [...byId.values()];
 }
@@ -120,6 +123,7 @@ export function scheduleTasks(
     }
     const chosen = task.NodeID ? ok[0]! : pick(task, ok, infos);
     count(chosen, task);
+    for (const k of hostPortKeys(task)) chosen.hostPorts.add(k);
     const generic = requestsOf(task).length > 0 ? claim(chosen.generic, requestsOf(task)) : undefined;
     out.push({ taskId: task.ID, nodeId: chosen.node.ID, ...(generic ? { generic } : {}) });
   }

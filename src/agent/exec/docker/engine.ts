@@ -15,7 +15,11 @@ export interface ContainerInspect {
     Health?: { Status?: string };
   };
   Config: { Tty: boolean; Labels?: Record<string, string> };
-  NetworkSettings?: { Networks?: Record<string, unknown> };
+  NetworkSettings?: {
+    Networks?: Record<string, unknown>;
+    /** "80/tcp" → the host addresses and ports the engine bound for it. */
+    Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null>;
+  };
 }
 
 export interface ContainerSummary {
@@ -156,6 +160,8 @@ export interface HostConfig {
   DnsSearch?: string[];
   DnsOptions?: string[];
   NetworkMode?: string;
+  /** "80/tcp" → where the engine publishes it; HostPort "" lets the engine pick one. */
+  PortBindings?: Record<string, { HostIp?: string; HostPort: string }[]>;
 }
 
 /** An engine network's endpoint settings for a container (create's EndpointsConfig, connect). */
@@ -173,6 +179,7 @@ export interface ContainerCreateOptions {
   Tty?: boolean;
   OpenStdin?: boolean;
   HostConfig?: HostConfig;
+  ExposedPorts?: Record<string, Record<string, never>>;
   NetworkingConfig?: { EndpointsConfig: Record<string, EndpointSettings> };
   Entrypoint?: string[];
   Cmd?: string[];

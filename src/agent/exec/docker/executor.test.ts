@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createOptions, DockerExecutor, LABEL } from './executor.js';
+import { createOptions, DockerExecutor, hostPortStatus, LABEL } from './executor.js';
 import type { Assignment } from '../../../api/index.js';
 
 test('the container spec maps onto engine create options with swarm names and labels', () => {
@@ -144,4 +144,50 @@ test("a network the node cannot carry fails the task's prepare with the data pla
     ex.controller(netAssignment()).prepare(),
     /cannot carry encrypted overlay network secure/,
   );
+});
+
+test("host-mode ports become the engine's port bindings; a port not given is the engine's pick", () => {
+  const a = netAssignment();
+  a.task = {
+    ...a.task,
+    HostPorts: [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' },
+      { Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' },
+      { Protocol: 'tcp', TargetPort: 9000, PublishMode: 'host' },
+    ],
+  };
+  const o = createOptions(a, 'node1');
+  assert.deepEqual(o.ExposedPorts, { '80/tcp': {}, '53/udp': {}, '9000/tcp': {} });
+  assert.deepEqual(o.HostConfig?.PortBindings, {
+    '80/tcp': [{ HostPort: '8080' }],
+    '53/udp': [{ HostPort: '5353' }],
+    '9000/tcp': [{ HostPort: '' }],
+  });
+  const none = createOptions(netAssignment(), 'node1');
+  assert.equal(none.ExposedPorts, undefined);
+  assert.equal(none.HostConfig?.PortBindings, undefined);
+});
+
+test("a task's port status is what the engine bound, each port once over IPv4 and IPv6", () => {
+  const ports = hostPortStatus({
+    Id: 'c',
+    State: { Status: 'running', Running: true, Restarting: false, Pid: 1, ExitCode: 0 },
+    Config: { Tty: false },
+    NetworkSettings: {
+      Ports: {
+        '9000/tcp': [
+          { HostIp: '0.0.0.0', HostPort: '32768' },
+          { HostIp: '::', HostPort: '32768' },
+        ],
+        '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }],
+        '53/udp': [{ HostIp: '0.0.0.0', HostPort: '5353' }],
+        '443/tcp': null,
+      },
+    },
+  });
+  assert.deepEqual(ports, [
+    { Protocol: 'udp', TargetPort: 53, PublishedPort: 5353, PublishMode: 'host' },
+    { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' },
+    { Protocol: 'tcp', TargetPort: 9000, PublishedPort: 32768, PublishMode: 'host' },
+  ]);
 });

@@ -2,7 +2,13 @@
 // swarm's names and com.docker.swarm.* labels, so `docker ps` on a node looks as Swarm users expect.
 // One engine event stream per node routes exits and health changes to waiting controllers.
 import type { Readable } from 'node:stream';
-import { DockerEngine, type ContainerCreateOptions, type MountSettings } from './engine.js';
+import {
+  DockerEngine,
+  type ContainerCreateOptions,
+  type ContainerInspect,
+  type HostConfig,
+  type MountSettings,
+} from './engine.js';
 import { ImagePuller } from './pull.js';
 import {
   expandTask,
@@ -14,6 +20,7 @@ import {
   type Mount,
   type NodeAssignment,
   type NodeDescription,
+  type PortConfig,
   type Task,
   type TemplateNode,
   type ContainerNetworking,
@@ -83,6 +90,43 @@ function mounts(ms: readonly Mount[] | undefined): MountSettings[] {
 }
 
 /**
+ * The engine's port bindings for a task's host-mode ports (`--publish mode=host`), as swarmkit's
+ * executor makes them: the engine publishes the port on every host address straight to the
+ * container (with --userland-proxy=false its DNAT keeps the client's address); no published
+ * port lets the engine pick one.
+ */
+export function portBindings(ports: readonly PortConfig[] | undefined): HostConfig['PortBindings'] {
+  const out: NonNullable<HostConfig['PortBindings']> = {};
+  for (const p of ports ?? []) {
+    if (p.PublishMode !== 'host' || !p.TargetPort) continue;
+    const key = `${p.TargetPort}/${p.Protocol ?? 'tcp'}`;
+    (out[key] ??= []).push({ HostPort: p.PublishedPort ? String(p.PublishedPort) : '' });
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** The host ports the engine bound (inspect's NetworkSettings.Ports), as a task's PortStatus shows them. */
+export function hostPortStatus(info: ContainerInspect): PortConfig[] {
+  const out: PortConfig[] = [];
+  for (const [key, binds] of Object.entries(info.NetworkSettings?.Ports ?? {})) {
+    const [port, proto] = key.split('/');
+    const protocol = proto === 'udp' || proto === 'sctp' ? proto : 'tcp';
+    for (const b of binds ?? []) {
+      const published = Number(b.HostPort);
+      // The engine binds IPv4 and IPv6 alike: one port, shown once.
+      if (!published || out.some((q) => q.PublishedPort === published && q.Protocol === protocol)) continue;
+      out.push({
+        Protocol: protocol,
+        TargetPort: Number(port),
+        PublishedPort: published,
+        PublishMode: 'host',
+      });
+    }
+  }
+  return out.sort((a, b) => a.TargetPort! - b.TargetPort! || a.PublishedPort! - b.PublishedPort!);
+}
+
+/**
  * Engine create options for a task (image, command, env, mounts, limits, healthcheck, ...);
  * `net`: how it joins its overlay networks, as the data plane prepared them (the container is
  * created on the first; the others are connected before it starts).
@@ -109,10 +153,12 @@ export function createOptions(
     [LABEL.taskId]: t.ID,
     [LABEL.taskName]: name,
   };
+  const bindings = portBindings(t.HostPorts);
   const opts: ContainerCreateOptions = {
     name,
     Image: cs.Image,
     Labels: labels,
+    ...(bindings ? { ExposedPorts: Object.fromEntries(Object.keys(bindings).map((k) => [k, {}])) } : {}),
     // The generic resources the scheduler gave this task, as Swarm tells a container of them.
     Env: [...(cs.Env ?? []), ...genericResourceEnv(t.GenericResources)],
     Tty: cs.TTY ?? false,
@@ -142,6 +188,7 @@ export function createOptions(
           }
         : {}),
       ...(net ? { NetworkMode: net.networkMode } : {}),
+      ...(bindings ? { PortBindings: bindings } : {}),
       // The service's own nameservers win over the network's resolver, as in Swarm.
       ...(cs.DNSConfig?.Nameservers
         ? { Dns: cs.DNSConfig.Nameservers }
@@ -464,7 +511,7 @@ class DockerController implements Controller {
     }
   }
 
-  async start(): Promise<{ pid: number }> {
+  async start(): Promise<{ pid: number; ports?: PortConfig[] }> {
     try {
       await this.ex.engine.startContainer(this.#ref);
     } catch (e) {
@@ -473,7 +520,8 @@ class DockerController implements Controller {
     const info = await this.ex.engine.inspectContainer(this.#ref);
     // What the data plane can only do once the container's namespace exists, before RUNNING.
     await this.ex.networking?.started?.(this.a.task, { id: info.Id, pid: info.State.Pid });
-    return { pid: info.State.Pid };
+    if (!this.a.task.HostPorts?.length) return { pid: info.State.Pid };
+    return { pid: info.State.Pid, ports: hostPortStatus(info) };
   }
 
   async healthy(signal: AbortSignal): Promise<ExitInfo | undefined> {
