@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { NsHosts } from '../support/nshosts.js';
+import { startOverlaySwarm, whoServer } from '../support/overlayswarm.js';
 import { waitFor, type Shoald } from '../support/shoald.js';
 
 // Overridable so parallel worktrees keep their kernel objects apart.
@@ -19,18 +20,7 @@ let m: Shoald;
 const nodes: Shoald[] = [];
 const udpServers: ChildProcess[] = [];
 
-/** A backend whose answer names the task and the client address it saw (busybox httpd CGI). */
-const WEB = (extra = ''): string[] => [
-  'sh',
-  '-c',
-  [
-    'mkdir -p /w/cgi-bin',
-    `printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$(hostname) $REMOTE_ADDR"\\n' > /w/cgi-bin/who`,
-    'chmod +x /w/cgi-bin/who',
-    ...(extra ? [extra] : []),
-    'exec httpd -f -p 80 -h /w',
-  ].join(' && '),
-];
+const WEB = whoServer;
 
 /**
  * From the outside client: n sequential HTTP GETs of /cgi-bin/who (bounded), or UDP datagrams;
@@ -83,30 +73,10 @@ function who(a: Answer): [string, string] {
 
 before(async () => {
   h = await NsHosts.create({ count: 3, prefix: PREFIX });
-  for (let i = 0; i < 3; i++) nodes.push(await h.startShoald(i));
-  m = nodes[0]!;
-  await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
-  const token = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
-  for (const i of [1, 2])
-    await nodes[i]!.ok([
-      'swarm',
-      'join',
-      '--token',
-      token,
-      '--advertise-addr',
-      h.addr(i),
-      `${h.addr(0)}:2377`,
-    ]);
-  await waitFor(
-    'three nodes ready',
-    async () =>
-      (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready')
-        .length === 3,
-    30_000,
-    250,
-  );
-  // Tasks placed by label: none on host 0, so it answers only through the mesh.
-  for (let i = 0; i < 3; i++) await m.ok(['node', 'update', '--label-add', `host=${i}`, `${PREFIX}-h${i}`]);
+  // Tasks are placed by label: none on host 0, so it answers only through the mesh.
+  const swarm = await startOverlaySwarm(h, { nodes: 3, network: 'front', subnet: '10.71.1.0/24' });
+  nodes.push(...swarm.nodes);
+  m = swarm.m;
 });
 
 after(async () => {
@@ -312,6 +282,92 @@ test('affinity: one client reaches one task, through every node', async () => {
   const seen = new Set<string>();
   for (let i = 0; i < 3; i++) for (const a of await fromOutside(h.addr(i), 8083, 10)) seen.add(who(a)[0]);
   assert.equal(seen.size, 1, [...seen].join(','));
+});
+
+test('publish-add opens a port on every node, publish-rm closes it again', async () => {
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'late',
+    '--constraint',
+    'node.labels.host==1',
+    '--hostname',
+    '{{.Task.Name}}',
+    'busybox:local',
+    ...WEB(),
+  ]);
+  await waitFor('a running late task', async () => (await runningTasks('late')) === 1, 60_000, 250);
+  await m.ok(['service', 'update', '--detach', '--publish-add', 'published=8090,target=80', 'late']);
+  await waitServing(8090, 1);
+  for (let i = 0; i < 3; i++) {
+    const [a] = await fromOutside(h.addr(i), 8090, 1);
+    assert.equal(who(a!)[1], h.outside.addr, `via host ${i}`);
+  }
+  await m.ok(['service', 'update', '--detach', '--publish-rm', 'published=8090,target=80', 'late']);
+  await waitFor(
+    'port 8090 refused everywhere after publish-rm',
+    async () => {
+      for (let i = 0; i < 3; i++)
+        if ((await fromOutside(h.addr(i), 8090, 1))[0]?.err !== 'ECONNREFUSED') return false;
+      return true;
+    },
+    30_000,
+    250,
+  );
+  await m.ok(['service', 'rm', 'late']);
+});
+
+test('a host-mode port answers only where its task runs, straight to it with the client address; a second task on that node waits', async () => {
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'hostmode',
+    '--publish',
+    'mode=host,published=8095,target=80',
+    '--constraint',
+    'node.labels.host==2',
+    '--hostname',
+    '{{.Task.Name}}',
+    'busybox:local',
+    ...WEB(),
+  ]);
+  await waitFor('a running hostmode task', async () => (await runningTasks('hostmode')) === 1, 60_000, 250);
+  let answer: Answer | undefined;
+  await waitFor(
+    'host 2 answers 8095',
+    async () => (answer = (await fromOutside(h.addr(2), 8095, 1))[0])?.ok !== undefined,
+    30_000,
+    250,
+  );
+  const [name, peer] = who(answer!);
+  assert.match(name, /^hostmode\./);
+  assert.equal(peer, h.outside.addr);
+  for (const i of [0, 1])
+    assert.equal((await fromOutside(h.addr(i), 8095, 1))[0]?.err, 'ECONNREFUSED', `host ${i}`);
+  // Host 2 is the only node allowed, and its port is taken: the scheduler says so, as Swarm's filter.
+  await m.ok(['service', 'scale', '--detach', 'hostmode=2']);
+  let ps = '';
+  await waitFor(
+    'the second task pending on the host port',
+    async () =>
+      (ps = await m.ok([
+        'service',
+        'ps',
+        '--no-trunc',
+        '--format',
+        '{{.CurrentState}} {{.Error}}',
+        'hostmode',
+      ])).includes('host-mode port already in use on 1 node'),
+    30_000,
+    250,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}: ${ps}`);
+  });
+  await m.ok(['service', 'rm', 'hostmode']);
 });
 
 test('the port closes on every node after docker service rm', async () => {

@@ -15,18 +15,22 @@ export interface OverlaySwarm {
 
 /**
  * A backend whose answer names its task (the container's hostname) and the client address it saw:
- * busybox httpd with a CGI, on port 80.
+ * busybox httpd with a CGI, on port 80; `extra` runs before httpd starts.
  */
-export const WHO_SERVER = [
-  'sh',
-  '-c',
-  [
-    'mkdir -p /w/cgi-bin',
-    `printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$(hostname) $REMOTE_ADDR"\\n' > /w/cgi-bin/who`,
-    'chmod +x /w/cgi-bin/who',
-    'exec httpd -f -p 80 -h /w',
-  ].join(' && '),
-];
+export function whoServer(extra = ''): string[] {
+  return [
+    'sh',
+    '-c',
+    [
+      'mkdir -p /w/cgi-bin',
+      `printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho "$(hostname) $REMOTE_ADDR"\\n' > /w/cgi-bin/who`,
+      'chmod +x /w/cgi-bin/who',
+      ...(extra ? [extra] : []),
+      'exec httpd -f -p 80 -h /w',
+    ].join(' && '),
+  ];
+}
+export const WHO_SERVER = whoServer();
 
 export async function startOverlaySwarm(
   h: NsHosts,
