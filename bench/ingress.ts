@@ -10,7 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { NsHosts, run } from '../test/support/nshosts.js';
-import { waitFor, type Shoald } from '../test/support/shoald.js';
+import { startOverlaySwarm } from '../test/support/overlayswarm.js';
+import { waitFor } from '../test/support/shoald.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -48,35 +49,34 @@ function one() {
 one();
 `;
 
+/**
+ * One new connection every `every` ms for `secs` (each with a 300 ms timeout), not waiting for the
+ * last: prints [start ms since the epoch, 1 answered | 0 failed] per attempt.
+ */
+const PROBE = `
+const net = require('net');
+const [host, port, secs, every] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
+const out = []; let pending = 0, printed = false; const end = Date.now() + secs * 1000;
+const print = () => { if (!printed) { printed = true; console.log(JSON.stringify(out)); } };
+const timer = setInterval(() => {
+  if (Date.now() >= end) { clearInterval(timer); if (pending === 0) print(); return; }
+  const rec = [Date.now(), 0]; out.push(rec); pending++;
+  let got = false;
+  const s = net.connect({ host, port, timeout: 300 });
+  s.on('connect', () => s.write('GET / HTTP/1.0\\r\\n\\r\\n'));
+  s.on('data', () => (got = true));
+  s.on('timeout', () => s.destroy());
+  s.on('error', () => {});
+  s.on('close', () => { rec[1] = got ? 1 : 0; if (--pending === 0 && Date.now() >= end) print(); });
+}, every);
+`;
+
 async function main(): Promise<void> {
   const load = loadavg().map(r2);
   const h = await NsHosts.create({ count: 3, prefix: PREFIX, log });
   const servers: ChildProcess[] = [];
   try {
-    const nodes: Shoald[] = [];
-    for (let i = 0; i < 3; i++) nodes.push(await h.startShoald(i));
-    const m = nodes[0]!;
-    await m.ok(['swarm', 'init', '--advertise-addr', h.addr(0)]);
-    const token = (await m.ok(['swarm', 'join-token', '-q', 'worker'])).trim();
-    for (const i of [1, 2])
-      await nodes[i]!.ok([
-        'swarm',
-        'join',
-        '--token',
-        token,
-        '--advertise-addr',
-        h.addr(i),
-        `${h.addr(0)}:2377`,
-      ]);
-    await waitFor(
-      'three nodes ready',
-      async () =>
-        (await m.ok(['node', 'ls', '--format', '{{.Status}}'])).split('\n').filter((l) => l === 'Ready')
-          .length === 3,
-      30_000,
-      250,
-    );
-    for (let i = 0; i < 3; i++) await m.ok(['node', 'update', '--label-add', `host=${i}`, `${PREFIX}-h${i}`]);
+    const { m } = await startOverlaySwarm(h, { nodes: 3, network: 'front', subnet: '10.72.1.0/24' });
     await m.ok([
       'service',
       'create',
@@ -117,18 +117,24 @@ async function main(): Promise<void> {
     servers.push(
       spawn('nsenter', ['-t', String(pid), '-n', 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' }),
     );
-    // "Direct": the outside client routes the ingress subnet through host 1, so no DNAT on the way.
+    // "Direct": the outside client routes the ingress subnet to the task without DNAT, either
+    // through host 1 (the task's own host: no overlay hop) or through host 0 (over the overlay, the
+    // same hops as the mesh of host 0 without its DNAT: what the mesh itself costs).
     const subnet = taskIp.split('.').slice(0, 3).join('.') + '.0/24';
-    await h.execOutside(['ip', 'route', 'replace', subnet, 'via', h.addr(1)]);
-    const targets = {
+    const targets: Record<string, { host: string; http: number; iperf: number; via?: number }> = {
       mesh_no_task: { host: h.addr(0), http: 8080, iperf: 5201 },
       mesh_task_host: { host: h.addr(1), http: 8080, iperf: 5201 },
-      direct: { host: taskIp, http: 80, iperf: 5201 },
+      direct: { host: taskIp, http: 80, iperf: 5201, via: 1 },
+      direct_overlay: { host: taskIp, http: 80, iperf: 5201, via: 0 },
+    };
+    const routeFor = async (t: { via?: number }): Promise<void> => {
+      if (t.via !== undefined) await h.execOutside(['ip', 'route', 'replace', subnet, 'via', h.addr(t.via)]);
     };
     await waitFor(
       'every path answers',
       async () => {
         for (const t of Object.values(targets)) {
+          await routeFor(t);
           const r = await h.execOutside([process.execPath, '-e', RPS, t.host, String(t.http), '0.3', '3']);
           if (r.code !== 0 || (JSON.parse(r.stdout) as { bad: number }).bad > 0) return false;
         }
@@ -143,6 +149,7 @@ async function main(): Promise<void> {
       const order = Object.entries(targets);
       if (round % 2) order.reverse();
       for (const [name, t] of order) {
+        await routeFor(t);
         const r = await h.execOutside(
           [process.execPath, '-e', RPS, t.host, String(t.http), String(RPS_SECS), String(RPS_MAX)],
           { timeoutMs: (RPS_SECS + 10) * 1000 },
@@ -171,6 +178,72 @@ async function main(): Promise<void> {
         log(`${name}: ${r2(j.ok / j.secs)} req/s (${j.bad} failed), ${r2((bps ?? NaN) / 1e9)} Gbit/s`);
       }
     }
+    // A task's death: `docker kill` of one of two backends, while a client sends through the mesh
+    // of a node with no task; how long after the kill connections still went to the dead task.
+    await m.ok([
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'dies',
+      '--publish',
+      'published=8081,target=80',
+      '--replicas',
+      '2',
+      '--replicas-max-per-node',
+      '1',
+      '--constraint',
+      'node.labels.host!=0',
+      'busybox:local',
+      'sh',
+      '-c',
+      'mkdir -p /w && echo hi > /w/index.html && exec httpd -f -p 80 -h /w',
+    ]);
+    const deathMs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      let victim = '';
+      await waitFor(
+        'two dies tasks answering through host 0',
+        async () => {
+          const running = (
+            await m.ok([
+              'service',
+              'ps',
+              '--filter',
+              'desired-state=running',
+              '--format',
+              '{{.CurrentState}}',
+              'dies',
+            ])
+          )
+            .split('\n')
+            .filter((l) => l.startsWith('Running')).length;
+          victim = (
+            await h.docker(2, ['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=dies'])
+          ).stdout.trim();
+          if (running !== 2 || victim === '') return false;
+          const r = await h.execOutside([process.execPath, '-e', RPS, h.addr(0), '8081', '0.5', '10']);
+          return r.code === 0 && (JSON.parse(r.stdout) as { bad: number }).bad === 0;
+        },
+        90_000,
+        500,
+      );
+      // Settle past the replacement's first seconds, then probe 1 s before and 4 s after the kill.
+      await new Promise((r) => setTimeout(r, 2000));
+      const probe = h.execOutside([process.execPath, '-e', PROBE, h.addr(0), '8081', '5', '20'], {
+        timeoutMs: 20_000,
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      const killedAt = Date.now();
+      await h.docker(2, ['kill', victim]);
+      const attempts = JSON.parse((await probe).stdout) as [number, number][];
+      const failed = attempts.filter(([t, ok]) => ok === 0 && t >= killedAt);
+      const last = failed.length === 0 ? 0 : Math.max(...failed.map(([t]) => t)) - killedAt;
+      deathMs.push(last);
+      log(
+        `death round ${round + 1}: ${failed.length} of ${attempts.length} attempts failed; last ${last} ms after the kill`,
+      );
+    }
     const med = (o: Record<string, number[]>): Record<string, number> =>
       Object.fromEntries(Object.entries(o).map(([k, v]) => [k, r2(median(v))]));
     const mr = med(rps);
@@ -188,7 +261,10 @@ async function main(): Promise<void> {
           rps_task_host: r2(mr.mesh_task_host! / mr.direct!),
           gbps_no_task: r2(mg.mesh_no_task! / mg.direct!),
           gbps_task_host: r2(mg.mesh_task_host! / mg.direct!),
+          rps_no_task_over_direct_overlay: r2(mr.mesh_no_task! / mr.direct_overlay!),
+          gbps_no_task_over_direct_overlay: r2(mg.mesh_no_task! / mg.direct_overlay!),
         },
+        death_to_out_of_mesh_ms: { median: median(deathMs), max: Math.max(...deathMs), runs: deathMs },
         runs: { rps, gbps },
       }),
     );
