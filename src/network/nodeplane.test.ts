@@ -280,3 +280,43 @@ test('a backend becoming ready costs one command: the VIP table, with nothing ob
   assert.match(k.ns.get('shoal-4097')!.nft!, /10\.0\.1\.21/);
   await plane.stop();
 });
+
+test('a resync gives way to newer views: they apply as a normal pass, and the resync runs again after', async () => {
+  const k = new FakeKernel();
+  const clock = new ManualClock();
+  let trigger: (() => void) | undefined;
+  const plane = new NodeDataPlane({
+    sandboxes: new Sandboxes({
+      nodeId: 'n1',
+      underlayAddr: () => '10.98.0.1',
+      namespaceId: k.namespaceId,
+      run: {
+        run: (argv, o) => {
+          const t = trigger;
+          trigger = undefined;
+          t?.();
+          return k.run(argv, o);
+        },
+      },
+    }),
+    clock,
+    resyncMs: 60_000,
+  });
+  plane.start();
+  const v2 = net('net2', 4098, [ep('x', '10.0.2.11', 'n1', 'api'), ep('y', '10.0.2.21', 'n3', 'api')]);
+  plane.apply([v1, v2]);
+  await plane.settled();
+  const ns2 = k.ns.get('shoal-4098')!;
+  ns2.fdb.clear(); // an outside change only a resync heals
+  // Views change while the resync runs its first command: backend b leaves the VIP.
+  const v1b = { ...v1, endpoints: v1.endpoints.map((e) => (e.id === 'b' ? { ...e, ready: false } : e)) };
+  trigger = () => plane.apply([v1b, v2]);
+  clock.advance(60_000);
+  await plane.settled();
+  assert.doesNotMatch(k.ns.get('shoal-4097')!.nft!, /10\.0\.1\.21/, 'the newer views are in');
+  assert.equal(ns2.fdb.size, 0, 'the resync gave way before reaching net2');
+  clock.advance(2_000);
+  await plane.settled();
+  assert.equal(ns2.fdb.size, 1, 'the resync ran again and healed net2');
+  await plane.stop();
+});

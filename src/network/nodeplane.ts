@@ -36,6 +36,12 @@ export function traceReady(views: readonly NetworkView[], seen: Set<string>): st
   return `new-ready=${fresh.slice(0, 8).join(',') || '-'} ready=${now.size}`;
 }
 
+/** A resync that gave way to newer views runs again this much later. */
+const RESYNC_YIELD_MS = 2000;
+
+/** A resync pass stopped between steps because newer views wait. */
+class Superseded extends Error {}
+
 /** A stuck pass must not hold stop() forever: each command is already bounded by its runner. */
 const STOP_WAIT_MS = 30_000;
 const MAX_NETWORKS = 4096;
@@ -76,6 +82,8 @@ export class NodeDataPlane {
   #backoffMs = 0;
   #retryTimer: Cancel | undefined;
   #resyncTimer: Cancel | undefined;
+  /** The resync that gave way to newer views, due again. */
+  #yieldTimer: Cancel | undefined;
   /** Encrypted networks already reported, so each is logged once, not on every pass. */
   readonly #refused = new Set<string>();
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -109,6 +117,8 @@ export class NodeDataPlane {
     this.#retryTimer = undefined;
     this.#resyncTimer?.();
     this.#resyncTimer = undefined;
+    this.#yieldTimer?.();
+    this.#yieldTimer = undefined;
     const pass = this.#pass;
     if (pass) await Promise.race([pass, this.#clock.sleep(STOP_WAIT_MS)]);
     this.#settleWaiters(new Error('data plane stopped'));
@@ -168,18 +178,15 @@ export class NodeDataPlane {
   async #run(): Promise<void> {
     const views = this.#wanted;
     const key = this.#wantedKey;
-    if (this.#force) {
-      // Forget what we believe the kernel holds, so the pass checks and rewrites everything.
-      this.#force = false;
-      this.#scripts.clear();
-      this.#mesh?.forget();
-      this.#known.clear();
-      this.#keptKey = undefined;
-    }
+    // A resync checks and rewrites everything, ignoring what we believe the kernel holds. That
+    // belief is kept, so a resync that gives way to newer views leaves the next pass as cheap.
+    const verify = this.#force;
+    this.#force = false;
+    const superseded = verify ? (): boolean => this.#wantedKey !== key : undefined;
     const t0 = datapathTrace.on ? performance.now() : 0;
     if (datapathTrace.on) datapathTrace('pass-start');
     try {
-      await this.#converge(views);
+      await this.#converge(views, superseded);
       if (datapathTrace.on)
         datapathTrace(
           'pass-end',
@@ -194,6 +201,16 @@ export class NodeDataPlane {
       }
     } catch (e) {
       this.#appliedKey = undefined;
+      if (e instanceof Superseded) {
+        // Newer views go first (the finally's kick), as a normal pass; the resync comes after.
+        this.#yieldTimer?.();
+        this.#yieldTimer = this.#clock.setTimer(RESYNC_YIELD_MS, () => {
+          this.#yieldTimer = undefined;
+          this.#force = true;
+          this.#kick();
+        });
+        return;
+      }
       this.#backoffMs = Math.min(this.#retry.maxMs, Math.max(this.#retry.minMs, this.#backoffMs * 2));
       this.#log(`data plane: pass failed, retrying in ${this.#backoffMs} ms: ${errText(e)}`);
       this.#settleWaiters(e);
@@ -206,7 +223,12 @@ export class NodeDataPlane {
     }
   }
 
-  async #converge(views: readonly NetworkView[]): Promise<void> {
+  /** `superseded`, in a resync: true once newer views wait; the pass then stops between steps. */
+  async #converge(views: readonly NetworkView[], superseded?: () => boolean): Promise<void> {
+    const verify = superseded !== undefined;
+    const yieldIfNewer = (): void => {
+      if (superseded?.()) throw new Superseded();
+    };
     const keep = new Set<string>();
     const errors: unknown[] = [];
     let ingress: { view: NetworkView; ns: string } | undefined;
@@ -228,8 +250,8 @@ export class NodeDataPlane {
       }
       keep.add(ns);
       try {
-        const known = this.#known.get(ns);
-        this.#known.delete(ns);
+        yieldIfNewer();
+        const known = verify ? undefined : this.#known.get(ns);
         const id = known && (await this.#sb.identity(ns));
         const same = known !== undefined && id === known.id && this.#sb.namespaceOf(view.id) === ns;
         // The ingress sandbox also reaches the other nodes' sandboxes: replies go back through them.
@@ -257,11 +279,16 @@ export class NodeDataPlane {
         const now = same && !created ? id : await this.#sb.identity(ns);
         if (now !== undefined) this.#known.set(ns, { id: now, structure, peers });
       } catch (e) {
+        if (e instanceof Superseded) throw e;
+        // Half done: the next pass observes this sandbox again.
+        this.#known.delete(ns);
         if (view.ingress) ingressFailed = true;
         errors.push(e);
       }
     }
     if (this.#mesh && !ingressFailed) {
+      yieldIfNewer();
+      if (verify) this.#mesh.forget();
       try {
         await this.#mesh.apply(ingress?.view, ingress?.ns, this.#localSnatOf(ingress?.view));
       } catch (e) {
@@ -270,7 +297,7 @@ export class NodeDataPlane {
     }
     // Only a pass whose set of sandboxes changed (or a resync) looks for ones to remove.
     const keptKey = [...keep].sort().join(',');
-    if (keptKey !== this.#keptKey) {
+    if (verify || keptKey !== this.#keptKey) {
       this.#keptKey = undefined;
       for (const ns of await this.#sb.list()) {
         if (keep.has(ns)) continue;
