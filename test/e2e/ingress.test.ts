@@ -3,7 +3,8 @@
 // in its own namespace on the underlay. Driven with the real docker CLI. What a user relies on:
 // every node answers (also one without a task), answers come from tasks on other hosts, the task
 // sees the client's own address, UDP, the port closes on `service rm`, an unhealthy task gets no
-// request, and affinity holds. Needs the manager's side of the mesh (the ingress view on every
+// request, affinity holds, publish-add/rm, host-mode ports, and a node killed with kill -9 leaves
+// the mesh. Needs the manager's side of the mesh (the ingress view on every
 // node with ports, affinity, snat and the node list). Hold /tmp/shoal-e2e.lock while it runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -380,6 +381,59 @@ test('the port closes on every node after docker service rm', async () => {
       return true;
     },
     10_000,
+    250,
+  );
+});
+
+test("a node killed with kill -9 leaves the mesh: every node's answers come from the tasks left", async () => {
+  await m.ok([
+    'service',
+    'create',
+    '--detach',
+    '--name',
+    'survivor',
+    '--publish',
+    'published=8099,target=80',
+    '--replicas',
+    '2',
+    '--replicas-max-per-node',
+    '1',
+    '--constraint',
+    'node.labels.host!=0',
+    '--hostname',
+    '{{.Task.Name}}',
+    'busybox:local',
+    ...WEB(),
+  ]);
+  await waitFor(
+    'two running survivor tasks',
+    async () => (await runningTasks('survivor')) === 2,
+    60_000,
+    250,
+  );
+  await waitServing(8099, 2);
+  const onHost2 = (
+    await h.docker(2, [
+      'ps',
+      '--format',
+      '{{.Names}}',
+      '--filter',
+      'label=com.docker.swarm.service.name=survivor',
+    ])
+  ).stdout.trim();
+  assert.match(onHost2, /^survivor\./);
+  // Host 2's shoald dies; its dockerd and task keep running, unreachable to the swarm's control.
+  await nodes[2]!.stop('SIGKILL');
+  await waitFor(
+    "host 2's task out of the mesh of hosts 0 and 1",
+    async () => {
+      for (const i of [0, 1]) {
+        const answers = await fromOutside(h.addr(i), 8099, 6);
+        if (answers.some((a) => !a.ok || who(a)[0] === onHost2)) return false;
+      }
+      return true;
+    },
+    30_000,
     250,
   );
 });
