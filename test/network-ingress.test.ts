@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sh, shOk } from './support/sh.js';
 import type { EndpointView, NetworkView, ServiceView, Task } from '../src/api/index.js';
 import {
   execRunner,
@@ -102,15 +103,6 @@ function view(host: number, o: ViewOpts = {}): NetworkView {
     services: o.removed ? [empty] : [web, empty],
     nodes: HOSTS.map((h) => ({ nodeId: h.node, nodeAddr: h.addr, address: `${h.ingress}/24` })),
   };
-}
-
-async function sh(...argv: string[]): Promise<string> {
-  const [file, ...args] = argv;
-  const { stdout } = await exec(file!, args, { timeout: 10_000 });
-  return stdout;
-}
-async function shOk(...argv: string[]): Promise<void> {
-  await sh(...argv).catch(() => {});
 }
 
 const SERVER = `

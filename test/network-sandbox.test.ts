@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sh, shOk } from './support/sh.js';
 import type { EndpointView, NetworkView } from '../src/api/index.js';
 import { execRunner, macOf, NodeDataPlane, Sandboxes } from '../src/network/index.js';
 
@@ -72,15 +73,6 @@ function view(tasks: TaskNs[]): NetworkView {
       { id: 'empty', name: 'empty', mode: 'vip', vip: DEAD_VIP, aliases: [] },
     ],
   };
-}
-
-async function sh(...argv: string[]): Promise<string> {
-  const [file, ...args] = argv;
-  const { stdout } = await exec(file!, args, { timeout: 10_000 });
-  return stdout;
-}
-async function shOk(...argv: string[]): Promise<void> {
-  await sh(...argv).catch(() => {});
 }
 
 const SERVER = `
