@@ -126,3 +126,17 @@ test('a reservation no create takes is detached after the grace', async () => {
   assert.equal(h.calls.at(-1), 'attach net1');
   h.a.stop();
 });
+
+test('a reservation whose view reaches a pass before reserve() sees it is not taken for a leak', async () => {
+  const h = harness([]);
+  const v = view([ep('a1', '10.0.9.5')]);
+  await h.a.reserve('att', async () => {
+    // The view arrives and a pass runs while reserve() still waits on its own lookup.
+    h.setViews([v]);
+    await h.a.sync();
+    return v;
+  });
+  assert.deepEqual(h.calls, ['attach att'], 'no detach');
+  assert.equal(await h.a.request('net1'), '10.0.9.5/24');
+  h.a.stop();
+});

@@ -52,6 +52,8 @@ export interface AttachmentsOptions {
 export class Attachments {
   /** Grants made ahead of a create (`reserve`), for the engine's next request on their network. */
   #reserved: { attachmentId: string; address: string; networkId: string }[] = [];
+  /** Reservations granted whose view `reserve` still waits for. */
+  readonly #locating = new Set<string>();
   /** Granted addresses (bare) per network ID, with when: not detached while their container starts. */
   readonly #granted = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
@@ -85,7 +87,14 @@ export class Attachments {
     locate: (attachmentId: string) => Promise<NetworkView>,
   ): Promise<NetworkView> {
     const grant = await this.#dispatcher().attachNetwork!(this.o.nodeId, network);
-    const view = await locate(grant.attachmentId);
+    // Its view may reach a pass before `locate` sees it: the pass must not take it for a leak.
+    this.#locating.add(grant.attachmentId);
+    let view: NetworkView;
+    try {
+      view = await locate(grant.attachmentId);
+    } finally {
+      this.#locating.delete(grant.attachmentId);
+    }
     this.#granted.set(`${view.id} ${grant.address.split('/')[0]}`, this.#now());
     this.#reserved.push({ ...grant, networkId: view.id });
     this.o.log(`network attachment ${grant.attachmentId}: ${grant.address} on ${view.name}, reserved`);
@@ -199,7 +208,7 @@ export class Attachments {
           continue;
         }
         const at = this.#granted.get(key);
-        if (at !== undefined && this.#now() - at < GRANT_GRACE_MS) {
+        if ((at !== undefined && this.#now() - at < GRANT_GRACE_MS) || this.#locating.has(e.id)) {
           unnamed = true;
           continue;
         }
